@@ -1,0 +1,1 @@
+"""Casework: shared infrastructure (settings, logging, the embedded stack)."""

@@ -1,0 +1,1 @@
+"""The `casework` command line, one module per area; starter.py assembles them."""

@@ -1,0 +1,302 @@
+"""The event store: one API over the append-only PostgreSQL log.
+
+Guarantees
+----------
+* `append(stream_id, expected_version, events)` is atomic: all events are written
+  at versions `expected_version + 1 …` or none is.
+* A stream whose current version is not `expected_version` raises
+  `ConcurrencyError`, and nothing is written.
+* Re-appending the very same event ids at the same versions with the same content
+  (an activity retried after its acknowledgement was lost) returns the original
+  result and writes nothing. The same ids with other content, or at other versions,
+  raise `IdempotencyError`.
+* Event data is validated against the registry before anything is written; bad
+  data raises `EventValidationError` naming the field.
+* `read_all(after)` returns events in an order that never skips one: an event
+  becomes visible to readers only once every transaction that could commit before
+  it has finished (a transaction-id watermark, `pg_snapshot_xmin`). The cursor is
+  the pair (transaction id, global position); see `GlobalCursor`.
+* The database refuses UPDATE, DELETE and TRUNCATE on the log, chains each
+  stream's events with SHA-256, and NOTIFYs channel `casework_events` on append.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from events.envelope import EventMetadata, NewEvent, RecordedEvent
+from events.registry import DomainEvent, EventRegistry
+from events.vocabulary import default_registry
+
+NOTIFY_CHANNEL = "casework_events"
+
+
+class ConcurrencyError(RuntimeError):
+    """The stream moved on since the caller read it."""
+
+    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
+        self.stream_id = stream_id
+        self.expected = expected
+        self.actual = actual
+        super().__init__(
+            f"stream {stream_id!r} is at version {actual}, not the expected {expected}"
+        )
+
+
+class IdempotencyError(RuntimeError):
+    """Event ids already in the log with other content or at other positions."""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    stream_id: str
+    first_version: int
+    last_version: int
+    global_positions: tuple[int, ...]
+    duplicate: bool = False
+    """True when the events were already in the log (an idempotent retry)."""
+
+
+@dataclass(frozen=True, order=True)
+class GlobalCursor:
+    """Where a reader of the global order stands: after this (transaction, position)."""
+
+    transaction_id: int = 0
+    global_position: int = 0
+
+    @classmethod
+    def of(cls, event: RecordedEvent) -> GlobalCursor:
+        return cls(event.transaction_id, event.global_position)
+
+
+START = GlobalCursor()
+
+_COLUMNS = """global_position, transaction_id::text::bigint AS transaction_id, stream_id,
+    stream_version, event_id, event_type, schema_version, data::text AS data,
+    metadata::text AS metadata, occurred_at, recorded_at, previous_hash, hash"""
+
+_INSERT = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+    schema_version, data, metadata, occurred_at)
+    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+    RETURNING global_position"""
+
+
+def _to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_from_row(row: asyncpg.Record) -> RecordedEvent:
+    return RecordedEvent(
+        global_position=row["global_position"],
+        transaction_id=row["transaction_id"],
+        stream_id=row["stream_id"],
+        stream_version=row["stream_version"],
+        event_id=row["event_id"],
+        event_type=row["event_type"],
+        schema_version=row["schema_version"],
+        data=json.loads(row["data"]),
+        metadata=EventMetadata.model_validate_json(row["metadata"]),
+        occurred_at=row["occurred_at"],
+        recorded_at=row["recorded_at"],
+        previous_hash=row["previous_hash"],
+        hash=row["hash"],
+    )
+
+
+class EventStore:
+    """Append to and read from the event log through an asyncpg pool."""
+
+    def __init__(self, pool: asyncpg.Pool, registry: EventRegistry | None = None) -> None:
+        self.pool = pool
+        self.registry = registry or default_registry()
+
+    # --- writing ----------------------------------------------------------------------
+
+    async def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        if not events:
+            raise ValueError("append needs at least one event")
+        if expected_version < 0:
+            raise ValueError("expected_version: must be 0 (new stream) or more")
+        for event in events:
+            self.registry.validate_new(event.event_type, event.schema_version, event.data)
+        rows = [
+            (
+                stream_id,
+                expected_version + i,
+                event.event_id,
+                event.event_type,
+                event.schema_version,
+                _to_json(event.data),
+                event.metadata.model_dump_json(),
+                event.occurred_at,
+            )
+            for i, event in enumerate(events, start=1)
+        ]
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    previous = await self._find_existing(conn, stream_id, expected_version, events)
+                    if previous is not None:
+                        return previous
+                    actual = await self._current_version(conn, stream_id)
+                    if actual != expected_version:
+                        raise ConcurrencyError(stream_id, expected_version, actual)
+                    positions = []
+                    for row in rows:
+                        positions.append(await conn.fetchval(_INSERT, *row))
+            except asyncpg.UniqueViolationError:
+                # A concurrent writer took these versions (or these ids) first.
+                previous = await self._find_existing(conn, stream_id, expected_version, events)
+                if previous is not None:
+                    return previous
+                actual = await self._current_version(conn, stream_id)
+                raise ConcurrencyError(stream_id, expected_version, actual) from None
+            except asyncpg.SerializationError:
+                actual = await self._current_version(conn, stream_id)
+                raise ConcurrencyError(stream_id, expected_version, actual) from None
+        return AppendResult(
+            stream_id=stream_id,
+            first_version=expected_version + 1,
+            last_version=expected_version + len(events),
+            global_positions=tuple(positions),
+        )
+
+    async def append_domain(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[tuple[Any, DomainEvent]],
+        metadata: EventMetadata,
+        occurred_at: Any,
+    ) -> AppendResult:
+        """Append vocabulary events given as (event_id, event) pairs."""
+        return await self.append(
+            stream_id,
+            expected_version,
+            [
+                NewEvent(
+                    event_id=event_id,
+                    event_type=event.type,
+                    schema_version=event.schema_version,
+                    data=event.to_data(),
+                    metadata=metadata,
+                    occurred_at=occurred_at,
+                )
+                for event_id, event in events
+            ],
+        )
+
+    async def _current_version(self, conn: asyncpg.Connection, stream_id: str) -> int:
+        version = await conn.fetchval(
+            "SELECT max(stream_version) FROM events WHERE stream_id = $1", stream_id
+        )
+        return int(version or 0)
+
+    async def _find_existing(
+        self,
+        conn: asyncpg.Connection,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[NewEvent],
+    ) -> AppendResult | None:
+        """The result of an earlier append of these very events, if there was one."""
+        found = await conn.fetch(
+            f"SELECT {_COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])",
+            [e.event_id for e in events],
+        )
+        if not found:
+            return None
+        by_id = {row["event_id"]: record_from_row(row) for row in found}
+        if len(by_id) != len(events):
+            raise IdempotencyError(
+                f"{len(by_id)} of {len(events)} event ids are already in the log; "
+                "a retry must re-append exactly the same events"
+            )
+        positions = []
+        for i, event in enumerate(events, start=1):
+            stored = by_id[event.event_id]
+            same_place = (
+                stored.stream_id == stream_id and stored.stream_version == expected_version + i
+            )
+            same_content = (
+                stored.event_type == event.event_type
+                and stored.schema_version == event.schema_version
+                and stored.data == json.loads(_to_json(event.data))
+                and stored.metadata == event.metadata
+                and stored.occurred_at == event.occurred_at
+            )
+            if not (same_place and same_content):
+                raise IdempotencyError(
+                    f"event {event.event_id} is already in the log "
+                    f"({stored.stream_id} v{stored.stream_version}) with other content "
+                    "or at another position"
+                )
+            positions.append(stored.global_position)
+        return AppendResult(
+            stream_id=stream_id,
+            first_version=expected_version + 1,
+            last_version=expected_version + len(events),
+            global_positions=tuple(positions),
+            duplicate=True,
+        )
+
+    # --- reading ----------------------------------------------------------------------
+
+    async def stream_version(self, stream_id: str) -> int:
+        async with self.pool.acquire() as conn:
+            return await self._current_version(conn, stream_id)
+
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        """Events of one stream with version >= from_version, in version order."""
+        rows = await self.pool.fetch(
+            f"""SELECT {_COLUMNS} FROM events
+                WHERE stream_id = $1 AND stream_version >= $2
+                ORDER BY stream_version LIMIT $3""",
+            stream_id,
+            from_version,
+            limit,
+        )
+        return [record_from_row(r) for r in rows]
+
+    async def read_all(self, after: GlobalCursor = START, limit: int = 1000) -> list[RecordedEvent]:
+        """The next batch of the global order after `after`, never skipping an event.
+
+        Only events of transactions older than every transaction still in progress
+        are returned, so no event can later appear before the returned ones.
+        """
+        rows = await self.pool.fetch(
+            f"""SELECT {_COLUMNS} FROM events
+                WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
+                  AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                ORDER BY transaction_id, global_position
+                LIMIT $3""",
+            str(after.transaction_id),
+            after.global_position,
+            limit,
+        )
+        return [record_from_row(r) for r in rows]
+
+    async def follow(
+        self, after: GlobalCursor = START, batch_size: int = 1000
+    ) -> AsyncIterator[list[RecordedEvent]]:
+        """Yield batches of the global order until the reader has caught up."""
+        cursor = after
+        while True:
+            batch = await self.read_all(cursor, batch_size)
+            if not batch:
+                return
+            yield batch
+            cursor = GlobalCursor.of(batch[-1])
+
+    def decode(self, event: RecordedEvent) -> DomainEvent:
+        """The vocabulary model of a stored event, upcast to its current version."""
+        return self.registry.decode(event.event_type, event.schema_version, event.data)

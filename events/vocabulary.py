@@ -1,0 +1,424 @@
+"""The case event vocabulary (schema versions in each model's `schema_version`).
+
+Names follow the field: a case is opened from a referral, consent is recorded, the
+client is assessed, a plan with client-centred goals is drafted, submitted and
+approved or returned, referrals go to providers, contacts and progress are logged,
+goals are evaluated, the case is closed and may be reopened or transferred.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+from events.fields import Identifier, LongText, ShortList, ShortText
+from events.registry import DomainEvent, EventRegistry
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- enumerations --------------------------------------------------------------------
+
+
+class ReferralSource(StrEnum):
+    AGENCY_REFERRAL = "agency_referral"
+    OUTREACH = "outreach"
+    SELF_REFERRAL = "self_referral"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRISIS = "crisis"
+
+
+class Domain(StrEnum):
+    """Assessment domains, grouped biopsychosocial / sociocultural / financial."""
+
+    MENTAL_HEALTH = "mental_health"
+    PHYSICAL_HEALTH = "physical_health"
+    SUBSTANCE_USE = "substance_use"
+    FAMILY = "family"
+    SOCIAL_SUPPORT = "social_support"
+    CULTURE = "culture"
+    INCOME = "income"
+    BENEFITS = "benefits"
+    HOUSING = "housing"
+    EMPLOYMENT = "employment"
+
+
+class GoalTerm(StrEnum):
+    SHORT = "short"
+    LONG = "long"
+
+
+class GoalKind(StrEnum):
+    LOGISTICAL = "logistical"
+    WELLBEING = "wellbeing"
+
+
+class GoalStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    IN_PROGRESS = "in_progress"
+    MET = "met"
+    NOT_MET = "not_met"
+
+
+class GoalOutcome(StrEnum):
+    MET = "met"
+    PARTLY_MET = "partly_met"
+    NOT_MET = "not_met"
+
+
+class ContactKind(StrEnum):
+    HOME_VISIT = "home_visit"
+    PHONE = "phone"
+    OFFICE = "office"
+    OUTREACH = "outreach"
+
+
+class ClosureReason(StrEnum):
+    GOALS_MET = "goals_met"
+    CLIENT_WITHDREW = "client_withdrew"
+    MOVED_AWAY = "moved_away"
+    UNABLE_TO_CONTACT = "unable_to_contact"
+    TRANSFERRED_OUT = "transferred_out"
+
+
+class ApprovalKind(StrEnum):
+    PLAN = "plan"
+    CLOSURE = "closure"
+
+
+class SharedField(StrEnum):
+    """What a client may consent to share with a provider."""
+
+    NAME = "name"
+    CONTACT = "contact"
+    DATE_OF_BIRTH = "date_of_birth"
+    PRESENTING_NEEDS = "presenting_needs"
+    ASSESSMENT_SUMMARY = "assessment_summary"
+    HEALTH = "health"
+    FINANCIAL = "financial"
+
+
+class NextStep(StrEnum):
+    REVISE_PLAN = "revise_plan"
+    CONTINUE = "continue"
+    CLOSE = "close"
+
+
+# --- parts ------------------------------------------------------------------------------
+
+
+class ClientContact(_Part):
+    phone: ShortText | None = None
+    email: ShortText | None = None
+    address: ShortText | None = None
+
+
+class ClientDetails(_Part):
+    """Confidential personal details (encrypted at rest by the privacy issue)."""
+
+    name: ShortText
+    date_of_birth: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 1, 1))
+    contact: ClientContact = ClientContact()
+    identifiers: dict[ShortText, ShortText] = Field(default_factory=dict, max_length=10)
+    notes: LongText = ""
+
+
+class DomainRating(_Part):
+    """0 = no concern … 4 = severe / immediate need."""
+
+    rating: int = Field(ge=0, le=4)
+    notes: LongText = ""
+
+
+class DomainNeed(_Part):
+    domain: Domain
+    need: Literal["none", "low", "moderate", "high", "urgent"]
+
+
+class Goal(_Part):
+    goal_id: Identifier
+    client_words: ShortText = Field(description="The goal in the client's own words")
+    domain: Domain
+    term: GoalTerm
+    kind: GoalKind
+    objective: ShortText = Field(description="Measurable objective")
+    target_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+    interventions: ShortList = Field(default_factory=list)
+    strategies: ShortList = Field(default_factory=list)
+
+
+class ClientParticipation(_Part):
+    participated: bool
+    agreed: bool
+    client_comment: LongText = ""
+
+
+class GoalEvaluation(_Part):
+    goal_id: Identifier
+    outcome: GoalOutcome
+    reason: ShortText
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+class CaseOpened(DomainEvent):
+    type: Literal["CaseOpened"] = "CaseOpened"
+    case_id: UUID
+    client_ref: Identifier
+    client: ClientDetails
+    referral_source: ReferralSource
+    referring_agency: ShortText | None = None
+    assigned_worker: Identifier
+    team: Identifier
+    presenting_needs: ShortList = Field(min_length=1)
+
+
+class ConsentRecorded(DomainEvent):
+    type: Literal["ConsentRecorded"] = "ConsentRecorded"
+    shared_fields: list[SharedField] = Field(default_factory=list)
+    providers: list[Identifier] = Field(default_factory=list, max_length=100)
+    preferences: LongText = ""
+
+
+class AssessmentRecorded(DomainEvent):
+    type: Literal["AssessmentRecorded"] = "AssessmentRecorded"
+    assessment_id: Identifier
+    reassessment: bool = False
+    domains: dict[Domain, DomainRating] = Field(min_length=1)
+    strengths: ShortList = Field(default_factory=list)
+    resources: ShortList = Field(default_factory=list)
+    barriers: ShortList = Field(default_factory=list)
+    client_priorities: ShortList = Field(default_factory=list)
+    needs: list[DomainNeed]
+    risk_level: RiskLevel
+    scoring_rules: ShortText
+
+
+class PlanDrafted(DomainEvent):
+    """A new plan version (the first draft, or a revision of a returned or active plan)."""
+
+    type: Literal["PlanDrafted"] = "PlanDrafted"
+    plan_id: Identifier
+    plan_version: int = Field(ge=1)
+    goals: list[Goal] = Field(min_length=1, max_length=30)
+    crisis_plan: LongText = ""
+    participation: ClientParticipation
+
+
+class ApprovalRequested(DomainEvent):
+    type: Literal["ApprovalRequested"] = "ApprovalRequested"
+    approval_id: Identifier
+    kind: ApprovalKind
+    plan_id: Identifier | None = None
+    plan_version: int | None = None
+    closure_reason: ClosureReason | None = None
+    note: LongText = ""
+
+
+class ApprovalGranted(DomainEvent):
+    type: Literal["ApprovalGranted"] = "ApprovalGranted"
+    approval_id: Identifier
+    kind: ApprovalKind
+    note: LongText = ""
+
+
+class ApprovalReturned(DomainEvent):
+    type: Literal["ApprovalReturned"] = "ApprovalReturned"
+    approval_id: Identifier
+    kind: ApprovalKind
+    reasons: ShortList = Field(min_length=1)
+
+
+class PlanActivated(DomainEvent):
+    type: Literal["PlanActivated"] = "PlanActivated"
+    plan_id: Identifier
+    plan_version: int
+
+
+class ReferralMade(DomainEvent):
+    type: Literal["ReferralMade"] = "ReferralMade"
+    referral_id: Identifier
+    provider_id: Identifier
+    service_id: Identifier
+    goal_id: Identifier
+    shared_fields: list[SharedField] = Field(default_factory=list)
+    note: LongText = ""
+
+
+class ReferralDispatched(DomainEvent):
+    type: Literal["ReferralDispatched"] = "ReferralDispatched"
+    referral_id: Identifier
+    channel: ShortText
+    attempts: int = Field(ge=1)
+
+
+class ReferralDispatchFailed(DomainEvent):
+    type: Literal["ReferralDispatchFailed"] = "ReferralDispatchFailed"
+    referral_id: Identifier
+    attempts: int = Field(ge=1)
+    error: ShortText
+
+
+class ReferralAccepted(DomainEvent):
+    type: Literal["ReferralAccepted"] = "ReferralAccepted"
+    referral_id: Identifier
+    note: LongText = ""
+
+
+class ReferralDeclined(DomainEvent):
+    type: Literal["ReferralDeclined"] = "ReferralDeclined"
+    referral_id: Identifier
+    reason: ShortText
+
+
+class ReferralCompleted(DomainEvent):
+    type: Literal["ReferralCompleted"] = "ReferralCompleted"
+    referral_id: Identifier
+    outcome: LongText = ""
+
+
+class ProviderReportReceived(DomainEvent):
+    type: Literal["ProviderReportReceived"] = "ProviderReportReceived"
+    referral_id: Identifier
+    report: LongText
+
+
+class ContactLogged(DomainEvent):
+    type: Literal["ContactLogged"] = "ContactLogged"
+    contact_id: Identifier
+    kind: ContactKind
+    contact_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+    duration_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    notes: LongText = ""
+
+
+class GoalProgressRecorded(DomainEvent):
+    type: Literal["GoalProgressRecorded"] = "GoalProgressRecorded"
+    goal_id: Identifier
+    status: GoalStatus
+    note: LongText = ""
+
+
+class GoalsEvaluated(DomainEvent):
+    type: Literal["GoalsEvaluated"] = "GoalsEvaluated"
+    evaluation_id: Identifier
+    evaluations: list[GoalEvaluation] = Field(min_length=1)
+    next_step: NextStep
+
+
+class CaseAssigned(DomainEvent):
+    type: Literal["CaseAssigned"] = "CaseAssigned"
+    worker: Identifier
+    team: Identifier
+    reason: ShortText
+
+
+class TransferRequested(DomainEvent):
+    type: Literal["TransferRequested"] = "TransferRequested"
+    transfer_id: Identifier
+    to_worker: Identifier | None = None
+    to_team: Identifier
+    reason: ShortText
+
+
+class TransferAccepted(DomainEvent):
+    type: Literal["TransferAccepted"] = "TransferAccepted"
+    transfer_id: Identifier
+    worker: Identifier
+    team: Identifier
+
+
+class TransferRejected(DomainEvent):
+    type: Literal["TransferRejected"] = "TransferRejected"
+    transfer_id: Identifier
+    reason: ShortText
+
+
+class CaseClosed(DomainEvent):
+    type: Literal["CaseClosed"] = "CaseClosed"
+    reason: ClosureReason
+    note: LongText = ""
+
+
+class CaseReopened(DomainEvent):
+    type: Literal["CaseReopened"] = "CaseReopened"
+    reason: ShortText
+
+
+CaseEvent = Annotated[
+    CaseOpened
+    | ConsentRecorded
+    | AssessmentRecorded
+    | PlanDrafted
+    | ApprovalRequested
+    | ApprovalGranted
+    | ApprovalReturned
+    | PlanActivated
+    | ReferralMade
+    | ReferralDispatched
+    | ReferralDispatchFailed
+    | ReferralAccepted
+    | ReferralDeclined
+    | ReferralCompleted
+    | ProviderReportReceived
+    | ContactLogged
+    | GoalProgressRecorded
+    | GoalsEvaluated
+    | CaseAssigned
+    | TransferRequested
+    | TransferAccepted
+    | TransferRejected
+    | CaseClosed
+    | CaseReopened,
+    Field(discriminator="type"),
+]
+"""Every case event, discriminated on `type`."""
+
+case_event_adapter: TypeAdapter[CaseEvent] = TypeAdapter(CaseEvent)
+
+CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
+    CaseOpened,
+    ConsentRecorded,
+    AssessmentRecorded,
+    PlanDrafted,
+    ApprovalRequested,
+    ApprovalGranted,
+    ApprovalReturned,
+    PlanActivated,
+    ReferralMade,
+    ReferralDispatched,
+    ReferralDispatchFailed,
+    ReferralAccepted,
+    ReferralDeclined,
+    ReferralCompleted,
+    ProviderReportReceived,
+    ContactLogged,
+    GoalProgressRecorded,
+    GoalsEvaluated,
+    CaseAssigned,
+    TransferRequested,
+    TransferAccepted,
+    TransferRejected,
+    CaseClosed,
+    CaseReopened,
+)
+
+
+def default_registry() -> EventRegistry:
+    """A registry holding the whole vocabulary (callers may add their own types)."""
+    registry = EventRegistry()
+    for model in CASE_EVENT_MODELS:
+        registry.register(model)
+    return registry
