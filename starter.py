@@ -7,7 +7,13 @@ from __future__ import annotations
 
 import typer
 
-from casework.cli import store_commands
+from casework.cli import (
+    case_commands,
+    directory_commands,
+    projection_commands,
+    stack_commands,
+    store_commands,
+)
 from casework.logs import configure_logging
 from casework.settings import get_settings
 
@@ -17,7 +23,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-app.registered_commands.extend(store_commands.app.registered_commands)
+for _module_app in (stack_commands.app, store_commands.app, projection_commands.app):
+    app.registered_commands.extend(_module_app.registered_commands)
+app.add_typer(case_commands.case_app, name="case")
+app.add_typer(directory_commands.staff_app, name="staff")
+app.add_typer(directory_commands.provider_app, name="provider")
+app.add_typer(projection_commands.projections_app, name="projections")
 
 
 @app.callback()

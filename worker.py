@@ -1,0 +1,53 @@
+"""Runs a Temporal worker for the case task queue.
+
+`casework worker` runs it on its own; `casework up` runs it beside the embedded stack.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.store import StoreActivities
+from casework.db import create_pool
+from casework.logs import get_logger
+from casework.settings import Settings
+from casework.temporal import connect
+from events.store import EventStore
+
+WORKFLOWS: Sequence[type[Any]] = ()
+
+
+def activities_for(store: EventStore) -> list[Any]:
+    store_activities = StoreActivities(store)
+    return [store_activities.append_events]
+
+
+def build_worker(client: Client, settings: Settings, store: EventStore) -> Worker:
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(store),
+    )
+
+
+async def run_worker(
+    settings: Settings, *, dsn: str, shutdown: asyncio.Event | None = None
+) -> None:
+    """Run until `shutdown` is set (or forever), then drain and stop."""
+    log = get_logger(task_queue=settings.task_queue)
+    client = await connect(settings)
+    pool = await create_pool(dsn, max_size=10)
+    try:
+        worker = build_worker(client, settings, EventStore(pool))
+        log.info("worker started")
+        async with worker:
+            await (shutdown or asyncio.Event()).wait()
+        log.info("worker stopped")
+    finally:
+        await pool.close()
