@@ -12,19 +12,27 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.assessment import score_assessment
+from activities.referrals import ReferralActivities
 from activities.store import StoreActivities
 from casework.db import create_pool
 from casework.logs import get_logger
 from casework.settings import Settings
 from casework.temporal import connect
 from events.store import EventStore
+from workflows.case import CaseWorkflow
 
-WORKFLOWS: Sequence[type[Any]] = ()
+WORKFLOWS: Sequence[type[Any]] = (CaseWorkflow,)
 
 
 def activities_for(store: EventStore) -> list[Any]:
     store_activities = StoreActivities(store)
-    return [store_activities.append_events]
+    referral_activities = ReferralActivities()
+    return [
+        store_activities.append_events,
+        score_assessment,
+        referral_activities.dispatch_referral,
+    ]
 
 
 def build_worker(client: Client, settings: Settings, store: EventStore) -> Worker:

@@ -6,6 +6,8 @@ after a lost acknowledgement re-appends the same ids and the store writes nothin
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
@@ -25,6 +27,8 @@ class AppendReply(BaseModel):
     first_version: int
     last_version: int
     global_positions: list[int]
+    occurred_at: datetime
+    """When the events happened, as stored (the first attempt's time on a retry)."""
     duplicate: bool
 
 
@@ -51,5 +55,6 @@ class StoreActivities:
             first_version=result.first_version,
             last_version=result.last_version,
             global_positions=list(result.global_positions),
+            occurred_at=result.occurred_at[0],
             duplicate=result.duplicate,
         )

@@ -1,0 +1,444 @@
+"""The rules: given a case's state and a command, the events it yields or why not.
+
+Every function is pure. It raises `CommandRejected` with a reason a person can act
+on, or returns the events to append. Ids inside events (approval-3, referral-2, …)
+are derived from the state, so deciding twice on the same state gives the same
+events.
+"""
+
+from __future__ import annotations
+
+from cases import commands as c
+from cases.actors import Actor, Role
+from cases.permissions import Action, NotPermitted, check, check_case
+from cases.scoring import Score
+from cases.state import OPEN_REFERRAL_STATUSES, CaseState, PlanStatus, ReferralStatus
+from events.registry import DomainEvent
+from events.vocabulary import (
+    ApprovalGranted,
+    ApprovalKind,
+    ApprovalRequested,
+    ApprovalReturned,
+    AssessmentRecorded,
+    CaseAssigned,
+    CaseClosed,
+    CaseOpened,
+    CaseReopened,
+    ConsentRecorded,
+    ContactLogged,
+    GoalProgressRecorded,
+    GoalsEvaluated,
+    PlanActivated,
+    PlanDrafted,
+    ProviderReportReceived,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
+    ReferralMade,
+    TransferAccepted,
+    TransferRejected,
+    TransferRequested,
+)
+
+
+class CommandRejected(ValueError):
+    """A command the case refuses; nothing is written."""
+
+
+def _permit(state: CaseState, actor: Actor, action: Action) -> None:
+    try:
+        check_case(actor, action, state)
+    except NotPermitted as exc:
+        raise CommandRejected(str(exc)) from None
+
+
+def _require_open(state: CaseState, what: str) -> None:
+    if not state.is_open:
+        raise CommandRejected(f"the case is closed: {what} needs an open case (reopen it first)")
+
+
+def _work(state: CaseState, cmd: c.Command, what: str) -> None:
+    _require_open(state, what)
+    _permit(state, cmd.actor, Action.WORK)
+
+
+# --- opening ---------------------------------------------------------------------------
+
+
+def decide_open(cmd: c.OpenCase) -> list[DomainEvent]:
+    team = cmd.assignee.team
+    if cmd.assignee.role not in (Role.CASEWORKER, Role.SUPERVISOR) or team is None:
+        raise CommandRejected(
+            f"assignee: {cmd.assignee.staff_id} is a {cmd.assignee.role}; "
+            "cases are assigned to a caseworker or supervisor of a team"
+        )
+    try:
+        check(cmd.actor, Action.OPEN, team=team, assigned_worker=cmd.assignee.staff_id)
+    except NotPermitted as exc:
+        raise CommandRejected(str(exc)) from None
+    return [
+        CaseOpened(
+            case_id=cmd.case_id,
+            client_ref=cmd.client_ref,
+            client=cmd.client,
+            referral_source=cmd.referral_source,
+            referring_agency=cmd.referring_agency,
+            assigned_worker=cmd.assignee.staff_id,
+            team=team,
+            presenting_needs=cmd.presenting_needs,
+        )
+    ]
+
+
+# --- engagement and assessment ------------------------------------------------------------
+
+
+def decide_consent(state: CaseState, cmd: c.RecordConsent) -> list[DomainEvent]:
+    _work(state, cmd, "recording consent")
+    return [
+        ConsentRecorded(
+            shared_fields=cmd.shared_fields, providers=cmd.providers, preferences=cmd.preferences
+        )
+    ]
+
+
+def check_assessment(state: CaseState, cmd: c.RecordAssessment) -> None:
+    _work(state, cmd, "an assessment")
+
+
+def decide_assessment(state: CaseState, cmd: c.RecordAssessment, score: Score) -> list[DomainEvent]:
+    check_assessment(state, cmd)
+    a = cmd.assessment
+    return [
+        AssessmentRecorded(
+            assessment_id=f"assessment-{len(state.assessments) + 1}",
+            reassessment=bool(state.assessments),
+            domains=a.domains,
+            strengths=a.strengths,
+            resources=a.resources,
+            barriers=a.barriers,
+            client_priorities=a.client_priorities,
+            needs=score.needs,
+            risk_level=score.risk_level,
+            scoring_rules=score.rules,
+        )
+    ]
+
+
+# --- planning and approval ------------------------------------------------------------------
+
+
+def decide_draft_plan(state: CaseState, cmd: c.DraftPlan) -> list[DomainEvent]:
+    _work(state, cmd, "a plan")
+    if not state.assessments:
+        raise CommandRejected("a plan follows an assessment: record an assessment first")
+    if state.draft_plan is not None and state.draft_plan.status is PlanStatus.SUBMITTED:
+        raise CommandRejected(
+            f"plan v{state.draft_plan.plan_version} is waiting for approval; "
+            "it can be revised once it is returned"
+        )
+    goal_ids = [g.goal_id for g in cmd.plan.goals]
+    duplicates = sorted({g for g in goal_ids if goal_ids.count(g) > 1})
+    if duplicates:
+        raise CommandRejected(f"plan.goals: duplicate goal_id {', '.join(duplicates)}")
+    version = state.plan_versions + 1
+    return [
+        PlanDrafted(
+            plan_id=f"plan-{version}",
+            plan_version=version,
+            goals=cmd.plan.goals,
+            crisis_plan=cmd.plan.crisis_plan,
+            participation=cmd.plan.participation,
+        )
+    ]
+
+
+def decide_submit_plan(state: CaseState, cmd: c.SubmitPlan) -> list[DomainEvent]:
+    _work(state, cmd, "submitting a plan")
+    plan = state.draft_plan
+    if plan is None:
+        raise CommandRejected("there is no draft plan to submit")
+    if plan.status is PlanStatus.SUBMITTED:
+        raise CommandRejected(f"plan v{plan.plan_version} is already waiting for approval")
+    if plan.status is PlanStatus.RETURNED:
+        raise CommandRejected(
+            f"plan v{plan.plan_version} was returned ({'; '.join(plan.returned_reasons)}): "
+            "revise it before submitting again"
+        )
+    if not plan.client_agreed:
+        raise CommandRejected(
+            "participation.agreed: the client has not agreed to this plan; "
+            "record the client's agreement in a revised draft before submitting"
+        )
+    return [
+        ApprovalRequested(
+            approval_id=f"approval-{state.approvals_requested + 1}",
+            kind=ApprovalKind.PLAN,
+            plan_id=plan.plan_id,
+            plan_version=plan.plan_version,
+            note=cmd.note,
+        )
+    ]
+
+
+def decide_approval(state: CaseState, cmd: c.DecideApproval) -> list[DomainEvent]:
+    _require_open(state, "an approval")
+    pending = state.pending(cmd.kind)
+    if pending is None:
+        raise CommandRejected(f"there is no {cmd.kind} waiting for approval")
+    _permit(state, cmd.actor, Action.APPROVE)
+    if cmd.actor.staff_id == pending.requested_by:
+        raise CommandRejected(
+            f"{cmd.actor.staff_id} requested this {cmd.kind} approval and may not decide it"
+        )
+    if (
+        cmd.kind is ApprovalKind.PLAN
+        and state.draft_plan is not None
+        and cmd.actor.staff_id == state.draft_plan.drafted_by
+    ):
+        raise CommandRejected(
+            f"{cmd.actor.staff_id} wrote plan v{state.draft_plan.plan_version} "
+            "and may not approve it"
+        )
+    if not cmd.approve:
+        if not cmd.reasons:
+            raise CommandRejected("reasons: returning needs at least one reason")
+        return [
+            ApprovalReturned(approval_id=pending.approval_id, kind=cmd.kind, reasons=cmd.reasons)
+        ]
+    granted = ApprovalGranted(approval_id=pending.approval_id, kind=cmd.kind, note=cmd.note)
+    if cmd.kind is ApprovalKind.PLAN:
+        assert pending.plan_id is not None and pending.plan_version is not None
+        return [
+            granted,
+            PlanActivated(plan_id=pending.plan_id, plan_version=pending.plan_version),
+        ]
+    assert pending.closure_reason is not None
+    return [granted, CaseClosed(reason=pending.closure_reason, note=cmd.note)]
+
+
+# --- coordination ----------------------------------------------------------------------------
+
+
+def decide_refer(state: CaseState, cmd: c.Refer) -> list[DomainEvent]:
+    _work(state, cmd, "a referral")
+    if state.active_goal(cmd.goal_id) is None:
+        raise CommandRejected(
+            f"goal_id: {cmd.goal_id} is not a goal of the active plan"
+            + ("" if state.active_plan else " (no plan has been approved yet)")
+        )
+    if cmd.provider_id not in state.consent.providers:
+        raise CommandRejected(
+            f"provider_id: the client has not consented to share with {cmd.provider_id}"
+        )
+    outside = sorted(set(cmd.shared_fields) - set(state.consent.shared_fields))
+    if outside:
+        raise CommandRejected(
+            "shared_fields: the client has not consented to share " + ", ".join(outside)
+        )
+    for referral in state.referrals.values():
+        if (
+            referral.status in OPEN_REFERRAL_STATUSES
+            and referral.goal_id == cmd.goal_id
+            and (referral.provider_id, referral.service_id) == (cmd.provider_id, cmd.service_id)
+        ):
+            raise CommandRejected(
+                f"{referral.referral_id} to {cmd.provider_id}/{cmd.service_id} for this goal "
+                f"is still {referral.status}"
+            )
+    return [
+        ReferralMade(
+            referral_id=f"referral-{len(state.referrals) + 1}",
+            provider_id=cmd.provider_id,
+            service_id=cmd.service_id,
+            goal_id=cmd.goal_id,
+            shared_fields=cmd.shared_fields,
+            note=cmd.note,
+        )
+    ]
+
+
+_REPLY_FROM = {
+    "accepted": {ReferralStatus.MADE, ReferralStatus.DISPATCHED, ReferralStatus.DISPATCH_FAILED},
+    "declined": {ReferralStatus.MADE, ReferralStatus.DISPATCHED, ReferralStatus.DISPATCH_FAILED},
+    "completed": {ReferralStatus.ACCEPTED},
+}
+
+
+def decide_referral_reply(state: CaseState, cmd: c.ReferralReply) -> list[DomainEvent]:
+    _require_open(state, "a referral reply")
+    _permit(state, cmd.actor, Action.PROVIDER_REPLY)
+    referral = state.referrals.get(cmd.referral_id)
+    if referral is None:
+        raise CommandRejected(f"referral_id: the case has no referral {cmd.referral_id}")
+    if referral.status not in _REPLY_FROM[cmd.outcome]:
+        raise CommandRejected(
+            f"{cmd.referral_id} is {referral.status}: it cannot be {cmd.outcome} now"
+        )
+    if cmd.outcome == "accepted":
+        return [ReferralAccepted(referral_id=cmd.referral_id, note=cmd.note)]
+    if cmd.outcome == "declined":
+        if not cmd.reason:
+            raise CommandRejected("reason: a declined referral needs the provider's reason")
+        return [ReferralDeclined(referral_id=cmd.referral_id, reason=cmd.reason)]
+    return [ReferralCompleted(referral_id=cmd.referral_id, outcome=cmd.note)]
+
+
+def decide_provider_report(state: CaseState, cmd: c.ProviderReport) -> list[DomainEvent]:
+    _require_open(state, "a provider report")
+    _permit(state, cmd.actor, Action.PROVIDER_REPLY)
+    if cmd.referral_id not in state.referrals:
+        raise CommandRejected(f"referral_id: the case has no referral {cmd.referral_id}")
+    return [ProviderReportReceived(referral_id=cmd.referral_id, report=cmd.report)]
+
+
+# --- monitoring and evaluation -------------------------------------------------------------
+
+
+def decide_contact(state: CaseState, cmd: c.LogContact) -> list[DomainEvent]:
+    _work(state, cmd, "a contact")
+    if cmd.contact_date < state.opened_at.date():
+        raise CommandRejected(
+            f"contact_date: {cmd.contact_date} is before the case was opened "
+            f"({state.opened_at.date()})"
+        )
+    return [
+        ContactLogged(
+            contact_id=f"contact-{state.contacts + 1}",
+            kind=cmd.kind,
+            contact_date=cmd.contact_date,
+            duration_minutes=cmd.duration_minutes,
+            notes=cmd.notes,
+        )
+    ]
+
+
+def decide_progress(state: CaseState, cmd: c.RecordProgress) -> list[DomainEvent]:
+    _work(state, cmd, "goal progress")
+    if state.active_goal(cmd.goal_id) is None:
+        raise CommandRejected(f"goal_id: {cmd.goal_id} is not a goal of the active plan")
+    return [GoalProgressRecorded(goal_id=cmd.goal_id, status=cmd.status, note=cmd.note)]
+
+
+def decide_evaluate(state: CaseState, cmd: c.Evaluate) -> list[DomainEvent]:
+    _work(state, cmd, "an evaluation")
+    if state.active_plan is None:
+        raise CommandRejected("there is no active plan to evaluate")
+    goals = {g.goal_id for g in state.active_plan.goals}
+    given = [e.goal_id for e in cmd.evaluations]
+    unknown = sorted(set(given) - goals)
+    if unknown:
+        raise CommandRejected(f"evaluations: {', '.join(unknown)} not in the active plan")
+    missing = sorted(goals - set(given))
+    if missing:
+        raise CommandRejected(f"evaluations: every goal is evaluated; missing {', '.join(missing)}")
+    if len(given) != len(set(given)):
+        raise CommandRejected("evaluations: a goal is evaluated twice")
+    return [
+        GoalsEvaluated(
+            evaluation_id=f"evaluation-{state.evaluations + 1}",
+            evaluations=cmd.evaluations,
+            next_step=cmd.next_step,
+        )
+    ]
+
+
+# --- assignment and transfer -------------------------------------------------------------
+
+
+def _assignable(assignee: Actor, field: str) -> str:
+    if assignee.role not in (Role.CASEWORKER, Role.SUPERVISOR) or assignee.team is None:
+        raise CommandRejected(
+            f"{field}: {assignee.staff_id} is a {assignee.role}; "
+            "cases are assigned to a caseworker or supervisor of a team"
+        )
+    return assignee.team
+
+
+def decide_assign(state: CaseState, cmd: c.Assign) -> list[DomainEvent]:
+    _require_open(state, "an assignment")
+    _permit(state, cmd.actor, Action.ASSIGN)
+    team = _assignable(cmd.assignee, "assignee")
+    if cmd.actor.role is Role.SUPERVISOR and team != state.team:
+        raise CommandRejected(
+            f"assignee: {cmd.assignee.staff_id} is in team {team}; "
+            "moving a case to another team is a transfer"
+        )
+    if cmd.assignee.staff_id == state.assigned_worker:
+        raise CommandRejected(f"assignee: the case is already assigned to {state.assigned_worker}")
+    return [CaseAssigned(worker=cmd.assignee.staff_id, team=team, reason=cmd.reason)]
+
+
+def decide_transfer(state: CaseState, cmd: c.RequestTransfer) -> list[DomainEvent]:
+    _work(state, cmd, "a transfer")
+    if state.pending_transfer is not None:
+        raise CommandRejected(f"{state.pending_transfer.transfer_id} is still waiting for a reply")
+    if cmd.to_worker is not None:
+        team = _assignable(cmd.to_worker, "to_worker")
+        if team != cmd.to_team:
+            raise CommandRejected(
+                f"to_worker: {cmd.to_worker.staff_id} is not in team {cmd.to_team}"
+            )
+        if cmd.to_worker.staff_id == state.assigned_worker:
+            raise CommandRejected(f"to_worker: the case is already with {state.assigned_worker}")
+    return [
+        TransferRequested(
+            transfer_id=f"transfer-{state.transfers_requested + 1}",
+            to_worker=cmd.to_worker.staff_id if cmd.to_worker else None,
+            to_team=cmd.to_team,
+            reason=cmd.reason,
+        )
+    ]
+
+
+def decide_transfer_reply(state: CaseState, cmd: c.ReplyTransfer) -> list[DomainEvent]:
+    _require_open(state, "a transfer reply")
+    pending = state.pending_transfer
+    if pending is None:
+        raise CommandRejected("there is no transfer waiting for a reply")
+    actor = cmd.actor
+    is_receiver = actor.staff_id == pending.to_worker
+    is_receiving_supervisor = actor.role is Role.SUPERVISOR and actor.team == pending.to_team
+    if not (is_receiver or is_receiving_supervisor or actor.role is Role.MANAGER):
+        raise CommandRejected(
+            f"{actor.staff_id} may not answer {pending.transfer_id}: only "
+            f"{pending.to_worker or 'the receiving worker'} or a supervisor of team "
+            f"{pending.to_team}"
+        )
+    if not cmd.accept:
+        if not cmd.reason:
+            raise CommandRejected("reason: rejecting a transfer needs a reason")
+        return [TransferRejected(transfer_id=pending.transfer_id, reason=cmd.reason)]
+    worker = pending.to_worker
+    if worker is None:
+        if actor.role is not Role.CASEWORKER or actor.team != pending.to_team:
+            raise CommandRejected(
+                f"{pending.transfer_id} names no worker: a caseworker of team {pending.to_team} "
+                "accepts it (and takes the case)"
+            )
+        worker = actor.staff_id
+    return [TransferAccepted(transfer_id=pending.transfer_id, worker=worker, team=pending.to_team)]
+
+
+# --- closure -------------------------------------------------------------------------------
+
+
+def decide_request_closure(state: CaseState, cmd: c.RequestClosure) -> list[DomainEvent]:
+    _work(state, cmd, "closing")
+    if state.pending(ApprovalKind.CLOSURE) is not None:
+        raise CommandRejected("a closure is already waiting for approval")
+    return [
+        ApprovalRequested(
+            approval_id=f"approval-{state.approvals_requested + 1}",
+            kind=ApprovalKind.CLOSURE,
+            closure_reason=cmd.reason,
+            note=cmd.note,
+        )
+    ]
+
+
+def decide_reopen(state: CaseState, cmd: c.Reopen) -> list[DomainEvent]:
+    if state.is_open:
+        raise CommandRejected("the case is open: only a closed case can be reopened")
+    _permit(state, cmd.actor, Action.REOPEN)
+    return [CaseReopened(reason=cmd.reason)]

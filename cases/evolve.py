@@ -1,0 +1,250 @@
+"""Folding events into a CaseState: the one place that says what each event means."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from cases.state import (
+    AssessmentSummary,
+    CaseState,
+    CaseStatus,
+    Consent,
+    PendingApproval,
+    PendingTransfer,
+    PlanStatus,
+    PlanVersion,
+    Referral,
+    ReferralStatus,
+)
+from events.envelope import RecordedEvent
+from events.registry import DomainEvent, EventRegistry
+from events.vocabulary import (
+    ApprovalGranted,
+    ApprovalKind,
+    ApprovalRequested,
+    ApprovalReturned,
+    AssessmentRecorded,
+    CaseAssigned,
+    CaseClosed,
+    CaseOpened,
+    CaseReopened,
+    ConsentRecorded,
+    ContactLogged,
+    GoalProgressRecorded,
+    GoalsEvaluated,
+    GoalStatus,
+    PlanActivated,
+    PlanDrafted,
+    ProviderReportReceived,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
+    ReferralDispatched,
+    ReferralDispatchFailed,
+    ReferralMade,
+    TransferAccepted,
+    TransferRejected,
+    TransferRequested,
+    default_registry,
+)
+
+
+class FoldError(ValueError):
+    """An event that cannot follow the state it is applied to."""
+
+
+def open_state(event: CaseOpened, actor_id: str, at: datetime) -> CaseState:
+    return CaseState(
+        case_id=event.case_id,
+        stream_version=1,
+        client_ref=event.client_ref,
+        client=event.client,
+        referral_source=event.referral_source,
+        assigned_worker=event.assigned_worker,
+        team=event.team,
+        presenting_needs=list(event.presenting_needs),
+        opened_at=at,
+        opened_by=actor_id,
+    )
+
+
+def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) -> CaseState:
+    """Apply one event to `state` in place and return it (stream_version advances by one)."""
+    state.stream_version += 1
+    match event:
+        case ConsentRecorded():
+            state.consent = Consent(
+                shared_fields=list(event.shared_fields),
+                providers=list(event.providers),
+                preferences=event.preferences,
+                recorded_at=at,
+            )
+        case AssessmentRecorded():
+            state.assessments.append(
+                AssessmentSummary(
+                    assessment_id=event.assessment_id,
+                    reassessment=event.reassessment,
+                    recorded_at=at,
+                    recorded_by=actor_id,
+                    risk_level=event.risk_level,
+                    needs=list(event.needs),
+                    client_priorities=list(event.client_priorities),
+                )
+            )
+            state.risk_level = event.risk_level
+        case PlanDrafted():
+            state.plan_versions = max(state.plan_versions, event.plan_version)
+            state.draft_plan = PlanVersion(
+                plan_id=event.plan_id,
+                plan_version=event.plan_version,
+                goals=list(event.goals),
+                crisis_plan=event.crisis_plan,
+                client_agreed=event.participation.agreed,
+                drafted_by=actor_id,
+                drafted_at=at,
+            )
+        case ApprovalRequested():
+            state.approvals_requested += 1
+            state.approvals[event.approval_id] = PendingApproval(
+                approval_id=event.approval_id,
+                kind=event.kind,
+                requested_by=actor_id,
+                requested_at=at,
+                plan_id=event.plan_id,
+                plan_version=event.plan_version,
+                closure_reason=event.closure_reason,
+            )
+            if event.kind is ApprovalKind.PLAN and state.draft_plan is not None:
+                state.draft_plan.status = PlanStatus.SUBMITTED
+                state.draft_plan.submitted_by = actor_id
+        case ApprovalGranted():
+            _take_approval(state, event.approval_id)
+        case ApprovalReturned():
+            approval = _take_approval(state, event.approval_id)
+            if approval.kind is ApprovalKind.PLAN and state.draft_plan is not None:
+                state.draft_plan.status = PlanStatus.RETURNED
+                state.draft_plan.returned_reasons = list(event.reasons)
+        case PlanActivated():
+            plan = state.draft_plan
+            if plan is None or plan.plan_version != event.plan_version:
+                raise FoldError(f"PlanActivated for v{event.plan_version} without that draft")
+            plan.status = PlanStatus.APPROVED
+            state.active_plan = plan
+            state.draft_plan = None
+            for goal in plan.goals:
+                state.goal_progress.setdefault(goal.goal_id, GoalStatus.NOT_STARTED)
+        case ReferralMade():
+            state.referrals[event.referral_id] = Referral(
+                referral_id=event.referral_id,
+                provider_id=event.provider_id,
+                service_id=event.service_id,
+                goal_id=event.goal_id,
+                shared_fields=list(event.shared_fields),
+                status=ReferralStatus.MADE,
+                made_at=at,
+                made_by=actor_id,
+                updated_at=at,
+            )
+        case ReferralDispatched():
+            referral = _referral(state, event.referral_id, at)
+            referral.dispatch_attempts = event.attempts
+            if referral.status in (ReferralStatus.MADE, ReferralStatus.DISPATCH_FAILED):
+                referral.status = ReferralStatus.DISPATCHED
+        case ReferralDispatchFailed():
+            referral = _referral(state, event.referral_id, at)
+            referral.dispatch_attempts = event.attempts
+            referral.status = ReferralStatus.DISPATCH_FAILED
+            referral.reason = event.error
+        case ReferralAccepted():
+            _referral(state, event.referral_id, at).status = ReferralStatus.ACCEPTED
+        case ReferralDeclined():
+            referral = _referral(state, event.referral_id, at)
+            referral.status = ReferralStatus.DECLINED
+            referral.reason = event.reason
+        case ReferralCompleted():
+            _referral(state, event.referral_id, at).status = ReferralStatus.COMPLETED
+        case ProviderReportReceived():
+            _referral(state, event.referral_id, at)
+        case ContactLogged():
+            state.contacts += 1
+            if state.last_contact is None or event.contact_date >= state.last_contact:
+                state.last_contact = event.contact_date
+                state.last_contact_kind = event.kind
+        case GoalProgressRecorded():
+            state.goal_progress[event.goal_id] = event.status
+        case GoalsEvaluated():
+            state.evaluations += 1
+            for evaluation in event.evaluations:
+                state.goal_outcomes[evaluation.goal_id] = evaluation.outcome
+        case CaseAssigned():
+            state.assigned_worker = event.worker
+            state.team = event.team
+        case TransferRequested():
+            state.transfers_requested += 1
+            state.pending_transfer = PendingTransfer(
+                transfer_id=event.transfer_id,
+                to_worker=event.to_worker,
+                to_team=event.to_team,
+                reason=event.reason,
+                requested_by=actor_id,
+                requested_at=at,
+            )
+        case TransferAccepted():
+            state.assigned_worker = event.worker
+            state.team = event.team
+            state.pending_transfer = None
+        case TransferRejected():
+            state.pending_transfer = None
+        case CaseClosed():
+            state.status = CaseStatus.CLOSED
+            state.closed_at = at
+            state.closure_reason = event.reason
+            state.approvals = {}
+            state.pending_transfer = None
+        case CaseReopened():
+            state.status = CaseStatus.OPEN
+            state.closed_at = None
+            state.closure_reason = None
+            state.reopened += 1
+        case CaseOpened():
+            raise FoldError("CaseOpened can only start a case")
+        case _:
+            raise FoldError(f"a case cannot apply {event.type}")
+    return state
+
+
+def _take_approval(state: CaseState, approval_id: str) -> PendingApproval:
+    try:
+        return state.approvals.pop(approval_id)
+    except KeyError:
+        raise FoldError(f"no pending approval {approval_id}") from None
+
+
+def _referral(state: CaseState, referral_id: str, at: datetime) -> Referral:
+    try:
+        referral = state.referrals[referral_id]
+    except KeyError:
+        raise FoldError(f"no referral {referral_id}") from None
+    referral.updated_at = at
+    return referral
+
+
+def fold(events: Iterable[RecordedEvent], registry: EventRegistry | None = None) -> CaseState:
+    """Rebuild a case from its stream, in version order."""
+    registry = registry or default_registry()
+    state: CaseState | None = None
+    for recorded in events:
+        event = registry.decode(recorded.event_type, recorded.schema_version, recorded.data)
+        actor = recorded.metadata.actor_id
+        if state is None:
+            if not isinstance(event, CaseOpened):
+                raise FoldError(f"stream starts with {event.type}, not CaseOpened")
+            state = open_state(event, actor, recorded.occurred_at)
+        else:
+            evolve(state, event, actor, recorded.occurred_at)
+        if state.stream_version != recorded.stream_version:
+            raise FoldError(f"version {recorded.stream_version} folded as {state.stream_version}")
+    if state is None:
+        raise FoldError("empty stream")
+    return state

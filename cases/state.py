@@ -1,0 +1,185 @@
+"""The case as the workflow and the rules see it: a plain, serialisable model.
+
+`evolve(state, recorded)` folds one event into the state; `fold(events)` rebuilds a
+case from its stream. The workflow keeps exactly this state, so a test can check
+that a running case equals the fold of its log.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from events.vocabulary import (
+    ApprovalKind,
+    ClientDetails,
+    ClosureReason,
+    ContactKind,
+    Domain,
+    DomainNeed,
+    Goal,
+    GoalOutcome,
+    GoalStatus,
+    ReferralSource,
+    RiskLevel,
+    SharedField,
+)
+
+
+class CaseStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class PlanStatus(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    RETURNED = "returned"
+    APPROVED = "approved"
+
+
+class ReferralStatus(StrEnum):
+    MADE = "made"
+    DISPATCHED = "dispatched"
+    DISPATCH_FAILED = "dispatch_failed"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    COMPLETED = "completed"
+
+
+OPEN_REFERRAL_STATUSES = frozenset(
+    {ReferralStatus.MADE, ReferralStatus.DISPATCHED, ReferralStatus.ACCEPTED}
+)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Consent(_Model):
+    shared_fields: list[SharedField] = Field(default_factory=list)
+    providers: list[str] = Field(default_factory=list)
+    preferences: str = ""
+    recorded_at: datetime | None = None
+
+
+class AssessmentSummary(_Model):
+    assessment_id: str
+    reassessment: bool
+    recorded_at: datetime
+    recorded_by: str
+    risk_level: RiskLevel
+    needs: list[DomainNeed]
+    client_priorities: list[str]
+
+
+class PlanVersion(_Model):
+    plan_id: str
+    plan_version: int
+    goals: list[Goal]
+    crisis_plan: str
+    client_agreed: bool
+    drafted_by: str
+    drafted_at: datetime
+    status: PlanStatus = PlanStatus.DRAFT
+    submitted_by: str | None = None
+    returned_reasons: list[str] = Field(default_factory=list)
+
+
+class PendingApproval(_Model):
+    approval_id: str
+    kind: ApprovalKind
+    requested_by: str
+    requested_at: datetime
+    plan_id: str | None = None
+    plan_version: int | None = None
+    closure_reason: ClosureReason | None = None
+
+
+class Referral(_Model):
+    referral_id: str
+    provider_id: str
+    service_id: str
+    goal_id: str
+    shared_fields: list[SharedField]
+    status: ReferralStatus
+    made_at: datetime
+    made_by: str
+    updated_at: datetime
+    reason: str | None = None
+    dispatch_attempts: int = 0
+
+
+class PendingTransfer(_Model):
+    transfer_id: str
+    to_worker: str | None
+    to_team: str
+    reason: str
+    requested_by: str
+    requested_at: datetime
+
+
+class CaseState(_Model):
+    case_id: UUID
+    stream_version: int = 0
+    status: CaseStatus = CaseStatus.OPEN
+    client_ref: str
+    client: ClientDetails
+    referral_source: ReferralSource
+    assigned_worker: str
+    team: str
+    presenting_needs: list[str]
+    opened_at: datetime
+    opened_by: str
+    consent: Consent = Consent()
+    assessments: list[AssessmentSummary] = Field(default_factory=list)
+    risk_level: RiskLevel | None = None
+    draft_plan: PlanVersion | None = None
+    active_plan: PlanVersion | None = None
+    plan_versions: int = 0
+    approvals: dict[str, PendingApproval] = Field(default_factory=dict)
+    approvals_requested: int = 0
+    referrals: dict[str, Referral] = Field(default_factory=dict)
+    goal_progress: dict[str, GoalStatus] = Field(default_factory=dict)
+    goal_outcomes: dict[str, GoalOutcome] = Field(default_factory=dict)
+    contacts: int = 0
+    last_contact: date | None = None
+    last_contact_kind: ContactKind | None = None
+    evaluations: int = 0
+    transfers_requested: int = 0
+    pending_transfer: PendingTransfer | None = None
+    closed_at: datetime | None = None
+    closure_reason: ClosureReason | None = None
+    reopened: int = 0
+
+    @property
+    def stream_id(self) -> str:
+        return stream_id_for(self.case_id)
+
+    @property
+    def is_open(self) -> bool:
+        return self.status is CaseStatus.OPEN
+
+    def pending(self, kind: ApprovalKind) -> PendingApproval | None:
+        return next((a for a in self.approvals.values() if a.kind is kind), None)
+
+    def active_goal(self, goal_id: str) -> Goal | None:
+        if self.active_plan is None:
+            return None
+        return next((g for g in self.active_plan.goals if g.goal_id == goal_id), None)
+
+    def needs_by_domain(self) -> dict[Domain, str]:
+        if not self.assessments:
+            return {}
+        return {n.domain: n.need for n in self.assessments[-1].needs}
+
+
+def stream_id_for(case_id: UUID | str) -> str:
+    return f"case-{case_id}"
+
+
+def workflow_id_for(case_id: UUID | str) -> str:
+    return f"case-{case_id}"

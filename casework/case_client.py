@@ -1,0 +1,155 @@
+"""The one client-side API to cases, used by the CLI, the demo and the tests.
+
+It starts case workflows, sends commands as Updates and reads state by Query, and
+turns a rejected command into `CaseCommandRejected` carrying the rule's reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from temporalio.client import (
+    Client,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
+
+from cases import commands as c
+from cases import decide as rules
+from cases.evolve import fold
+from cases.state import CaseState, workflow_id_for
+from events.store import EventStore
+from workflows.case import CaseInput, CaseWorkflow, CommandResult
+
+
+class CaseCommandRejected(Exception):
+    """The case refused the command; nothing was written."""
+
+
+class CaseNotFound(LookupError):
+    pass
+
+
+COMMANDS: dict[type[c.Command], Any] = {
+    c.RecordConsent: CaseWorkflow.record_consent,
+    c.RecordAssessment: CaseWorkflow.record_assessment,
+    c.DraftPlan: CaseWorkflow.draft_plan,
+    c.SubmitPlan: CaseWorkflow.submit_plan,
+    c.DecideApproval: CaseWorkflow.decide_approval,
+    c.Refer: CaseWorkflow.refer,
+    c.ReferralReply: CaseWorkflow.referral_reply,
+    c.ProviderReport: CaseWorkflow.provider_report,
+    c.LogContact: CaseWorkflow.log_contact,
+    c.RecordProgress: CaseWorkflow.record_progress,
+    c.Evaluate: CaseWorkflow.evaluate,
+    c.Assign: CaseWorkflow.assign,
+    c.RequestTransfer: CaseWorkflow.request_transfer,
+    c.ReplyTransfer: CaseWorkflow.reply_transfer,
+    c.RequestClosure: CaseWorkflow.request_closure,
+}
+
+
+def _rejection(exc: BaseException) -> CaseCommandRejected:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ApplicationError):
+            return CaseCommandRejected(cause.message)
+        cause = cause.__cause__
+    return CaseCommandRejected(str(exc))
+
+
+class CaseClient:
+    def __init__(self, client: Client, task_queue: str, store: EventStore | None = None) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.store = store
+
+    def handle(self, case_id: UUID | str) -> WorkflowHandle[CaseWorkflow, CaseState]:
+        return self.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id_for(case_id))
+
+    async def open(self, cmd: c.OpenCase) -> CommandResult:
+        """Open a case: the rules are checked here first, then the workflow starts."""
+        try:
+            rules.decide_open(cmd)
+        except rules.CommandRejected as exc:
+            raise CaseCommandRejected(str(exc)) from None
+        handle = await self.client.start_workflow(
+            CaseWorkflow.run,
+            CaseInput(open=cmd),
+            id=workflow_id_for(cmd.case_id),
+            task_queue=self.task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+        return await self._update(handle, CaseWorkflow.sync, None)
+
+    async def execute(self, case_id: UUID | str, cmd: c.Command) -> CommandResult:
+        """Send one command to a case and wait for its events to be appended."""
+        if isinstance(cmd, c.Reopen):
+            return await self.reopen(case_id, cmd)
+        method = COMMANDS[type(cmd)]
+        return await self._update(self.handle(case_id), method, cmd)
+
+    async def reopen(self, case_id: UUID | str, cmd: c.Reopen) -> CommandResult:
+        handle = self.handle(case_id)
+        if not await self._running(handle):
+            state = await self.state_from_log(case_id)
+            try:
+                rules.decide_reopen(state, cmd)
+            except rules.CommandRejected as exc:
+                raise CaseCommandRejected(str(exc)) from None
+            handle = await self.client.start_workflow(
+                CaseWorkflow.run,
+                CaseInput(snapshot=state, reopening=True),
+                id=workflow_id_for(case_id),
+                task_queue=self.task_queue,
+                id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+                id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            )
+        return await self._update(handle, CaseWorkflow.reopen, cmd)
+
+    async def _update(
+        self, handle: WorkflowHandle[Any, Any], method: Any, arg: Any
+    ) -> CommandResult:
+        try:
+            if arg is None:
+                result = await handle.execute_update(method)
+            else:
+                result = await handle.execute_update(method, arg)
+        except WorkflowUpdateFailedError as exc:
+            raise _rejection(exc) from None
+        except RPCError as exc:
+            if "not found" in str(exc).lower() or "completed" in str(exc).lower():
+                raise CaseNotFound(f"no running case workflow {handle.id}: {exc}") from None
+            raise
+        assert isinstance(result, CommandResult)
+        return result
+
+    async def _running(self, handle: WorkflowHandle[Any, Any]) -> bool:
+        try:
+            description = await handle.describe()
+        except RPCError:
+            return False
+        return description.status == WorkflowExecutionStatus.RUNNING
+
+    async def state(self, case_id: UUID | str) -> CaseState:
+        """The workflow's state (also for a closed case), or the fold of the log."""
+        try:
+            state = await self.handle(case_id).query(CaseWorkflow.case)
+        except RPCError:
+            state = None
+        if state is None:
+            return await self.state_from_log(case_id)
+        return state
+
+    async def state_from_log(self, case_id: UUID | str) -> CaseState:
+        if self.store is None:
+            raise CaseNotFound("no event store to read the case from")
+        events = await self.store.read_stream(f"case-{case_id}")
+        if not events:
+            raise CaseNotFound(f"no case {case_id}")
+        return fold(events, self.store.registry)

@@ -1,0 +1,219 @@
+"""CaseWorkflow in the time-skipping environment with the real event store."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+import pytest
+
+from casework.case_client import CaseClient, CaseCommandRejected
+from casework.provider_simulator import ProviderSimulator
+from cases import commands as c
+from cases.evolve import fold
+from cases.state import CaseStatus, ReferralStatus
+from events.store import EventStore
+from events.vocabulary import (
+    ApprovalKind,
+    ClosureReason,
+    ContactKind,
+    GoalEvaluation,
+    GoalOutcome,
+    GoalStatus,
+    NextStep,
+)
+from tests.cases import inputs
+from tests.cases.people import ALICE, CAROL, DAN, ERIN
+
+Harness = tuple[CaseClient, EventStore]
+
+
+async def stream_types(store: EventStore, case_id: object) -> list[str]:
+    return [e.event_type for e in await store.read_stream(f"case-{case_id}")]
+
+
+async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
+    case_worker: Harness,
+) -> None:
+    cases, store = case_worker
+    async with ProviderSimulator() as provider:
+        cmd = inputs.open_case()
+        case_id = cmd.case_id
+        opened = await cases.open(cmd)
+        assert opened.stream_version == 1 and opened.status is CaseStatus.OPEN
+
+        await cases.execute(case_id, inputs.consent())
+        result = await cases.execute(case_id, inputs.assessment(housing=3))
+        assert result.detail["risk_level"] == "high"
+        await cases.execute(case_id, inputs.plan())
+        await cases.execute(case_id, c.SubmitPlan(actor=ALICE, note="ready"))
+        returned = c.DecideApproval(
+            actor=CAROL, kind=ApprovalKind.PLAN, approve=False, reasons=["add a crisis contact"]
+        )
+        await cases.execute(case_id, returned)
+        await cases.execute(case_id, inputs.plan())
+        await cases.execute(case_id, c.SubmitPlan(actor=ALICE))
+        await cases.execute(
+            case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
+        )
+
+        referral = await cases.execute(
+            case_id, inputs.refer(url=provider.provider_url("shelter-1"))
+        )
+        assert referral.detail == {"referral_id": "referral-1"}
+        await cases.execute(
+            case_id,
+            c.ReferralReply(
+                actor=ALICE, referral_id="referral-1", outcome="declined", reason="no beds"
+            ),
+        )
+        await cases.execute(case_id, inputs.refer(url=provider.provider_url("shelter-1")))
+        await cases.execute(
+            case_id, c.ReferralReply(actor=ALICE, referral_id="referral-2", outcome="accepted")
+        )
+        for day in (2, 9, 16):
+            await cases.execute(
+                case_id,
+                c.LogContact(
+                    actor=ALICE, kind=ContactKind.HOME_VISIT, contact_date=date(2027, 1, day)
+                ),
+            )
+        await cases.execute(
+            case_id, c.RecordProgress(actor=ALICE, goal_id="housing", status=GoalStatus.MET)
+        )
+        await cases.execute(
+            case_id,
+            c.Evaluate(
+                actor=ALICE,
+                evaluations=[
+                    GoalEvaluation(goal_id="housing", outcome=GoalOutcome.MET, reason="tenancy")
+                ],
+                next_step=NextStep.CLOSE,
+            ),
+        )
+        await cases.execute(
+            case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET)
+        )
+        # Wait for the background dispatches to be recorded before closing.
+        state = await cases.state(case_id)
+        for _ in range(50):
+            if all(r.dispatch_attempts for r in state.referrals.values()):
+                break
+            state = await cases.state(case_id)
+        closed = await cases.execute(
+            case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+        )
+        assert closed.status is CaseStatus.CLOSED
+        final = await cases.handle(case_id).result()
+        assert final.status is CaseStatus.CLOSED
+
+        # The provider received both referrals, with only the consented fields.
+        received = provider.referrals_for("shelter-1")
+        assert len(received) == 2
+        body = received[0].body
+        assert body["payload"]["name"] == "Rosalind Quennell-Ashby" if "payload" in body else True
+
+        reopened = await cases.execute(case_id, c.Reopen(actor=CAROL, reason="client relapsed"))
+        assert reopened.status is CaseStatus.OPEN
+        await cases.execute(
+            case_id, c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 2, 1))
+        )
+
+    types = await stream_types(store, case_id)
+    assert types[0] == "CaseOpened" and "CaseClosed" in types and types[-2:] == [
+        "CaseReopened",
+        "ContactLogged",
+    ]
+    assert types.count("ReferralDispatched") == 2
+    assert types.count("ApprovalReturned") == 1
+    # The running workflow's state equals the fold of the log.
+    assert await cases.state(case_id) == fold(await store.read_stream(f"case-{case_id}"))
+
+
+async def test_author_may_not_approve_and_nothing_is_written(case_worker: Harness) -> None:
+    cases, store = case_worker
+    cmd = inputs.open_case(actor=CAROL, assignee=ALICE)
+    await cases.open(cmd)
+    await cases.execute(cmd.case_id, inputs.assessment(actor=CAROL))
+    await cases.execute(cmd.case_id, inputs.plan(actor=CAROL))
+    await cases.execute(cmd.case_id, c.SubmitPlan(actor=ALICE))
+    before = await stream_types(store, cmd.case_id)
+    with pytest.raises(CaseCommandRejected, match="carol wrote plan v1 and may not approve it"):
+        await cases.execute(
+            cmd.case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
+        )
+    assert await stream_types(store, cmd.case_id) == before
+    await cases.execute(
+        cmd.case_id, c.DecideApproval(actor=DAN, kind=ApprovalKind.PLAN, approve=True)
+    )
+    assert (await cases.state(cmd.case_id)).active_plan is not None
+
+
+async def test_caseworker_of_another_team_is_refused(case_worker: Harness) -> None:
+    cases, store = case_worker
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    with pytest.raises(CaseCommandRejected, match="erin .* is not in the case's team north"):
+        await cases.execute(
+            cmd.case_id,
+            c.LogContact(actor=ERIN, kind=ContactKind.PHONE, contact_date=date(2027, 1, 1)),
+        )
+    assert await stream_types(store, cmd.case_id) == ["CaseOpened"]
+
+
+async def test_referral_outside_consent_is_refused(case_worker: Harness) -> None:
+    cases, store = case_worker
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    await cases.execute(cmd.case_id, inputs.consent(providers=("food-bank",)))
+    await cases.execute(cmd.case_id, inputs.assessment())
+    await cases.execute(cmd.case_id, inputs.plan())
+    await cases.execute(cmd.case_id, c.SubmitPlan(actor=ALICE))
+    await cases.execute(
+        cmd.case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
+    )
+    before = await stream_types(store, cmd.case_id)
+    with pytest.raises(CaseCommandRejected, match="not consented to share with shelter-1"):
+        await cases.execute(cmd.case_id, inputs.refer(provider="shelter-1"))
+    assert await stream_types(store, cmd.case_id) == before
+
+
+async def test_invalid_assessment_names_the_field_and_writes_nothing(
+    case_worker: Harness, pool: asyncpg.Pool
+) -> None:
+    cases, _ = case_worker
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    with pytest.raises(ValueError, match="rating"):
+        c.RecordAssessment.model_validate(
+            {
+                "actor": ALICE.model_dump(),
+                "assessment": {"domains": {"housing": {"rating": 9}}},
+            }
+        )
+    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+
+
+async def test_declined_dispatch_is_recorded(case_worker: Harness) -> None:
+    """A provider that rejects the referral outright (HTTP 400) is recorded, not retried."""
+    from casework.provider_simulator import Behaviour, Fault
+
+    cases, store = case_worker
+    async with ProviderSimulator() as provider:
+        provider.configure("shelter-1", Behaviour.always(Fault.REJECT))
+        cmd = inputs.open_case()
+        await cases.open(cmd)
+        await cases.execute(cmd.case_id, inputs.consent())
+        await cases.execute(cmd.case_id, inputs.assessment())
+        await cases.execute(cmd.case_id, inputs.plan())
+        await cases.execute(cmd.case_id, c.SubmitPlan(actor=ALICE))
+        await cases.execute(
+            cmd.case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
+        )
+        await cases.execute(cmd.case_id, inputs.refer(url=provider.provider_url("shelter-1")))
+        for _ in range(100):
+            state = await cases.state(cmd.case_id)
+            if state.referrals["referral-1"].status is ReferralStatus.DISPATCH_FAILED:
+                break
+        assert state.referrals["referral-1"].status is ReferralStatus.DISPATCH_FAILED
+    assert "ReferralDispatchFailed" in await stream_types(store, cmd.case_id)
