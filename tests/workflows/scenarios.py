@@ -1,0 +1,83 @@
+"""Representative cases, driven through the workflow: used by the tests and to record
+the histories that tests/workflows/test_replay.py replays."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from casework.case_client import CaseClient
+from cases import commands as c
+from events.vocabulary import (
+    ApprovalKind,
+    ClosureReason,
+    ContactKind,
+    GoalEvaluation,
+    GoalOutcome,
+    GoalStatus,
+    NextStep,
+)
+from tests.cases import inputs
+from tests.cases.people import ALICE, CAROL
+
+
+async def approved_plan(cases: CaseClient, provider_ids: tuple[str, ...] = ("shelter-1",)) -> UUID:
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    await cases.execute(cmd.case_id, inputs.consent(providers=provider_ids))
+    await cases.execute(cmd.case_id, inputs.assessment())
+    await cases.execute(cmd.case_id, inputs.plan())
+    await cases.execute(cmd.case_id, c.SubmitPlan(actor=ALICE))
+    await cases.execute(
+        cmd.case_id,
+        c.DecideApproval(
+            actor=CAROL, kind=ApprovalKind.PLAN, approve=False, reasons=["add a crisis contact"]
+        ),
+    )
+    await cases.execute(cmd.case_id, inputs.plan())
+    await cases.execute(cmd.case_id, c.SubmitPlan(actor=ALICE))
+    await cases.execute(
+        cmd.case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
+    )
+    return cmd.case_id
+
+
+async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
+    """Intake to closure: a declined referral, then an accepted one, contacts, evaluation."""
+    case_id = await approved_plan(cases)
+    await cases.execute(case_id, inputs.refer(url=provider_url))
+    await cases.execute(
+        case_id,
+        c.ReferralReply(actor=ALICE, referral_id="referral-1", outcome="declined", reason="full"),
+    )
+    await cases.execute(case_id, inputs.refer(url=provider_url))
+    await cases.execute(
+        case_id, c.ReferralReply(actor=ALICE, referral_id="referral-2", outcome="accepted")
+    )
+    for day in (2, 9, 16):
+        await cases.execute(
+            case_id,
+            c.LogContact(actor=ALICE, kind=ContactKind.HOME_VISIT, contact_date=date(2027, 1, day)),
+        )
+    await cases.execute(
+        case_id, c.RecordProgress(actor=ALICE, goal_id="housing", status=GoalStatus.MET)
+    )
+    await cases.execute(
+        case_id,
+        c.Evaluate(
+            actor=ALICE,
+            evaluations=[
+                GoalEvaluation(goal_id="housing", outcome=GoalOutcome.MET, reason="tenancy")
+            ],
+            next_step=NextStep.CLOSE,
+        ),
+    )
+    await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
+    for _ in range(100):  # let both dispatches be recorded before the case closes
+        state = await cases.state(case_id)
+        if all(r.dispatch_attempts for r in state.referrals.values()):
+            break
+    await cases.execute(
+        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+    )
+    return case_id
