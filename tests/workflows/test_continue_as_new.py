@@ -1,0 +1,63 @@
+"""History stays bounded: a case with 5,000 contacts continues as new and loses nothing."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, timedelta
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+
+from casework.case_client import CaseClient
+from cases import commands as c
+from cases.evolve import fold
+from events.store import EventStore
+from events.vocabulary import ContactKind
+from tests.cases import inputs
+from tests.cases.people import ALICE
+from workflows.case import CONTINUE_AS_NEW_AFTER
+
+CONTACTS = 5_000
+SENDERS = 8
+
+
+@pytest.mark.slow
+async def test_five_thousand_contacts(case_worker: tuple[CaseClient, EventStore]) -> None:
+    cases, store = case_worker
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    first_run = (await cases.handle(cmd.case_id).describe()).run_id
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for n in range(CONTACTS):
+        queue.put_nowait(n)
+
+    async def sender() -> None:
+        while not queue.empty():
+            n = queue.get_nowait()
+            await cases.execute(
+                cmd.case_id,
+                c.LogContact(
+                    actor=ALICE,
+                    kind=ContactKind.PHONE,
+                    contact_date=date(2027, 1, 1) + timedelta(days=n % 300),
+                    notes=f"check-in {n}",
+                ),
+            )
+
+    await asyncio.gather(*(sender() for _ in range(SENDERS)))
+
+    state = await cases.state(cmd.case_id)
+    log = await store.read_stream(f"case-{cmd.case_id}")
+    assert state.contacts == CONTACTS
+    assert len(log) == CONTACTS + 1
+    assert [e.stream_version for e in log] == list(range(1, CONTACTS + 2))
+    assert len({e.data["contact_id"] for e in log[1:]}) == CONTACTS
+    assert state == fold(log)
+
+    # The workflow continued as new, and no run's history outgrew the threshold by much.
+    handle = cases.handle(cmd.case_id)
+    description = await handle.describe()
+    assert description.run_id != first_run
+    history = await handle.fetch_history()
+    assert len(history.events) < CONTINUE_AS_NEW_AFTER + 500
+    assert history.events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
