@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.assessment import score_assessment
+from activities.notifications import NotificationActivities
 from activities.referrals import ReferralActivities
 from activities.store import StoreActivities
 from casework.db import create_pool
@@ -28,10 +29,12 @@ WORKFLOWS: Sequence[type[Any]] = (CaseWorkflow,)
 def activities_for(store: EventStore) -> list[Any]:
     store_activities = StoreActivities(store)
     referral_activities = ReferralActivities()
+    notification_activities = NotificationActivities(store)
     return [
         store_activities.append_events,
         score_assessment,
         referral_activities.dispatch_referral,
+        notification_activities.deliver_escalation,
     ]
 
 

@@ -11,9 +11,10 @@ from datetime import date
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
 
 from cases.actors import Actor
+from cases.policy import Policy
 from events.fields import Identifier, LongText, ShortList, ShortText
 from events.vocabulary import (
     ApprovalKind,
@@ -155,3 +156,18 @@ class RequestClosure(Command):
 
 class Reopen(Command):
     reason: ShortText
+
+
+class HoldCase(Command):
+    """Pause the review clock (the client is in hospital, for example) until a date."""
+
+    reason: ShortText
+    until: AwareDatetime
+
+
+class ResumeCase(Command):
+    reason: ShortText
+
+
+class ApplyPolicy(Command):
+    policy: Policy

@@ -8,6 +8,8 @@ events.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.permissions import Action, NotPermitted, check, check_case
@@ -22,8 +24,10 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseOnHold,
     CaseOpened,
     CaseReopened,
+    CaseResumed,
     ConsentRecorded,
     ContactLogged,
     GoalProgressRecorded,
@@ -435,6 +439,29 @@ def decide_request_closure(state: CaseState, cmd: c.RequestClosure) -> list[Doma
             note=cmd.note,
         )
     ]
+
+
+def decide_hold(state: CaseState, cmd: c.HoldCase, now: datetime) -> list[DomainEvent]:
+    _work(state, cmd, "a hold")
+    if state.hold is not None:
+        raise CommandRejected(f"the case is already on hold until {state.hold.until:%Y-%m-%d}")
+    if cmd.until <= now:
+        raise CommandRejected(f"until: {cmd.until:%Y-%m-%d %H:%M} is not in the future")
+    return [CaseOnHold(reason=cmd.reason, until=cmd.until)]
+
+
+def decide_resume(state: CaseState, cmd: c.ResumeCase) -> list[DomainEvent]:
+    _work(state, cmd, "resuming")
+    if state.hold is None:
+        raise CommandRejected("the case is not on hold")
+    return [CaseResumed(reason=cmd.reason)]
+
+
+def check_apply_policy(cmd: c.ApplyPolicy) -> None:
+    if cmd.actor.role not in (Role.ADMIN, Role.MANAGER, Role.SYSTEM):
+        raise CommandRejected(
+            f"{cmd.actor.staff_id} ({cmd.actor.role}) may not change the agency's policy"
+        )
 
 
 def decide_reopen(state: CaseState, cmd: c.Reopen) -> list[DomainEvent]:

@@ -10,6 +10,8 @@ from cases.state import (
     CaseState,
     CaseStatus,
     Consent,
+    Escalation,
+    Hold,
     PendingApproval,
     PendingTransfer,
     PlanStatus,
@@ -27,10 +29,14 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseOnHold,
     CaseOpened,
     CaseReopened,
+    CaseResumed,
     ConsentRecorded,
     ContactLogged,
+    EscalationRaised,
+    EscalationResolved,
     GoalProgressRecorded,
     GoalsEvaluated,
     GoalStatus,
@@ -42,7 +48,11 @@ from events.vocabulary import (
     ReferralDeclined,
     ReferralDispatched,
     ReferralDispatchFailed,
+    ReferralFollowUpDue,
     ReferralMade,
+    ReviewDue,
+    ReviewLapsed,
+    ReviewScheduled,
     TransferAccepted,
     TransferRejected,
     TransferRequested,
@@ -66,6 +76,7 @@ def open_state(event: CaseOpened, actor_id: str, at: datetime) -> CaseState:
         presenting_needs=list(event.presenting_needs),
         opened_at=at,
         opened_by=actor_id,
+        review_base_at=at,
     )
 
 
@@ -93,6 +104,9 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
                 )
             )
             state.risk_level = event.risk_level
+            state.review_base_at = at
+            state.review_due_raised = False
+            state.review_lapsed_at = None
         case PlanDrafted():
             state.plan_versions = max(state.plan_versions, event.plan_version)
             state.draft_plan = PlanVersion(
@@ -166,6 +180,8 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
             _referral(state, event.referral_id, at).status = ReferralStatus.COMPLETED
         case ProviderReportReceived():
             _referral(state, event.referral_id, at)
+        case ReferralFollowUpDue():
+            _referral(state, event.referral_id, at).followed_up = True
         case ContactLogged():
             state.contacts += 1
             if state.last_contact is None or event.contact_date >= state.last_contact:
@@ -202,11 +218,54 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
             state.closure_reason = event.reason
             state.approvals = {}
             state.pending_transfer = None
+            state.next_review_due = None
+            state.hold = None
         case CaseReopened():
             state.status = CaseStatus.OPEN
             state.closed_at = None
             state.closure_reason = None
             state.reopened += 1
+            state.review_base_at = at
+            state.review_due_raised = False
+            state.review_lapsed_at = None
+        case ReviewScheduled():
+            state.next_review_due = event.due_at
+            state.reviews_scheduled += 1
+            state.review_due_raised = False
+            state.review_lapsed_at = None
+        case ReviewDue():
+            state.review_due_raised = True
+        case ReviewLapsed():
+            state.review_lapsed_at = at
+        case EscalationRaised():
+            current = state.escalations.get(event.escalation_id)
+            if current is None:
+                state.escalations_raised += 1
+                state.escalated_subjects.append(f"{event.subject}:{event.subject_id}")
+                state.escalations[event.escalation_id] = Escalation(
+                    escalation_id=event.escalation_id,
+                    subject=event.subject,
+                    subject_id=event.subject_id,
+                    level=event.level,
+                    notify=event.notify,
+                    reason=event.reason,
+                    raised_at=at,
+                    level_raised_at=at,
+                )
+            else:
+                current.level = event.level
+                current.notify = event.notify
+                current.level_raised_at = at
+        case EscalationResolved():
+            if state.escalations.pop(event.escalation_id, None) is None:
+                raise FoldError(f"no open escalation {event.escalation_id}")
+        case CaseOnHold():
+            state.hold = Hold(reason=event.reason, since=at, until=event.until)
+            state.next_review_due = None
+        case CaseResumed():
+            if state.hold is not None and state.review_base_at is not None:
+                state.review_base_at += at - state.hold.since
+            state.hold = None
         case CaseOpened():
             raise FoldError("CaseOpened can only start a case")
         case _:

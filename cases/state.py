@@ -20,6 +20,7 @@ from events.vocabulary import (
     ContactKind,
     Domain,
     DomainNeed,
+    EscalationSubject,
     Goal,
     GoalOutcome,
     GoalStatus,
@@ -111,6 +112,32 @@ class Referral(_Model):
     updated_at: datetime
     reason: str | None = None
     dispatch_attempts: int = 0
+    followed_up: bool = False
+
+    @property
+    def waiting_for_reply(self) -> bool:
+        return self.status in (
+            ReferralStatus.MADE,
+            ReferralStatus.DISPATCHED,
+            ReferralStatus.DISPATCH_FAILED,
+        )
+
+
+class Escalation(_Model):
+    escalation_id: str
+    subject: EscalationSubject
+    subject_id: str
+    level: int
+    notify: str
+    reason: str
+    raised_at: datetime
+    level_raised_at: datetime
+
+
+class Hold(_Model):
+    reason: str
+    since: datetime
+    until: datetime
 
 
 class PendingTransfer(_Model):
@@ -154,6 +181,17 @@ class CaseState(_Model):
     closed_at: datetime | None = None
     closure_reason: ClosureReason | None = None
     reopened: int = 0
+    review_base_at: datetime | None = None
+    """When the review clock last started: opening, an assessment, reopening."""
+    next_review_due: datetime | None = None
+    reviews_scheduled: int = 0
+    review_due_raised: bool = False
+    review_lapsed_at: datetime | None = None
+    hold: Hold | None = None
+    escalations: dict[str, Escalation] = Field(default_factory=dict)
+    escalations_raised: int = 0
+    escalated_subjects: list[str] = Field(default_factory=list)
+    """`subject:subject_id` of every escalation ever opened (each is raised once)."""
 
     @property
     def stream_id(self) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
@@ -130,11 +132,19 @@ class CaseClient:
         return result
 
     async def _running(self, handle: WorkflowHandle[Any, Any]) -> bool:
+        # The raw call: only the status is needed, and decoding every search attribute
+        # is neither needed nor safe across server versions.
         try:
-            description = await handle.describe()
+            raw = await self.client.workflow_service.describe_workflow_execution(
+                DescribeWorkflowExecutionRequest(
+                    namespace=self.client.namespace,
+                    execution=WorkflowExecution(workflow_id=handle.id),
+                )
+            )
         except RPCError:
             return False
-        return description.status == WorkflowExecutionStatus.RUNNING
+        status = WorkflowExecutionStatus(raw.workflow_execution_info.status)
+        return status == WorkflowExecutionStatus.RUNNING
 
     async def state(self, case_id: UUID | str) -> CaseState:
         """The workflow's state (also for a closed case), or the fold of the log."""

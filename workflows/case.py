@@ -14,8 +14,9 @@ Deterministic: no I/O, no wall clock, no randomness here.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,20 +25,37 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.notifications import (
+        RETRY_POLICY as NOTIFY_RETRY,
+    )
+    from activities.notifications import (
+        START_TO_CLOSE_TIMEOUT as NOTIFY_TIMEOUT,
+    )
+    from activities.notifications import DeliveryReport, EscalationNotice
     from activities.referrals import RETRY_POLICY as DISPATCH_RETRY
     from activities.referrals import DispatchReceipt, ReferralDispatch
     from activities.store import AppendReply, AppendRequest
     from cases import commands as c
     from cases import decide as rules
+    from cases import schedule
     from cases.actors import SYSTEM_ACTOR, Actor
     from cases.consent import referral_payload
     from cases.evolve import evolve, open_state
+    from cases.policy import DEFAULT_POLICY, Policy
     from cases.scoring import Score
     from cases.state import CaseState, CaseStatus, stream_id_for
     from events.envelope import EventMetadata, NewEvent
     from events.registry import DomainEvent
-    from events.vocabulary import CaseOpened, ReferralDispatched, ReferralDispatchFailed
+    from events.vocabulary import (
+        CaseOpened,
+        EscalationRaised,
+        ReferralDispatched,
+        ReferralDispatchFailed,
+    )
     from workflows import search_attributes as sa
+
+PATCH_TIMED_RULES = "timed-reviews-and-escalation"
+"""Cases started before reviews and escalation existed replay without their timers."""
 
 CONTINUE_AS_NEW_AFTER = 4_000
 """History events after which the case continues as new (the server may suggest sooner)."""
@@ -65,6 +83,7 @@ class CaseInput(BaseModel):
     dispatches: list[DispatchJob] = Field(default_factory=list)
     reopening: bool = False
     """The snapshot is a closed case started again to receive a `reopen` update."""
+    policy: Policy = DEFAULT_POLICY
 
 
 class CommandResult(BaseModel):
@@ -92,6 +111,9 @@ class CaseWorkflow:
         self._lock = asyncio.Lock()
         self._dispatch_queue: list[DispatchJob] = list(input.dispatches)
         self._dispatching: dict[str, asyncio.Task[None]] = {}
+        self.policy: Policy = input.policy
+        self._rearm = False
+        self._timed_enabled: bool | None = None
 
     # --- the run -------------------------------------------------------------------------
 
@@ -110,13 +132,10 @@ class CaseWorkflow:
                 return self._state()
         self._upsert_search_attributes(force=True)
         while True:
-            await workflow.wait_condition(
-                lambda: (
-                    bool(self._dispatch_queue)
-                    or self._history_too_long()
-                    or not self._state().is_open
-                )
-            )
+            await self._sleep_until_something_to_do()
+            if self._timed():
+                async with self._lock:
+                    await self._fire_due_events()
             while self._dispatch_queue:
                 job = self._dispatch_queue.pop(0)
                 self._dispatching[job.referral_id] = asyncio.create_task(self._dispatch(job))
@@ -128,8 +147,46 @@ class CaseWorkflow:
                     return self._state()
                 if self._history_too_long():
                     workflow.continue_as_new(
-                        CaseInput(snapshot=self._state(), dispatches=self._dispatch_queue)
+                        CaseInput(
+                            snapshot=self._state(),
+                            dispatches=self._dispatch_queue,
+                            policy=self.policy,
+                        )
                     )
+
+    def _timed(self) -> bool:
+        """Reviews, escalations and follow-ups: on for every case started since they exist."""
+        if self._timed_enabled is None:
+            self._timed_enabled = workflow.patched(PATCH_TIMED_RULES)
+        return self._timed_enabled
+
+    async def _sleep_until_something_to_do(self) -> None:
+        def ready() -> bool:
+            return (
+                bool(self._dispatch_queue)
+                or self._history_too_long()
+                or not self._state().is_open
+                or self._rearm
+            )
+
+        wakeup = schedule.next_wakeup(self._state(), self.policy) if self._timed() else None
+        self._rearm = False
+        if wakeup is None:
+            await workflow.wait_condition(ready)
+            return
+        delay = wakeup - workflow.now()
+        if delay <= timedelta(0):
+            return
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(ready, timeout=delay)
+
+    async def _fire_due_events(self) -> None:
+        """Apply every timed consequence that has fallen due (one group at a time)."""
+        while self._state().is_open:
+            events = schedule.due_events(self._state(), self.policy, workflow.now())
+            if not events:
+                return
+            await self._commit(SYSTEM_ACTOR, events)
 
     def _state(self) -> CaseState:
         assert self.state is not None
@@ -151,6 +208,10 @@ class CaseWorkflow:
         assert isinstance(opened, CaseOpened)
         self.state = open_state(opened, cmd.actor.staff_id, reply.occurred_at)
         assert reply.last_version == self.state.stream_version
+        if self._timed():
+            follow = schedule.reactions(self.state, self.policy, events)
+            if follow:
+                await self._commit(SYSTEM_ACTOR, follow)
         return self._result(events)
 
     async def _append(
@@ -191,12 +252,22 @@ class CaseWorkflow:
         )
         return reply
 
-    async def _commit(self, actor: Actor, events: Sequence[DomainEvent]) -> CommandResult:
+    async def _commit(
+        self, actor: Actor, events: Sequence[DomainEvent], policy_changed: bool = False
+    ) -> CommandResult:
         state = self._state()
         reply = await self._append(state.stream_id, state.stream_version, actor, events)
         for event in events:
             evolve(state, event, actor.staff_id, reply.occurred_at)
         self._upsert_search_attributes()
+        if self._timed():
+            self._rearm = True
+            for event in events:
+                if isinstance(event, EscalationRaised):
+                    self._start_notification(event, reply.occurred_at)
+            follow = schedule.reactions(state, self.policy, events, policy_changed)
+            if follow:
+                await self._commit(SYSTEM_ACTOR, follow)
         return self._result(events)
 
     async def _decide_and_commit(
@@ -221,11 +292,18 @@ class CaseWorkflow:
             detail=detail,
         )
 
-    _last_attributes: tuple[str, str, str, str] | None = None
+    _last_attributes: tuple[str, ...] | None = None
 
     def _upsert_search_attributes(self, force: bool = False) -> None:
         state = self._state()
-        values = (state.status.value, state.assigned_worker, state.team, state.risk_level or "")
+        due = state.next_review_due.isoformat() if state.next_review_due else ""
+        values = (
+            state.status.value,
+            state.assigned_worker,
+            state.team,
+            state.risk_level or "",
+            due,
+        )
         if values == self._last_attributes and not force:
             return
         self._last_attributes = values
@@ -236,6 +314,10 @@ class CaseWorkflow:
         ]
         if state.risk_level is not None:
             pairs.append(sa.RISK_LEVEL.value_set(state.risk_level.value))
+        if state.next_review_due is not None:
+            pairs.append(sa.NEXT_REVIEW_DUE.value_set(state.next_review_due))
+        elif self._last_attributes is not None and self._timed():
+            pairs.append(sa.NEXT_REVIEW_DUE.value_unset())
         workflow.upsert_search_attributes(pairs)
 
     # --- referral dispatch ------------------------------------------------------------------
@@ -277,6 +359,42 @@ class CaseWorkflow:
                 await self._commit(SYSTEM_ACTOR, [event])
         finally:
             self._dispatching.pop(job.referral_id, None)
+
+    # --- escalation notifications ---------------------------------------------------------
+
+    def _start_notification(self, event: EscalationRaised, raised_at: datetime) -> None:
+        state = self._state()
+        notice = EscalationNotice(
+            case_id=str(state.case_id),
+            escalation_id=event.escalation_id,
+            level=event.level,
+            subject=event.subject.value,
+            subject_id=event.subject_id,
+            notify=event.notify,
+            team=event.team,
+            assigned_worker=state.assigned_worker,
+            reason=event.reason,
+            raised_at=raised_at,
+        )
+        key = f"{event.escalation_id}:{event.level}"
+        self._dispatching[key] = asyncio.create_task(self._notify(key, notice))
+
+    async def _notify(self, key: str, notice: EscalationNotice) -> None:
+        try:
+            await workflow.execute_activity(
+                "deliver_escalation",
+                notice,
+                result_type=DeliveryReport,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.error(
+                "escalation notification failed",
+                extra={"escalation_id": notice.escalation_id, "error": str(exc.cause or exc)},
+            )
+        finally:
+            self._dispatching.pop(key, None)
 
     # --- queries --------------------------------------------------------------------------
 
@@ -452,6 +570,39 @@ class CaseWorkflow:
     @request_closure.validator
     def _v_request_closure(self, cmd: c.RequestClosure) -> None:
         _validate(lambda s: rules.decide_request_closure(s, cmd), self.state)
+
+    @workflow.update
+    async def hold(self, cmd: c.HoldCase) -> CommandResult:
+        return await self._decide_and_commit(
+            cmd.actor, lambda s: rules.decide_hold(s, cmd, workflow.now())
+        )
+
+    @hold.validator
+    def _v_hold(self, cmd: c.HoldCase) -> None:
+        _validate(lambda s: rules.decide_hold(s, cmd, workflow.now()), self.state)
+
+    @workflow.update
+    async def resume(self, cmd: c.ResumeCase) -> CommandResult:
+        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_resume(s, cmd))
+
+    @resume.validator
+    def _v_resume(self, cmd: c.ResumeCase) -> None:
+        _validate(lambda s: rules.decide_resume(s, cmd), self.state)
+
+    @workflow.update
+    async def apply_policy(self, cmd: c.ApplyPolicy) -> CommandResult:
+        """Adopt a new agency policy; the next review moves if its interval changed."""
+        async with self._lock:
+            self.policy = cmd.policy
+            self._rearm = True
+            follow = schedule.reactions(self._state(), self.policy, [], policy_changed=True)
+            if follow and self._timed():
+                return await self._commit(SYSTEM_ACTOR, follow)
+            return self._result([])
+
+    @apply_policy.validator
+    def _v_apply_policy(self, cmd: c.ApplyPolicy) -> None:
+        _validate(lambda s: rules.check_apply_policy(cmd), self.state)
 
     @workflow.update
     async def reopen(self, cmd: c.Reopen) -> CommandResult:

@@ -40,7 +40,8 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
         cmd = inputs.open_case()
         case_id = cmd.case_id
         opened = await cases.open(cmd)
-        assert opened.stream_version == 1 and opened.status is CaseStatus.OPEN
+        # Opening schedules the first review (CaseOpened, ReviewScheduled).
+        assert opened.stream_version == 2 and opened.status is CaseStatus.OPEN
 
         await cases.execute(case_id, inputs.consent())
         result = await cases.execute(case_id, inputs.assessment(housing=3))
@@ -120,10 +121,9 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
         )
 
     types = await stream_types(store, case_id)
-    assert types[0] == "CaseOpened" and "CaseClosed" in types and types[-2:] == [
-        "CaseReopened",
-        "ContactLogged",
-    ]
+    assert types[:2] == ["CaseOpened", "ReviewScheduled"]
+    assert types[-3:] == ["CaseReopened", "ReviewScheduled", "ContactLogged"]
+    assert "CaseClosed" in types
     assert types.count("ReferralDispatched") == 2
     assert types.count("ApprovalReturned") == 1
     # The running workflow's state equals the fold of the log.
@@ -158,7 +158,7 @@ async def test_caseworker_of_another_team_is_refused(case_worker: Harness) -> No
             cmd.case_id,
             c.LogContact(actor=ERIN, kind=ContactKind.PHONE, contact_date=date(2027, 1, 1)),
         )
-    assert await stream_types(store, cmd.case_id) == ["CaseOpened"]
+    assert await stream_types(store, cmd.case_id) == ["CaseOpened", "ReviewScheduled"]
 
 
 async def test_referral_outside_consent_is_refused(case_worker: Harness) -> None:
@@ -191,7 +191,7 @@ async def test_invalid_assessment_names_the_field_and_writes_nothing(
                 "assessment": {"domains": {"housing": {"rating": 9}}},
             }
         )
-    assert await pool.fetchval("SELECT count(*) FROM events") == 1
+    assert await pool.fetchval("SELECT count(*) FROM events") == 2
 
 
 async def test_declined_dispatch_is_recorded(case_worker: Harness) -> None:

@@ -49,9 +49,10 @@ async def test_five_thousand_contacts(case_worker: tuple[CaseClient, EventStore]
     state = await cases.state(cmd.case_id)
     log = await store.read_stream(f"case-{cmd.case_id}")
     assert state.contacts == CONTACTS
-    assert len(log) == CONTACTS + 1
-    assert [e.stream_version for e in log] == list(range(1, CONTACTS + 2))
-    assert len({e.data["contact_id"] for e in log[1:]}) == CONTACTS
+    contacts = [e for e in log if e.event_type == "ContactLogged"]
+    assert len(contacts) == CONTACTS
+    assert [e.stream_version for e in log] == list(range(1, len(log) + 1))
+    assert len({e.data["contact_id"] for e in contacts}) == CONTACTS
     assert state == fold(log)
 
     # The workflow continued as new, and no run's history outgrew the threshold by much.

@@ -1,0 +1,220 @@
+"""Timed rules: review dates, lapses, escalation ladders, follow-ups and holds.
+
+Pure functions of (state, policy, now). The workflow calls `reactions` after every
+command, `due_events` when a timer fires (repeatedly, until it returns nothing),
+and sleeps until `next_wakeup`.
+
+* Next review = the review clock's start (opening, last assessment, reopening;
+  shifted by any time on hold) + the policy's interval for the risk level.
+* At the due date `ReviewDue` (a task for the assigned worker); at due + grace
+  with no assessment, `ReviewLapsed` and escalation level 1; each ladder delay
+  without action raises the next level. An assessment resolves it and re-arms.
+* A plan or closure approval undecided past the approval deadline escalates; a
+  referral with no reply past the reply deadline is followed up and escalates.
+* A case on hold raises nothing about its review until the hold ends; a closed
+  case raises nothing at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from cases.policy import Policy
+from cases.state import CaseState, Escalation
+from events.registry import DomainEvent
+from events.vocabulary import (
+    AssessmentRecorded,
+    CaseOpened,
+    CaseReopened,
+    CaseResumed,
+    EscalationRaised,
+    EscalationResolved,
+    EscalationSubject,
+    ReferralFollowUpDue,
+    ReviewDue,
+    ReviewLapsed,
+    ReviewReason,
+    ReviewScheduled,
+)
+
+
+def desired_review_due(state: CaseState, policy: Policy) -> datetime | None:
+    if not state.is_open or state.hold is not None or state.review_base_at is None:
+        return None
+    return state.review_base_at + policy.interval(state.risk_level)
+
+
+def _review_subject(state: CaseState) -> str:
+    return f"review-{state.reviews_scheduled}"
+
+
+def _subject_resolved(state: CaseState, esc: Escalation) -> str | None:
+    """Why an open escalation is resolved now, or None while it still stands."""
+    if not state.is_open:
+        return "case closed"
+    if esc.subject is EscalationSubject.REVIEW:
+        if state.review_base_at is not None and state.review_base_at > esc.raised_at:
+            return "review recorded"
+        if esc.subject_id != _review_subject(state):
+            return "review rescheduled"
+    elif esc.subject is EscalationSubject.APPROVAL:
+        if esc.subject_id not in state.approvals:
+            return "approval decided"
+    elif esc.subject is EscalationSubject.REFERRAL:
+        referral = state.referrals.get(esc.subject_id)
+        if referral is None or not referral.waiting_for_reply:
+            return "provider replied"
+    return None
+
+
+def reactions(
+    state: CaseState, policy: Policy, trigger: Sequence[DomainEvent], policy_changed: bool = False
+) -> list[DomainEvent]:
+    """What a change of state sets off at once: resolutions and a (re)scheduled review."""
+    events: list[DomainEvent] = []
+    for esc in state.escalations.values():
+        why = _subject_resolved(state, esc)
+        if why is not None:
+            events.append(EscalationResolved(escalation_id=esc.escalation_id, resolution=why))
+    due = desired_review_due(state, policy)
+    if due is not None and due != state.next_review_due:
+        events.append(
+            ReviewScheduled(
+                due_at=due,
+                reason=_review_reason(state, trigger, policy_changed),
+                risk_level=state.risk_level,
+                policy_version=policy.version,
+            )
+        )
+    return events
+
+
+def _review_reason(
+    state: CaseState, trigger: Sequence[DomainEvent], policy_changed: bool
+) -> ReviewReason:
+    if policy_changed:
+        return ReviewReason.POLICY_CHANGED
+    for event in trigger:
+        match event:
+            case CaseOpened():
+                return ReviewReason.OPENED
+            case CaseReopened():
+                return ReviewReason.REOPENED
+            case CaseResumed():
+                return ReviewReason.RESUMED
+            case AssessmentRecorded():
+                previous = state.assessments[-2].risk_level if len(state.assessments) > 1 else None
+                changed = previous is not None and previous != event.risk_level
+                return ReviewReason.RISK_CHANGED if changed else ReviewReason.ASSESSED
+    return ReviewReason.RISK_CHANGED
+
+
+def _timed(state: CaseState, policy: Policy) -> list[tuple[datetime, list[DomainEvent]]]:
+    """Every timed consequence the state is waiting for, with when it falls due."""
+    if not state.is_open:
+        return []
+    pending: list[tuple[datetime, list[DomainEvent]]] = []
+    ladder = policy.escalation_ladder
+    first = ladder[0]
+
+    def escalate(subject: EscalationSubject, subject_id: str, reason: str) -> list[DomainEvent]:
+        return [
+            EscalationRaised(
+                escalation_id=f"escalation-{state.escalations_raised + 1}",
+                subject=subject,
+                subject_id=subject_id,
+                level=1,
+                notify=first.notify,
+                team=state.team,
+                reason=reason,
+            )
+        ]
+
+    def not_escalated(subject: EscalationSubject, subject_id: str) -> bool:
+        return f"{subject}:{subject_id}" not in state.escalated_subjects
+
+    if state.hold is not None:
+        pending.append((state.hold.until, [CaseResumed(reason="the hold's end date was reached")]))
+    elif state.next_review_due is not None:
+        due = state.next_review_due
+        if not state.review_due_raised:
+            pending.append((due, [ReviewDue(due_at=due, assigned_worker=state.assigned_worker)]))
+        elif state.review_lapsed_at is None:
+            grace_end = due + policy.review_grace
+            pending.append((grace_end, [ReviewLapsed(due_at=due, grace_ended_at=grace_end)]))
+        elif not_escalated(EscalationSubject.REVIEW, _review_subject(state)):
+            pending.append(
+                (
+                    state.review_lapsed_at + first.after,
+                    escalate(
+                        EscalationSubject.REVIEW,
+                        _review_subject(state),
+                        f"review due {due:%Y-%m-%d %H:%M} lapsed",
+                    ),
+                )
+            )
+
+    for approval in state.approvals.values():
+        if not_escalated(EscalationSubject.APPROVAL, approval.approval_id):
+            pending.append(
+                (
+                    approval.requested_at + policy.approval_deadline + first.after,
+                    escalate(
+                        EscalationSubject.APPROVAL,
+                        approval.approval_id,
+                        f"{approval.kind} approval not decided in time",
+                    ),
+                )
+            )
+
+    for referral in state.referrals.values():
+        if not referral.waiting_for_reply:
+            continue
+        deadline = referral.made_at + policy.referral_reply_deadline
+        if not referral.followed_up:
+            follow_up = ReferralFollowUpDue(
+                referral_id=referral.referral_id, waiting_since=referral.made_at
+            )
+            pending.append((deadline, [follow_up]))
+        elif not_escalated(EscalationSubject.REFERRAL, referral.referral_id):
+            pending.append(
+                (
+                    deadline + first.after,
+                    escalate(
+                        EscalationSubject.REFERRAL,
+                        referral.referral_id,
+                        f"no reply from {referral.provider_id}",
+                    ),
+                )
+            )
+
+    for esc in state.escalations.values():
+        if esc.subject is EscalationSubject.REVIEW and state.hold is not None:
+            continue
+        if esc.level < len(ladder):
+            step = ladder[esc.level]
+            raised = EscalationRaised(
+                escalation_id=esc.escalation_id,
+                subject=esc.subject,
+                subject_id=esc.subject_id,
+                level=esc.level + 1,
+                notify=step.notify,
+                team=state.team,
+                reason=esc.reason,
+            )
+            pending.append((esc.level_raised_at + step.after, [raised]))
+    return pending
+
+
+def due_events(state: CaseState, policy: Policy, now: datetime) -> list[DomainEvent]:
+    """The earliest timed consequence due at `now` (call again after applying it)."""
+    due = [(when, events) for when, events in _timed(state, policy) if when <= now]
+    if not due:
+        return []
+    return min(due, key=lambda item: item[0])[1]
+
+
+def next_wakeup(state: CaseState, policy: Policy) -> datetime | None:
+    times = [when for when, _ in _timed(state, policy)]
+    return min(times) if times else None
