@@ -142,7 +142,14 @@ def _timed(state: CaseState, policy: Policy) -> list[tuple[datetime, list[Domain
             pending.append((due, [ReviewDue(due_at=due, assigned_worker=state.assigned_worker)]))
         elif state.review_lapsed_at is None:
             grace_end = due + policy.review_grace
-            pending.append((grace_end, [ReviewLapsed(due_at=due, grace_ended_at=grace_end)]))
+            lapsed: list[DomainEvent] = [ReviewLapsed(due_at=due, grace_ended_at=grace_end)]
+            if not first.after:  # level 1 at the very moment of the lapse
+                lapsed += escalate(
+                    EscalationSubject.REVIEW,
+                    _review_subject(state),
+                    f"review due {due:%Y-%m-%d %H:%M} lapsed",
+                )
+            pending.append((grace_end, lapsed))
         elif not_escalated(EscalationSubject.REVIEW, _review_subject(state)):
             pending.append(
                 (
@@ -173,10 +180,18 @@ def _timed(state: CaseState, policy: Policy) -> list[tuple[datetime, list[Domain
             continue
         deadline = referral.made_at + policy.referral_reply_deadline
         if not referral.followed_up:
-            follow_up = ReferralFollowUpDue(
-                referral_id=referral.referral_id, waiting_since=referral.made_at
-            )
-            pending.append((deadline, [follow_up]))
+            follow_up: list[DomainEvent] = [
+                ReferralFollowUpDue(
+                    referral_id=referral.referral_id, waiting_since=referral.made_at
+                )
+            ]
+            if not first.after:
+                follow_up += escalate(
+                    EscalationSubject.REFERRAL,
+                    referral.referral_id,
+                    f"no reply from {referral.provider_id}",
+                )
+            pending.append((deadline, follow_up))
         elif not_escalated(EscalationSubject.REFERRAL, referral.referral_id):
             pending.append(
                 (

@@ -53,6 +53,9 @@ COMMANDS: dict[type[c.Command], Any] = {
     c.RequestTransfer: CaseWorkflow.request_transfer,
     c.ReplyTransfer: CaseWorkflow.reply_transfer,
     c.RequestClosure: CaseWorkflow.request_closure,
+    c.HoldCase: CaseWorkflow.hold,
+    c.ResumeCase: CaseWorkflow.resume,
+    c.ApplyPolicy: CaseWorkflow.apply_policy,
 }
 
 

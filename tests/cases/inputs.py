@@ -88,12 +88,14 @@ def plan(actor: Actor = ALICE, agreed: bool = True) -> c.DraftPlan:
     )
 
 
-def refer(actor: Actor = ALICE, url: str = "http://127.0.0.1:9/x", provider: str = "shelter-1") -> c.Refer:
+def refer(
+    actor: Actor = ALICE, url: str = "http://127.0.0.1:9/x", provider: str = "shelter-1"
+) -> c.Refer:
     return c.Refer(
         actor=actor,
         provider_id=provider,
         service_id="emergency-bed",
         goal_id="housing",
-        channel_url=url,  # type: ignore[arg-type]
+        channel_url=url,  # type: ignore[arg-type,unused-ignore]
         shared_fields=[SharedField.NAME, SharedField.CONTACT],
     )

@@ -1,20 +1,26 @@
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, cast
 
 import asyncpg
 import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from cases import commands as c
 from casework.case_client import CaseClient
 from casework.temporal import DATA_CONVERTER
 from events.store import EventStore
 from tests.temporal_env import TEST_SERVER
 from worker import WORKFLOWS, activities_for
 from workflows import search_attributes as sa
+from workflows.case import CommandResult
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +31,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=env.client.namespace,
-            search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
+            search_attributes={k.name: cast(Any, k.indexed_value_type.value) for k in sa.ALL},
         )
     )
     try:
@@ -34,19 +40,47 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+class TrackingCaseClient(CaseClient):
+    """Remembers the cases it opened, so a test can end their workflows afterwards.
+
+    The time-skipping server is shared by the session: a case left running after its
+    worker has stopped would hold back every later time jump."""
+
+    opened: list[str]
+
+    async def open(self, cmd: c.OpenCase) -> CommandResult:
+        self.opened = [*getattr(self, "opened", []), str(cmd.case_id)]
+        return await super().open(cmd)
+
+    async def terminate_all(self) -> None:
+        for case_id in getattr(self, "opened", []):
+            with contextlib.suppress(RPCError):
+                await self.handle(case_id).terminate("test finished")
+
+
+@asynccontextmanager
+async def case_harness(
+    env: WorkflowEnvironment, store: EventStore
+) -> AsyncIterator[TrackingCaseClient]:
+    task_queue = f"cases-{uuid.uuid4().hex[:8]}"
+    cases = TrackingCaseClient(env.client, task_queue, store)
+    try:
+        async with Worker(
+            env.client,
+            task_queue=task_queue,
+            workflows=list(WORKFLOWS),
+            activities=activities_for(store),
+        ):
+            yield cases
+    finally:
+        await cases.terminate_all()
+
+
 @pytest.fixture
 async def case_worker(
     time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool
 ) -> AsyncIterator[tuple[CaseClient, EventStore]]:
     """A worker on a task queue of its own, over this test's own event store."""
     store = EventStore(pool)
-    task_queue = f"cases-{uuid.uuid4().hex[:8]}"
-    client = time_skipping_env.client
-    async with Worker(
-        client,
-        task_queue=task_queue,
-        workflows=list(WORKFLOWS),
-        activities=activities_for(store),
-    ):
-        yield CaseClient(client, task_queue, store), store
-
+    async with case_harness(time_skipping_env, store) as cases:
+        yield cases, store

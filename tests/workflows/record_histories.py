@@ -1,6 +1,6 @@
 """Record the histories replayed by test_replay.py (run on demand, not in CI).
 
-    python -m tests.workflows.record_histories
+python -m tests.workflows.record_histories
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import asyncio
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any, cast
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
@@ -42,7 +43,9 @@ async def main() -> None:
             await env.client.operator_service.add_search_attributes(
                 AddSearchAttributesRequest(
                     namespace=env.client.namespace,
-                    search_attributes={k.name: k.indexed_value_type for k in sa.ALL},
+                    search_attributes={
+                        k.name: cast(Any, k.indexed_value_type.value) for k in sa.ALL
+                    },
                 )
             )
             store = EventStore(pool)

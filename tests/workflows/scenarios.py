@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import date
 from uuid import UUID
 
-from casework.case_client import CaseClient
 from cases import commands as c
+from casework.case_client import CaseClient
 from events.vocabulary import (
     ApprovalKind,
     ClosureReason,

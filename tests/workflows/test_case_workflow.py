@@ -7,11 +7,11 @@ from datetime import date
 import asyncpg
 import pytest
 
-from casework.case_client import CaseClient, CaseCommandRejected
-from casework.provider_simulator import ProviderSimulator
 from cases import commands as c
 from cases.evolve import fold
 from cases.state import CaseStatus, ReferralStatus
+from casework.case_client import CaseClient, CaseCommandRejected
+from casework.provider_simulator import ProviderSimulator
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalKind,
@@ -92,9 +92,7 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
                 next_step=NextStep.CLOSE,
             ),
         )
-        await cases.execute(
-            case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET)
-        )
+        await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
         # Wait for the background dispatches to be recorded before closing.
         state = await cases.state(case_id)
         for _ in range(50):
@@ -117,7 +115,8 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
         reopened = await cases.execute(case_id, c.Reopen(actor=CAROL, reason="client relapsed"))
         assert reopened.status is CaseStatus.OPEN
         await cases.execute(
-            case_id, c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 2, 1))
+            case_id,
+            c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 2, 1)),
         )
 
     types = await stream_types(store, case_id)
@@ -153,7 +152,7 @@ async def test_caseworker_of_another_team_is_refused(case_worker: Harness) -> No
     cases, store = case_worker
     cmd = inputs.open_case()
     await cases.open(cmd)
-    with pytest.raises(CaseCommandRejected, match="erin .* is not in the case's team north"):
+    with pytest.raises(CaseCommandRejected, match=r"erin .* is not in the case's team north"):
         await cases.execute(
             cmd.case_id,
             c.LogContact(actor=ERIN, kind=ContactKind.PHONE, contact_date=date(2027, 1, 1)),

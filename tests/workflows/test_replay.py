@@ -16,6 +16,7 @@ from casework.temporal import DATA_CONVERTER
 from workflows.case import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+TEXTS = {path.stem: path.read_text() for path in HISTORIES}
 
 
 def test_there_are_recorded_histories() -> None:
@@ -24,6 +25,6 @@ def test_there_are_recorded_histories() -> None:
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
-    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    history = WorkflowHistory.from_json(path.stem, TEXTS[path.stem])
     replayer = Replayer(workflows=[CaseWorkflow], data_converter=DATA_CONVERTER)
     await replayer.replay_workflow(history)
