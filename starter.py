@@ -10,6 +10,7 @@ import typer
 from casework.cli import (
     case_commands,
     directory_commands,
+    policy_commands,
     projection_commands,
     stack_commands,
     store_commands,
@@ -29,6 +30,7 @@ app.add_typer(case_commands.case_app, name="case")
 app.add_typer(directory_commands.staff_app, name="staff")
 app.add_typer(directory_commands.provider_app, name="provider")
 app.add_typer(projection_commands.projections_app, name="projections")
+app.add_typer(policy_commands.policy_app, name="policy")
 
 
 @app.callback()

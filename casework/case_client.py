@@ -24,7 +24,9 @@ from temporalio.service import RPCError
 from cases import commands as c
 from cases import decide as rules
 from cases.evolve import fold
+from cases.policy import DEFAULT_POLICY
 from cases.state import CaseState, workflow_id_for
+from casework.policies import current_policy
 from events.store import EventStore
 from workflows.case import CaseInput, CaseWorkflow, CommandResult
 
@@ -83,9 +85,10 @@ class CaseClient:
             rules.decide_open(cmd)
         except rules.CommandRejected as exc:
             raise CaseCommandRejected(str(exc)) from None
+        policy = await current_policy(self.store) if self.store else DEFAULT_POLICY
         handle = await self.client.start_workflow(
             CaseWorkflow.run,
-            CaseInput(open=cmd),
+            CaseInput(open=cmd, policy=policy),
             id=workflow_id_for(cmd.case_id),
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -109,7 +112,11 @@ class CaseClient:
                 raise CaseCommandRejected(str(exc)) from None
             handle = await self.client.start_workflow(
                 CaseWorkflow.run,
-                CaseInput(snapshot=state, reopening=True),
+                CaseInput(
+                    snapshot=state,
+                    reopening=True,
+                    policy=await current_policy(self.store) if self.store else DEFAULT_POLICY,
+                ),
                 id=workflow_id_for(case_id),
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,

@@ -8,9 +8,9 @@ goals are evaluated, the case is closed and may be reopened or transferred.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -357,6 +357,91 @@ class CaseReopened(DomainEvent):
     reason: ShortText
 
 
+# --- timed reassessment and escalation ------------------------------------------------------
+
+
+class ReviewReason(StrEnum):
+    OPENED = "opened"
+    ASSESSED = "assessed"
+    RISK_CHANGED = "risk_changed"
+    REOPENED = "reopened"
+    RESUMED = "resumed"
+    POLICY_CHANGED = "policy_changed"
+
+
+class EscalationSubject(StrEnum):
+    REVIEW = "review"
+    APPROVAL = "approval"
+    REFERRAL = "referral"
+
+
+class ReviewScheduled(DomainEvent):
+    type: Literal["ReviewScheduled"] = "ReviewScheduled"
+    due_at: datetime
+    reason: ReviewReason
+    risk_level: RiskLevel | None = None
+    policy_version: int = Field(ge=1)
+
+
+class ReviewDue(DomainEvent):
+    """The review became a task for the assigned worker."""
+
+    type: Literal["ReviewDue"] = "ReviewDue"
+    due_at: datetime
+    assigned_worker: Identifier
+
+
+class ReviewLapsed(DomainEvent):
+    type: Literal["ReviewLapsed"] = "ReviewLapsed"
+    due_at: datetime
+    grace_ended_at: datetime
+
+
+class EscalationRaised(DomainEvent):
+    """An escalation raised to `level` (level 1 opens it; later levels climb the ladder)."""
+
+    type: Literal["EscalationRaised"] = "EscalationRaised"
+    escalation_id: Identifier
+    subject: EscalationSubject
+    subject_id: Identifier
+    level: int = Field(ge=1, le=10)
+    notify: Literal["worker", "supervisor", "manager"]
+    team: Identifier
+    reason: ShortText
+
+
+class EscalationResolved(DomainEvent):
+    type: Literal["EscalationResolved"] = "EscalationResolved"
+    escalation_id: Identifier
+    resolution: ShortText
+
+
+class ReferralFollowUpDue(DomainEvent):
+    type: Literal["ReferralFollowUpDue"] = "ReferralFollowUpDue"
+    referral_id: Identifier
+    waiting_since: datetime
+
+
+class CaseOnHold(DomainEvent):
+    type: Literal["CaseOnHold"] = "CaseOnHold"
+    reason: ShortText
+    until: datetime
+
+
+class CaseResumed(DomainEvent):
+    type: Literal["CaseResumed"] = "CaseResumed"
+    reason: ShortText
+
+
+class PolicyApplied(DomainEvent):
+    """A new agency policy (stream `policy`); the body is validated by cases.policy.Policy."""
+
+    type: Literal["PolicyApplied"] = "PolicyApplied"
+    version: int = Field(ge=1)
+    policy: dict[str, Any]
+    open_cases_notified: int = Field(default=0, ge=0)
+
+
 CaseEvent = Annotated[
     CaseOpened
     | ConsentRecorded
@@ -381,7 +466,15 @@ CaseEvent = Annotated[
     | TransferAccepted
     | TransferRejected
     | CaseClosed
-    | CaseReopened,
+    | CaseReopened
+    | ReviewScheduled
+    | ReviewDue
+    | ReviewLapsed
+    | EscalationRaised
+    | EscalationResolved
+    | ReferralFollowUpDue
+    | CaseOnHold
+    | CaseResumed,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -413,12 +506,23 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     TransferRejected,
     CaseClosed,
     CaseReopened,
+    ReviewScheduled,
+    ReviewDue,
+    ReviewLapsed,
+    EscalationRaised,
+    EscalationResolved,
+    ReferralFollowUpDue,
+    CaseOnHold,
+    CaseResumed,
+    PolicyApplied,
 )
 
 
 def default_registry() -> EventRegistry:
     """A registry holding the whole vocabulary (callers may add their own types)."""
+    from events.directory_events import DIRECTORY_EVENT_MODELS
+
     registry = EventRegistry()
-    for model in CASE_EVENT_MODELS:
+    for model in (*CASE_EVENT_MODELS, *DIRECTORY_EVENT_MODELS):
         registry.register(model)
     return registry

@@ -494,6 +494,47 @@ def approve_closure(
     )
 
 
+@case_app.command("hold")
+def hold(
+    case_id: str,
+    reason: str = typer.Option(..., help="Why (the client is in hospital, for example)."),
+    until: str = typer.Option(..., help="When the hold ends: YYYY-MM-DD or an ISO time."),
+    staff_id: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Put the case on hold: the review clock pauses until the date."""
+    drive(
+        as_json,
+        staff_id,
+        command(
+            case_id,
+            lambda a: c.HoldCase.model_validate(
+                {"actor": a, "reason": reason, "until": _aware(until)}
+            ),
+        ),
+    )
+
+
+@case_app.command("resume")
+def resume(
+    case_id: str,
+    reason: str = typer.Option(...),
+    staff_id: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """End a hold early: the review clock resumes."""
+    drive(as_json, staff_id, command(case_id, lambda a: c.ResumeCase(actor=a, reason=reason)))
+
+
+def _aware(text: str) -> str:
+    """A date alone means midnight UTC; a time without a zone is UTC."""
+    if len(text) == 10:
+        return f"{text}T00:00:00+00:00"
+    if text.endswith("Z") or "+" in text[10:] or text[10:].count("-"):
+        return text
+    return f"{text}+00:00"
+
+
 @case_app.command("reopen")
 def reopen(
     case_id: str,

@@ -1,0 +1,83 @@
+"""The agency policy over time: the `policy` stream, and sending a new one to open cases.
+
+Policy changes reach running cases through the `apply_policy` update, sent to every
+running case workflow when a policy is applied; new cases start with the current
+policy. The stream keeps every version, with who applied it and when.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from temporalio.client import Client, WorkflowUpdateFailedError
+from temporalio.service import RPCError
+
+from cases import commands as c
+from cases.actors import Actor, Role
+from cases.policy import DEFAULT_POLICY, Policy
+from casework.logs import get_logger
+from events.envelope import EventMetadata
+from events.store import EventStore
+from events.vocabulary import PolicyApplied
+from workflows.case import CaseWorkflow
+
+POLICY_STREAM = "policy"
+
+
+class PolicyRefused(PermissionError):
+    pass
+
+
+async def current_policy(store: EventStore) -> Policy:
+    """The last applied policy, or the defaults when none was applied."""
+    events = await store.read_stream(POLICY_STREAM)
+    if not events:
+        return DEFAULT_POLICY
+    latest = store.decode(events[-1])
+    assert isinstance(latest, PolicyApplied)
+    return Policy.model_validate(latest.policy)
+
+
+@dataclass(frozen=True)
+class PolicyReport:
+    version: int
+    cases_updated: int
+    cases_failed: list[str]
+
+
+async def apply_policy(
+    store: EventStore, client: Client, actor: Actor, policy: Policy
+) -> PolicyReport:
+    """Record the policy as the next version, then send it to every running case."""
+    if actor.role not in (Role.ADMIN, Role.MANAGER):
+        raise PolicyRefused(f"{actor.staff_id} ({actor.role}) may not change the agency's policy")
+    version = await store.stream_version(POLICY_STREAM)
+    numbered = policy.model_copy(update={"version": version + 1})
+    log = get_logger(actor=actor.staff_id, policy_version=numbered.version)
+    updated, failed = 0, []
+    query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
+    async for execution in client.list_workflows(query):
+        handle = client.get_workflow_handle(execution.id)
+        try:
+            await handle.execute_update(
+                CaseWorkflow.apply_policy, c.ApplyPolicy(actor=actor, policy=numbered)
+            )
+            updated += 1
+        except (WorkflowUpdateFailedError, RPCError) as exc:
+            failed.append(f"{execution.id}: {exc}")
+    event = PolicyApplied(
+        version=numbered.version,
+        policy=numbered.model_dump(mode="json"),
+        open_cases_notified=updated,
+    )
+    await store.append_domain(
+        POLICY_STREAM,
+        version,
+        [(uuid.uuid4(), event)],
+        EventMetadata(actor_id=actor.staff_id, actor_role=actor.role.value),
+        datetime.now(UTC),
+    )
+    log.info("policy applied", cases_updated=updated, cases_failed=len(failed))
+    return PolicyReport(version=numbered.version, cases_updated=updated, cases_failed=failed)
