@@ -8,7 +8,10 @@ Guarantees
   `ConcurrencyError`, and nothing is written.
 * Re-appending the very same event ids at the same versions with the same content
   (an activity retried after its acknowledgement was lost) returns the original
-  result and writes nothing. The same ids with other content, or at other versions,
+  result, with the events' original `occurred_at`, and writes nothing. Content is
+  type, schema version, data and metadata; `occurred_at` may differ on a retry (a
+  workflow task retried after a crash reads a later `workflow.now()`), and the
+  stored time wins. The same ids with other content, or at other versions,
   raise `IdempotencyError`.
 * Event data is validated against the registry before anything is written; bad
   data raises `EventValidationError` naming the field.
@@ -25,6 +28,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -58,6 +62,8 @@ class AppendResult:
     first_version: int
     last_version: int
     global_positions: tuple[int, ...]
+    occurred_at: tuple[datetime, ...]
+    """As stored: on an idempotent retry, the times of the first append."""
     duplicate: bool = False
     """True when the events were already in the log (an idempotent retry)."""
 
@@ -80,10 +86,36 @@ _COLUMNS = """global_position, transaction_id::text::bigint AS transaction_id, s
     stream_version, event_id, event_type, schema_version, data::text AS data,
     metadata::text AS metadata, occurred_at, recorded_at, previous_hash, hash"""
 
-_INSERT = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+# An append is one INSERT statement: one round trip, one implicit transaction, no
+# lock taken beforehand. The table's constraints are the checks: an expected version
+# below the stream's head collides with UNIQUE (stream_id, stream_version); one above
+# it finds no event to chain to (the chain trigger raises serialization_failure);
+# an event id already in the log collides with UNIQUE (event_id). Only then, with
+# nothing written, does `append` look at what is there (a retry or a conflict).
+_INSERT_ONE = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
     schema_version, data, metadata, occurred_at)
-    VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+    VALUES ($1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
     RETURNING global_position"""
+
+# Several events: one INSERT over unnested arrays, in version order. The chain
+# trigger is a BEFORE ROW trigger, and the queries of a (volatile) trigger function
+# see the rows its own statement inserted before the current one, so each event is
+# chained to the one before it. Were rows ever inserted out of order, the trigger
+# would find no event to follow and the append would fail whole, never chain wrongly.
+_INSERT_MANY = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+    schema_version, data, metadata, occurred_at)
+    SELECT $1, $2 + new.i, new.event_id, new.event_type, new.schema_version,
+           new.data::jsonb, new.metadata::jsonb, new.occurred_at
+      FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::text[],
+                  $8::timestamptz[])
+           WITH ORDINALITY AS new(event_id, event_type, schema_version, data, metadata,
+                                  occurred_at, i)
+     ORDER BY new.i
+    RETURNING global_position, stream_version"""
+
+
+def _by_version(row: asyncpg.Record) -> int:
+    return int(row["stream_version"])
 
 
 def _to_json(value: Any) -> str:
@@ -126,47 +158,68 @@ class EventStore:
             raise ValueError("expected_version: must be 0 (new stream) or more")
         for event in events:
             self.registry.validate_new(event.event_type, event.schema_version, event.data)
-        rows = [
-            (
-                stream_id,
-                expected_version + i,
-                event.event_id,
-                event.event_type,
-                event.schema_version,
-                _to_json(event.data),
-                event.metadata.model_dump_json(),
-                event.occurred_at,
-            )
-            for i, event in enumerate(events, start=1)
-        ]
-        async with self.pool.acquire() as conn:
-            try:
-                async with conn.transaction():
-                    previous = await self._find_existing(conn, stream_id, expected_version, events)
-                    if previous is not None:
-                        return previous
-                    actual = await self._current_version(conn, stream_id)
-                    if actual != expected_version:
-                        raise ConcurrencyError(stream_id, expected_version, actual)
-                    positions = []
-                    for row in rows:
-                        positions.append(await conn.fetchval(_INSERT, *row))
-            except asyncpg.UniqueViolationError:
-                # A concurrent writer took these versions (or these ids) first.
-                previous = await self._find_existing(conn, stream_id, expected_version, events)
-                if previous is not None:
-                    return previous
-                actual = await self._current_version(conn, stream_id)
-                raise ConcurrencyError(stream_id, expected_version, actual) from None
-            except asyncpg.SerializationError:
-                actual = await self._current_version(conn, stream_id)
-                raise ConcurrencyError(stream_id, expected_version, actual) from None
+        if len({e.event_id for e in events}) != len(events):
+            raise ValueError("append: the events' ids must be distinct")
+        try:
+            if len(events) == 1:
+                (event,) = events
+                position = await self.pool.fetchval(
+                    _INSERT_ONE,
+                    stream_id,
+                    expected_version,
+                    event.event_id,
+                    event.event_type,
+                    event.schema_version,
+                    _to_json(event.data),
+                    event.metadata.model_dump_json(),
+                    event.occurred_at,
+                )
+                positions = [int(position)]
+            else:
+                # Events of one append usually share one metadata object: dump it once.
+                metadata_json: dict[int, str] = {}
+                for event in events:
+                    if id(event.metadata) not in metadata_json:
+                        metadata_json[id(event.metadata)] = event.metadata.model_dump_json()
+                rows = await self.pool.fetch(
+                    _INSERT_MANY,
+                    stream_id,
+                    expected_version,
+                    [e.event_id for e in events],
+                    [e.event_type for e in events],
+                    [e.schema_version for e in events],
+                    [_to_json(e.data) for e in events],
+                    [metadata_json[id(e.metadata)] for e in events],
+                    [e.occurred_at for e in events],
+                )
+                positions = [r["global_position"] for r in sorted(rows, key=_by_version)]
+        except asyncpg.UniqueViolationError:
+            # These versions (or these ids) are taken: by a concurrent writer, or by
+            # an earlier attempt of this very append.
+            return await self._retry_or_conflict(stream_id, expected_version, events)
+        except asyncpg.SerializationError:
+            # The chain trigger found no event to follow: the stream is behind the
+            # expected version (or a concurrent writer has not committed it yet).
+            actual = await self.stream_version(stream_id)
+            raise ConcurrencyError(stream_id, expected_version, actual) from None
         return AppendResult(
             stream_id=stream_id,
             first_version=expected_version + 1,
             last_version=expected_version + len(events),
             global_positions=tuple(positions),
+            occurred_at=tuple(e.occurred_at for e in events),
         )
+
+    async def _retry_or_conflict(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> AppendResult:
+        """Nothing was written: the earlier result of a retry, else a conflict."""
+        async with self.pool.acquire() as conn:
+            previous = await self._find_existing(conn, stream_id, expected_version, events)
+            if previous is not None:
+                return previous
+            actual = await self._current_version(conn, stream_id)
+        raise ConcurrencyError(stream_id, expected_version, actual)
 
     async def append_domain(
         self,
@@ -230,7 +283,6 @@ class EventStore:
                 and stored.schema_version == event.schema_version
                 and stored.data == json.loads(_to_json(event.data))
                 and stored.metadata == event.metadata
-                and stored.occurred_at == event.occurred_at
             )
             if not (same_place and same_content):
                 raise IdempotencyError(
@@ -244,6 +296,7 @@ class EventStore:
             first_version=expected_version + 1,
             last_version=expected_version + len(events),
             global_positions=tuple(positions),
+            occurred_at=tuple(by_id[e.event_id].occurred_at for e in events),
             duplicate=True,
         )
 

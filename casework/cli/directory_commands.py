@@ -1,8 +1,503 @@
-"""`casework staff …` and `casework provider …`: the staff and resource directories."""
+"""`casework staff …` and `casework provider …`: the staff and resource directories.
+
+Changes name the acting admin with `--as STAFF_ID`; the very first admin is created
+with `casework staff bootstrap-admin`, allowed only while the staff directory is
+empty. Every command takes `--json`; a refused command exits 1 with the reason on
+stderr.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
 import typer
+from rich.markup import escape
+from rich.table import Table
+
+from casework.cli.output import JsonOption, console, emit, fail, run
+from casework.db import create_pool, database_url
+from casework.settings import get_settings
+from directory import (
+    KEEP,
+    DirectoryError,
+    Keep,
+    Provider,
+    StaffMember,
+    add_provider,
+    add_service,
+    add_staff,
+    add_team,
+    bootstrap_admin,
+    change_provider,
+    change_staff,
+    deactivate_provider,
+    deactivate_staff,
+    load_resource_directory,
+    load_staff_directory,
+    resolve_actor,
+    withdraw_service,
+)
+from events.directory_events import ProviderCategory, StaffRole
+from events.registry import EventValidationError
+from events.store import EventStore
+from events.vocabulary import Domain
 
 staff_app = typer.Typer(help="The staff directory: people, roles and teams.")
 provider_app = typer.Typer(help="The resource directory: providers and their services.")
+
+T = TypeVar("T")
+
+AsOption = typer.Option(..., "--as", help="Your staff id; only admins change the directories.")
+ReasonOption = typer.Option(None, "--reason", help="Why (recorded with the change).")
+
+
+# --- plumbing ------------------------------------------------------------------------
+
+
+async def _with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
+    pool = await create_pool(database_url(get_settings()), min_size=1, max_size=2)
+    try:
+        return await work(EventStore(pool))
+    finally:
+        await pool.close()
+
+
+def _execute(work: Callable[[EventStore], Awaitable[T]], as_json: bool) -> T:
+    """Run `work` against the event store; a refusal or database error fails the command."""
+    try:
+        return run(_with_store(work))
+    except (DirectoryError, EventValidationError) as exc:
+        fail(str(exc), as_json)
+    except asyncpg.UndefinedTableError:
+        fail("the event log is missing: run `casework migrate` first", as_json)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        fail(f"database unavailable: {exc}", as_json)
+
+
+def _as_admin(
+    as_staff: str, change: Callable[[EventStore, Any], Awaitable[T]]
+) -> Callable[[EventStore], Awaitable[T]]:
+    """`change(store, actor)` with the actor resolved from `--as`."""
+
+    async def work(store: EventStore) -> T:
+        return await change(store, await resolve_actor(store, as_staff))
+
+    return work
+
+
+def _either(value: T | None, clear: bool, option: str, as_json: bool) -> T | Keep | None:
+    """A change option: KEEP when not given, None when cleared with --no-…, else the value."""
+    if clear and value is not None:
+        fail(f"--{option} and --no-{option} exclude each other", as_json)
+    if clear:
+        return None
+    return KEEP if value is None else value
+
+
+def _member_line(m: StaffMember) -> str:
+    team = f", team {m.team}" if m.team else ""
+    state = "" if m.active else f" [red]deactivated[/] ({escape(m.deactivation_reason or '')})"
+    return f"[bold]{m.staff_id}[/] {escape(m.display_name)} — {m.role}{team}{state}"
+
+
+def _provider_line(p: Provider) -> str:
+    state = "" if p.active else f" [red]deactivated[/] ({escape(p.deactivation_reason or '')})"
+    return f"[bold]{p.provider_id}[/] {escape(p.name)} — {p.category}{state}"
+
+
+def _cells(*values: str) -> list[str]:
+    """Table cells shown literally (names and notes may contain [brackets])."""
+    return [escape(v) for v in values]
+
+
+def _done(verb: str, line: str) -> Callable[[Any], None]:
+    return lambda _data: console.print(f"{verb} {line}", highlight=False)
+
+
+# --- staff -----------------------------------------------------------------------------
+
+
+@staff_app.command("bootstrap-admin")
+def bootstrap_admin_command(
+    staff_id: str = typer.Argument(..., help="The first admin's staff id."),
+    name: str = typer.Option(..., "--name", help="Display name."),
+    webhook: str | None = typer.Option(None, "--webhook", help="Notification webhook URL."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Create the very first admin (only while the staff directory is empty)."""
+    member = _execute(lambda s: bootstrap_admin(s, staff_id, name, webhook), as_json)
+    emit(
+        {"ok": True, "staff_member": member.model_dump(mode="json")},
+        as_json,
+        _done("bootstrapped admin", _member_line(member)),
+    )
+
+
+@staff_app.command("add-team")
+def add_team_command(
+    team_id: str = typer.Argument(..., help="The new team's id."),
+    name: str = typer.Option(..., "--name", help="The team's name."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a team."""
+    team = _execute(_as_admin(as_staff, lambda s, a: add_team(s, a, team_id, name)), as_json)
+    emit(
+        {"ok": True, "team": team.model_dump(mode="json")},
+        as_json,
+        _done("added team", f"[bold]{team.team_id}[/] {escape(team.name)}"),
+    )
+
+
+@staff_app.command("add")
+def add_staff_command(
+    staff_id: str = typer.Argument(..., help="The new member's staff id."),
+    name: str = typer.Option(..., "--name", help="Display name."),
+    role: StaffRole = typer.Option(..., "--role", help="The member's role."),
+    team: str | None = typer.Option(None, "--team", help="Team (caseworkers, supervisors)."),
+    webhook: str | None = typer.Option(None, "--webhook", help="Notification webhook URL."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a staff member (a caseworker or supervisor needs --team)."""
+    member = _execute(
+        _as_admin(as_staff, lambda s, a: add_staff(s, a, staff_id, name, role, team, webhook)),
+        as_json,
+    )
+    emit(
+        {"ok": True, "staff_member": member.model_dump(mode="json")},
+        as_json,
+        _done("added", _member_line(member)),
+    )
+
+
+@staff_app.command("change")
+def change_staff_command(
+    staff_id: str = typer.Argument(..., help="The member to change."),
+    name: str | None = typer.Option(None, "--name", help="New display name."),
+    role: StaffRole | None = typer.Option(None, "--role", help="New role."),
+    team: str | None = typer.Option(None, "--team", help="New team."),
+    no_team: bool = typer.Option(False, "--no-team", help="Leave every team."),
+    webhook: str | None = typer.Option(None, "--webhook", help="New webhook URL."),
+    no_webhook: bool = typer.Option(False, "--no-webhook", help="Remove the webhook."),
+    reason: str | None = ReasonOption,
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a member's name, role, team or notification webhook."""
+    new_team = _either(team, no_team, "team", as_json)
+    new_webhook = _either(webhook, no_webhook, "webhook", as_json)
+    member = _execute(
+        _as_admin(
+            as_staff,
+            lambda s, a: change_staff(
+                s,
+                a,
+                staff_id,
+                display_name=KEEP if name is None else name,
+                role=KEEP if role is None else role,
+                team=new_team,
+                webhook_url=new_webhook,
+                reason=reason,
+            ),
+        ),
+        as_json,
+    )
+    emit(
+        {"ok": True, "staff_member": member.model_dump(mode="json")},
+        as_json,
+        _done("changed", _member_line(member)),
+    )
+
+
+@staff_app.command("deactivate")
+def deactivate_staff_command(
+    staff_id: str = typer.Argument(..., help="The member who may no longer act."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Deactivate a staff member (the id is never reused)."""
+    member = _execute(
+        _as_admin(as_staff, lambda s, a: deactivate_staff(s, a, staff_id, reason)), as_json
+    )
+    emit(
+        {"ok": True, "staff_member": member.model_dump(mode="json")},
+        as_json,
+        _done("deactivated", _member_line(member)),
+    )
+
+
+@staff_app.command("list")
+def list_staff_command(
+    team: str | None = typer.Option(None, "--team", help="Only this team's members."),
+    include_inactive: bool = typer.Option(False, "--all", help="Include deactivated members."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List staff members and teams."""
+    directory = _execute(load_staff_directory, as_json)
+    if team is not None and team not in directory.teams:
+        fail(f"no team {team!r} in the staff directory", as_json)
+    members = directory.listing(team, include_inactive)
+    teams = [t for t in directory.teams.values() if team is None or t.team_id == team]
+    data = {
+        "ok": True,
+        "teams": [t.model_dump(mode="json") for t in teams],
+        "staff": [m.model_dump(mode="json") for m in members],
+    }
+
+    def render(_data: Any) -> None:
+        table = Table("staff id", "name", "role", "team", "webhook", "active")
+        for m in members:
+            table.add_row(
+                *_cells(
+                    m.staff_id,
+                    m.display_name,
+                    m.role.value,
+                    m.team or "",
+                    m.webhook_url or "",
+                    "yes" if m.active else f"no ({m.deactivation_reason})",
+                )
+            )
+        console.print(table)
+        console.print(
+            "teams: " + (", ".join(f"{t.team_id} ({escape(t.name)})" for t in teams) or "none"),
+            highlight=False,
+        )
+
+    emit(data, as_json, render)
+
+
+@staff_app.command("show")
+def show_staff_command(
+    staff_id: str = typer.Argument(..., help="The member to show."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show one staff member (active or deactivated)."""
+
+    async def work(store: EventStore) -> StaffMember:
+        return (await load_staff_directory(store)).member(staff_id)
+
+    member = _execute(work, as_json)
+    emit(
+        {"ok": True, "staff_member": member.model_dump(mode="json")},
+        as_json,
+        lambda _d: console.print(_member_line(member), highlight=False),
+    )
+
+
+# --- providers -----------------------------------------------------------------------
+
+
+@provider_app.command("add")
+def add_provider_command(
+    provider_id: str = typer.Argument(..., help="The new provider's id."),
+    name: str = typer.Option(..., "--name", help="The provider's name."),
+    category: ProviderCategory = typer.Option(..., "--category", help="What it provides."),
+    webhook: str = typer.Option(..., "--webhook", help="Referral webhook URL (http/https)."),
+    phone: str | None = typer.Option(None, "--phone", help="Contact phone."),
+    email: str | None = typer.Option(None, "--email", help="Contact email."),
+    eligibility: str = typer.Option("", "--eligibility", help="Eligibility notes."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a provider to the resource directory."""
+    provider = _execute(
+        _as_admin(
+            as_staff,
+            lambda s, a: add_provider(
+                s, a, provider_id, name, category, webhook, phone, email, eligibility
+            ),
+        ),
+        as_json,
+    )
+    emit(
+        {"ok": True, "provider": provider.model_dump(mode="json")},
+        as_json,
+        _done("added provider", _provider_line(provider)),
+    )
+
+
+@provider_app.command("add-service")
+def add_service_command(
+    provider_id: str = typer.Argument(..., help="The provider offering the service."),
+    service_id: str = typer.Argument(..., help="The new service's id."),
+    name: str = typer.Option(..., "--name", help="The service's name."),
+    domains: list[Domain] = typer.Option(..., "--domain", help="A need it serves (repeat)."),
+    eligibility: str = typer.Option("", "--eligibility", help="Eligibility notes."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Add a service to a provider."""
+    service = _execute(
+        _as_admin(
+            as_staff,
+            lambda s, a: add_service(s, a, provider_id, service_id, name, domains, eligibility),
+        ),
+        as_json,
+    )
+    emit(
+        {"ok": True, "service": service.model_dump(mode="json")},
+        as_json,
+        _done(
+            "added service",
+            f"[bold]{service.service_id}[/] {escape(service.name)} to {provider_id} ("
+            + ", ".join(d.value for d in service.domains)
+            + ")",
+        ),
+    )
+
+
+@provider_app.command("change")
+def change_provider_command(
+    provider_id: str = typer.Argument(..., help="The provider to change."),
+    name: str | None = typer.Option(None, "--name", help="New name."),
+    category: ProviderCategory | None = typer.Option(None, "--category", help="New category."),
+    webhook: str | None = typer.Option(None, "--webhook", help="New referral webhook URL."),
+    phone: str | None = typer.Option(None, "--phone", help="New phone."),
+    no_phone: bool = typer.Option(False, "--no-phone", help="Remove the phone."),
+    email: str | None = typer.Option(None, "--email", help="New email."),
+    no_email: bool = typer.Option(False, "--no-email", help="Remove the email."),
+    eligibility: str | None = typer.Option(None, "--eligibility", help="New eligibility."),
+    reason: str | None = ReasonOption,
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Change a provider's name, category, contact channel or eligibility notes."""
+    new_phone = _either(phone, no_phone, "phone", as_json)
+    new_email = _either(email, no_email, "email", as_json)
+    provider = _execute(
+        _as_admin(
+            as_staff,
+            lambda s, a: change_provider(
+                s,
+                a,
+                provider_id,
+                name=KEEP if name is None else name,
+                category=KEEP if category is None else category,
+                webhook_url=KEEP if webhook is None else webhook,
+                phone=new_phone,
+                email=new_email,
+                eligibility=KEEP if eligibility is None else eligibility,
+                reason=reason,
+            ),
+        ),
+        as_json,
+    )
+    emit(
+        {"ok": True, "provider": provider.model_dump(mode="json")},
+        as_json,
+        _done("changed provider", _provider_line(provider)),
+    )
+
+
+@provider_app.command("deactivate")
+def deactivate_provider_command(
+    provider_id: str = typer.Argument(..., help="The provider to take out of use."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Deactivate a provider: no new referrals go to it."""
+    provider = _execute(
+        _as_admin(as_staff, lambda s, a: deactivate_provider(s, a, provider_id, reason)),
+        as_json,
+    )
+    emit(
+        {"ok": True, "provider": provider.model_dump(mode="json")},
+        as_json,
+        _done("deactivated provider", _provider_line(provider)),
+    )
+
+
+@provider_app.command("withdraw-service")
+def withdraw_service_command(
+    provider_id: str = typer.Argument(..., help="The provider."),
+    service_id: str = typer.Argument(..., help="The service it no longer offers."),
+    reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Withdraw a provider's service."""
+    service = _execute(
+        _as_admin(as_staff, lambda s, a: withdraw_service(s, a, provider_id, service_id, reason)),
+        as_json,
+    )
+    emit(
+        {"ok": True, "service": service.model_dump(mode="json")},
+        as_json,
+        _done("withdrew service", f"{service.service_id} of {provider_id}"),
+    )
+
+
+@provider_app.command("list")
+def list_providers_command(
+    category: ProviderCategory | None = typer.Option(None, "--category", help="Only these."),
+    domain: Domain | None = typer.Option(None, "--domain", help="Serving this need."),
+    include_inactive: bool = typer.Option(False, "--all", help="Include deactivated ones."),
+    as_json: bool = JsonOption,
+) -> None:
+    """List providers (with their services)."""
+    directory = _execute(load_resource_directory, as_json)
+    providers = directory.listing(category, domain, include_inactive)
+
+    def render(_data: Any) -> None:
+        table = Table("provider id", "name", "category", "services", "webhook", "active")
+        for p in providers:
+            table.add_row(
+                *_cells(
+                    p.provider_id,
+                    p.name,
+                    p.category.value,
+                    ", ".join(s.service_id for s in p.active_services),
+                    p.channel.webhook_url,
+                    "yes" if p.active else f"no ({p.deactivation_reason})",
+                )
+            )
+        console.print(table)
+
+    emit(
+        {"ok": True, "providers": [p.model_dump(mode="json") for p in providers]},
+        as_json,
+        render,
+    )
+
+
+@provider_app.command("show")
+def show_provider_command(
+    provider_id: str = typer.Argument(..., help="The provider to show."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Show one provider: contact channel, eligibility and services."""
+
+    async def work(store: EventStore) -> Provider:
+        return (await load_resource_directory(store)).any_provider(provider_id)
+
+    provider = _execute(work, as_json)
+
+    def render(_data: Any) -> None:
+        channel = provider.channel
+        console.print(_provider_line(provider), highlight=False)
+        console.print(f"  webhook: {escape(channel.webhook_url)}", highlight=False)
+        if channel.phone:
+            console.print(f"  phone: {escape(channel.phone)}", highlight=False)
+        if channel.email:
+            console.print(f"  email: {escape(channel.email)}", highlight=False)
+        if provider.eligibility:
+            console.print(f"  eligibility: {escape(provider.eligibility)}", highlight=False)
+        table = Table("service id", "name", "domains", "eligibility", "active")
+        for s in provider.services:
+            table.add_row(
+                *_cells(
+                    s.service_id,
+                    s.name,
+                    ", ".join(d.value for d in s.domains),
+                    s.eligibility,
+                    "yes" if s.active else f"no ({s.withdrawal_reason})",
+                )
+            )
+        console.print(table)
+
+    emit({"ok": True, "provider": provider.model_dump(mode="json")}, as_json, render)

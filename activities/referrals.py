@@ -1,0 +1,153 @@
+"""The referral dispatch activity: send a referral to a provider's webhook.
+
+The workflow decides *what* is sent (only the fields the client consented to share,
+already filtered) and the idempotency key; this activity makes one HTTP attempt per
+activity attempt through `activities.webhooks.post_json`, and Temporal's retry
+policy does the retrying. The workflow caller sets the policy; `RETRY_POLICY` and
+`START_TO_CLOSE_TIMEOUT` below are the recommended values::
+
+    receipt = await workflow.execute_activity(
+        "dispatch_referral",
+        ReferralDispatch(...),
+        result_type=DispatchReceipt,
+        start_to_close_timeout=START_TO_CLOSE_TIMEOUT,
+        retry_policy=RETRY_POLICY,
+    )
+
+Guarantees:
+
+- The same `idempotency_key` goes with every attempt, so a provider that honours
+  the key records one referral however often the dispatch is retried (a lost
+  acknowledgement, a worker killed mid-request). Use one key per referral, for
+  example ``referral_idempotency_key(referral_id)``.
+- Timeouts, 408/429/5xx, connection errors and unreadable acknowledgements are
+  retried; any other 4xx or a 3xx fails at once with a non-retryable
+  ``WebhookRejected`` naming the status (see `activities.webhooks`).
+- The payload is never logged and never appears in error messages.
+
+Once retries are exhausted the workflow receives an `ActivityError` whose cause is
+the last `ApplicationError`; it should record `ReferralDispatchFailed`.
+
+The provider's *reply* (accepted, declined with a reason, completed) is not part of
+this exchange: it comes back later as a signal or update on the case workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Final
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from temporalio import activity
+from temporalio.common import RetryPolicy
+
+from activities.webhooks import DEFAULT_TIMEOUT, post_json
+
+CHANNEL_WEBHOOK: Final = "webhook"
+
+RETRY_POLICY: Final = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=1),
+    maximum_attempts=8,
+)
+"""Recommended: 1 s, 2 s, 4 s … capped at 1 min; 8 attempts span about 2 minutes of
+waiting. Non-retryable errors (``WebhookRejected`` and friends) stop it at once."""
+
+START_TO_CLOSE_TIMEOUT: Final = timedelta(seconds=30)
+"""Recommended per-attempt limit: longer than the HTTP timeout (`DEFAULT_TIMEOUT`)."""
+
+
+def referral_idempotency_key(referral_id: str) -> str:
+    """The idempotency key for a referral's dispatch: stable across every retry."""
+    return f"referral-{referral_id}"
+
+
+class ReferralDispatch(BaseModel):
+    """What the case workflow asks the activity to send."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: str = Field(min_length=1, max_length=100)
+    referral_id: str = Field(min_length=1, max_length=100)
+    provider_id: str = Field(min_length=1, max_length=100)
+    service_id: str = Field(min_length=1, max_length=100)
+    webhook_url: str = Field(min_length=1, max_length=2000)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    """The fields the client consented to share with this provider, already filtered."""
+    idempotency_key: str = Field(min_length=1, max_length=200)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+
+class DispatchReceipt(BaseModel):
+    """The provider's acknowledgement that it received the referral."""
+
+    model_config = ConfigDict(frozen=True)
+
+    provider_reference: str | None = None
+    """The provider's own reference for the referral, when its acknowledgement gives one."""
+    provider_status: str | None = None
+    """The `status` field of the acknowledgement (for example ``received``), if any."""
+    attempts: int = Field(ge=1)
+    """The activity attempt that succeeded (1 when the first try got through)."""
+    channel: str = CHANNEL_WEBHOOK
+
+
+def referral_document(dispatch: ReferralDispatch) -> dict[str, Any]:
+    """The JSON document a provider receives.
+
+    ``{"referral_id", "case_id", "provider_id", "service_id", "shared": {...}}``:
+    the case id is opaque (a uuid, no personal data) so the provider can quote it in
+    its reply; ``shared`` holds exactly the consented fields.
+    """
+    return {
+        "referral_id": dispatch.referral_id,
+        "case_id": dispatch.case_id,
+        "provider_id": dispatch.provider_id,
+        "service_id": dispatch.service_id,
+        # JSON mode turns dates, UUIDs and enums the caller left in the payload into text.
+        "shared": dispatch.model_dump(mode="json", include={"payload"})["payload"],
+    }
+
+
+class ReferralActivities:
+    """Referral activities; register `dispatch_referral` on the case worker.
+
+    `session` (optional) is a shared `aiohttp.ClientSession` for connection reuse;
+    its owner closes it. `timeout_seconds` is the HTTP timeout of one attempt in seconds.
+    """
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        timeout_seconds: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.session = session
+        self.timeout_seconds = timeout_seconds
+
+    @activity.defn(name="dispatch_referral")
+    async def dispatch_referral(self, dispatch: ReferralDispatch) -> DispatchReceipt:
+        reply = await post_json(
+            dispatch.webhook_url,
+            referral_document(dispatch),
+            idempotency_key=dispatch.idempotency_key,
+            timeout_seconds=self.timeout_seconds,
+            session=self.session,
+        )
+        body = reply.body if isinstance(reply.body, dict) else {}
+        reference = body.get("provider_reference")
+        status = body.get("status")
+        return DispatchReceipt(
+            provider_reference=str(reference)[:200] if reference is not None else None,
+            provider_status=str(status)[:100] if status is not None else None,
+            attempts=activity.info().attempt,
+            channel=CHANNEL_WEBHOOK,
+        )

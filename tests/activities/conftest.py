@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.testing import WorkflowEnvironment
+
+from casework.provider_simulator import ProviderSimulator
+from casework.temporal import DATA_CONVERTER
+
+TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+
+
+@pytest.fixture
+async def simulator() -> AsyncIterator[ProviderSimulator]:
+    async with ProviderSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """One time-skipping test server for the activity tests that need a real worker."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER),
+        data_converter=DATA_CONVERTER,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
