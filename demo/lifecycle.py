@@ -1,0 +1,231 @@
+"""Walk one scripted case through the engine, as its worker and supervisor would."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Callable
+from datetime import date, timedelta
+
+from cases import commands as c
+from cases.actors import Actor, Role
+from cases.state import CaseState, ReferralStatus
+from casework.case_client import CaseClient
+from demo.agency import provider_for, supervisor_of
+from demo.caseload import CasePath, CaseScript
+from events.vocabulary import (
+    ApprovalKind,
+    ClientParticipation,
+    ContactKind,
+    Domain,
+    DomainRating,
+    GoalEvaluation,
+    GoalOutcome,
+    GoalStatus,
+    NextStep,
+    SharedField,
+)
+
+Progress = Callable[[str], None]
+
+CONTACT_KINDS = (
+    ContactKind.HOME_VISIT,
+    ContactKind.PHONE,
+    ContactKind.OFFICE,
+    ContactKind.OUTREACH,
+)
+
+
+def actor(staff_id: str, role: str, team: str | None) -> Actor:
+    return Actor(staff_id=staff_id, role=Role(role), team=team)
+
+
+class CaseRun:
+    """One case's story; `provider_url(provider_id)` says where its referrals go."""
+
+    def __init__(
+        self,
+        cases: CaseClient,
+        script: CaseScript,
+        provider_url: Callable[[str], str],
+        today: date,
+        reply_timeout: float = 60.0,
+    ) -> None:
+        self.cases = cases
+        self.script = script
+        self.provider_url = provider_url
+        self.today = today
+        self.reply_timeout = reply_timeout
+        w = script.worker
+        self.worker = actor(w.staff_id, w.role, w.team)
+        sup = supervisor_of(w.team or "")
+        self.supervisor = actor(sup.staff_id, sup.role, sup.team)
+        self.case_id = uuid.uuid4()
+
+    async def run(self, progress: Progress) -> uuid.UUID:
+        s, cases, case_id, worker = self.script, self.cases, self.case_id, self.worker
+        await cases.open(
+            c.OpenCase(
+                actor=worker,
+                case_id=case_id,
+                client_ref=s.client_ref,
+                client=s.client,
+                referral_source=s.source,
+                assignee=worker,
+                presenting_needs=list(s.needs),
+            )
+        )
+        progress("opened")
+        providers = sorted(
+            found[0].provider_id for g in s.goals if (found := provider_for(g.domain))
+        )
+        await cases.execute(
+            case_id,
+            c.RecordConsent(
+                actor=worker,
+                shared_fields=[SharedField.NAME, SharedField.CONTACT, SharedField.PRESENTING_NEEDS],
+                providers=providers,
+                preferences="Contact by phone; no letters to the home address",
+            ),
+        )
+        await cases.execute(
+            case_id,
+            c.RecordAssessment(
+                actor=worker,
+                assessment=c.AssessmentInput(
+                    domains={d: DomainRating(rating=r, notes="") for d, r in s.ratings.items()},
+                    strengths=list(s.strengths),
+                    barriers=list(s.barriers),
+                    client_priorities=list(s.priorities),
+                ),
+            ),
+        )
+        if s.path is CasePath.WITHDREW:
+            await self._close(progress)
+            return case_id
+        await self._plan(agreed=True)
+        await cases.execute(case_id, c.SubmitPlan(actor=worker))
+        if s.path is CasePath.RETURNED:
+            await cases.execute(
+                case_id,
+                c.DecideApproval(
+                    actor=self.supervisor,
+                    kind=ApprovalKind.PLAN,
+                    approve=False,
+                    reasons=["Make the objectives measurable", "Add a crisis contact"],
+                ),
+            )
+            await self._plan(agreed=True)
+            await cases.execute(case_id, c.SubmitPlan(actor=worker, note="revised as asked"))
+        await cases.execute(
+            case_id,
+            c.DecideApproval(actor=self.supervisor, kind=ApprovalKind.PLAN, approve=True),
+        )
+        progress("planned")
+        if s.path is CasePath.NEGLECTED:
+            return case_id  # nobody acts: the review will go due, lapse and escalate
+        goal = s.goals[0]
+        await self._refer(goal.goal_id, goal.domain)
+        if s.path is CasePath.DECLINED:
+            await self._wait_referral(lambda st: st.status is ReferralStatus.DECLINED, "referral-1")
+            await self._refer(goal.goal_id, goal.domain)
+            await self._wait_referral(lambda st: st.status is ReferralStatus.ACCEPTED, "referral-2")
+        else:
+            await self._wait_referral(lambda st: st.status is ReferralStatus.ACCEPTED, "referral-1")
+        for n in range(s.contacts):
+            await cases.execute(
+                case_id,
+                c.LogContact(
+                    actor=worker,
+                    kind=CONTACT_KINDS[(s.index + n) % len(CONTACT_KINDS)],
+                    contact_date=self.today + timedelta(days=0),
+                    duration_minutes=30 + 15 * n,
+                    notes="Reviewed progress with the client",
+                ),
+            )
+        for g in s.goals:
+            await cases.execute(
+                case_id,
+                c.RecordProgress(actor=worker, goal_id=g.goal_id, status=GoalStatus.IN_PROGRESS),
+            )
+        progress("working")
+        if s.path is CasePath.ONGOING:
+            return case_id
+        await cases.execute(
+            case_id,
+            c.Evaluate(
+                actor=worker,
+                evaluations=[
+                    GoalEvaluation(
+                        goal_id=g.goal_id,
+                        outcome=s.outcomes[g.goal_id],
+                        reason=_reason(s.outcomes[g.goal_id]),
+                    )
+                    for g in s.goals
+                ],
+                next_step=NextStep.CLOSE,
+            ),
+        )
+        await self._close(progress)
+        return case_id
+
+    async def _plan(self, agreed: bool) -> None:
+        await self.cases.execute(
+            self.case_id,
+            c.DraftPlan(
+                actor=self.worker,
+                plan=c.PlanInput(
+                    goals=list(self.script.goals),
+                    crisis_plan="Crisis line 24/7; sister as emergency contact",
+                    participation=ClientParticipation(
+                        participated=True, agreed=agreed, client_comment="Written together"
+                    ),
+                ),
+            ),
+        )
+
+    async def _refer(self, goal_id: str, domain: Domain) -> None:
+        found = provider_for(domain)
+        if found is None:
+            return
+        provider, service = found
+        await self.cases.execute(
+            self.case_id,
+            c.Refer(
+                actor=self.worker,
+                provider_id=provider.provider_id,
+                service_id=service.service_id,
+                goal_id=goal_id,
+                channel_url=self.provider_url(provider.provider_id),  # type: ignore[arg-type,unused-ignore]
+                shared_fields=[SharedField.NAME, SharedField.CONTACT],
+            ),
+        )
+
+    async def _wait_referral(self, done: Callable[..., bool], referral_id: str) -> CaseState:
+        deadline = asyncio.get_running_loop().time() + self.reply_timeout
+        while True:
+            state = await self.cases.state(self.case_id)
+            referral = state.referrals.get(referral_id)
+            if referral is None or done(referral):
+                return state
+            if asyncio.get_running_loop().time() > deadline:
+                return state
+            await asyncio.sleep(0.5)
+
+    async def _close(self, progress: Progress) -> None:
+        await self.cases.execute(
+            self.case_id, c.RequestClosure(actor=self.worker, reason=self.script.closure_reason)
+        )
+        await self.cases.execute(
+            self.case_id,
+            c.DecideApproval(actor=self.supervisor, kind=ApprovalKind.CLOSURE, approve=True),
+        )
+        progress("closed")
+
+
+def _reason(outcome: GoalOutcome) -> str:
+    return {
+        GoalOutcome.MET: "Objective reached and confirmed with the client",
+        GoalOutcome.PARTLY_MET: "Good progress; some steps still open",
+        GoalOutcome.NOT_MET: "Client could not engage with the service",
+    }[outcome]
