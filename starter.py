@@ -9,6 +9,7 @@ import typer
 
 from casework.cli import (
     case_commands,
+    client_commands,
     directory_commands,
     policy_commands,
     projection_commands,
@@ -31,6 +32,7 @@ app.add_typer(directory_commands.staff_app, name="staff")
 app.add_typer(directory_commands.provider_app, name="provider")
 app.add_typer(projection_commands.projections_app, name="projections")
 app.add_typer(policy_commands.policy_app, name="policy")
+app.add_typer(client_commands.client_app, name="client")
 
 
 @app.callback()

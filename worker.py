@@ -20,6 +20,7 @@ from casework.db import create_pool
 from casework.logs import get_logger
 from casework.settings import Settings
 from casework.temporal import connect
+from events.crypto import FieldCipher
 from events.store import EventStore
 from workflows.case import CaseWorkflow
 
@@ -55,7 +56,8 @@ async def run_worker(
     client = await connect(settings)
     pool = await create_pool(dsn, max_size=10)
     try:
-        worker = build_worker(client, settings, EventStore(pool))
+        store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+        worker = build_worker(client, settings, store)
         log.info("worker started")
         async with worker:
             await (shutdown or asyncio.Event()).wait()

@@ -169,5 +169,11 @@ class ResumeCase(Command):
     reason: ShortText
 
 
+class ForgetClient(Command):
+    """Record that the client's personal data was erased (their data key destroyed)."""
+
+    reason: ShortText
+
+
 class ApplyPolicy(Command):
     policy: Policy

@@ -28,6 +28,7 @@ from events.vocabulary import (
     CaseOpened,
     CaseReopened,
     CaseResumed,
+    ClientForgotten,
     ConsentRecorded,
     ContactLogged,
     GoalProgressRecorded,
@@ -455,6 +456,13 @@ def decide_resume(state: CaseState, cmd: c.ResumeCase) -> list[DomainEvent]:
     if state.hold is None:
         raise CommandRejected("the case is not on hold")
     return [CaseResumed(reason=cmd.reason)]
+
+
+def decide_forget(state: CaseState, cmd: c.ForgetClient) -> list[DomainEvent]:
+    _permit(state, cmd.actor, Action.ERASE)
+    if state.forgotten:
+        raise CommandRejected(f"client {state.client_ref} was already forgotten")
+    return [ClientForgotten(client_ref=state.client_ref, reason=cmd.reason)]
 
 
 def check_apply_policy(cmd: c.ApplyPolicy) -> None:

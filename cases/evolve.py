@@ -20,6 +20,7 @@ from cases.state import (
     ReferralStatus,
 )
 from events.envelope import RecordedEvent
+from events.personal import erase_personal
 from events.registry import DomainEvent, EventRegistry
 from events.vocabulary import (
     ApprovalGranted,
@@ -33,6 +34,7 @@ from events.vocabulary import (
     CaseOpened,
     CaseReopened,
     CaseResumed,
+    ClientForgotten,
     ConsentRecorded,
     ContactLogged,
     EscalationRaised,
@@ -266,6 +268,11 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
             if state.hold is not None and state.review_base_at is not None:
                 state.review_base_at += at - state.hold.since
             state.hold = None
+        case ClientForgotten():
+            erased = erase_personal(state)
+            for name in type(state).model_fields:
+                setattr(state, name, getattr(erased, name))
+            state.forgotten = True
         case CaseOpened():
             raise FoldError("CaseOpened can only start a case")
         case _:

@@ -26,6 +26,8 @@ class Action(StrEnum):
     ASSIGN = "assign"
     REOPEN = "reopen"
     PROVIDER_REPLY = "provider_reply"
+    ERASE = "erase"
+    """Record a client's erasure (their personal data made unreadable)."""
 
 
 Relation = str  # "assigned" | "team" | "any"
@@ -36,6 +38,7 @@ PERMISSIONS: dict[Action, dict[Role, Relation]] = {
     Action.APPROVE: {Role.SUPERVISOR: "team"},
     Action.ASSIGN: {Role.SUPERVISOR: "team", Role.MANAGER: "any"},
     Action.REOPEN: {Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.ERASE: {Role.ADMIN: "any"},
     Action.PROVIDER_REPLY: {
         Role.CASEWORKER: "assigned",
         Role.SUPERVISOR: "team",

@@ -13,6 +13,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from events.fields import PersonalText
 from events.vocabulary import (
     ApprovalKind,
     ClientDetails,
@@ -63,7 +64,7 @@ class _Model(BaseModel):
 class Consent(_Model):
     shared_fields: list[SharedField] = Field(default_factory=list)
     providers: list[str] = Field(default_factory=list)
-    preferences: str = ""
+    preferences: PersonalText = ""
     recorded_at: datetime | None = None
 
 
@@ -81,7 +82,7 @@ class PlanVersion(_Model):
     plan_id: str
     plan_version: int
     goals: list[Goal]
-    crisis_plan: str
+    crisis_plan: PersonalText
     client_agreed: bool
     drafted_by: str
     drafted_at: datetime
@@ -191,6 +192,8 @@ class CaseState(_Model):
     escalations: dict[str, Escalation] = Field(default_factory=dict)
     escalations_raised: int = 0
     escalated_subjects: list[str] = Field(default_factory=list)
+    forgotten: bool = False
+    """The client's personal data was erased: personal fields read as erased."""
     """`subject:subject_id` of every escalation ever opened (each is raised once)."""
 
     @property

@@ -58,6 +58,7 @@ COMMANDS: dict[type[c.Command], Any] = {
     c.HoldCase: CaseWorkflow.hold,
     c.ResumeCase: CaseWorkflow.resume,
     c.ApplyPolicy: CaseWorkflow.apply_policy,
+    c.ForgetClient: CaseWorkflow.forget,
 }
 
 
@@ -140,6 +141,9 @@ class CaseClient:
             raise
         assert isinstance(result, CommandResult)
         return result
+
+    async def is_running(self, case_id: UUID | str) -> bool:
+        return await self._running(self.handle(case_id))
 
     async def _running(self, handle: WorkflowHandle[Any, Any]) -> bool:
         # The raw call: only the status is needed, and decoding every search attribute

@@ -7,11 +7,21 @@ characters are refused with the field named.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class PersonalField:
+    """Marks a field as personal data: `Annotated[T, PersonalField()]`.
+
+    The event store keeps it encrypted with the client's data key and reads it as an
+    erasure marker once the client is forgotten (see events/personal.py).
+    """
 
 
 def _no_control_characters(value: str) -> str:
@@ -41,3 +51,9 @@ LongText = Annotated[
 """Free-text notes (up to 10,000 characters; newlines and tabs allowed)."""
 
 ShortList = Annotated[list[ShortText], Field(max_length=50)]
+
+PersonalShortText = Annotated[ShortText, PersonalField()]
+"""A one-line text that is personal data (a name, the client's own words)."""
+
+PersonalText = Annotated[LongText, PersonalField()]
+"""Free-text notes that are personal data (every note about a client is)."""

@@ -21,6 +21,12 @@ Guarantees
   the pair (transaction id, global position); see `GlobalCursor`.
 * The database refuses UPDATE, DELETE and TRUNCATE on the log, chains each
   stream's events with SHA-256, and NOTIFYs channel `casework_events` on append.
+* With a `cipher` (events/crypto.py `FieldCipher`), personal fields are encrypted
+  with the client's data key after validation and before the INSERT, so the log and
+  its hash chain hold only ciphertext; every read (`read_stream`, `read_all`,
+  `follow`) returns them decrypted, or at their erased values once the client was
+  forgotten (their data key destroyed). A stream's CaseOpened links the stream to
+  its client in the same INSERT statement. Without a cipher, data is stored as given.
 """
 
 from __future__ import annotations
@@ -29,13 +35,16 @@ import json
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from events.envelope import EventMetadata, NewEvent, RecordedEvent
 from events.registry import DomainEvent, EventRegistry
 from events.vocabulary import default_registry
+
+if TYPE_CHECKING:
+    from events.crypto import FieldCipher
 
 NOTIFY_CHANNEL = "casework_events"
 
@@ -92,6 +101,8 @@ _COLUMNS = """global_position, transaction_id::text::bigint AS transaction_id, s
 # it finds no event to chain to (the chain trigger raises serialization_failure);
 # an event id already in the log collides with UNIQUE (event_id). Only then, with
 # nothing written, does `append` look at what is there (a retry or a conflict).
+# With a cipher, the client's data key is looked up (or made, for a CaseOpened)
+# before the INSERT; the INSERT stays one statement.
 _INSERT_ONE = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
     schema_version, data, metadata, occurred_at)
     VALUES ($1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
@@ -112,6 +123,14 @@ _INSERT_MANY = """INSERT INTO events (stream_id, stream_version, event_id, event
                                   occurred_at, i)
      ORDER BY new.i
     RETURNING global_position, stream_version"""
+
+
+# A stream's CaseOpened (with a cipher) links the stream to its client in the same
+# statement as the events: $9 is the client_ref, $1 the stream.
+_LINK_CLIENT = """WITH link AS (INSERT INTO stream_clients (stream_id, client_ref)
+    VALUES ($1, $9) ON CONFLICT (stream_id) DO NOTHING) """
+_INSERT_ONE_LINKED = _LINK_CLIENT + _INSERT_ONE
+_INSERT_MANY_LINKED = _LINK_CLIENT + _INSERT_MANY
 
 
 def _by_version(row: asyncpg.Record) -> int:
@@ -143,9 +162,15 @@ def record_from_row(row: asyncpg.Record) -> RecordedEvent:
 class EventStore:
     """Append to and read from the event log through an asyncpg pool."""
 
-    def __init__(self, pool: asyncpg.Pool, registry: EventRegistry | None = None) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        registry: EventRegistry | None = None,
+        cipher: FieldCipher | None = None,
+    ) -> None:
         self.pool = pool
         self.registry = registry or default_registry()
+        self.cipher = cipher
 
     # --- writing ----------------------------------------------------------------------
 
@@ -160,11 +185,18 @@ class EventStore:
             self.registry.validate_new(event.event_type, event.schema_version, event.data)
         if len({e.event_id for e in events}) != len(events):
             raise ValueError("append: the events' ids must be distinct")
+        stored: Sequence[NewEvent] = events
+        link: tuple[str, ...] = ()
+        if self.cipher is not None:
+            sealed = await self.cipher.seal(self.pool, self.registry, stream_id, events)
+            stored = sealed.events
+            if sealed.link_client is not None:
+                link = (sealed.link_client,)
         try:
-            if len(events) == 1:
-                (event,) = events
+            if len(stored) == 1:
+                (event,) = stored
                 position = await self.pool.fetchval(
-                    _INSERT_ONE,
+                    _INSERT_ONE_LINKED if link else _INSERT_ONE,
                     stream_id,
                     expected_version,
                     event.event_id,
@@ -173,24 +205,26 @@ class EventStore:
                     _to_json(event.data),
                     event.metadata.model_dump_json(),
                     event.occurred_at,
+                    *link,
                 )
                 positions = [int(position)]
             else:
                 # Events of one append usually share one metadata object: dump it once.
                 metadata_json: dict[int, str] = {}
-                for event in events:
+                for event in stored:
                     if id(event.metadata) not in metadata_json:
                         metadata_json[id(event.metadata)] = event.metadata.model_dump_json()
                 rows = await self.pool.fetch(
-                    _INSERT_MANY,
+                    _INSERT_MANY_LINKED if link else _INSERT_MANY,
                     stream_id,
                     expected_version,
-                    [e.event_id for e in events],
-                    [e.event_type for e in events],
-                    [e.schema_version for e in events],
-                    [_to_json(e.data) for e in events],
-                    [metadata_json[id(e.metadata)] for e in events],
-                    [e.occurred_at for e in events],
+                    [e.event_id for e in stored],
+                    [e.event_type for e in stored],
+                    [e.schema_version for e in stored],
+                    [_to_json(e.data) for e in stored],
+                    [metadata_json[id(e.metadata)] for e in stored],
+                    [e.occurred_at for e in stored],
+                    *link,
                 )
                 positions = [r["global_position"] for r in sorted(rows, key=_by_version)]
         except asyncpg.UniqueViolationError:
@@ -266,7 +300,7 @@ class EventStore:
         )
         if not found:
             return None
-        by_id = {row["event_id"]: record_from_row(row) for row in found}
+        by_id = {record.event_id: record for record in await self._open(found)}
         if len(by_id) != len(events):
             raise IdempotencyError(
                 f"{len(by_id)} of {len(events)} event ids are already in the log; "
@@ -281,7 +315,7 @@ class EventStore:
             same_content = (
                 stored.event_type == event.event_type
                 and stored.schema_version == event.schema_version
-                and stored.data == json.loads(_to_json(event.data))
+                and self._same_data(stored, event)
                 and stored.metadata == event.metadata
             )
             if not (same_place and same_content):
@@ -299,6 +333,26 @@ class EventStore:
             occurred_at=tuple(by_id[e.event_id].occurred_at for e in events),
             duplicate=True,
         )
+
+    def _same_data(self, stored: RecordedEvent, event: NewEvent) -> bool:
+        """Whether the stored (decrypted) data is the data of `event`.
+
+        A forgotten client's stored fields read as erased: the same event then
+        matches once its own personal fields are erased too.
+        """
+        data = json.loads(_to_json(event.data))
+        if stored.data == data:
+            return True
+        if self.cipher is None:
+            return False
+        return bool(stored.data == self.cipher.erase(self.registry, event.event_type, data))
+
+    async def _open(self, rows: Sequence[asyncpg.Record]) -> list[RecordedEvent]:
+        """Records of the rows, personal fields decrypted when the store has a cipher."""
+        records = [record_from_row(r) for r in rows]
+        if self.cipher is None:
+            return records
+        return await self.cipher.open(self.pool, self.registry, records)
 
     # --- reading ----------------------------------------------------------------------
 
@@ -318,7 +372,7 @@ class EventStore:
             from_version,
             limit,
         )
-        return [record_from_row(r) for r in rows]
+        return await self._open(rows)
 
     async def read_all(self, after: GlobalCursor = START, limit: int = 1000) -> list[RecordedEvent]:
         """The next batch of the global order after `after`, never skipping an event.
@@ -336,7 +390,7 @@ class EventStore:
             after.global_position,
             limit,
         )
-        return [record_from_row(r) for r in rows]
+        return await self._open(rows)
 
     async def follow(
         self, after: GlobalCursor = START, batch_size: int = 1000

@@ -15,7 +15,14 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from events.fields import Identifier, LongText, ShortList, ShortText
+from events.fields import (
+    Identifier,
+    PersonalField,
+    PersonalShortText,
+    PersonalText,
+    ShortList,
+    ShortText,
+)
 from events.registry import DomainEvent, EventRegistry
 
 
@@ -125,20 +132,24 @@ class ClientContact(_Part):
 
 
 class ClientDetails(_Part):
-    """Confidential personal details (encrypted at rest by the privacy issue)."""
+    """Confidential personal details: every field is personal data (encrypted at rest)."""
 
-    name: ShortText
-    date_of_birth: date | None = Field(default=None, ge=date(1900, 1, 1), le=date(2100, 1, 1))
-    contact: ClientContact = ClientContact()
-    identifiers: dict[ShortText, ShortText] = Field(default_factory=dict, max_length=10)
-    notes: LongText = ""
+    name: PersonalShortText
+    date_of_birth: Annotated[date | None, PersonalField()] = Field(
+        default=None, ge=date(1900, 1, 1), le=date(2100, 1, 1)
+    )
+    contact: Annotated[ClientContact, PersonalField()] = ClientContact()
+    identifiers: Annotated[dict[ShortText, ShortText], PersonalField()] = Field(
+        default_factory=dict, max_length=10
+    )
+    notes: PersonalText = ""
 
 
 class DomainRating(_Part):
     """0 = no concern … 4 = severe / immediate need."""
 
     rating: int = Field(ge=0, le=4)
-    notes: LongText = ""
+    notes: PersonalText = ""
 
 
 class DomainNeed(_Part):
@@ -148,7 +159,7 @@ class DomainNeed(_Part):
 
 class Goal(_Part):
     goal_id: Identifier
-    client_words: ShortText = Field(description="The goal in the client's own words")
+    client_words: PersonalShortText = Field(description="The goal in the client's own words")
     domain: Domain
     term: GoalTerm
     kind: GoalKind
@@ -161,7 +172,7 @@ class Goal(_Part):
 class ClientParticipation(_Part):
     participated: bool
     agreed: bool
-    client_comment: LongText = ""
+    client_comment: PersonalText = ""
 
 
 class GoalEvaluation(_Part):
@@ -189,7 +200,7 @@ class ConsentRecorded(DomainEvent):
     type: Literal["ConsentRecorded"] = "ConsentRecorded"
     shared_fields: list[SharedField] = Field(default_factory=list)
     providers: list[Identifier] = Field(default_factory=list, max_length=100)
-    preferences: LongText = ""
+    preferences: PersonalText = ""
 
 
 class AssessmentRecorded(DomainEvent):
@@ -213,7 +224,7 @@ class PlanDrafted(DomainEvent):
     plan_id: Identifier
     plan_version: int = Field(ge=1)
     goals: list[Goal] = Field(min_length=1, max_length=30)
-    crisis_plan: LongText = ""
+    crisis_plan: PersonalText = ""
     participation: ClientParticipation
 
 
@@ -224,14 +235,14 @@ class ApprovalRequested(DomainEvent):
     plan_id: Identifier | None = None
     plan_version: int | None = None
     closure_reason: ClosureReason | None = None
-    note: LongText = ""
+    note: PersonalText = ""
 
 
 class ApprovalGranted(DomainEvent):
     type: Literal["ApprovalGranted"] = "ApprovalGranted"
     approval_id: Identifier
     kind: ApprovalKind
-    note: LongText = ""
+    note: PersonalText = ""
 
 
 class ApprovalReturned(DomainEvent):
@@ -254,7 +265,7 @@ class ReferralMade(DomainEvent):
     service_id: Identifier
     goal_id: Identifier
     shared_fields: list[SharedField] = Field(default_factory=list)
-    note: LongText = ""
+    note: PersonalText = ""
 
 
 class ReferralDispatched(DomainEvent):
@@ -274,7 +285,7 @@ class ReferralDispatchFailed(DomainEvent):
 class ReferralAccepted(DomainEvent):
     type: Literal["ReferralAccepted"] = "ReferralAccepted"
     referral_id: Identifier
-    note: LongText = ""
+    note: PersonalText = ""
 
 
 class ReferralDeclined(DomainEvent):
@@ -286,13 +297,13 @@ class ReferralDeclined(DomainEvent):
 class ReferralCompleted(DomainEvent):
     type: Literal["ReferralCompleted"] = "ReferralCompleted"
     referral_id: Identifier
-    outcome: LongText = ""
+    outcome: PersonalText = ""
 
 
 class ProviderReportReceived(DomainEvent):
     type: Literal["ProviderReportReceived"] = "ProviderReportReceived"
     referral_id: Identifier
-    report: LongText
+    report: PersonalText
 
 
 class ContactLogged(DomainEvent):
@@ -301,14 +312,14 @@ class ContactLogged(DomainEvent):
     kind: ContactKind
     contact_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
     duration_minutes: int = Field(default=0, ge=0, le=24 * 60)
-    notes: LongText = ""
+    notes: PersonalText = ""
 
 
 class GoalProgressRecorded(DomainEvent):
     type: Literal["GoalProgressRecorded"] = "GoalProgressRecorded"
     goal_id: Identifier
     status: GoalStatus
-    note: LongText = ""
+    note: PersonalText = ""
 
 
 class GoalsEvaluated(DomainEvent):
@@ -349,7 +360,7 @@ class TransferRejected(DomainEvent):
 class CaseClosed(DomainEvent):
     type: Literal["CaseClosed"] = "CaseClosed"
     reason: ClosureReason
-    note: LongText = ""
+    note: PersonalText = ""
 
 
 class CaseReopened(DomainEvent):
@@ -442,6 +453,18 @@ class PolicyApplied(DomainEvent):
     open_cases_notified: int = Field(default=0, ge=0)
 
 
+class ClientForgotten(DomainEvent):
+    """The client's data key was destroyed: their personal fields read as erased from now on.
+
+    Appended to every stream of the client by `casework client forget`; it carries no
+    personal data, and the events before it stay in the log, chained and countable.
+    """
+
+    type: Literal["ClientForgotten"] = "ClientForgotten"
+    client_ref: Identifier
+    reason: ShortText
+
+
 CaseEvent = Annotated[
     CaseOpened
     | ConsentRecorded
@@ -474,7 +497,8 @@ CaseEvent = Annotated[
     | EscalationResolved
     | ReferralFollowUpDue
     | CaseOnHold
-    | CaseResumed,
+    | CaseResumed
+    | ClientForgotten,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -515,6 +539,7 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     CaseOnHold,
     CaseResumed,
     PolicyApplied,
+    ClientForgotten,
 )
 
 

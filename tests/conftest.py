@@ -2,13 +2,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any, cast
 
 import asyncpg
 import pytest
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.testing import WorkflowEnvironment
 
 from casework.db import apply_migrations, create_pool
+from events.crypto import FieldCipher
+from events.keys import MasterKeyring
 from events.store import EventStore
+from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
+from tests.temporal_env import TEST_SERVER
+from workflows import search_attributes as sa
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +38,24 @@ async def migrated_template(pg_server: str) -> AsyncIterator[str]:
         yield name
     finally:
         await drop_database(pg_server, name)
+
+
+@pytest.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server (shipped binary), shared by the session."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(TEST_SERVER), data_converter=TEST_DATA_CONVERTER
+    )
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={k.name: cast(Any, k.indexed_value_type.value) for k in sa.ALL},
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
 
 
 @pytest.fixture
@@ -64,6 +90,17 @@ async def pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def store(pool: asyncpg.Pool) -> EventStore:
     return EventStore(pool)
+
+
+@pytest.fixture(scope="session")
+def master_keyring() -> MasterKeyring:
+    return MasterKeyring.generate("test-master")
+
+
+@pytest.fixture
+async def sealed_store(pool: asyncpg.Pool, master_keyring: MasterKeyring) -> EventStore:
+    """The store as the worker runs it: personal fields encrypted per client."""
+    return EventStore(pool, cipher=FieldCipher(master_keyring))
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -590,6 +590,15 @@ class CaseWorkflow:
         _validate(lambda s: rules.decide_resume(s, cmd), self.state)
 
     @workflow.update
+    async def forget(self, cmd: c.ForgetClient) -> CommandResult:
+        """The client's data key was destroyed: record it and erase the state's details."""
+        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_forget(s, cmd))
+
+    @forget.validator
+    def _v_forget(self, cmd: c.ForgetClient) -> None:
+        _validate(lambda s: rules.decide_forget(s, cmd), self.state)
+
+    @workflow.update
     async def apply_policy(self, cmd: c.ApplyPolicy) -> CommandResult:
         """Adopt a new agency policy; the next review moves if its interval changed."""
         async with self._lock:

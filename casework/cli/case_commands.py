@@ -29,6 +29,7 @@ from casework.db import create_pool, database_url
 from casework.settings import get_settings
 from casework.temporal import connect
 from directory import NotFound, load_resource_directory, resolve_actor
+from events.crypto import FieldCipher
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalKind,
@@ -63,7 +64,7 @@ async def session() -> AsyncIterator[Session]:
     settings = get_settings()
     pool = await create_pool(database_url(settings), max_size=4)
     try:
-        store = EventStore(pool)
+        store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
         client = await connect(settings)
         yield Session(CaseClient(client, settings.task_queue, store), store)
     finally:

@@ -4,40 +4,17 @@ import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
 
-import asyncpg
 import pytest
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from cases import commands as c
 from casework.case_client import CaseClient
-from casework.temporal import DATA_CONVERTER
 from events.store import EventStore
-from tests.temporal_env import TEST_SERVER
 from worker import WORKFLOWS, activities_for
-from workflows import search_attributes as sa
 from workflows.case import CommandResult
-
-
-@pytest.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
-    )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={k.name: cast(Any, k.indexed_value_type.value) for k in sa.ALL},
-        )
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 class TrackingCaseClient(CaseClient):
@@ -78,9 +55,9 @@ async def case_harness(
 
 @pytest.fixture
 async def case_worker(
-    time_skipping_env: WorkflowEnvironment, pool: asyncpg.Pool
+    time_skipping_env: WorkflowEnvironment, sealed_store: EventStore
 ) -> AsyncIterator[tuple[CaseClient, EventStore]]:
     """A worker on a task queue of its own, over this test's own event store."""
-    store = EventStore(pool)
+    store = sealed_store
     async with case_harness(time_skipping_env, store) as cases:
         yield cases, store

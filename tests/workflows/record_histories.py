@@ -18,8 +18,8 @@ from temporalio.worker import Worker
 from casework.case_client import CaseClient
 from casework.db import apply_migrations, create_pool
 from casework.provider_simulator import ProviderSimulator
-from casework.temporal import DATA_CONVERTER
 from events.store import EventStore
+from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
 from tests.temporal_env import TEST_SERVER
 from tests.workflows import scenarios
@@ -38,7 +38,7 @@ async def main() -> None:
             await apply_migrations(dsn)
             pool = await create_pool(dsn)
             env = await WorkflowEnvironment.start_time_skipping(
-                test_server_existing_path=str(TEST_SERVER), data_converter=DATA_CONVERTER
+                test_server_existing_path=str(TEST_SERVER), data_converter=TEST_DATA_CONVERTER
             )
             await env.client.operator_service.add_search_attributes(
                 AddSearchAttributesRequest(

@@ -216,3 +216,28 @@ async def test_declined_dispatch_is_recorded(case_worker: Harness) -> None:
                 break
         assert state.referrals["referral-1"].status is ReferralStatus.DISPATCH_FAILED
     assert "ReferralDispatchFailed" in await stream_types(store, cmd.case_id)
+
+
+async def test_forgetting_the_client_erases_the_running_case(case_worker: Harness) -> None:
+    from casework.cli.client_commands import forget
+    from directory import bootstrap_admin
+
+    cases, store = case_worker
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    await cases.execute(cmd.case_id, inputs.consent())
+    await bootstrap_admin(store, "root", "Agency admin")
+    before = await store.read_stream(f"case-{cmd.case_id}")
+
+    result = await forget(store, cmd.client_ref, "client asked to be forgotten", "root", cases)
+
+    assert result.recorded_in == (f"case-{cmd.case_id}",)
+    state = await cases.state(cmd.case_id)
+    assert state.forgotten and state.client.name == "[erased]"
+    assert state.client.date_of_birth is None and state.consent.preferences == "[erased]"
+    log = await store.read_stream(f"case-{cmd.case_id}")
+    assert [e.hash for e in log[: len(before)]] == [e.hash for e in before]
+    assert log[-1].event_type == "ClientForgotten"
+    assert state == fold(log)
+    raw = await store.pool.fetchval("SELECT string_agg(data::text, ' ') FROM events")
+    assert "Quennell" not in raw

@@ -12,7 +12,7 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
-from casework.temporal import DATA_CONVERTER
+from tests.codec_keys import TEST_DATA_CONVERTER
 from workflows.case import CaseWorkflow
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
@@ -26,5 +26,5 @@ def test_there_are_recorded_histories() -> None:
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
 async def test_history_replays(path: Path) -> None:
     history = WorkflowHistory.from_json(path.stem, TEXTS[path.stem])
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=DATA_CONVERTER)
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=TEST_DATA_CONVERTER)
     await replayer.replay_workflow(history)

@@ -73,8 +73,9 @@ class Harness:
 
 @pytest.fixture
 async def harness(
-    time_skipping_env: WorkflowEnvironment, store: EventStore
+    time_skipping_env: WorkflowEnvironment, sealed_store: EventStore
 ) -> AsyncIterator[Harness]:
+    store = sealed_store
     async with (
         ProviderSimulator() as sim,
         case_harness(time_skipping_env, store) as cases,

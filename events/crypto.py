@@ -1,0 +1,359 @@
+"""Personal fields sealed in the event log with the client's data key, and forgetting a client.
+
+`FieldCipher` is what `EventStore(pool, cipher=...)` uses:
+
+* `seal` runs in `append`, after validation and before the INSERT: each personal
+  field (events/personal.py) is replaced by an envelope string
+  `enc:v1:<key_id>:<base64url(nonce ‖ AES-256-GCM ciphertext)>` of its JSON value,
+  with the field's path as associated data (an envelope moved to another field does
+  not open). The hash chain is computed by the database over these stored bytes, so
+  it covers ciphertext, and destroying a key never changes it.
+* `open` runs on every read: each envelope in an event's data is replaced by its
+  value; if the client's data key was destroyed, by the field's erased value, so
+  the event still decodes into a valid model. Events without envelopes (streams
+  without a client, events written without a cipher) are returned as stored.
+
+A stream's client is the `client_ref` of its CaseOpened: appending the CaseOpened
+makes the client's data key if needed, and links the stream to the client in the
+same INSERT statement as the event.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from events.envelope import EventMetadata, NewEvent, RecordedEvent
+from events.keys import (
+    NONCE_BYTES,
+    ClientKeys,
+    CryptoKeyError,
+    Database,
+    DataKey,
+    KeyIntegrityError,
+    MasterKeyring,
+    UnknownDataKey,
+)
+from events.personal import (
+    ERASED_TEXT,
+    Step,
+    clone,
+    erase_personal_data,
+    erased_at,
+    map_personal,
+    personal_paths,
+)
+from events.registry import EventRegistry, EventValidationError, UnknownEventType, event_type_of
+from events.store import ConcurrencyError, EventStore
+from events.vocabulary import CaseOpened, ClientForgotten
+
+log = structlog.get_logger("casework.crypto")
+
+ENVELOPE_PREFIX = "enc:v1:"
+"""How a sealed personal field starts; plaintext starting so is refused on append."""
+
+OPENING_EVENT = event_type_of(CaseOpened)
+"""The event that names a stream's client (in its `client_ref`)."""
+
+
+class NoClientForStream(CryptoKeyError):
+    """Personal data appended to a stream that no CaseOpened linked to a client."""
+
+
+class ClientAlreadyForgotten(CryptoKeyError):
+    """A case opened for a client whose data key was destroyed."""
+
+
+@dataclass(frozen=True)
+class SealedAppend:
+    """The events as they will be stored, and the client to link a new stream to."""
+
+    events: list[NewEvent]
+    link_client: str | None
+    """The client_ref of the batch's CaseOpened, if it holds one."""
+
+
+def _aad(key_id: str, where: Sequence[Step]) -> bytes:
+    path = json.dumps([str(step) for step in where], separators=(",", ":"))
+    return f"casework/field/v1|{key_id}|{path}".encode()
+
+
+def _dotted(where: Sequence[Step]) -> str:
+    return ".".join(str(step) for step in where)
+
+
+class FieldCipher:
+    """Seals and opens the personal fields of events with their client's data key."""
+
+    def __init__(self, keyring: MasterKeyring) -> None:
+        self.keys = ClientKeys(keyring)
+
+    # --- writing ---------------------------------------------------------------------
+
+    async def seal(
+        self, db: Database, registry: EventRegistry, stream_id: str, events: Sequence[NewEvent]
+    ) -> SealedAppend:
+        """The events with every personal field sealed (they were validated already).
+
+        Raises EventValidationError for plaintext that looks like an envelope,
+        NoClientForStream for personal data on a stream without a client, and
+        ClientAlreadyForgotten for a case opened for a forgotten client. Fields of a
+        forgotten client's later events are stored erased (and a warning logged).
+        """
+        models = [registry.model(e.event_type) for e in events]
+        for event in events:
+            _refuse_envelopes(event.event_type, event.data, ())
+        opening = next((e for e in events if e.event_type == OPENING_EVENT), None)
+        link_client = str(opening.data["client_ref"]) if opening is not None else None
+        if link_client is None and not any(personal_paths(m) for m in models):
+            return SealedAppend(list(events), None)
+        key: DataKey | None
+        if link_client is not None:
+            key = await self.keys.for_client(db, link_client)
+            if key.destroyed:
+                raise ClientAlreadyForgotten(
+                    f"client {link_client!r} was forgotten: open the case under a new "
+                    "client reference"
+                )
+        else:
+            key = await self.keys.for_stream(db, stream_id)
+            if key is None:
+                raise NoClientForStream(
+                    f"stream {stream_id!r} has no client (no CaseOpened through a store "
+                    "with a cipher): its personal fields cannot be encrypted"
+                )
+        sealed: list[NewEvent] = []
+        aead = None if key.key is None else AESGCM(key.key)
+        for event, model in zip(events, models, strict=True):
+            if not personal_paths(model):
+                sealed.append(event)
+                continue
+            if aead is None:
+                log.warning(
+                    "crypto.personal_data_of_forgotten_client_dropped",
+                    stream_id=stream_id,
+                    event_type=event.event_type,
+                    key_id=key.key_id,
+                )
+                data = erase_personal_data(model, event.data)
+            else:
+                data = map_personal(model, event.data, _sealer(aead, key.key_id))
+            sealed.append(event.model_copy(update={"data": data}))
+        return SealedAppend(sealed, link_client)
+
+    # --- reading ---------------------------------------------------------------------
+
+    async def open(
+        self, db: Database, registry: EventRegistry, records: Sequence[RecordedEvent]
+    ) -> list[RecordedEvent]:
+        """The records with every sealed field opened (or erased if its key is destroyed).
+
+        Raises UnknownDataKey for a field sealed with a key not in `client_keys`,
+        UnknownMasterKey if a key's master key is not configured, and
+        KeyIntegrityError if a field or key does not authenticate.
+        """
+        found: list[list[tuple[tuple[Step, ...], str]]] = []
+        key_ids: set[str] = set()
+        for record in records:
+            envelopes: list[tuple[tuple[Step, ...], str]] = []
+            _find_envelopes(record.data, (), envelopes)
+            found.append(envelopes)
+            key_ids.update(_key_id(envelope) for _, envelope in envelopes)
+        if not key_ids:
+            return list(records)
+        keys = await self.keys.by_ids(db, key_ids)
+        opened: list[RecordedEvent] = []
+        for record, envelopes in zip(records, found, strict=True):
+            if not envelopes:
+                opened.append(record)
+                continue
+            data = clone(record.data)
+            for where, envelope in envelopes:
+                _set(data, where, self._open_field(registry, record, where, envelope, keys))
+            opened.append(record.model_copy(update={"data": data}))
+        return opened
+
+    def _open_field(
+        self,
+        registry: EventRegistry,
+        record: RecordedEvent,
+        where: tuple[Step, ...],
+        envelope: str,
+        keys: Mapping[str, DataKey],
+    ) -> Any:
+        key_id = _key_id(envelope)
+        key = keys.get(key_id)
+        if key is None:
+            raise UnknownDataKey(
+                f"{_describe(record)}: field {_dotted(where)} is sealed with data key "
+                f"{key_id!r}, which is not in client_keys (was the key table restored "
+                "without it, or the event copied from another database?)"
+            )
+        if key.key is None:
+            try:
+                return clone(erased_at(registry.model(record.event_type), where))
+            except UnknownEventType:
+                return ERASED_TEXT
+        try:
+            sealed = base64.urlsafe_b64decode(envelope[len(ENVELOPE_PREFIX) + len(key_id) + 1 :])
+            plain = AESGCM(key.key).decrypt(
+                sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(key_id, where)
+            )
+        except (InvalidTag, binascii.Error, ValueError):
+            raise KeyIntegrityError(
+                f"{_describe(record)}: field {_dotted(where)} does not open with data key "
+                f"{key_id!r} (altered, or moved from another field)"
+            ) from None
+        return json.loads(plain)
+
+    def erase(self, registry: EventRegistry, event_type: str, data: Mapping[str, Any]) -> Any:
+        """Event data with every personal field at its erased value (as a forgotten
+        client's events read)."""
+        return erase_personal_data(registry.model(event_type), data)
+
+
+def _sealer(aead: AESGCM, key_id: str) -> Any:
+    def seal(where: tuple[Step, ...], value: Any) -> str:
+        plain = json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = nonce + aead.encrypt(nonce, plain, _aad(key_id, where))
+        return f"{ENVELOPE_PREFIX}{key_id}:{base64.urlsafe_b64encode(sealed).decode()}"
+
+    return seal
+
+
+def _key_id(envelope: str) -> str:
+    return envelope[len(ENVELOPE_PREFIX) :].split(":", 1)[0]
+
+
+def _describe(record: RecordedEvent) -> str:
+    return f"event {record.event_id} ({record.stream_id} v{record.stream_version})"
+
+
+def _find_envelopes(
+    node: Any, where: tuple[Step, ...], out: list[tuple[tuple[Step, ...], str]]
+) -> None:
+    if isinstance(node, str):
+        if node.startswith(ENVELOPE_PREFIX):
+            out.append((where, node))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _find_envelopes(value, (*where, key), out)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _find_envelopes(value, (*where, index), out)
+
+
+def _refuse_envelopes(event_type: str, node: Any, where: tuple[Step, ...]) -> None:
+    if isinstance(node, str):
+        if node.startswith(ENVELOPE_PREFIX):
+            raise EventValidationError(
+                event_type, [f"{_dotted(where)}: must not start with {ENVELOPE_PREFIX!r}"]
+            )
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            _refuse_envelopes(event_type, value, (*where, key))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            _refuse_envelopes(event_type, value, (*where, index))
+
+
+def _set(data: Any, where: tuple[Step, ...], value: Any) -> None:
+    node = data
+    for step in where[:-1]:
+        node = node[step]
+    node[where[-1]] = value
+
+
+# --- forgetting a client --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ForgetResult:
+    client_ref: str
+    destroyed_now: bool
+    """False when the key had been destroyed before (the command was run again)."""
+    streams: tuple[str, ...]
+    """Every stream of the client."""
+    recorded_in: tuple[str, ...]
+    """The streams a ClientForgotten was appended to now (not already there)."""
+
+
+FORGET_ATTEMPTS = 5
+
+
+async def forget_client(
+    store: EventStore,
+    client_ref: str,
+    reason: str,
+    metadata: EventMetadata,
+    occurred_at: datetime | None = None,
+    record: Callable[[str, ClientForgotten], Awaitable[bool]] | None = None,
+) -> ForgetResult:
+    """Destroy the client's data key and append ClientForgotten to each of their streams.
+
+    Idempotent: run again, it destroys nothing more and appends only where the event
+    is missing. `record(stream_id, event)`, when given, is tried first for each stream:
+    it returns True when it recorded the event itself (the case workflow does, so its
+    state is erased too), False to let this function append it directly. The caller
+    checks that the actor may erase (an admin). Raises
+    UnknownClient if the client never had a key, EventValidationError for a bad reason.
+    """
+    cipher = store.cipher
+    if cipher is None:
+        raise CryptoKeyError("forgetting a client needs an EventStore with a cipher")
+    event = ClientForgotten(client_ref=client_ref, reason=reason)  # validates first
+    destroyed = await cipher.keys.destroy(store.pool, client_ref, event.reason)
+    streams = await cipher.keys.streams_of(store.pool, client_ref)
+    recorded: list[str] = []
+    for stream_id in streams:
+        if await _already_forgotten(store, stream_id):
+            continue
+        if record is not None and await record(stream_id, event):
+            recorded.append(stream_id)
+            continue
+        for attempt in range(1, FORGET_ATTEMPTS + 1):
+            version = await store.stream_version(stream_id)
+            try:
+                await store.append_domain(
+                    stream_id,
+                    version,
+                    [(uuid.uuid4(), event)],
+                    metadata=metadata,
+                    occurred_at=occurred_at or datetime.now(UTC),
+                )
+            except ConcurrencyError:
+                if attempt == FORGET_ATTEMPTS:
+                    raise
+                continue
+            recorded.append(stream_id)
+            break
+    log.info(
+        "crypto.client_forgotten",
+        client_ref=client_ref,
+        destroyed_now=destroyed,
+        streams=len(streams),
+        recorded=len(recorded),
+        actor_id=metadata.actor_id,
+    )
+    return ForgetResult(client_ref, destroyed, tuple(streams), tuple(recorded))
+
+
+async def _already_forgotten(store: EventStore, stream_id: str) -> bool:
+    found = await store.pool.fetchval(
+        "SELECT 1 FROM events WHERE stream_id = $1 AND event_type = $2 LIMIT 1",
+        stream_id,
+        event_type_of(ClientForgotten),
+    )
+    return bool(found)
