@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 
 from casework.settings import Settings
-from events.migrate import Migration, event_store_migrations, migrate
+from events.migrate import Migration, event_store_migrations, load_migrations, migrate
+from projections import projection_migrations
+
+ACTIVITY_MIGRATIONS = Path(__file__).resolve().parent.parent / "activities" / "migrations"
 
 
 def all_migrations() -> list[Migration]:
     """Every migration of the project, in the order they must run."""
-    return event_store_migrations()
+    return (
+        event_store_migrations()
+        + load_migrations("activities", ACTIVITY_MIGRATIONS)
+        + projection_migrations()
+    )
 
 
 async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:

@@ -63,6 +63,7 @@ from casework.logs import get_logger
 from casework.postgres import EmbeddedPostgres, port_answers
 from casework.settings import Settings
 from casework.temporal import connect
+from projections.runner import run_projector
 from worker import run_worker
 from workflows import search_attributes
 from workflows.search_attributes import dev_server_flags
@@ -102,7 +103,7 @@ class Service:
 
 SERVICES: tuple[Service, ...] = (
     Service("worker", run_worker),
-    # Service("projector", run_projector),
+    Service("projector", run_projector),
 )
 """What the stack runs beside PostgreSQL and Temporal, in start order."""
 

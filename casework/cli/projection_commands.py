@@ -1,8 +1,551 @@
-"""The projector and the read-model queries (filled by the projections work)."""
+"""The projector and the read-model queries on the command line.
+
+`casework projector` runs the projector; `casework projections status|rebuild` look
+after it; `casework caseload|approvals|referrals|reviews|escalations|outcomes|
+timeline|summary` query the read models as the staff member given with `--as`.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar
+
+import asyncpg
 import typer
+from pydantic import BaseModel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cases.actors import Actor
+from casework.cli.output import JsonOption, console, emit, fail, run
+from casework.db import create_pool, database_url
+from casework.settings import get_settings
+from projections import queries
+from projections.catalog import all_projections, projection_named
+from projections.rebuild import RebuildError, rebuild
+from projections.runner import run_projector
+from projections.status import projection_status
 
 app = typer.Typer()
 projections_app = typer.Typer(help="Read models: status and rebuild.")
+
+AsOption = typer.Option(..., "--as", help="Staff id of the person asking (sets what they see).")
+
+T = TypeVar("T")
+
+
+class ActorUnresolved(LookupError):
+    """The acting staff member could not be resolved from the staff directory."""
+
+
+async def resolve_actor(pool: asyncpg.Pool, staff_id: str) -> Actor:
+    """The staff member `staff_id` as an Actor, from the staff directory.
+
+    Placeholder until the staff directory is wired in: it looks for an async
+    `directory.resolve_actor(pool, staff_id) -> Actor` and raises ActorUnresolved
+    when the `directory` package (or that function) is not there yet.
+    """
+    try:
+        import directory
+    except ImportError as exc:
+        raise ActorUnresolved(
+            "cannot resolve --as: the staff directory (package `directory`) is not available "
+            "in this build yet"
+        ) from exc
+    resolver = getattr(directory, "resolve_actor", None)
+    if resolver is None:
+        raise ActorUnresolved(
+            "cannot resolve --as: `directory.resolve_actor(pool, staff_id)` is not wired in yet"
+        )
+    actor = await resolver(pool, staff_id)
+    if not isinstance(actor, Actor):
+        raise ActorUnresolved(f"no active staff member {staff_id!r} in the staff directory")
+    return actor
+
+
+def _dsn() -> str:
+    return database_url(get_settings())
+
+
+def _dump(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, list):
+        return [_dump(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _dump(v) for k, v in value.items()}
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return value
+
+
+def _query(staff_id: str, as_json: bool, ask: Callable[[asyncpg.Pool, Actor], Awaitable[T]]) -> T:
+    """Resolve the actor, run one query, turn refusals into clean command errors."""
+
+    async def go() -> T:
+        pool = await create_pool(_dsn(), min_size=1, max_size=2)
+        try:
+            actor = await resolve_actor(pool, staff_id)
+            return await ask(pool, actor)
+        finally:
+            await pool.close()
+
+    try:
+        return run(go())
+    except (LookupError, PermissionError) as exc:
+        # ActorUnresolved / the directory's NotFound, CaseNotVisible, AccessDenied
+        fail(str(exc), as_json)
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
+    table = Table(*columns, title=title, title_justify="left")
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+def _hours(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value / 24:.1f} d" if value >= 48 else f"{value:.1f} h"
+
+
+def _day(value: datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M") if value else ""
+
+
+def _parse_day(value: str | None, option: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
+    except ValueError:
+        fail(f"{option}: expected a date as YYYY-MM-DD, got {value!r}")
+
+
+# --- the projector ------------------------------------------------------------------------
+
+
+@app.command("projector")
+def projector_command() -> None:
+    """Run the projector: follow the event log into the read models until stopped."""
+
+    async def go() -> None:
+        shutdown = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError):
+                loop.add_signal_handler(sig, shutdown.set)
+        await run_projector(get_settings(), _dsn(), shutdown)
+
+    run(go())
+
+
+@projections_app.command("status")
+def status_command(as_json: bool = JsonOption) -> None:
+    """Each projection's position, lag (events and seconds), runner and error."""
+
+    async def go() -> list[Any]:
+        conn = await asyncpg.connect(_dsn())
+        try:
+            return list(await projection_status(conn, all_projections()))
+        finally:
+            await conn.close()
+
+    statuses = run(go())
+    data = [{**s.model_dump(mode="json"), "state": s.state} for s in statuses]
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Projections",
+                ["projection", "state", "position", "lag (events)", "lag (s)", "updated"],
+                [
+                    [
+                        s.name,
+                        s.state,
+                        s.global_position,
+                        s.lag_events,
+                        f"{s.lag_seconds:.1f}",
+                        _day(s.updated_at),
+                    ]
+                    for s in statuses
+                ],
+            )
+        )
+        for s in statuses:
+            if s.last_error:
+                console.print(f"[bold red]{s.name} stopped:[/] {s.last_error}", highlight=False)
+
+    emit({"projections": data}, as_json, render)
+    if any(s.last_error for s in statuses):
+        raise typer.Exit(1)
+
+
+@projections_app.command("rebuild")
+def rebuild_command(
+    name: str | None = typer.Argument(None, help="The projection to rebuild (default: all)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Rebuild from the start aside, then swap in (readers keep the old tables meanwhile)."""
+    try:
+        targets = [projection_named(name)] if name else all_projections()
+    except LookupError as exc:
+        fail(str(exc), as_json)
+
+    async def go() -> list[dict[str, Any]]:
+        results = []
+        with Progress(
+            TextColumn("{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=as_json,
+        ) as bar:
+            for projection in targets:
+                task = bar.add_task(projection.name, total=None)
+
+                def progress(done: int, total: int, task: Any = task) -> None:
+                    bar.update(task, completed=done, total=total)
+
+                result = await rebuild(_dsn(), projection, progress=progress)
+                results.append(
+                    {
+                        "name": result.name,
+                        "events": result.events,
+                        "seconds": round(result.seconds, 3),
+                        "global_position": result.cursor.global_position,
+                    }
+                )
+        return results
+
+    try:
+        results = run(go())
+    except RebuildError as exc:
+        fail(str(exc), as_json)
+    emit(
+        {"rebuilt": results},
+        as_json,
+        lambda d: console.print(
+            "\n".join(
+                f"rebuilt {r['name']}: {r['events']} events in {r['seconds']} s"
+                for r in d["rebuilt"]
+            )
+        ),
+    )
+
+
+# --- queries -------------------------------------------------------------------------------
+
+
+@app.command("caseload")
+def caseload_command(
+    staff_id: str = AsOption,
+    worker: str | None = typer.Option(None, "--worker", help="Only this worker's cases."),
+    team: str | None = typer.Option(None, "--team", help="Only this team's cases."),
+    by_team: bool = typer.Option(False, "--by-team", help="One line per team."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Open cases per worker (or team): by risk, overdue reviews, days since contact."""
+    rows = _query(
+        staff_id,
+        as_json,
+        lambda pool, actor: queries.caseload(
+            pool, actor, worker=worker, team=team, by="team" if by_team else "worker"
+        ),
+    )
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Caseload",
+                [
+                    "team",
+                    "worker",
+                    "open",
+                    "crisis",
+                    "high",
+                    "medium",
+                    "low",
+                    "unassessed",
+                    "overdue reviews",
+                    "max days since contact",
+                    "never contacted",
+                ],
+                [
+                    [
+                        r.team,
+                        r.worker or f"({r.workers} workers)",
+                        r.open_cases,
+                        r.by_risk["crisis"],
+                        r.by_risk["high"],
+                        r.by_risk["medium"],
+                        r.by_risk["low"],
+                        r.by_risk["unassessed"],
+                        r.overdue_reviews,
+                        r.max_days_since_contact,
+                        r.never_contacted,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"caseload": _dump(rows)}, as_json, render)
+
+
+@app.command("approvals")
+def approvals_command(
+    staff_id: str = AsOption,
+    kind: str | None = typer.Option(None, "--kind", help="plan or closure."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Approvals waiting for a decision, oldest first."""
+    rows = _query(
+        staff_id, as_json, lambda pool, actor: queries.pending_approvals(pool, actor, kind=kind)
+    )
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Pending approvals",
+                [
+                    "requested",
+                    "waiting",
+                    "case",
+                    "client ref",
+                    "kind",
+                    "what",
+                    "requested by",
+                    "team",
+                    "you may decide",
+                ],
+                [
+                    [
+                        _day(r.requested_at),
+                        _hours(r.waiting_hours),
+                        r.case_id,
+                        r.client_ref,
+                        r.kind,
+                        f"{r.plan_id} v{r.plan_version}" if r.kind == "plan" else r.closure_reason,
+                        r.requested_by,
+                        r.team,
+                        "yes" if r.can_decide else "",
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"approvals": _dump(rows)}, as_json, render)
+
+
+@app.command("referrals")
+def referrals_command(
+    staff_id: str = AsOption,
+    provider: str | None = typer.Option(None, "--provider"),
+    status: str | None = typer.Option(None, "--status"),
+    open_only: bool = typer.Option(False, "--open", help="Leave out declined and completed."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Referrals by provider and status, the longest waiting for a reply first."""
+
+    async def ask(pool: asyncpg.Pool, actor: Actor) -> tuple[Any, Any]:
+        rows = await queries.referrals(
+            pool, actor, provider=provider, status=status, open_only=open_only
+        )
+        counts = await queries.referral_counts(pool, actor, provider=provider)
+        return rows, counts
+
+    rows, counts = _query(staff_id, as_json, ask)
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Referrals by provider",
+                ["provider", "status", "referrals", "longest wait"],
+                [
+                    [c.provider_id, c.status, c.referrals, _hours(c.oldest_waiting_hours)]
+                    for c in counts
+                ],
+            )
+        )
+        console.print(
+            _table(
+                "Referrals",
+                ["case", "referral", "provider", "service", "status", "made", "waiting", "worker"],
+                [
+                    [
+                        r.case_id,
+                        r.referral_id,
+                        r.provider_id,
+                        r.service_id,
+                        r.status,
+                        _day(r.made_at),
+                        _hours(r.waiting_hours),
+                        r.worker,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"by_provider": _dump(counts), "referrals": _dump(rows)}, as_json, render)
+
+
+@app.command("reviews")
+def reviews_command(
+    staff_id: str = AsOption,
+    within: int = typer.Option(14, "--within", help="Also reviews due within this many days."),
+    overdue: bool = typer.Option(False, "--overdue", help="Only overdue reviews."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Reviews overdue and due soon, the most overdue first."""
+    rows = _query(
+        staff_id,
+        as_json,
+        lambda pool, actor: queries.reviews(pool, actor, within_days=within, overdue_only=overdue),
+    )
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Reviews due",
+                ["due", "days overdue", "status", "case", "client ref", "risk", "worker", "team"],
+                [
+                    [
+                        r.due_on,
+                        r.days_overdue,
+                        r.status,
+                        r.case_id,
+                        r.client_ref,
+                        r.risk_level,
+                        r.worker,
+                        r.team,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"reviews": _dump(rows)}, as_json, render)
+
+
+@app.command("escalations")
+def escalations_command(
+    staff_id: str = AsOption,
+    level: int | None = typer.Option(None, "--level"),
+    as_json: bool = JsonOption,
+) -> None:
+    """Open escalations by level, the highest and oldest first."""
+    rows = _query(
+        staff_id, as_json, lambda pool, actor: queries.escalations(pool, actor, level=level)
+    )
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Open escalations",
+                ["level", "to", "raised", "open for", "case", "reason", "worker", "team"],
+                [
+                    [
+                        r.level,
+                        r.escalated_to,
+                        _day(r.raised_at),
+                        _hours(r.open_hours),
+                        r.case_id,
+                        r.reason,
+                        r.worker,
+                        r.team,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"escalations": _dump(rows)}, as_json, render)
+
+
+@app.command("outcomes")
+def outcomes_command(
+    staff_id: str = AsOption,
+    since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
+    until: str | None = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Goals met / not met by domain and team, closures by reason, time to plan approval."""
+    lo, hi = _parse_day(since, "--since"), _parse_day(until, "--until")
+    data = _query(
+        staff_id, as_json, lambda pool, actor: queries.outcomes(pool, actor, since=lo, until=hi)
+    )
+
+    def render(d: dict[str, Any]) -> None:
+        console.print(
+            _table(
+                "Goals evaluated",
+                ["domain", "team", "met", "partly met", "not met"],
+                [
+                    [g["domain"], g["team"], g["met"], g["partly_met"], g["not_met"]]
+                    for g in d["goals"]
+                ],
+            )
+        )
+        console.print(
+            _table("Closures", ["reason", "cases"], [[k, v] for k, v in d["closures"].items()])
+        )
+        approval = d["plan_approval"]
+        console.print(
+            f"Plans approved: {approval['approved']}; average time from submission to "
+            f"approval: {_hours(approval['avg_hours_to_approval']) or 'n/a'}"
+        )
+
+    emit(_dump(data), as_json, render)
+
+
+@app.command("timeline")
+def timeline_command(
+    case_id: str = typer.Argument(..., help="The case id."),
+    staff_id: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """What happened on a case and who did it: every event, one line each."""
+    rows = _query(staff_id, as_json, lambda pool, actor: queries.timeline(pool, actor, case_id))
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                f"Case {case_id}",
+                ["#", "when", "who", "role", "what"],
+                [
+                    [r.stream_version, _day(r.occurred_at), r.actor_id, r.actor_role, r.description]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"case_id": case_id, "timeline": _dump(rows)}, as_json, render)
+
+
+@app.command("summary")
+def summary_command(
+    case_id: str = typer.Argument(..., help="The case id."),
+    staff_id: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Where a case stands: status, worker, risk, plan, referrals, reviews, escalations."""
+    summary = _query(
+        staff_id, as_json, lambda pool, actor: queries.case_summary(pool, actor, case_id)
+    )
+
+    def render(_: Any) -> None:
+        table = Table("", "", show_header=False, title=f"Case {case_id}", title_justify="left")
+        for key, value in summary.model_dump().items():
+            table.add_row(key.replace("_", " "), "" if value is None else str(value))
+        console.print(table)
+
+    emit(_dump(summary), as_json, render)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,14 @@ from rich.panel import Panel
 from rich.table import Table
 
 from casework.cli.output import JsonOption, console, emit, fail, run
+from casework.codec import CodecError
+from casework.codec_server import CodecServer, serve
 from casework.db import apply_migrations, database_url
-from casework.demo import DemoResult, run_event_store_demo
 from casework.logs import get_logger
 from casework.settings import Settings, get_settings
 from casework.stack import StackError, ensure_search_attributes, redact, running_stack
 from casework.temporal import connect
+from demo.run import DemoReport, run_demo
 from worker import run_worker
 
 app = typer.Typer()
@@ -156,92 +159,85 @@ def worker_command(as_json: bool = JsonOption) -> None:
 # --- casework demo --------------------------------------------------------------------
 
 
-def _demo_data(result: DemoResult) -> dict[str, Any]:
-    return {
-        "ok": result.verify.ok,
-        "cases": [
-            {
-                "stream_id": c.stream_id,
-                "client_ref": c.client_ref,
-                "events": [
-                    {
-                        "version": e.version,
-                        "type": e.event_type,
-                        "actor": e.actor_id,
-                        "global_position": e.global_position,
-                    }
-                    for e in c.events
-                ],
-                "last_version": c.last_version,
-                "last_position": c.last_position,
-            }
-            for c in result.cases
-        ],
-        "verify": {
-            "ok": result.verify.ok,
-            "streams": result.verify.streams,
-            "events": result.verify.events,
-            "findings": [str(f) for f in result.verify.findings],
-        },
-    }
-
-
 def _render_demo(data: dict[str, Any]) -> None:
-    table = Table(title="Two cases recorded in the event log", title_justify="left")
-    table.add_column("client")
-    table.add_column("v", justify="right")
-    table.add_column("event")
-    table.add_column("recorded by")
-    table.add_column("position", justify="right")
-    for case in data["cases"]:
-        for i, event in enumerate(case["events"]):
-            table.add_row(
-                case["client_ref"] if i == 0 else "",
-                str(event["version"]),
-                event["type"],
-                event["actor"],
-                str(event["global_position"]),
-                end_section=i == len(case["events"]) - 1,
-            )
-    console.print(table)
-    for case in data["cases"]:
-        console.print(f"  {case['client_ref']}: stream [bold]{case['stream_id']}[/]")
-    verify = data["verify"]
-    if verify["ok"]:
-        console.print(
-            f"[green]hash chains intact[/]: {verify['events']} events in "
-            f"{verify['streams']} streams verified"
-        )
-    else:
-        console.print(f"[bold red]broken hash chain[/]: {verify['findings'][0]}")
+    console.rule("[bold]Casework demo: summary")
     console.print(
-        "Explore: [bold]make up[/] (or [bold]casework up[/]) keeps the stack running; "
-        "[bold]casework verify[/] re-checks every chain."
+        f"{data['cases']} cases (seed {data['seed']}) in {data['elapsed_seconds']} s; paths: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(data["paths"].items()))
     )
+    load = Table("team", "worker", "open", "by risk", "overdue reviews", title="Caseload")
+    for row in data["caseload"]:
+        risks = ", ".join(f"{k} {v}" for k, v in sorted(row["by_risk"].items()))
+        load.add_row(
+            row["team"],
+            row["worker"] or "-",
+            str(row["open_cases"]),
+            risks,
+            str(row["overdue_reviews"]),
+        )
+    console.print(load)
+    levels = data["escalations_by_level"]
+    console.print(
+        "Open escalations: "
+        + (", ".join(f"level {k}: {v}" for k, v in levels.items()) or "none yet")
+        + f"; notifications delivered: {data['notifications_delivered']}"
+    )
+    goals = Table("domain", "team", "met", "partly", "not met", title="Outcomes by domain")
+    for g in data["outcomes"]["goals"]:
+        goals.add_row(
+            g["domain"], g["team"], str(g["met"]), str(g["partly_met"]), str(g["not_met"])
+        )
+    console.print(goals)
+    closures = data["outcomes"]["closures"]
+    console.print(
+        "Closures by reason: " + (", ".join(f"{k} {v}" for k, v in closures.items()) or "none")
+    )
+    if data["failures"]:
+        console.print(f"[yellow]{len(data['failures'])} case(s) hit an error[/]:")
+        for failure in data["failures"][:5]:
+            console.print(f"  {failure}", highlight=False)
+    console.rule("Where to look next")
+    console.print(f"Temporal UI: {data['ui_url']}  (run [bold]make up[/] to keep it running)")
+    if data["interesting_case"]:
+        case = data["interesting_case"]
+        console.print(f"An escalated case: [bold]casework case show {case} --as m.okafor[/]")
+        console.print(f"Its audit trail:   [bold]casework timeline {case} --as a.lindqvist[/]")
+    console.print("Overdue reviews:   [bold]casework overdue --as m.okafor[/]")
+    console.print(f"Database:          {data['psql']}")
 
 
-async def _demo(settings: Settings) -> DemoResult | None:
+async def _demo(settings: Settings, **options: Any) -> DemoReport | None:
     with signal_stop() as stopper:
         try:
-            async with running_stack(settings) as stack:
-                return await run_event_store_demo(stack.pool)
+            return await run_demo(settings, console, **options)
         except asyncio.CancelledError:
             stopper.absorb_cancel()
             return None
 
 
 @app.command("demo")
-def demo_command(as_json: bool = JsonOption) -> None:
-    """Start the embedded stack, record two cases' events, verify the log, stop."""
+def demo_command(
+    cases: int = typer.Option(200, "--cases", min=1, max=5000, help="How many cases."),
+    seed: int = typer.Option(7, "--seed", help="Same seed, same caseload."),
+    watch: float = typer.Option(
+        100, "--watch-seconds", min=0, help="How long to watch reviews lapse and escalate."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Run a realistic caseload through the engine and print what it looks like.
+
+    Starts the embedded stack (or uses the one `casework up` runs), seeds an agency,
+    opens the caseload, walks every case through its lifecycle concurrently, lets the
+    neglected cases' reviews lapse and escalate, prints a summary and exits.
+    """
     try:
-        result = run(_demo(get_settings()))
+        report = run(_demo(get_settings(), cases=cases, seed=seed, watch_seconds=watch))
     except StackError as exc:
         fail(str(exc), as_json)
-    if result is None:
+    if report is None:
         fail("interrupted", as_json, code=130)
-    data = _demo_data(result)
-    emit(data, as_json, _render_demo)
-    if not result.verify.ok:
+    emit({"ok": not report.failures, **dataclasses.asdict(report)}, as_json, _render_demo)
+    if report.failures:
         raise typer.Exit(1)
 
 
@@ -275,3 +271,53 @@ def setup_command(as_json: bool = JsonOption) -> None:
             f"search attributes added: {', '.join(d['search_attributes_added']) or 'none'}"
         ),
     )
+
+
+# --- casework codec-server ------------------------------------------------------------
+
+
+async def _codec_server(
+    settings: Settings, host: str, port: int, origins: list[str], as_json: bool
+) -> None:
+    def ready(server: CodecServer) -> None:
+        emit(
+            {"status": "ready", "url": server.url, "namespace": settings.temporal_namespace},
+            as_json,
+            lambda d: console.print(
+                f"codec server on [bold]{d['url']}[/] for namespace {d['namespace']} "
+                f"(Ctrl-C stops). Temporal UI: Data Encoder → {d['url']}; CLI: "
+                f"--codec-endpoint {d['url']}"
+            ),
+        )
+
+    with signal_stop() as stopper:
+        stopper.ready = True
+        await serve(
+            settings,
+            host=host,
+            port=port,
+            extra_origins=origins,
+            stop=stopper.event,
+            on_ready=ready,
+        )
+
+
+@app.command("codec-server")
+def codec_server_command(
+    port: int = typer.Option(8888, "--port", help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; anyone who reaches it can decrypt."
+    ),
+    allow_origin: list[str] = typer.Option(
+        [],
+        "--allow-origin",
+        help="Another Temporal UI origin allowed by CORS (repeatable); the UI of "
+        "`casework up` (CASEWORK_TEMPORAL_UI_PORT) is always allowed.",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Serve Temporal's codec protocol so the UI and CLI can read encrypted payloads."""
+    try:
+        run(_codec_server(get_settings(), host, port, allow_origin, as_json))
+    except (OSError, CodecError) as exc:
+        fail(f"the codec server could not run: {exc}", as_json)

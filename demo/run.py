@@ -1,0 +1,228 @@
+"""`casework demo`: a live caseload on the embedded stack, then a summary.
+
+1. Seeds the staff and resource directories (idempotent) with webhooks served by the
+   local provider simulator, and applies a policy with second-scale durations.
+2. Opens the caseload (seeded: the same `--seed` gives the same clients, paths and
+   replies; case ids are fresh each run so the demo can run again on the same data)
+   and walks every case through its path concurrently. Providers accept or decline
+   referrals after varied delays, as signals to the case workflows.
+3. Watches the neglected cases' reviews go due, lapse and escalate, then prints the
+   caseload, open escalations, outcomes and closures from the read models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from temporalio.client import Client
+
+from cases import commands as c
+from cases.actors import SYSTEM_ACTOR, Actor, Role
+from casework.case_client import CaseClient
+from casework.db import create_pool, database_url
+from casework.logs import get_logger
+from casework.policies import apply_policy
+from casework.provider_simulator import ProviderSimulator, ReceivedReferral
+from casework.settings import Settings
+from casework.stack import StackAlreadyRunning, running_stack
+from casework.temporal import connect
+from demo.caseload import CasePath, CaseScript, caseload
+from demo.lifecycle import CaseRun
+from demo.setup import DEMO_POLICY, seed_directories
+from events.crypto import FieldCipher
+from events.store import EventStore
+from projections import queries
+from workflows.case import CaseWorkflow
+
+MANAGER = Actor(staff_id="m.okafor", role=Role.MANAGER)
+
+
+@dataclass
+class DemoReport:
+    cases: int
+    seed: int
+    paths: dict[str, int]
+    failures: list[str]
+    escalations_by_level: dict[int, int]
+    caseload: list[dict[str, Any]]
+    outcomes: dict[str, Any]
+    interesting_case: str | None
+    ui_url: str
+    psql: str
+    elapsed_seconds: float
+    notifications_delivered: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@contextlib.asynccontextmanager
+async def attached(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Pool, str, str]]:
+    """The stack `casework up` runs, or one started here for the demo's duration."""
+    try:
+        async with running_stack(settings) as stack:
+            yield stack.client, stack.pool, stack.ui_url, stack.psql_command
+            return
+    except StackAlreadyRunning:
+        pass
+    client = await connect(settings)
+    pool = await create_pool(database_url(settings), max_size=10)
+    try:
+        yield (
+            client,
+            pool,
+            f"http://127.0.0.1:{settings.temporal_ui_port}",
+            "psql (see casework up)",
+        )
+    finally:
+        await pool.close()
+
+
+class ReplyDesk:
+    """Plays the providers: accepts or declines each referral after a varied delay."""
+
+    def __init__(self, client: Client, seed: int) -> None:
+        self.client = client
+        self.seed = seed
+        self.scripts: dict[str, CaseScript] = {}
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    async def on_referral(self, received: ReceivedReferral) -> None:
+        case_id, referral_id = received.case_id, received.referral_id
+        if case_id is None or referral_id is None or case_id not in self.scripts:
+            return
+        script = self.scripts[case_id]
+        rng = random.Random(f"{self.seed}:{script.index}:{referral_id}")
+        await asyncio.sleep(rng.uniform(0.3, 2.5))
+        declined = script.path is CasePath.DECLINED and referral_id == "referral-1"
+        reply = c.ReferralReply(
+            actor=SYSTEM_ACTOR,
+            referral_id=referral_id,
+            outcome="declined" if declined else "accepted",
+            reason=script.decline_reason if declined else None,
+            note="" if declined else "Intake appointment offered",
+        )
+        handle = self.client.get_workflow_handle(f"case-{case_id}")
+        with contextlib.suppress(Exception):
+            await handle.signal(CaseWorkflow.provider_replied, reply)
+
+
+async def run_demo(
+    settings: Settings,
+    console: Console,
+    *,
+    cases: int = 200,
+    seed: int = 7,
+    concurrency: int = 12,
+    watch_seconds: float = 100.0,
+) -> DemoReport:
+    log = get_logger(component="demo", seed=seed)
+    started = time.monotonic()
+    scripts = caseload(seed, cases, datetime.now(UTC).date())
+    async with attached(settings) as (client, pool, ui_url, psql):
+        store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+        desk = ReplyDesk(client, seed)
+        async with ProviderSimulator(on_referral=desk.on_referral) as simulator:
+            base = simulator.base_url
+            admin = await seed_directories(
+                store,
+                staff_url=base + "/notifications/{staff_id}",
+                provider_url=base + "/providers/{provider_id}/referrals",
+            )
+            policy = await apply_policy(store, client, admin, DEMO_POLICY)
+            log.info("demo policy applied", version=policy.version)
+            case_client = CaseClient(client, settings.task_queue, store)
+            failures: list[str] = []
+            paths = Counter(s.path.value for s in scripts)
+            runs = [
+                CaseRun(case_client, s, simulator.provider_url, datetime.now(UTC).date())
+                for s in scripts
+            ]
+            for run in runs:
+                desk.scripts[str(run.case_id)] = run.script
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+            ) as progress:
+                opened = progress.add_task("cases opened", total=len(runs))
+                planned = progress.add_task(
+                    "plans approved",
+                    total=sum(1 for s in scripts if s.path is not CasePath.WITHDREW),
+                )
+                finished = progress.add_task("lifecycles walked", total=len(runs))
+                closed = progress.add_task(
+                    "cases closed",
+                    total=sum(
+                        1 for s in scripts if s.path not in (CasePath.ONGOING, CasePath.NEGLECTED)
+                    ),
+                )
+                gate = asyncio.Semaphore(concurrency)
+
+                def tick(step: str) -> None:
+                    task = {"opened": opened, "planned": planned, "closed": closed}.get(step)
+                    if task is not None:
+                        progress.advance(task)
+
+                async def walk(run: CaseRun) -> None:
+                    async with gate:
+                        try:
+                            await run.run(tick)
+                        except Exception as exc:  # one case's failure must not stop the demo
+                            failures.append(f"case {run.case_id} ({run.script.path}): {exc}")
+                            log.warning(
+                                "demo case failed", case_id=str(run.case_id), error=str(exc)
+                            )
+                        progress.advance(finished)
+
+                await asyncio.gather(*(walk(r) for r in runs))
+
+                escalated = progress.add_task(
+                    "neglected cases escalated to the manager",
+                    total=paths.get(CasePath.NEGLECTED.value, 0),
+                )
+                deadline = time.monotonic() + watch_seconds
+                case_ids = {str(r.case_id) for r in runs if r.script.path is CasePath.NEGLECTED}
+                while time.monotonic() < deadline:
+                    rows = await queries.escalations(pool, MANAGER)
+                    top = {e.case_id for e in rows if e.level >= 2 and e.case_id in case_ids}
+                    progress.update(escalated, completed=len(top))
+                    if case_ids and len(top) >= len(case_ids):
+                        break
+                    await asyncio.sleep(2)
+            open_escalations = await queries.escalations(pool, MANAGER)
+            mine = {str(r.case_id) for r in runs}
+            by_level = Counter(e.level for e in open_escalations if e.case_id in mine)
+            interesting = next(
+                (e.case_id for e in open_escalations if e.case_id in mine and e.level >= 2),
+                next(iter(mine), None),
+            )
+            load = await queries.caseload(pool, MANAGER)
+            outcome = await queries.outcomes(pool, MANAGER)
+            delivered = len(simulator.notifications)
+    return DemoReport(
+        cases=len(scripts),
+        seed=seed,
+        paths=dict(paths),
+        failures=failures,
+        escalations_by_level=dict(sorted(by_level.items())),
+        caseload=[row.model_dump(mode="json") for row in load],
+        outcomes=outcome,
+        interesting_case=interesting,
+        ui_url=ui_url,
+        psql=psql,
+        elapsed_seconds=round(time.monotonic() - started, 1),
+        notifications_delivered=delivered,
+    )
