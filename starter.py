@@ -11,6 +11,7 @@ from casework.cli import (
     case_commands,
     client_commands,
     directory_commands,
+    operator_commands,
     policy_commands,
     projection_commands,
     stack_commands,
@@ -25,7 +26,12 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
-for _module_app in (stack_commands.app, store_commands.app, projection_commands.app):
+for _module_app in (
+    stack_commands.app,
+    store_commands.app,
+    projection_commands.app,
+    operator_commands.app,
+):
     app.registered_commands.extend(_module_app.registered_commands)
 app.add_typer(case_commands.case_app, name="case")
 app.add_typer(directory_commands.staff_app, name="staff")

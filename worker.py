@@ -53,7 +53,7 @@ async def run_worker(
 ) -> None:
     """Run until `shutdown` is set (or forever), then drain and stop."""
     log = get_logger(task_queue=settings.task_queue)
-    client = await connect(settings)
+    client = await connect(settings, serve_metrics=True)
     pool = await create_pool(dsn, max_size=10)
     try:
         store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))

@@ -47,6 +47,10 @@ class StoreActivities:
             raise ApplicationError(str(exc), type="ConcurrencyError", non_retryable=True) from exc
         except (IdempotencyError, EventValidationError) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+        if not result.duplicate:
+            activity.metric_meter().create_counter(
+                "casework_events_appended", "Events appended to the log"
+            ).add(len(request.events), {"stream_kind": request.stream_id.split("-", 1)[0]})
         activity.logger.debug(
             "events appended",
             extra={"stream_id": request.stream_id, "last_version": result.last_version},

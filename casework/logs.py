@@ -2,15 +2,83 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from pydantic import BaseModel
 
 from casework.settings import LogFormat, Settings
 
 _configured = False
+
+REDACTED = "[redacted]"
+
+PERSONAL_KEYS: frozenset[str] = frozenset(
+    {
+        # who the client is
+        "name", "client_name", "full_name", "first_name", "last_name", "given_name",
+        "family_name", "preferred_name", "date_of_birth", "dob", "birth_date",
+        "identifiers", "identifier_values", "ssn", "national_id", "nhs_number",
+        # how to reach them
+        "phone", "phone_number", "mobile", "email", "address", "postcode", "contact",
+        "contact_details",
+        # whole records that carry the above
+        "client", "client_details", "details", "person",
+        # free text written about or by the client
+        "notes", "note", "crisis_plan", "client_words", "client_comment", "preferences",
+        "report", "narrative", "comment",
+        # whole messages and documents (webhook bodies, Temporal payloads, event data)
+        "body", "payload", "payloads", "document", "event_data", "request_body",
+        "response_body",
+    }
+)  # fmt: skip
+"""Keys whose values never reach a log line, at any depth (compared case-insensitively)."""
+
+
+def _redact_value(value: Any, depth: int) -> Any:
+    if depth > 20:
+        return value
+    if isinstance(value, BaseModel):
+        value = value.model_dump(mode="json")
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, Mapping):
+        return {
+            k: REDACTED
+            if isinstance(k, str) and k.lower() in PERSONAL_KEYS
+            else _redact_value(v, depth + 1)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact_value(v, depth + 1) for v in value]
+    return value
+
+
+def redact_personal_data(
+    logger: Any, method_name: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor: replace the values of `PERSONAL_KEYS` with "[redacted]".
+
+    At any nesting depth: in dicts, lists, stdlib `extra` dicts, pydantic models and
+    dataclasses (those are rendered as redacted dicts). Free text such as the event
+    message itself is not parsed: never format personal data into a message.
+    """
+    for key in list(event_dict):
+        if key == "event":
+            continue
+        if key.lower() in PERSONAL_KEYS:
+            event_dict[key] = REDACTED
+        else:
+            event_dict[key] = _redact_value(event_dict[key], 0)
+    return event_dict
+
+
+class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The root handler configure_logging installs (found again on reconfiguration)."""
 
 
 def configure_logging(settings: Settings, *, force: bool = False) -> None:
@@ -29,14 +97,40 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
         renderer = structlog.processors.JSONRenderer()
         shared.append(structlog.processors.format_exc_info)
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        # Tracebacks without local variables: locals can hold personal data.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
+        )
     structlog.configure(
-        processors=[*shared, renderer],
+        processors=[*shared, redact_personal_data, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
-    logging.basicConfig(level=max(level, logging.WARNING), stream=sys.stderr)
+    # Standard-library records (temporalio's workflow and activity loggers, asyncio,
+    # aiohttp) go through the same chain: `extra` fields become keys, then redaction.
+    handler = _RedactingHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[
+                *shared,
+                structlog.stdlib.add_logger_name,
+                structlog.stdlib.ExtraAdder(),
+                redact_personal_data,
+            ],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                redact_personal_data,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if isinstance(h, _RedactingHandler)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(max(level, logging.WARNING))
     _configured = True
 
 

@@ -1,18 +1,55 @@
-"""The one way to connect to Temporal: same namespace, data converter and codec everywhere."""
+"""The one way to connect to Temporal: same namespace, data converter and codec everywhere.
+
+`data_converter(settings)` is the pydantic data converter with the encryption codec
+of casework/codec.py over the settings' keyring, and failure messages and stack
+traces moved into (encrypted) encoded attributes: nothing Casework sends to
+Temporal is readable without the keys. The client (`connect`), the worker (it
+inherits the client's converter), the tests and the replayer all use it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
+from casework.codec import EncryptionCodec, Keyring, development_keyring
 from casework.settings import Settings
 
-DATA_CONVERTER = pydantic_data_converter
+PLAIN_DATA_CONVERTER: DataConverter = pydantic_data_converter
+"""The pydantic converter *without* the codec: only for inspecting what Temporal
+stores (tests) — never for a client or worker that starts or runs cases."""
 
 
-async def connect(settings: Settings) -> Client:
+def keyring(settings: Settings) -> Keyring:
+    """CASEWORK_CODEC_KEYS when set, else the development keyring in the data directory."""
+    if settings.codec_keys is not None:
+        return Keyring.parse(settings.codec_keys.get_secret_value())
+    return development_keyring(settings.data_dir)
+
+
+def codec(settings: Settings) -> EncryptionCodec:
+    return EncryptionCodec(keyring(settings))
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """The pydantic converter with the encryption codec over `settings`' keyring."""
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
+async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+    """A client; `serve_metrics` for the worker process (see casework/metrics.py)."""
+    from casework.metrics import runtime_for
+
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=DATA_CONVERTER,
+        data_converter=data_converter(settings),
+        runtime=runtime_for(settings) if serve_metrics else None,
     )

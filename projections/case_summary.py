@@ -8,7 +8,7 @@ The caseload is computed from this table by query (projections/queries.py).
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 
 import asyncpg
 
@@ -160,7 +160,7 @@ async def case_closed(conn: asyncpg.Connection, event: RecordedEvent) -> None:
 
 async def review_scheduled(conn: asyncpg.Connection, event: RecordedEvent) -> None:
     due = datetime.fromisoformat(data_of(event)["due_at"])
-    await _touch(conn, event, "next_review_due = $3", due.astimezone(UTC).date())
+    await _touch(conn, event, "next_review_due = $3", due)
 
 
 async def on_hold(conn: asyncpg.Connection, event: RecordedEvent) -> None:

@@ -43,7 +43,7 @@ class CaseSummary(BaseModel):
     opened_at: datetime
     consent_recorded: bool
     last_assessed_at: datetime | None
-    next_review_due: date | None
+    next_review_due: datetime | None
     last_contact: date | None
     plan_status: str | None
     draft_plan_id: str | None
@@ -100,7 +100,7 @@ def _caseload_select(group: str) -> str:
     )
     return f"""SELECT {group}, count(DISTINCT cs.worker) AS workers, count(*) AS open_cases,
                 {risk}, count(*) FILTER (WHERE cs.risk_level IS NULL) AS risk_unassessed,
-                count(*) FILTER (WHERE cs.next_review_due < $1) AS overdue_reviews,
+                count(*) FILTER (WHERE cs.next_review_due < $2) AS overdue_reviews,
                 max($1 - cs.last_contact) AS max_days,
                 avg($1 - cs.last_contact)::float8 AS avg_days,
                 count(*) FILTER (WHERE cs.last_contact IS NULL) AS never_contacted
@@ -135,7 +135,7 @@ async def caseload(
     """Open cases per worker (`by="worker"`) or per team (`by="team"`), visible ones only."""
     if by not in ("worker", "team"):
         raise ValueError("by: 'worker' or 'team'")
-    args: list[object] = [_today(now)]
+    args: list[object] = [_today(now), _now(now)]
     where = ["cs.status = 'open'", case_scope(actor).sql("cs", args)]
     if worker is not None:
         args.append(worker)
@@ -318,10 +318,13 @@ class ReviewDue(BaseModel):
     risk_level: str | None
     review_id: str | None
     due_on: date
+    due_at: datetime
     grace_until: date | None
     status: str
     days_overdue: int
     """Days past the due date (negative: days left)."""
+    overdue: bool
+    """The due time has passed (reviews can be due within the day under a demo policy)."""
 
 
 async def reviews(
@@ -338,13 +341,15 @@ async def reviews(
     Selected through `case_summary.next_review_due` (indexed per team and worker), which
     the review events of issue 4 keep equal to `case_reviews.due_on`.
     """
-    today = _today(now)
-    horizon = today if overdue_only else today + timedelta(days=within_days)
-    args: list[object] = [today, horizon, limit]
+    moment = _now(now)
+    horizon = moment if overdue_only else moment + timedelta(days=within_days)
+    args: list[object] = [moment, horizon, limit]
     comparison = "<" if overdue_only else "<="
     rows = await pool.fetch(
         f"""SELECT rv.case_id, cs.client_ref, cs.worker, cs.team, cs.risk_level, rv.review_id,
-                   rv.due_on, rv.grace_until, rv.status, ($1 - rv.due_on) AS days_overdue
+                   rv.due_on, rv.due_at, rv.grace_until, rv.status,
+                   ($1::timestamptz::date - rv.due_on) AS days_overdue,
+                   rv.due_at < $1 AS overdue
               FROM case_summary cs JOIN case_reviews rv ON rv.case_id = cs.case_id
              WHERE cs.next_review_due {comparison} $2
                AND cs.status = 'open' AND {case_scope(actor).sql("cs", args)}

@@ -434,5 +434,39 @@ async def run_projector(settings: Settings, dsn: str, shutdown: asyncio.Event) -
     """The `casework projector` service (also started by `casework up`)."""
     from projections.catalog import all_projections
 
-    del settings  # nothing to read yet: the DSN carries the database
-    await run_projections(dsn, all_projections(), shutdown)
+    lag = asyncio.create_task(_report_lag(settings, dsn, shutdown))
+    try:
+        await run_projections(dsn, all_projections(), shutdown)
+    finally:
+        lag.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await lag
+
+
+async def _report_lag(
+    settings: Settings, dsn: str, shutdown: asyncio.Event, every: float = 5.0
+) -> None:
+    """Projection lag as Prometheus gauges (casework/metrics.py), every few seconds."""
+    from casework.metrics import meter
+    from projections.catalog import all_projections
+    from projections.status import projection_status
+
+    if not settings.metrics_port:
+        return
+    events = meter(settings).create_gauge(
+        "casework_projection_lag_events", "Events after the projection's checkpoint"
+    )
+    seconds = meter(settings).create_gauge_float(
+        "casework_projection_lag_seconds", "Age of the oldest event not yet projected"
+    )
+    conn = await asyncpg.connect(dsn)
+    try:
+        while not shutdown.is_set():
+            with contextlib.suppress(asyncpg.PostgresError, OSError):
+                for status in await projection_status(conn, all_projections()):
+                    events.set(status.lag_events, {"projection": status.name})
+                    seconds.set(status.lag_seconds, {"projection": status.name})
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), timeout=every)
+    finally:
+        await conn.close()

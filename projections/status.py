@@ -52,6 +52,8 @@ async def projection_status(
                       c.error_event_id, c.error_event_type, c.error_global_position, c.error_at,
                       r.events_done AS rebuild_done,
                       EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory'
+                               AND l.database = (SELECT oid FROM pg_database
+                                                  WHERE datname = current_database())
                                AND l.classid = $2::bigint::oid AND l.objid = $3::bigint::oid
                                AND l.objsubid = 2 AND l.granted) AS running
                  FROM (SELECT $1::text AS name) n

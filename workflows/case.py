@@ -265,6 +265,9 @@ class CaseWorkflow:
             for event in events:
                 if isinstance(event, EscalationRaised):
                     self._start_notification(event, reply.occurred_at)
+                    workflow.metric_meter().create_counter(
+                        "casework_escalations_raised", "Escalations raised, by level"
+                    ).add(1, {"level": str(event.level), "subject": event.subject.value})
             follow = schedule.reactions(state, self.policy, events, policy_changed)
             if follow:
                 await self._commit(SYSTEM_ACTOR, follow)

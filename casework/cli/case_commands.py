@@ -96,6 +96,7 @@ def drive(
     as_json: bool,
     staff_id: str,
     action: Callable[[Session, Actor], Awaitable[Any]],
+    render: Callable[[Any], None] | None = None,
 ) -> None:
     """Resolve the actor, run the action, print the result, or fail with the reason."""
 
@@ -111,7 +112,7 @@ def drive(
     except ValidationError as exc:
         fail(describe_validation(exc), as_json)
     data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-    emit(data, as_json, lambda d: console.print(_summary(d)))
+    emit(data, as_json, render or (lambda d: console.print(_summary(d))))
 
 
 def _summary(d: Any) -> str:

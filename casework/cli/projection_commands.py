@@ -549,3 +549,58 @@ def summary_command(
         console.print(table)
 
     emit(_dump(summary), as_json, render)
+
+
+@app.command("overdue")
+def overdue_command(staff_id: str = AsOption, as_json: bool = JsonOption) -> None:
+    """Overdue and lapsed reviews, and open escalations: the oldest first."""
+
+    async def ask(pool: asyncpg.Pool, actor: Actor) -> dict[str, Any]:
+        overdue = await queries.reviews(pool, actor, overdue_only=True)
+        open_escalations = await queries.escalations(pool, actor)
+        return {
+            "reviews": sorted(overdue, key=lambda r: r.due_at),
+            "escalations": sorted(open_escalations, key=lambda e: e.raised_at),
+        }
+
+    found = _query(staff_id, as_json, ask)
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Overdue reviews",
+                ["due", "status", "grace until", "case", "worker", "team", "risk"],
+                [
+                    [
+                        f"{r.due_at:%Y-%m-%d %H:%M:%S}",
+                        r.status,
+                        r.grace_until,
+                        r.case_id,
+                        r.worker,
+                        r.team,
+                        r.risk_level,
+                    ]
+                    for r in found["reviews"]
+                ],
+            )
+        )
+        console.print(
+            _table(
+                "Open escalations",
+                ["raised", "level", "to", "case", "reason", "worker", "team"],
+                [
+                    [
+                        f"{e.raised_at:%Y-%m-%d %H:%M:%S}",
+                        e.level,
+                        e.escalated_to,
+                        e.case_id,
+                        e.reason,
+                        e.worker,
+                        e.team,
+                    ]
+                    for e in found["escalations"]
+                ],
+            )
+        )
+
+    emit({k: _dump(v) for k, v in found.items()}, as_json, render)

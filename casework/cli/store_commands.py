@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncpg
 import typer
-from rich.table import Table
 
-from casework.cli.output import JsonOption, console, emit, run
-from casework.db import apply_migrations, database_url
-from casework.settings import get_settings
-from events.chain import VerifyReport, verify_chains
+from casework.cli.output import JsonOption, console, emit, fail, run
+from casework.consistency import ConsistencyReport, check_consistency
+from casework.db import apply_migrations, create_pool, database_url
+from casework.settings import Settings, get_settings
+from casework.temporal import connect
+from events.store import EventStore
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -28,23 +28,51 @@ def migrate_command(as_json: bool = JsonOption) -> None:
     )
 
 
-async def _verify(dsn: str) -> VerifyReport:
-    conn = await asyncpg.connect(dsn)
+async def _verify(settings: Settings, chains_only: bool) -> ConsistencyReport:
+    dsn = database_url(settings)
+    pool = await create_pool(dsn, max_size=3)
     try:
-        return await verify_chains(conn)
+        store = EventStore(pool)
+        client = None
+        if not chains_only:
+            try:
+                client = await connect(settings)
+            except RuntimeError as exc:
+                raise VerifyUnavailable(
+                    f"Temporal at {settings.temporal_address} is not answering ({exc}); "
+                    "start the stack, or run `casework verify --chains-only`"
+                ) from exc
+        return await check_consistency(dsn, store, client, read_models=not chains_only)
     finally:
-        await conn.close()
+        await pool.close()
+
+
+class VerifyUnavailable(RuntimeError):
+    pass
 
 
 @app.command("verify")
-def verify_command(as_json: bool = JsonOption) -> None:
-    """Recompute every stream's hash chain; exit 1 naming the first broken event."""
-    report = run(_verify(database_url(get_settings())))
+def verify_command(
+    chains_only: bool = typer.Option(
+        False, "--chains-only", help="Only the hash chains (no Temporal, no read models)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Check everything agrees: hash chains and versions, workflows against the log,
+    read models against a rebuild. Exit 1 with the list of findings."""
+    try:
+        report = run(_verify(get_settings(), chains_only))
+    except VerifyUnavailable as exc:
+        fail(str(exc), as_json)
+    chains = report.chains
     data = {
         "ok": report.ok,
-        "streams": report.streams,
-        "events": report.events,
-        "findings": [
+        "streams": chains.streams,
+        "events": chains.events,
+        "open_cases": report.open_cases,
+        "running_workflows": report.running_workflows,
+        "findings": report.findings,
+        "chain_findings": [
             {
                 "stream_id": f.stream_id,
                 "stream_version": f.stream_version,
@@ -52,30 +80,22 @@ def verify_command(as_json: bool = JsonOption) -> None:
                 "global_position": f.global_position,
                 "problem": f.problem,
             }
-            for f in report.findings
+            for f in chains.findings
         ],
     }
 
-    def render(d: dict[str, object]) -> None:
+    def render(_: dict[str, object]) -> None:
         if report.ok:
             console.print(
-                f"[green]ok[/]: {report.events} events in {report.streams} streams, "
-                "every hash chain intact"
+                f"[green]ok[/]: {chains.events} events in {chains.streams} streams, every hash "
+                f"chain intact; {report.open_cases} open case(s), "
+                f"{report.running_workflows} running workflow(s)"
+                + ("" if chains_only else "; read models equal a rebuild")
             )
             return
-        console.print(
-            f"[bold red]{len(report.findings)} broken chain(s)[/]; first: {report.findings[0]}"
-        )
-        table = Table("stream", "version", "event", "position", "problem")
-        for f in report.findings:
-            table.add_row(
-                f.stream_id,
-                str(f.stream_version),
-                str(f.event_id),
-                str(f.global_position),
-                f.problem,
-            )
-        console.print(table)
+        console.print(f"[bold red]{len(report.findings)} finding(s)[/]:")
+        for finding in report.findings:
+            console.print(f"  - {finding}", highlight=False)
 
     emit(data, as_json, render)
     if not report.ok:

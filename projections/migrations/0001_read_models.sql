@@ -44,7 +44,7 @@ CREATE TABLE IF NOT EXISTS case_summary (
     opened_at             timestamptz NOT NULL,
     consent_recorded      boolean     NOT NULL DEFAULT false,
     last_assessed_at      timestamptz,
-    next_review_due       date,                          -- from ReviewScheduled
+    next_review_due       timestamptz,                   -- from ReviewScheduled
     last_contact          date,
     plan_status           text,                          -- drafted | awaiting_approval | returned | active
     draft_plan_id         text,

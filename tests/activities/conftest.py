@@ -8,7 +8,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from casework.provider_simulator import ProviderSimulator
-from casework.temporal import DATA_CONVERTER
+from tests.codec_keys import TEST_DATA_CONVERTER
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
@@ -24,7 +24,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """One time-skipping test server for the activity tests that need a real worker."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER),
-        data_converter=DATA_CONVERTER,
+        data_converter=TEST_DATA_CONVERTER,
     )
     try:
         yield env

@@ -102,3 +102,35 @@ async def test_verify_finds_a_recomputed_hash_with_a_broken_link(
     assert [(f.stream_version, f.problem) for f in report.findings] == [
         (3, "previous_hash does not match the preceding event")
     ]
+
+
+async def test_verify_command_exits_1_naming_the_tampered_event(
+    store: EventStore, pool: asyncpg.Pool, database_url: str
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    await store.append("case-a", 0, [contact_event(i) for i in range(3)])
+    env = {**os.environ, "DATABASE_URL": database_url, "CASEWORK_LOG_LEVEL": "ERROR"}
+    args = [sys.executable, "-m", "starter", "verify", "--chains-only", "--json"]
+    clean = await asyncio.to_thread(
+        subprocess.run, args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert clean.returncode == 0, clean.stderr
+    target = (await store.read_stream("case-a"))[1]
+    await tamper(
+        pool,
+        f"""UPDATE events SET metadata = jsonb_set(metadata, '{{actor_id}}', '"mallory"')
+            WHERE event_id = '{target.event_id}'""",
+    )
+    broken = await asyncio.to_thread(
+        subprocess.run, args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert broken.returncode == 1
+    report = json.loads(broken.stdout.strip().splitlines()[-1])
+    [finding] = report["chain_findings"]
+    assert finding["event_id"] == str(target.event_id) and finding["stream_version"] == 2

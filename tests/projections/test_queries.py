@@ -211,8 +211,8 @@ async def seeded(store: EventStore, pool: asyncpg.Pool, database_url: str) -> as
     # Reviews and escalations come with issue 4: rows stand in for its events here.
     for case_id, due in ((A, date(2026, 2, 1)), (B, date(2026, 3, 5)), (C, date(2026, 2, 10))):
         await pool.execute(
-            """INSERT INTO case_reviews (case_id, due_on, status, scheduled_at, updated_at)
-               VALUES ($1, $2, 'scheduled', $3, $3)""",
+            """INSERT INTO case_reviews (case_id, due_on, due_at, status, scheduled_at, updated_at)
+               VALUES ($1, $2, $2::date::timestamp AT TIME ZONE 'UTC', 'scheduled', $3, $3)""",
             str(case_id),
             due,
             T0,
@@ -225,7 +225,7 @@ async def seeded(store: EventStore, pool: asyncpg.Pool, database_url: str) -> as
         )
     await catch_up(database_url, store)
     await pool.execute(
-        """UPDATE case_summary cs SET next_review_due = r.due_on
+        """UPDATE case_summary cs SET next_review_due = r.due_at
              FROM case_reviews r WHERE r.case_id = cs.case_id"""
     )
     return pool
@@ -386,7 +386,7 @@ async def test_reviews_escalations_and_holds_from_their_events(
     )
     await catch_up(database_url, store)
     summary = await queries.case_summary(pool, SUPER_A, A)
-    assert summary.next_review_due == date(2026, 2, 15)
+    assert summary.next_review_due == due
     assert summary.open_escalations == 1 and summary.on_hold
     [review] = await queries.reviews(pool, SUPER_A, overdue_only=True, now=NOW)
     assert (review.status, review.days_overdue, review.grace_until) == (
