@@ -8,6 +8,7 @@ from __future__ import annotations
 import typer
 
 from casework.cli import (
+    access_commands,
     case_commands,
     client_commands,
     directory_commands,
@@ -31,6 +32,7 @@ for _module_app in (
     store_commands.app,
     projection_commands.app,
     operator_commands.app,
+    access_commands.app,
 ):
     app.registered_commands.extend(_module_app.registered_commands)
 app.add_typer(case_commands.case_app, name="case")

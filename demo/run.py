@@ -169,6 +169,27 @@ async def run_demo(
                         1 for s in scripts if s.path not in (CasePath.ONGOING, CasePath.NEGLECTED)
                     ),
                 )
+                escalated = progress.add_task(
+                    "neglected cases escalated to the manager",
+                    total=paths.get(CasePath.NEGLECTED.value, 0),
+                )
+                neglected = {str(r.case_id) for r in runs if r.script.path is CasePath.NEGLECTED}
+
+                async def escalated_to_manager() -> int:
+                    rows = await queries.escalations(pool, MANAGER)
+                    top = {e.case_id for e in rows if e.level >= 2 and e.case_id in neglected}
+                    progress.update(escalated, completed=len(top))
+                    return len(top)
+
+                async def watch_escalations(stop: asyncio.Event) -> None:
+                    while not stop.is_set():
+                        with contextlib.suppress(asyncpg.PostgresError):
+                            await escalated_to_manager()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), timeout=2)
+
+                walking = asyncio.Event()
+                watcher = asyncio.create_task(watch_escalations(walking))
                 gate = asyncio.Semaphore(concurrency)
 
                 def tick(step: str) -> None:
@@ -188,18 +209,13 @@ async def run_demo(
                         progress.advance(finished)
 
                 await asyncio.gather(*(walk(r) for r in runs))
+                walking.set()
+                await watcher
 
-                escalated = progress.add_task(
-                    "neglected cases escalated to the manager",
-                    total=paths.get(CasePath.NEGLECTED.value, 0),
-                )
+                # The neglected cases' reviews go due, lapse and climb the ladder.
                 deadline = time.monotonic() + watch_seconds
-                case_ids = {str(r.case_id) for r in runs if r.script.path is CasePath.NEGLECTED}
                 while time.monotonic() < deadline:
-                    rows = await queries.escalations(pool, MANAGER)
-                    top = {e.case_id for e in rows if e.level >= 2 and e.case_id in case_ids}
-                    progress.update(escalated, completed=len(top))
-                    if case_ids and len(top) >= len(case_ids):
+                    if await escalated_to_manager() >= len(neglected):
                         break
                     await asyncio.sleep(2)
             open_escalations = await queries.escalations(pool, MANAGER)

@@ -1,7 +1,9 @@
-"""Who may see which cases: the one place the read side's visibility rule lives.
+"""Who may see which cases: the read side's visibility rule, from cases/access.py.
 
 Every query over case data joins `case_summary` (alias `cs`) and adds the predicate
-`case_scope(actor).sql(...)`; a case is visible by its CURRENT worker and team:
+`case_scope(actor).sql(...)`. The relation comes from the role × query table of the
+authorisation policy (`cases.access.QUERIES`); a case is visible by its CURRENT
+worker and team:
 
 * caseworker — the cases assigned to them (`cs.worker = staff_id`);
 * supervisor — the cases of their team (`cs.team = team`); a supervisor without a
@@ -20,19 +22,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cases.actors import Actor, Role
+from cases.access import (
+    AccessDenied,
+    CaseNotVisible,
+    Query,
+    may_decide_approval,
+    query_relation,
+)
+from cases.actors import Actor
 
-
-class AccessDenied(PermissionError):
-    """The actor's role may not read case data at all."""
-
-
-class CaseNotVisible(LookupError):
-    """No such case, or the actor may not see it (deliberately indistinguishable)."""
-
-    def __init__(self, case_id: str) -> None:
-        self.case_id = case_id
-        super().__init__(f"case {case_id} not found or not visible to you")
+__all__ = [
+    "AccessDenied",
+    "CaseNotVisible",
+    "CaseScope",
+    "case_scope",
+    "may_decide_approval",
+]
 
 
 @dataclass(frozen=True)
@@ -56,26 +61,24 @@ class CaseScope:
         args.append(self.team)
         return f"{alias}.team = ${len(args)}"
 
-
-def case_scope(actor: Actor) -> CaseScope:
-    """The cases `actor` may see (raises AccessDenied for roles that see none)."""
-    match actor.role:
-        case Role.CASEWORKER:
-            return CaseScope(worker=actor.staff_id)
-        case Role.SUPERVISOR:
-            if actor.team is None:
-                return CaseScope(nothing=True)
-            return CaseScope(team=actor.team)
-        case Role.MANAGER | Role.AUDITOR | Role.SYSTEM:
-            return CaseScope(everything=True)
-        case Role.ADMIN:
-            raise AccessDenied(
-                f"{actor.staff_id} is an administrator: administrators manage the staff and "
-                "resource directories and see no case data"
-            )
-    raise AccessDenied(f"role {actor.role} may not read case data")  # pragma: no cover
+    def admits(self, team: str, worker: str) -> bool:
+        """The same predicate in Python, for one case's team and worker."""
+        if self.nothing:
+            return False
+        if self.everything:
+            return True
+        if self.worker is not None:
+            return worker == self.worker
+        return team == self.team
 
 
-def may_decide_approval(actor: Actor, team: str, requested_by: str) -> bool:
-    """A supervisor of the case's team may decide an approval they did not request."""
-    return actor.role is Role.SUPERVISOR and actor.team == team and actor.staff_id != requested_by
+def case_scope(actor: Actor, query: Query = Query.CASE_DETAILS) -> CaseScope:
+    """The cases `actor` may see with `query` (AccessDenied for roles that see none)."""
+    relation = query_relation(actor, query)
+    if relation == "any":
+        return CaseScope(everything=True)
+    if relation == "assigned":
+        return CaseScope(worker=actor.staff_id)
+    if actor.team is None:
+        return CaseScope(nothing=True)
+    return CaseScope(team=actor.team)

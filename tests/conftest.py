@@ -15,7 +15,7 @@ from events.keys import MasterKeyring
 from events.store import EventStore
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
-from tests.temporal_env import TEST_SERVER
+from tests.temporal_env import DEV_SERVER, TEST_SERVER
 from workflows import search_attributes as sa
 
 
@@ -51,6 +51,20 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
             namespace=env.client.namespace,
             search_attributes={k.name: cast(Any, k.indexed_value_type.value) for k in sa.ALL},
         )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real Temporal dev server (shipped binary, in-memory), for what needs visibility."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(DEV_SERVER),
+        data_converter=TEST_DATA_CONVERTER,
+        search_attributes=sa.ALL,
     )
     try:
         yield env

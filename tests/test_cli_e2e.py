@@ -11,7 +11,6 @@ import json
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,26 +20,11 @@ from temporalio.worker import Worker
 from casework.provider_simulator import ProviderSimulator
 from events.keys import MasterKeyring
 from events.store import EventStore
-from tests.codec_keys import TEST_CODEC_KEYS, TEST_DATA_CONVERTER
+from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
-from tests.temporal_env import DEV_SERVER
 from worker import WORKFLOWS, activities_for
-from workflows import search_attributes as sa
 
 EXAMPLES = ROOT / "docs" / "examples"
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(DEV_SERVER),
-        data_converter=TEST_DATA_CONVERTER,
-        search_attributes=sa.ALL,
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 class Cli:

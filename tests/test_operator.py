@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 
 import asyncpg
@@ -23,23 +22,7 @@ from projections.catalog import all_projections
 from projections.runner import run_projections
 from tests.cases import inputs
 from tests.cases.people import ALICE, MAX
-from tests.codec_keys import TEST_DATA_CONVERTER
-from tests.temporal_env import DEV_SERVER
 from worker import WORKFLOWS, activities_for
-from workflows import search_attributes as sa
-
-
-@pytest.fixture
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(DEV_SERVER),
-        data_converter=TEST_DATA_CONVERTER,
-        search_attributes=sa.ALL,
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 async def catch_up(database_url: str) -> None:

@@ -23,6 +23,9 @@ from rich.table import Table
 
 from cases import commands as c
 from cases.actors import Actor
+from cases.evolve import fold
+from cases.state import CaseState
+from casework.access_log import CaseLocation, View, authorise_read
 from casework.case_client import CaseClient, CaseCommandRejected, CaseNotFound
 from casework.cli.output import JsonOption, console, emit, fail, run
 from casework.db import create_pool, database_url
@@ -47,6 +50,14 @@ case_app = typer.Typer(
 )
 
 AsOption = typer.Option(..., "--as", help="The acting staff member's id.")
+ReasonOption = typer.Option(None, "--reason", help="Why you read the case (access log).")
+BreakGlassOption = typer.Option(
+    None,
+    "--break-glass",
+    metavar="REASON",
+    help="Emergency access to a case outside your scope: recorded with the reason, and "
+    "the case's supervisors are notified.",
+)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -107,7 +118,7 @@ def drive(
 
     try:
         result = run(main())
-    except (CaseCommandRejected, CaseNotFound, NotFound, LookupError) as exc:
+    except (CaseCommandRejected, CaseNotFound, NotFound, LookupError, PermissionError) as exc:
         fail(str(exc), as_json)
     except ValidationError as exc:
         fail(describe_validation(exc), as_json)
@@ -552,34 +563,83 @@ def reopen(
 
 
 @case_app.command("show")
-def show(case_id: str, staff_id: str = AsOption, as_json: bool = JsonOption) -> None:
-    """The case as its workflow holds it."""
+def show(
+    case_id: str,
+    staff_id: str = AsOption,
+    reason: str | None = ReasonOption,
+    break_glass: str | None = BreakGlassOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The case as its workflow holds it (the read is recorded in the access log)."""
 
     async def action(s: Session, actor: Actor) -> Any:
-        state = await s.cases.state(case_id)
-        return state.model_dump(mode="json")
+        return await read_case(s, actor, case_id, reason=reason, break_glass=break_glass)
 
     drive(as_json, staff_id, action)
 
 
+async def read_case(
+    s: Session,
+    actor: Actor,
+    case_id: str,
+    *,
+    reason: str | None = None,
+    break_glass: str | None = None,
+) -> dict[str, Any]:
+    """`case show`: the case's state, once the read is allowed and recorded."""
+    try:
+        state: CaseState | None = await s.cases.state(case_id)
+    except CaseNotFound:
+        state = None
+    location = CaseLocation(state.team, state.assigned_worker) if state else None
+    await authorise_read(
+        s.store.pool, actor, case_id, View.CASE_SHOW, location,
+        reason=reason, break_glass=break_glass, store=s.store,
+    )  # fmt: skip
+    assert state is not None
+    return state.model_dump(mode="json")
+
+
+async def read_history(
+    s: Session,
+    actor: Actor,
+    case_id: str,
+    *,
+    reason: str | None = None,
+    break_glass: str | None = None,
+) -> list[dict[str, Any]]:
+    """`case history`: the case's events, once the read is allowed and recorded."""
+    events = await s.store.read_stream(f"case-{case_id}")
+    state = fold(events, s.store.registry) if events else None
+    location = CaseLocation(state.team, state.assigned_worker) if state else None
+    await authorise_read(
+        s.store.pool, actor, case_id, View.CASE_HISTORY, location,
+        reason=reason, break_glass=break_glass, store=s.store,
+    )  # fmt: skip
+    return [
+        {
+            "version": e.stream_version,
+            "type": e.event_type,
+            "actor": e.metadata.actor_id,
+            "role": e.metadata.actor_role,
+            "occurred_at": e.occurred_at.isoformat(),
+        }
+        for e in events
+    ]
+
+
 @case_app.command("history")
-def history(case_id: str, staff_id: str = AsOption, as_json: bool = JsonOption) -> None:
-    """The case's event log: every step, who did it and when."""
+def history(
+    case_id: str,
+    staff_id: str = AsOption,
+    reason: str | None = ReasonOption,
+    break_glass: str | None = BreakGlassOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The case's event log: every step, who did it and when (recorded in the access log)."""
 
     async def action(s: Session, actor: Actor) -> Any:
-        events = await s.store.read_stream(f"case-{case_id}")
-        if not events:
-            raise CaseNotFound(f"no case {case_id}")
-        return [
-            {
-                "version": e.stream_version,
-                "type": e.event_type,
-                "actor": e.metadata.actor_id,
-                "role": e.metadata.actor_role,
-                "occurred_at": e.occurred_at.isoformat(),
-            }
-            for e in events
-        ]
+        return await read_history(s, actor, case_id, reason=reason, break_glass=break_glass)
 
     async def main() -> Any:
         async with session() as s:
@@ -587,7 +647,7 @@ def history(case_id: str, staff_id: str = AsOption, as_json: bool = JsonOption) 
 
     try:
         rows = run(main())
-    except (CaseNotFound, NotFound, LookupError) as exc:
+    except (CaseNotFound, NotFound, LookupError, PermissionError) as exc:
         fail(str(exc), as_json)
 
     def render(rows: list[dict[str, Any]]) -> None:

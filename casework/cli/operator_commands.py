@@ -9,7 +9,16 @@ from rich.panel import Panel
 from rich.table import Table
 
 from cases.actors import Actor
-from casework.cli.case_commands import AsOption, Session, drive
+from cases.state import CaseState
+from casework.access_log import CaseLocation, View, authorise_read
+from casework.case_client import CaseNotFound
+from casework.cli.case_commands import (
+    AsOption,
+    BreakGlassOption,
+    ReasonOption,
+    Session,
+    drive,
+)
 from casework.cli.output import JsonOption, console
 from casework.inspect import inspect_case
 
@@ -54,11 +63,28 @@ def _render(d: dict[str, Any]) -> None:
 
 
 @app.command("inspect")
-def inspect_command(case_id: str, staff_id: str = AsOption, as_json: bool = JsonOption) -> None:
-    """The case's workflow, what it waits on, its log and read model, and any disagreement."""
+def inspect_command(
+    case_id: str,
+    staff_id: str = AsOption,
+    reason: str | None = ReasonOption,
+    break_glass: str | None = BreakGlassOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """The case's workflow, what it waits on, its log and read model, and any disagreement.
+
+    The read is recorded in the access log."""
 
     async def action(s: Session, actor: Actor) -> dict[str, Any]:
-        result = await inspect_case(s.cases.client, s.store, s.store.pool, actor, case_id)
+        try:
+            state: CaseState | None = await s.cases.state_from_log(case_id)
+        except CaseNotFound:
+            state = None
+        grant = await authorise_read(
+            s.store.pool, actor, case_id, View.INSPECT,
+            CaseLocation(state.team, state.assigned_worker) if state else None,
+            reason=reason, break_glass=break_glass, store=s.store,
+        )  # fmt: skip
+        result = await inspect_case(s.cases.client, s.store, s.store.pool, grant.reader, case_id)
         return result.as_dict()
 
     drive(as_json, staff_id, action, render=_render)

@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cases.actors import Actor
+from casework.access_log import View, read_case_view
+from casework.cli.case_commands import BreakGlassOption, ReasonOption
 from casework.cli.output import JsonOption, console, emit, fail, run
 from casework.db import create_pool, database_url
 from casework.settings import get_settings
@@ -511,10 +513,24 @@ def outcomes_command(
 def timeline_command(
     case_id: str = typer.Argument(..., help="The case id."),
     staff_id: str = AsOption,
+    reason: str | None = ReasonOption,
+    break_glass: str | None = BreakGlassOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """What happened on a case and who did it: every event, one line each."""
-    rows = _query(staff_id, as_json, lambda pool, actor: queries.timeline(pool, actor, case_id))
+    """What happened on a case and who did it (the read is recorded in the access log)."""
+    rows = _query(
+        staff_id,
+        as_json,
+        lambda pool, actor: read_case_view(
+            pool,
+            actor,
+            case_id,
+            View.TIMELINE,
+            lambda reader: queries.timeline(pool, reader, case_id),
+            reason=reason,
+            break_glass=break_glass,
+        ),
+    )
 
     def render(_: Any) -> None:
         console.print(
@@ -535,11 +551,25 @@ def timeline_command(
 def summary_command(
     case_id: str = typer.Argument(..., help="The case id."),
     staff_id: str = AsOption,
+    reason: str | None = ReasonOption,
+    break_glass: str | None = BreakGlassOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Where a case stands: status, worker, risk, plan, referrals, reviews, escalations."""
+    """Where a case stands: status, worker, risk, plan, referrals, reviews, escalations.
+
+    The read is recorded in the access log."""
     summary = _query(
-        staff_id, as_json, lambda pool, actor: queries.case_summary(pool, actor, case_id)
+        staff_id,
+        as_json,
+        lambda pool, actor: read_case_view(
+            pool,
+            actor,
+            case_id,
+            View.SUMMARY,
+            lambda reader: queries.case_summary(pool, reader, case_id),
+            reason=reason,
+            break_glass=break_glass,
+        ),
     )
 
     def render(_: Any) -> None:

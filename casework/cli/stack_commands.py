@@ -167,7 +167,7 @@ def _render_demo(data: dict[str, Any]) -> None:
     )
     load = Table("team", "worker", "open", "by risk", "overdue reviews", title="Caseload")
     for row in data["caseload"]:
-        risks = ", ".join(f"{k} {v}" for k, v in sorted(row["by_risk"].items()))
+        risks = ", ".join(f"{k} {v}" for k, v in sorted(row["by_risk"].items()) if v)
         load.add_row(
             row["team"],
             row["worker"] or "-",

@@ -15,15 +15,11 @@ from casework.provider_simulator import ProviderSimulator
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalKind,
-    ClosureReason,
     ContactKind,
-    GoalEvaluation,
-    GoalOutcome,
-    GoalStatus,
-    NextStep,
 )
 from tests.cases import inputs
 from tests.cases.people import ALICE, CAROL, DAN, ERIN
+from tests.workflows import scenarios
 
 Harness = tuple[CaseClient, EventStore]
 
@@ -37,80 +33,14 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
 ) -> None:
     cases, store = case_worker
     async with ProviderSimulator() as provider:
-        cmd = inputs.open_case()
-        case_id = cmd.case_id
-        opened = await cases.open(cmd)
-        # Opening schedules the first review (CaseOpened, ReviewScheduled).
-        assert opened.stream_version == 2 and opened.status is CaseStatus.OPEN
-
-        await cases.execute(case_id, inputs.consent())
-        result = await cases.execute(case_id, inputs.assessment(housing=3))
-        assert result.detail["risk_level"] == "high"
-        await cases.execute(case_id, inputs.plan())
-        await cases.execute(case_id, c.SubmitPlan(actor=ALICE, note="ready"))
-        returned = c.DecideApproval(
-            actor=CAROL, kind=ApprovalKind.PLAN, approve=False, reasons=["add a crisis contact"]
-        )
-        await cases.execute(case_id, returned)
-        await cases.execute(case_id, inputs.plan())
-        await cases.execute(case_id, c.SubmitPlan(actor=ALICE))
-        await cases.execute(
-            case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
-        )
-
-        referral = await cases.execute(
-            case_id, inputs.refer(url=provider.provider_url("shelter-1"))
-        )
-        assert referral.detail == {"referral_id": "referral-1"}
-        await cases.execute(
-            case_id,
-            c.ReferralReply(
-                actor=ALICE, referral_id="referral-1", outcome="declined", reason="no beds"
-            ),
-        )
-        await cases.execute(case_id, inputs.refer(url=provider.provider_url("shelter-1")))
-        await cases.execute(
-            case_id, c.ReferralReply(actor=ALICE, referral_id="referral-2", outcome="accepted")
-        )
-        for day in (2, 9, 16):
-            await cases.execute(
-                case_id,
-                c.LogContact(
-                    actor=ALICE, kind=ContactKind.HOME_VISIT, contact_date=date(2027, 1, day)
-                ),
-            )
-        await cases.execute(
-            case_id, c.RecordProgress(actor=ALICE, goal_id="housing", status=GoalStatus.MET)
-        )
-        await cases.execute(
-            case_id,
-            c.Evaluate(
-                actor=ALICE,
-                evaluations=[
-                    GoalEvaluation(goal_id="housing", outcome=GoalOutcome.MET, reason="tenancy")
-                ],
-                next_step=NextStep.CLOSE,
-            ),
-        )
-        await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
-        # Wait for the background dispatches to be recorded before closing.
-        state = await cases.state(case_id)
-        for _ in range(50):
-            if all(r.dispatch_attempts for r in state.referrals.values()):
-                break
-            state = await cases.state(case_id)
-        closed = await cases.execute(
-            case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
-        )
-        assert closed.status is CaseStatus.CLOSED
+        case_id = await scenarios.closed_case(cases, provider.provider_url("shelter-1"))
         final = await cases.handle(case_id).result()
         assert final.status is CaseStatus.CLOSED
-
         # The provider received both referrals, with only the consented fields.
         received = provider.referrals_for("shelter-1")
-        assert len(received) == 2
-        body = received[0].body
-        assert body["payload"]["name"] == "Rosalind Quennell-Ashby" if "payload" in body else True
+        assert [r.referral_id for r in received] == ["referral-1", "referral-2"]
+        assert received[0].body["shared"]["name"] == "Rosalind Quennell-Ashby"
+        assert "date_of_birth" not in received[0].body["shared"]
 
         reopened = await cases.execute(case_id, c.Reopen(actor=CAROL, reason="client relapsed"))
         assert reopened.status is CaseStatus.OPEN
@@ -119,14 +49,19 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
             c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 2, 1)),
         )
 
-    types = await stream_types(store, case_id)
+    log = await store.read_stream(f"case-{case_id}")
+    types = [e.event_type for e in log]
+    # Opening schedules the first review; reopening a fresh one.
     assert types[:2] == ["CaseOpened", "ReviewScheduled"]
     assert types[-3:] == ["CaseReopened", "ReviewScheduled", "ContactLogged"]
     assert "CaseClosed" in types
     assert types.count("ReferralDispatched") == 2
     assert types.count("ApprovalReturned") == 1
+    assessed = next(e for e in log if e.event_type == "AssessmentRecorded")
+    assert assessed.data["risk_level"] == "high"
+    assert {e.metadata.actor_id for e in log if e.event_type == "ApprovalGranted"} == {"carol"}
     # The running workflow's state equals the fold of the log.
-    assert await cases.state(case_id) == fold(await store.read_stream(f"case-{case_id}"))
+    assert await cases.state(case_id) == fold(log)
 
 
 async def test_author_may_not_approve_and_nothing_is_written(case_worker: Harness) -> None:

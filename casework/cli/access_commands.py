@@ -1,0 +1,58 @@
+"""`casework access-log CASE`: who read a case, when, through which view and why.
+
+For the roles the authorisation policy lets read the access log (auditors and
+managers); newest entries first. Refused attempts and emergency ("break the glass")
+reads are listed too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from casework import access_log
+from casework.cli.output import JsonOption, console, emit
+from casework.cli.projection_commands import AsOption, _query
+
+app = typer.Typer()
+
+
+@app.command("access-log")
+def access_log_command(
+    case_id: str = typer.Argument(..., help="The case id."),
+    staff_id: str = AsOption,
+    limit: int = typer.Option(1000, "--limit", help="At most this many entries."),
+    as_json: bool = JsonOption,
+) -> None:
+    """Every read of the case's details or history, newest first (auditors, managers)."""
+    found = _query(
+        staff_id,
+        as_json,
+        lambda pool, actor: access_log.entries(pool, actor, case_id, limit=limit),
+    )
+    data = {"case_id": case_id, "entries": [e.model_dump(mode="json") for e in found]}
+
+    def render(_: Any) -> None:
+        table = Table(
+            "#", "when", "who", "role", "team", "view", "outcome", "reason",
+            title=f"Access log of case {case_id}", title_justify="left",
+        )  # fmt: skip
+        for e in found:
+            outcome = "allowed" if e.allowed else "refused"
+            if e.break_glass:
+                outcome += " [bold red](break glass)[/]"
+            table.add_row(
+                str(e.access_id),
+                f"{e.accessed_at:%Y-%m-%d %H:%M:%S}",
+                e.staff_id,
+                e.role,
+                e.team or "",
+                e.view,
+                outcome,
+                e.reason or "",
+            )
+        console.print(table)
+
+    emit(data, as_json, render)

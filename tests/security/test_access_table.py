@@ -1,0 +1,560 @@
+"""Every cell of the authorisation policy (cases/access.py) against the real rules.
+
+Commands: each role, standing in each relation to a case (its assigned worker, a
+member of its team, outside it; team-less roles from the agency), tries every command
+through the pure rules of cases/decide.py (and the policy and directory rules) on a
+case state built so that only the permission can refuse it. The outcome must be the
+table's. Queries: the same actors against `case_scope` (in Python and as SQL) and the
+query-permission functions. And docs/security.md shows the table the module renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+import asyncpg
+import pytest
+
+from cases import commands as c
+from cases import decide as rules
+from cases.access import (
+    BREAK_GLASS_ROLES,
+    CASE_DATA_QUERIES,
+    COMMANDS,
+    QUERIES,
+    AccessDenied,
+    Action,
+    BreakGlassRefused,
+    CaseNotVisible,
+    Grant,
+    Query,
+    decide_read,
+    query_relation,
+    render_markdown,
+)
+from cases.actors import SYSTEM_ACTOR, Actor, Role
+from cases.evolve import evolve, open_state
+from cases.policy import DEFAULT_POLICY
+from cases.scoring import score
+from cases.state import CaseState
+from directory import StaffDirectory, decide_add_team
+from directory.errors import DirectoryError
+from events.registry import DomainEvent
+from events.vocabulary import (
+    ApprovalKind,
+    CaseOpened,
+    ClosureReason,
+    ContactKind,
+    GoalEvaluation,
+    GoalOutcome,
+    GoalStatus,
+    NextStep,
+)
+from projections.scope import case_scope
+from tests.cases import inputs
+from tests.conftest import ROOT
+
+NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+BUILDER = Actor(staff_id="builder", role=Role.MANAGER)
+"""Does the work that puts a case into the state a command needs (never under test)."""
+
+ACTORS: dict[Role, Actor] = {
+    Role.CASEWORKER: Actor(staff_id="alice", role=Role.CASEWORKER, team="north"),
+    Role.SUPERVISOR: Actor(staff_id="carol", role=Role.SUPERVISOR, team="north"),
+    Role.MANAGER: Actor(staff_id="max", role=Role.MANAGER),
+    Role.AUDITOR: Actor(staff_id="audrey", role=Role.AUDITOR),
+    Role.ADMIN: Actor(staff_id="root", role=Role.ADMIN),
+    Role.SYSTEM: SYSTEM_ACTOR,
+}
+
+
+class Position(StrEnum):
+    OWN = "own"
+    """The case is assigned to the actor (in the actor's team)."""
+    TEAM = "team"
+    """The case is in the actor's team, assigned to a colleague."""
+    OTHER = "other"
+    """The case is in another team."""
+    AGENCY = "agency"
+    """A team-less role (manager, auditor, admin, the engine) and a case of a team."""
+
+
+def positions(role: Role) -> list[Position]:
+    if ACTORS[role].team is None:
+        return [Position.AGENCY]
+    return [Position.OWN, Position.TEAM, Position.OTHER]
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The team and worker a command's permission is judged against."""
+
+    team: str
+    worker: Actor
+
+
+def subject(actor: Actor, position: Position) -> Subject:
+    if position is Position.OWN:
+        assert actor.team is not None
+        return Subject(actor.team, actor)
+    if position is Position.OTHER:
+        return Subject("south", Actor(staff_id="erin", role=Role.CASEWORKER, team="south"))
+    return Subject("north", Actor(staff_id="frank", role=Role.CASEWORKER, team="north"))
+
+
+def allowed_by_table(relation: str | None, actor: Actor, s: Subject) -> bool:
+    if relation is None:
+        return False
+    if relation == "any":
+        return True
+    in_team = actor.team == s.team
+    if relation == "team":
+        return in_team
+    return in_team and actor.staff_id == s.worker.staff_id
+
+
+# --- building case states -------------------------------------------------------------------
+
+
+def apply(state: CaseState, actor: Actor, events: list[DomainEvent]) -> CaseState:
+    for event in events:
+        state = evolve(state, event, actor.staff_id, NOW)
+    return state
+
+
+def opened(team: str, worker: Actor) -> CaseState:
+    [event] = rules.decide_open(inputs.open_case(actor=BUILDER, assignee=worker))
+    assert isinstance(event, CaseOpened) and event.team == team
+    return open_state(event, BUILDER.staff_id, NOW)
+
+
+def supervisor_of(state: CaseState) -> Actor:
+    return Actor(staff_id="sup-x", role=Role.SUPERVISOR, team=state.team)
+
+
+def assessed(s: Subject) -> CaseState:
+    state = opened(s.team, s.worker)
+    state = apply(state, BUILDER, rules.decide_consent(state, inputs.consent(actor=BUILDER)))
+    cmd = inputs.assessment(actor=BUILDER)
+    return apply(state, BUILDER, rules.decide_assessment(state, cmd, score(cmd.assessment.domains)))
+
+
+def drafted(s: Subject) -> CaseState:
+    state = assessed(s)
+    return apply(state, BUILDER, rules.decide_draft_plan(state, inputs.plan(actor=BUILDER)))
+
+
+def submitted(s: Subject) -> CaseState:
+    state = drafted(s)
+    return apply(state, BUILDER, rules.decide_submit_plan(state, c.SubmitPlan(actor=BUILDER)))
+
+
+def active(s: Subject) -> CaseState:
+    state = submitted(s)
+    sup = supervisor_of(state)
+    grant = c.DecideApproval(actor=sup, kind=ApprovalKind.PLAN, approve=True)
+    return apply(state, sup, rules.decide_approval(state, grant))
+
+
+def referred(s: Subject) -> CaseState:
+    state = active(s)
+    return apply(state, BUILDER, rules.decide_refer(state, inputs.refer(actor=BUILDER)))
+
+
+def on_hold(s: Subject) -> CaseState:
+    state = opened(s.team, s.worker)
+    hold = c.HoldCase(actor=BUILDER, reason="in hospital", until=NOW + timedelta(days=10))
+    return apply(state, BUILDER, rules.decide_hold(state, hold, NOW))
+
+
+def closure_requested(s: Subject) -> CaseState:
+    state = opened(s.team, s.worker)
+    ask = c.RequestClosure(actor=BUILDER, reason=ClosureReason.GOALS_MET)
+    return apply(state, BUILDER, rules.decide_request_closure(state, ask))
+
+
+def closed(s: Subject) -> CaseState:
+    state = closure_requested(s)
+    sup = supervisor_of(state)
+    grant = c.DecideApproval(actor=sup, kind=ApprovalKind.CLOSURE, approve=True)
+    return apply(state, sup, rules.decide_approval(state, grant))
+
+
+def transfer_pending(s: Subject) -> CaseState:
+    """A case of another team, being transferred TO the subject's team and worker."""
+    state = opened("east", Actor(staff_id="gina", role=Role.CASEWORKER, team="east"))
+    ask = c.RequestTransfer(actor=BUILDER, to_team=s.team, to_worker=s.worker, reason="moved")
+    return apply(state, BUILDER, rules.decide_transfer(state, ask))
+
+
+def just_opened(s: Subject) -> CaseState:
+    return opened(s.team, s.worker)
+
+
+# --- the commands -----------------------------------------------------------------------------
+
+Run = Callable[[Subject, Actor], Any]
+
+
+def on(build: Callable[[Subject], CaseState], decide: Callable[[CaseState, Actor], Any]) -> Run:
+    return lambda s, actor: decide(build(s), actor)
+
+
+COMMAND_CASES: dict[str, tuple[Action, Run]] = {
+    "open": (
+        Action.OPEN,
+        lambda s, actor: rules.decide_open(inputs.open_case(actor=actor, assignee=s.worker)),
+    ),
+    "consent": (
+        Action.WORK,
+        on(just_opened, lambda st, a: rules.decide_consent(st, inputs.consent(actor=a))),
+    ),
+    "assessment": (
+        Action.WORK,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_assessment(
+                st, inputs.assessment(actor=a), score(inputs.assessment().assessment.domains)
+            ),
+        ),
+    ),
+    "draft plan": (
+        Action.WORK,
+        on(assessed, lambda st, a: rules.decide_draft_plan(st, inputs.plan(actor=a))),
+    ),
+    "submit plan": (
+        Action.WORK,
+        on(drafted, lambda st, a: rules.decide_submit_plan(st, c.SubmitPlan(actor=a))),
+    ),
+    "refer": (Action.WORK, on(active, lambda st, a: rules.decide_refer(st, inputs.refer(actor=a)))),
+    "contact": (
+        Action.WORK,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_contact(
+                st, c.LogContact(actor=a, kind=ContactKind.PHONE, contact_date=NOW.date())
+            ),
+        ),
+    ),
+    "progress": (
+        Action.WORK,
+        on(
+            active,
+            lambda st, a: rules.decide_progress(
+                st, c.RecordProgress(actor=a, goal_id="housing", status=GoalStatus.IN_PROGRESS)
+            ),
+        ),
+    ),
+    "evaluate": (
+        Action.WORK,
+        on(
+            active,
+            lambda st, a: rules.decide_evaluate(
+                st,
+                c.Evaluate(
+                    actor=a,
+                    evaluations=[
+                        GoalEvaluation(goal_id="housing", outcome=GoalOutcome.MET, reason="x")
+                    ],
+                    next_step=NextStep.CLOSE,
+                ),
+            ),
+        ),
+    ),
+    "request transfer": (
+        Action.WORK,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_transfer(
+                st, c.RequestTransfer(actor=a, to_team="east", reason="moving away")
+            ),
+        ),
+    ),
+    "request closure": (
+        Action.WORK,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_request_closure(
+                st, c.RequestClosure(actor=a, reason=ClosureReason.GOALS_MET)
+            ),
+        ),
+    ),
+    "hold": (
+        Action.WORK,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_hold(
+                st,
+                c.HoldCase(actor=a, reason="in hospital", until=NOW + timedelta(days=5)),
+                NOW,
+            ),
+        ),
+    ),
+    "resume": (
+        Action.WORK,
+        on(on_hold, lambda st, a: rules.decide_resume(st, c.ResumeCase(actor=a, reason="home"))),
+    ),
+    "approve plan": (
+        Action.APPROVE,
+        on(
+            submitted,
+            lambda st, a: rules.decide_approval(
+                st, c.DecideApproval(actor=a, kind=ApprovalKind.PLAN, approve=True)
+            ),
+        ),
+    ),
+    "return plan": (
+        Action.APPROVE,
+        on(
+            submitted,
+            lambda st, a: rules.decide_approval(
+                st,
+                c.DecideApproval(
+                    actor=a, kind=ApprovalKind.PLAN, approve=False, reasons=["add a goal"]
+                ),
+            ),
+        ),
+    ),
+    "approve closure": (
+        Action.APPROVE,
+        on(
+            closure_requested,
+            lambda st, a: rules.decide_approval(
+                st, c.DecideApproval(actor=a, kind=ApprovalKind.CLOSURE, approve=True)
+            ),
+        ),
+    ),
+    "assign": (
+        Action.ASSIGN,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_assign(
+                st,
+                c.Assign(
+                    actor=a,
+                    assignee=Actor(staff_id="hana", role=Role.CASEWORKER, team=st.team),
+                    reason="leave",
+                ),
+            ),
+        ),
+    ),
+    "accept transfer": (
+        Action.TRANSFER_REPLY,
+        on(
+            transfer_pending,
+            lambda st, a: rules.decide_transfer_reply(st, c.ReplyTransfer(actor=a, accept=True)),
+        ),
+    ),
+    "reject transfer": (
+        Action.TRANSFER_REPLY,
+        on(
+            transfer_pending,
+            lambda st, a: rules.decide_transfer_reply(
+                st, c.ReplyTransfer(actor=a, accept=False, reason="no capacity")
+            ),
+        ),
+    ),
+    "reopen": (
+        Action.REOPEN,
+        on(closed, lambda st, a: rules.decide_reopen(st, c.Reopen(actor=a, reason="relapse"))),
+    ),
+    "referral reply": (
+        Action.PROVIDER_REPLY,
+        on(
+            referred,
+            lambda st, a: rules.decide_referral_reply(
+                st, c.ReferralReply(actor=a, referral_id="referral-1", outcome="accepted")
+            ),
+        ),
+    ),
+    "provider report": (
+        Action.PROVIDER_REPLY,
+        on(
+            referred,
+            lambda st, a: rules.decide_provider_report(
+                st, c.ProviderReport(actor=a, referral_id="referral-1", report="first visit")
+            ),
+        ),
+    ),
+    "forget client": (
+        Action.ERASE,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_forget(st, c.ForgetClient(actor=a, reason="asked")),
+        ),
+    ),
+    "apply policy": (
+        Action.POLICY,
+        lambda s, actor: rules.check_apply_policy(
+            c.ApplyPolicy(actor=actor, policy=DEFAULT_POLICY)
+        ),
+    ),
+    "change directory": (
+        Action.DIRECTORY,
+        lambda s, actor: decide_add_team(StaffDirectory(), actor, "west", "West"),
+    ),
+}
+
+
+def command_cells() -> list[Any]:
+    return [
+        pytest.param(name, role, position, id=f"{name}-{role.value}-{position.value}")
+        for name in COMMAND_CASES
+        for role in Role
+        for position in positions(role)
+    ]
+
+
+def test_every_command_is_walked() -> None:
+    assert {action for action, _ in COMMAND_CASES.values()} == set(Action) == set(COMMANDS)
+
+
+@pytest.mark.parametrize(("name", "role", "position"), command_cells())
+def test_command_cell(name: str, role: Role, position: Position) -> None:
+    action, run = COMMAND_CASES[name]
+    actor = ACTORS[role]
+    s = subject(actor, position)
+    expected = allowed_by_table(COMMANDS[action].get(role), actor, s)
+    if expected:
+        assert run(s, actor), f"{name}: no events"
+        return
+    with pytest.raises((rules.CommandRejected, DirectoryError)) as refused:
+        run(s, actor)
+    # Refused for who the actor is, not for the state of the case.
+    assert str(refused.value).startswith(f"{actor.staff_id} "), str(refused.value)
+
+
+# --- separation of duties and the policy's promises -------------------------------------------
+
+
+def test_auditors_change_nothing_and_admins_see_no_case_data() -> None:
+    assert all(Role.AUDITOR not in cells for cells in COMMANDS.values())
+    assert all(Role.ADMIN not in QUERIES[q] for q in CASE_DATA_QUERIES)
+    assert Role.ADMIN not in BREAK_GLASS_ROLES
+    assert all(Role.AUDITOR in QUERIES[q] for q in Query if q is not Query.DIRECTORIES)
+
+
+@pytest.mark.parametrize("kind", [ApprovalKind.PLAN, ApprovalKind.CLOSURE])
+def test_no_approving_what_one_wrote_or_requested(kind: ApprovalKind) -> None:
+    carol = ACTORS[Role.SUPERVISOR]
+    state = opened("north", Actor(staff_id="frank", role=Role.CASEWORKER, team="north"))
+    if kind is ApprovalKind.PLAN:
+        state = apply(state, carol, rules.decide_consent(state, inputs.consent(actor=carol)))
+        cmd = inputs.assessment(actor=carol)
+        state = apply(
+            state, carol, rules.decide_assessment(state, cmd, score(cmd.assessment.domains))
+        )
+        state = apply(state, carol, rules.decide_draft_plan(state, inputs.plan(actor=carol)))
+        state = apply(state, carol, rules.decide_submit_plan(state, c.SubmitPlan(actor=carol)))
+    else:
+        ask = c.RequestClosure(actor=carol, reason=ClosureReason.GOALS_MET)
+        state = apply(state, carol, rules.decide_request_closure(state, ask))
+    with pytest.raises(rules.CommandRejected, match=r"carol .*may not"):
+        rules.decide_approval(state, c.DecideApproval(actor=carol, kind=kind, approve=True))
+    dan = Actor(staff_id="dan", role=Role.SUPERVISOR, team="north")
+    assert rules.decide_approval(state, c.DecideApproval(actor=dan, kind=kind, approve=True))
+
+
+# --- the queries ------------------------------------------------------------------------------
+
+
+def query_cells() -> list[Any]:
+    return [
+        pytest.param(query, role, position, id=f"{query.value}-{role.value}-{position.value}")
+        for query in Query
+        for role in Role
+        for position in positions(role)
+    ]
+
+
+@pytest.mark.parametrize(("query", "role", "position"), query_cells())
+def test_query_cell(query: Query, role: Role, position: Position) -> None:
+    actor = ACTORS[role]
+    s = subject(actor, position)
+    relation = QUERIES[query].get(role)
+    if relation is None:
+        with pytest.raises(AccessDenied):
+            query_relation(actor, query)
+        if query in CASE_DATA_QUERIES:
+            with pytest.raises(AccessDenied):
+                case_scope(actor, query)
+            with pytest.raises(AccessDenied):
+                decide_read(actor, query, "c-1", team=s.team, worker=s.worker.staff_id)
+            with pytest.raises(AccessDenied):  # no emergency access either
+                decide_read(
+                    actor, query, "c-1", team=s.team, worker=s.worker.staff_id, break_glass="x"
+                )
+        return
+    assert query_relation(actor, query) == relation
+    if query not in CASE_DATA_QUERIES:
+        return
+    # Reads see the case by its worker (own caseload), its team, or everything.
+    visible = relation == "any" or (
+        actor.staff_id == s.worker.staff_id if relation == "assigned" else actor.team == s.team
+    )
+    assert case_scope(actor, query).admits(s.team, s.worker.staff_id) is visible
+    kwargs: dict[str, Any] = {"team": s.team, "worker": s.worker.staff_id}
+    if visible:
+        assert decide_read(actor, query, "c-1", **kwargs).grant is Grant.IN_SCOPE
+        granted = decide_read(actor, query, "c-1", **kwargs, break_glass="checking")
+        assert granted.grant is Grant.IN_SCOPE and granted.reason == "checking"
+        return
+    with pytest.raises(CaseNotVisible):
+        decide_read(actor, query, "c-1", **kwargs, reason="curious")
+    if role in BREAK_GLASS_ROLES:
+        granted = decide_read(actor, query, "c-1", **kwargs, break_glass="client at risk")
+        assert granted.grant is Grant.BREAK_GLASS and granted.reason == "client at risk"
+        with pytest.raises(BreakGlassRefused):
+            decide_read(actor, query, "c-1", **kwargs, break_glass="   ")
+        with pytest.raises(CaseNotVisible):  # no such case: the same answer as not visible
+            decide_read(actor, query, "c-1", team=None, worker=None, break_glass="at risk")
+    else:
+        with pytest.raises(BreakGlassRefused):
+            decide_read(actor, query, "c-1", **kwargs, break_glass="client at risk")
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_the_sql_scope_is_the_python_scope(role: Role, pool: asyncpg.Pool) -> None:
+    actor = ACTORS[role]
+    cases = [
+        (f"{position}", s.team, s.worker.staff_id)
+        for position in Position
+        if position is not Position.AGENCY or actor.team is None
+        for s in [subject(actor, position)]
+        if position is not Position.OWN or actor.team is not None
+    ]
+    try:
+        scope = case_scope(actor)
+    except AccessDenied:
+        assert role is Role.ADMIN
+        return
+    args: list[object] = []
+    predicate = scope.sql("cs", args)
+    values = ", ".join(
+        f"(${len(args) + 3 * i + 1}::text, ${len(args) + 3 * i + 2}::text, "
+        f"${len(args) + 3 * i + 3}::text)"
+        for i in range(len(cases))
+    )
+    rows = await pool.fetch(
+        f"SELECT cs.case_id FROM (VALUES {values}) AS cs(case_id, team, worker) WHERE {predicate}",
+        *args,
+        *[v for case in cases for v in case],
+    )
+    assert {r["case_id"] for r in rows} == {
+        case_id for case_id, team, worker in cases if scope.admits(team, worker)
+    }
+
+
+# --- the document -------------------------------------------------------------------------------
+
+
+def test_the_docs_show_the_table_the_module_renders() -> None:
+    text = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
+    assert render_markdown() in text, (
+        "docs/security.md is out of date: paste cases.access.render_markdown() into "
+        "'Roles and permissions'"
+    )
