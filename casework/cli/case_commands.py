@@ -323,6 +323,25 @@ def refer(
     drive(as_json, staff_id, action)
 
 
+@case_app.command("provider-report")
+def provider_report(
+    case_id: str,
+    referral_id: str,
+    report: str = typer.Option(..., help="What the provider reported."),
+    staff_id: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record a provider's report on a referral (progress, attendance, outcome)."""
+    drive(
+        as_json,
+        staff_id,
+        command(
+            case_id,
+            lambda a: c.ProviderReport(actor=a, referral_id=referral_id, report=report),
+        ),
+    )
+
+
 @case_app.command("referral-reply")
 def referral_reply(
     case_id: str,

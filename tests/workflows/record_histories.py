@@ -1,11 +1,16 @@
 """Record the histories replayed by test_replay.py (run on demand, not in CI).
 
-python -m tests.workflows.record_histories
+    python -m tests.workflows.record_histories v2_closed_case v2_escalated_case
+
+Histories are kept for good: record new labels after a workflow change rather than
+re-recording old ones (`closed_case` and `approved_plan` predate the review timers
+and show that `workflow.patched` keeps such cases replaying).
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import uuid
 from pathlib import Path
@@ -18,6 +23,9 @@ from temporalio.worker import Worker
 from casework.case_client import CaseClient
 from casework.db import apply_migrations, create_pool
 from casework.provider_simulator import ProviderSimulator
+from directory import add_staff, add_team, bootstrap_admin
+from events.crypto import FieldCipher
+from events.keys import MasterKeyring
 from events.store import EventStore
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
@@ -29,7 +37,7 @@ from workflows import search_attributes as sa
 OUT = Path(__file__).parent / "histories"
 
 
-async def main() -> None:
+async def main(labels: list[str]) -> None:
     with tempfile.TemporaryDirectory() as scratch:
         server, owned = server_dsn(Path(scratch))
         name = await create_database(server)
@@ -48,7 +56,7 @@ async def main() -> None:
                     },
                 )
             )
-            store = EventStore(pool)
+            store = EventStore(pool, cipher=FieldCipher(MasterKeyring.generate("record")))
             queue = f"record-{uuid.uuid4().hex[:6]}"
             async with (
                 Worker(
@@ -60,12 +68,19 @@ async def main() -> None:
                 ProviderSimulator() as provider,
             ):
                 cases = CaseClient(env.client, queue, store)
-                recorded = {
-                    "closed_case": await scenarios.closed_case(
+                admin = (await bootstrap_admin(store, "root", "Admin")).as_actor()
+                await add_team(store, admin, "north", "North")
+                for staff_id, role in (("carol", "supervisor"), ("max", "manager")):
+                    team = "north" if role == "supervisor" else None
+                    url = provider.notification_url(staff_id)
+                    await add_staff(store, admin, staff_id, staff_id, role, team, url)
+                scenario = {
+                    "v2_closed_case": lambda: scenarios.closed_case(
                         cases, provider.provider_url("shelter-1")
                     ),
-                    "approved_plan": await scenarios.approved_plan(cases),
+                    "v2_escalated_case": lambda: scenarios.escalated_case(cases, env),
                 }
+                recorded = {label: await scenario[label]() for label in labels}
                 for label, case_id in recorded.items():
                     history = await cases.handle(case_id).fetch_history()
                     (OUT / f"{label}.json").write_text(history.to_json())
@@ -78,4 +93,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(main(sys.argv[1:] or ["v2_closed_case", "v2_escalated_case"]))

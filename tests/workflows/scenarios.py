@@ -3,8 +3,10 @@ the histories that tests/workflows/test_replay.py replays."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from uuid import UUID
+
+from temporalio.testing import WorkflowEnvironment
 
 from cases import commands as c
 from casework.case_client import CaseClient
@@ -40,6 +42,18 @@ async def approved_plan(cases: CaseClient, provider_ids: tuple[str, ...] = ("she
         cmd.case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True)
     )
     return cmd.case_id
+
+
+async def escalated_case(cases: CaseClient, env: WorkflowEnvironment) -> UUID:
+    """A plan approved, then nobody acts: due, lapsed, escalated twice, then reassessed."""
+    case_id = await approved_plan(cases)
+    await env.sleep(timedelta(days=30 + 7 + 7, hours=1))  # high risk: 30 days, grace, ladder
+    await cases.execute(case_id, inputs.assessment())
+    await cases.execute(
+        case_id,
+        c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 3, 1)),
+    )
+    return case_id
 
 
 async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
