@@ -402,7 +402,11 @@ def decide_transfer_reply(state: CaseState, cmd: c.ReplyTransfer) -> list[Domain
     if pending is None:
         raise CommandRejected("there is no transfer waiting for a reply")
     actor = cmd.actor
-    is_receiver = actor.staff_id == pending.to_worker
+    is_receiver = actor.staff_id == pending.to_worker or (
+        pending.to_worker is None
+        and actor.role is Role.CASEWORKER
+        and actor.team == pending.to_team
+    )
     is_receiving_supervisor = actor.role is Role.SUPERVISOR and actor.team == pending.to_team
     if not (is_receiver or is_receiving_supervisor or actor.role is Role.MANAGER):
         raise CommandRejected(

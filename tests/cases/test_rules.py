@@ -241,3 +241,15 @@ def test_scoring_rules(ratings: dict[Domain, int], risk: RiskLevel) -> None:
     result = score({d: DomainRating(rating=r) for d, r in ratings.items()})
     assert result.risk_level is risk
     assert {n.domain for n in result.needs} == set(ratings)
+
+
+def test_a_transfer_naming_no_worker_is_taken_by_a_caseworker_of_the_team() -> None:
+    state = opened()
+    request = c.RequestTransfer(actor=ALICE, to_team="south", reason="moved south")
+    apply(state, ALICE, rules.decide_transfer(state, request))
+    with pytest.raises(rules.CommandRejected, match="names no worker"):
+        rules.decide_transfer_reply(state, c.ReplyTransfer(actor=SAM, accept=True))
+    with pytest.raises(rules.CommandRejected, match="may not answer"):
+        rules.decide_transfer_reply(state, c.ReplyTransfer(actor=BOB, accept=True))
+    apply(state, ERIN, rules.decide_transfer_reply(state, c.ReplyTransfer(actor=ERIN, accept=True)))
+    assert (state.assigned_worker, state.team) == ("erin", "south")

@@ -1,0 +1,371 @@
+"""The authorisation policy: who may do what to a case, and who may read what.
+
+One module, two tables, read by the rules of both sides:
+
+* `COMMANDS` — role × command (the write side). `check` / `check_case` raise
+  `NotPermitted` unless the table allows the actor's role the command *and* the actor
+  stands in the required relation to the case. cases/decide.py applies it to every
+  command (through the names cases/permissions.py re-exports).
+* `QUERIES` — role × query (the read side). projections/scope.py turns the actor's
+  relation into the SQL predicate every read-model query adds (`case_scope`), and
+  the command line's case reads (`case show`, `case history`, `timeline`, `summary`,
+  `inspect`) decide with `decide_read`, which also grants emergency access
+  ("break the glass").
+
+Relations (the same words in both tables):
+
+* `assigned` — the case's assigned worker (a caseworker's own caseload). For
+  `transfer_reply` it is the worker the case is being transferred *to*;
+* `team` — a member of the case's team (supervisors act for, and see, their team).
+  For `transfer_reply` it is the receiving team;
+* `any` — every case of the agency (or, for queries that are not about one case, the
+  whole of what the query shows).
+
+A role missing from a row may not do it at all. In short: caseworkers work and see
+their own caseload; supervisors their team's cases and its approvals; managers every
+team; auditors read everything, history included, and change nothing; administrators
+keep the directories and the policy and erase clients, and see no case data.
+
+Separation of duties is checked by the rules on top of this table (cases/decide.py):
+nobody approves or returns a plan they wrote or an approval they requested.
+
+`docs/security.md` ("Roles and permissions") holds `render_markdown()`'s output;
+tests/security/test_access_table.py walks every cell against the real rules and
+checks the document is current.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+from cases.actors import Actor, Role
+from cases.state import CaseState
+
+Relation = Literal["assigned", "team", "any"]
+
+ROLES: tuple[Role, ...] = tuple(Role)
+"""The table's columns, in order."""
+
+
+# --- the write side ----------------------------------------------------------------------
+
+
+class Action(StrEnum):
+    """Commands, grouped the way their permissions are."""
+
+    OPEN = "open"
+    WORK = "work"
+    """Day-to-day case work: consent, assessment, plan, submission, referral, contact,
+    progress, evaluation, hold and resume, closure request, transfer request."""
+    APPROVE = "approve"
+    """Approve or return a plan or a closure request."""
+    ASSIGN = "assign"
+    TRANSFER_REPLY = "transfer_reply"
+    """Accept or reject a transfer (relations count from the receiving side)."""
+    REOPEN = "reopen"
+    PROVIDER_REPLY = "provider_reply"
+    """Record a provider's reply to a referral, or a provider's report."""
+    ERASE = "erase"
+    """Record a client's erasure (their personal data made unreadable)."""
+    POLICY = "policy"
+    """Change the agency's policy (review intervals, escalation ladder)."""
+    DIRECTORY = "directory"
+    """Change the staff or resource directory."""
+
+
+COMMANDS: dict[Action, dict[Role, Relation]] = {
+    Action.OPEN: {Role.CASEWORKER: "team", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.WORK: {Role.CASEWORKER: "assigned", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.APPROVE: {Role.SUPERVISOR: "team"},
+    Action.ASSIGN: {Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.TRANSFER_REPLY: {
+        Role.CASEWORKER: "assigned",
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+    },
+    Action.REOPEN: {Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.PROVIDER_REPLY: {
+        Role.CASEWORKER: "assigned",
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+        Role.SYSTEM: "any",
+    },
+    Action.ERASE: {Role.ADMIN: "any"},
+    Action.POLICY: {Role.MANAGER: "any", Role.ADMIN: "any", Role.SYSTEM: "any"},
+    Action.DIRECTORY: {Role.ADMIN: "any"},
+}
+
+PERMISSIONS = COMMANDS
+"""The name cases/permissions.py has always exported."""
+
+COMMAND_NAMES: dict[Action, str] = {
+    Action.OPEN: "open a case",
+    Action.WORK: "case work (consent, assessment, plan, submit, refer, contact, progress, "
+    "evaluate, hold, resume, ask to close or transfer)",
+    Action.APPROVE: "approve or return a plan or closure (never one's own)",
+    Action.ASSIGN: "assign to another worker",
+    Action.TRANSFER_REPLY: "accept or reject a transfer",
+    Action.REOPEN: "reopen a closed case",
+    Action.PROVIDER_REPLY: "record a provider's reply or report",
+    Action.ERASE: "erase a client (`client forget`)",
+    Action.POLICY: "change the agency's policy",
+    Action.DIRECTORY: "change the staff and resource directories",
+}
+
+
+class NotPermitted(PermissionError):
+    """The table refuses the command to this actor."""
+
+
+def check(actor: Actor, action: Action, *, team: str, assigned_worker: str | None) -> None:
+    """Raise NotPermitted (naming the actor, role and action) unless the table allows it.
+
+    `team` and `assigned_worker` are the case's (for TRANSFER_REPLY: the receiving ones).
+    """
+    relation = COMMANDS[action].get(actor.role)
+    if relation is None:
+        raise NotPermitted(f"{actor.staff_id} ({actor.role}) may not {action} cases")
+    if relation == "any":
+        return
+    if actor.team != team:
+        raise NotPermitted(
+            f"{actor.staff_id} ({actor.role}, team {actor.team}) is not in the case's team {team}"
+        )
+    if relation == "assigned" and actor.staff_id != assigned_worker:
+        raise NotPermitted(
+            f"{actor.staff_id} is not the case's assigned worker ({assigned_worker})"
+        )
+
+
+def check_case(actor: Actor, action: Action, state: CaseState) -> None:
+    check(actor, action, team=state.team, assigned_worker=state.assigned_worker)
+
+
+def may(actor: Actor, action: Action, *, team: str, assigned_worker: str | None) -> bool:
+    """`check` as a predicate."""
+    try:
+        check(actor, action, team=team, assigned_worker=assigned_worker)
+    except NotPermitted:
+        return False
+    return True
+
+
+def may_decide_approval(actor: Actor, team: str, requested_by: str) -> bool:
+    """APPROVE on a case of `team`, and not an approval the actor requested."""
+    return actor.staff_id != requested_by and may(
+        actor, Action.APPROVE, team=team, assigned_worker=None
+    )
+
+
+# --- the read side -----------------------------------------------------------------------
+
+
+class Query(StrEnum):
+    CASE_DETAILS = "case_details"
+    """One case as it stands: `case show`, `summary`."""
+    CASE_HISTORY = "case_history"
+    """One case's events: `case history`, `timeline`, `inspect` (its workflow and log)."""
+    CASELOAD = "caseload"
+    APPROVALS = "approvals"
+    REFERRALS = "referrals"
+    REVIEWS = "reviews"
+    """Reviews due and overdue (`reviews`, `overdue`)."""
+    ESCALATIONS = "escalations"
+    OUTCOMES = "outcomes"
+    ACCESS_LOG = "access_log"
+    """Who read a case, when and why (`access-log`)."""
+    DIRECTORIES = "directories"
+    """The staff and resource directories (`staff list|show`, `provider list|show`)."""
+
+
+_CASE_DATA: dict[Role, Relation] = {
+    Role.CASEWORKER: "assigned",
+    Role.SUPERVISOR: "team",
+    Role.MANAGER: "any",
+    Role.AUDITOR: "any",
+    Role.SYSTEM: "any",
+}
+
+CASE_DATA_QUERIES: tuple[Query, ...] = (
+    Query.CASE_DETAILS,
+    Query.CASE_HISTORY,
+    Query.CASELOAD,
+    Query.APPROVALS,
+    Query.REFERRALS,
+    Query.REVIEWS,
+    Query.ESCALATIONS,
+    Query.OUTCOMES,
+)
+"""Queries over case data: scoped by `case_scope`, never shown to administrators."""
+
+QUERIES: dict[Query, dict[Role, Relation]] = {
+    **{q: dict(_CASE_DATA) for q in CASE_DATA_QUERIES},
+    Query.ACCESS_LOG: {Role.MANAGER: "any", Role.AUDITOR: "any", Role.SYSTEM: "any"},
+    Query.DIRECTORIES: dict.fromkeys(ROLES, "any"),
+}
+
+QUERY_NAMES: dict[Query, str] = {
+    Query.CASE_DETAILS: "a case's details (`case show`, `summary`)",
+    Query.CASE_HISTORY: "a case's history (`case history`, `timeline`, `inspect`)",
+    Query.CASELOAD: "caseload",
+    Query.APPROVALS: "pending approvals",
+    Query.REFERRALS: "referrals",
+    Query.REVIEWS: "reviews due and overdue (`reviews`, `overdue`)",
+    Query.ESCALATIONS: "escalations",
+    Query.OUTCOMES: "outcomes",
+    Query.ACCESS_LOG: "the access log (`access-log`)",
+    Query.DIRECTORIES: "staff and resource directories",
+}
+
+BREAK_GLASS_ROLES: frozenset[Role] = frozenset(
+    {Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR}
+)
+"""Who may open a case outside their scope with a stated reason (managers and auditors
+see every case anyway). Administrators never read case data, not even in an emergency."""
+
+
+class AccessDenied(PermissionError):
+    """The actor's role may not make this query at all."""
+
+
+class CaseNotVisible(LookupError):
+    """No such case, or the actor may not see it (deliberately indistinguishable)."""
+
+    def __init__(self, case_id: str) -> None:
+        self.case_id = case_id
+        super().__init__(f"case {case_id} not found or not visible to you")
+
+
+class BreakGlassRefused(PermissionError):
+    """Emergency access asked for without a reason, or by a role that may not have it."""
+
+
+def query_relation(actor: Actor, query: Query) -> Relation:
+    """The relation the actor's role reads `query` with; AccessDenied if it may not."""
+    relation = QUERIES[query].get(actor.role)
+    if relation is not None:
+        return relation
+    if actor.role is Role.ADMIN and query in CASE_DATA_QUERIES:
+        raise AccessDenied(
+            f"{actor.staff_id} is an administrator: administrators manage the staff and "
+            "resource directories and see no case data"
+        )
+    raise AccessDenied(f"{actor.staff_id} ({actor.role}) may not read {QUERY_NAMES[query]}")
+
+
+def sees(actor: Actor, relation: Relation, *, team: str, worker: str) -> bool:
+    """Whether a case of `team` assigned to `worker` is within `relation` of the actor.
+
+    For reads a caseworker's caseload is the cases assigned to them, and a supervisor
+    without a team sees nothing.
+    """
+    if relation == "any":
+        return True
+    if relation == "team":
+        return actor.team is not None and actor.team == team
+    return actor.staff_id == worker
+
+
+class Grant(StrEnum):
+    IN_SCOPE = "in_scope"
+    BREAK_GLASS = "break_glass"
+
+
+@dataclass(frozen=True)
+class ReadDecision:
+    grant: Grant
+    reason: str | None
+    """The reason given (required for break-glass access)."""
+
+    @property
+    def break_glass(self) -> bool:
+        return self.grant is Grant.BREAK_GLASS
+
+
+def clean_reason(reason: str | None) -> str | None:
+    if reason is None:
+        return None
+    stripped = reason.strip()
+    return stripped or None
+
+
+def decide_read(
+    actor: Actor,
+    query: Query,
+    case_id: str,
+    *,
+    team: str | None,
+    worker: str | None,
+    reason: str | None = None,
+    break_glass: str | None = None,
+) -> ReadDecision:
+    """May `actor` read `query` of the case (team, worker; None: no such case)?
+
+    In scope: granted. Outside it: granted as emergency access when the actor asked to
+    break the glass with a non-empty reason and their role may; otherwise CaseNotVisible
+    (a missing case reads the same). Roles that never read case data get AccessDenied,
+    with or without a reason. Pure: recording and notifying are the caller's.
+    """
+    relation = query_relation(actor, query)
+    if break_glass is not None and clean_reason(break_glass) is None:
+        raise BreakGlassRefused("--break-glass needs a reason: say why you must open this case")
+    if team is not None and worker is not None and sees(actor, relation, team=team, worker=worker):
+        return ReadDecision(Grant.IN_SCOPE, clean_reason(break_glass) or clean_reason(reason))
+    if break_glass is None:
+        raise CaseNotVisible(case_id)
+    if actor.role not in BREAK_GLASS_ROLES:
+        raise BreakGlassRefused(f"{actor.staff_id} ({actor.role}) may not break the glass")
+    if team is None or worker is None:
+        raise CaseNotVisible(case_id)
+    return ReadDecision(Grant.BREAK_GLASS, clean_reason(break_glass))
+
+
+def reader_for(actor: Actor, decision: ReadDecision) -> Actor:
+    """Who a granted read of one case runs its queries as.
+
+    In scope: the actor. Break-glass: the actor with an auditor's read scope (read
+    everything, change nothing), used only for the one case the grant is for.
+    """
+    if decision.break_glass:
+        return Actor(staff_id=actor.staff_id, role=Role.AUDITOR, team=None)
+    return actor
+
+
+# --- the table in the docs ---------------------------------------------------------------
+
+_LABELS: dict[Relation, str] = {"assigned": "own cases", "team": "own team", "any": "all"}
+_TRANSFER_LABELS: dict[Relation, str] = {
+    "assigned": "if receiving",
+    "team": "receiving team",
+    "any": "all",
+}
+_QUERY_LABELS: dict[Relation, str] = {"assigned": "own caseload", "team": "own team", "any": "all"}
+
+
+def _row(name: str, cells: dict[Role, Relation], labels: dict[Relation, str]) -> str:
+    return (
+        f"| {name} | " + " | ".join(labels[cells[r]] if r in cells else "—" for r in ROLES) + " |"
+    )
+
+
+def render_markdown() -> str:
+    """The two tables as Markdown (docs/security.md, "Roles and permissions")."""
+    header = "| | " + " | ".join(r.value for r in ROLES) + " |"
+    rule = "|---|" + "---|" * len(ROLES)
+    lines = ["**Commands** (what each role may change)", "", header, rule]
+    for action in Action:
+        labels = _TRANSFER_LABELS if action is Action.TRANSFER_REPLY else _LABELS
+        lines.append(_row(COMMAND_NAMES[action], COMMANDS[action], labels))
+    lines += ["", "**Queries** (what each role may read)", "", header, rule]
+    for query in Query:
+        lines.append(_row(QUERY_NAMES[query], QUERIES[query], _QUERY_LABELS))
+    lines.append(
+        _row(
+            "break the glass: a case's details or history outside one's scope, with a reason",
+            dict.fromkeys(BREAK_GLASS_ROLES, "any"),
+            _QUERY_LABELS,
+        )
+    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,329 @@
+"""The access log: who read which case, when, through which view, and why.
+
+Every read of a case's details or history on the command line (`case show`,
+`case history`, `timeline`, `summary`, `inspect`) goes through `authorise_read`: it
+decides with the authorisation policy (cases/access.py, `decide_read`), records the
+read in the append-only `access_log` table (events/migrations/0005_access_log.sql) —
+a refused attempt too, with `allowed = false` — and only then lets the command show
+anything.
+
+Emergency access ("break the glass"): a staff member outside the case's scope who
+gives `--break-glass REASON` is let in; the entry is marked `break_glass` with the
+reason, and the supervisors of the case's team (the managers, if the team has none)
+are notified at once: one `notification_outbox` row per recipient, key
+`<case>:break-glass:<access id>:<recipient>`, POSTed to the recipient's webhook with
+that key as `Idempotency-Key` and marked delivered. The outbox row's
+`escalation_id` is `break-glass-<access id>` and its `level` 0, so escalation
+notices and emergency-access notices share one inbox. The document names the case,
+the reader and their stated reason; it carries no client personal data. A delivery
+that fails is left undelivered in the outbox with its error (the read is not undone:
+the entry is already on record).
+
+`entries` lists a case's entries, newest first, for the roles the policy lets read the
+access log (auditors and managers).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+import asyncpg
+from pydantic import BaseModel
+
+from activities.webhooks import post_json
+from cases.access import (
+    AccessDenied,
+    BreakGlassRefused,
+    CaseNotVisible,
+    Query,
+    ReadDecision,
+    clean_reason,
+    decide_read,
+    query_relation,
+    reader_for,
+)
+from cases.actors import Actor
+from casework.logs import get_logger
+from directory import load_staff_directory
+from directory.staff import StaffMember
+from events.store import EventStore
+
+T = TypeVar("T")
+
+
+class View(StrEnum):
+    """The command that read the case."""
+
+    CASE_SHOW = "case show"
+    CASE_HISTORY = "case history"
+    TIMELINE = "timeline"
+    SUMMARY = "summary"
+    INSPECT = "inspect"
+
+
+VIEW_QUERY: dict[View, Query] = {
+    View.CASE_SHOW: Query.CASE_DETAILS,
+    View.SUMMARY: Query.CASE_DETAILS,
+    View.CASE_HISTORY: Query.CASE_HISTORY,
+    View.TIMELINE: Query.CASE_HISTORY,
+    View.INSPECT: Query.CASE_HISTORY,
+}
+
+
+class AccessEntry(BaseModel):
+    access_id: int
+    accessed_at: datetime
+    staff_id: str
+    role: str
+    team: str | None
+    case_id: str
+    view: str
+    reason: str | None
+    break_glass: bool
+    allowed: bool
+
+
+_COLUMNS = (
+    "access_id, accessed_at, staff_id, role, team, case_id, view, reason, break_glass, allowed"
+)
+
+
+async def record(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    case_id: str,
+    view: View | str,
+    reason: str | None = None,
+    break_glass: bool = False,
+    *,
+    allowed: bool = True,
+) -> AccessEntry:
+    """Append one entry (the database stamps the time) and return it."""
+    row = await pool.fetchrow(
+        f"""INSERT INTO access_log (staff_id, role, team, case_id, view, reason, break_glass,
+                                    allowed)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            RETURNING {_COLUMNS}""",
+        actor.staff_id,
+        actor.role.value,
+        actor.team,
+        str(case_id),
+        str(view),
+        clean_reason(reason),
+        break_glass,
+        allowed,
+    )
+    assert row is not None
+    return AccessEntry.model_validate(dict(row))
+
+
+async def entries(
+    pool: asyncpg.Pool, actor: Actor, case_id: str, *, limit: int = 1000
+) -> list[AccessEntry]:
+    """The case's entries, newest first (AccessDenied unless the policy allows the log)."""
+    query_relation(actor, Query.ACCESS_LOG)
+    rows = await pool.fetch(
+        f"""SELECT {_COLUMNS} FROM access_log WHERE case_id = $1
+            ORDER BY access_id DESC LIMIT $2""",
+        str(case_id),
+        limit,
+    )
+    return [AccessEntry.model_validate(dict(r)) for r in rows]
+
+
+async def break_glass_entries(
+    pool: asyncpg.Pool, actor: Actor, *, limit: int = 1000
+) -> list[AccessEntry]:
+    """Every emergency access, newest first (for the same roles as `entries`)."""
+    query_relation(actor, Query.ACCESS_LOG)
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM access_log WHERE break_glass ORDER BY access_id DESC LIMIT $1",
+        limit,
+    )
+    return [AccessEntry.model_validate(dict(r)) for r in rows]
+
+
+# --- deciding and recording a read ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseLocation:
+    """Where a case stands for visibility: its team and assigned worker."""
+
+    team: str
+    worker: str
+
+
+async def locate_in_read_model(pool: asyncpg.Pool, case_id: str) -> CaseLocation | None:
+    """The case's team and worker from `case_summary` (None: no such case there)."""
+    row = await pool.fetchrow(
+        "SELECT team, worker FROM case_summary WHERE case_id = $1", str(case_id)
+    )
+    return CaseLocation(team=row["team"], worker=row["worker"]) if row is not None else None
+
+
+@dataclass(frozen=True)
+class ReadGrant:
+    decision: ReadDecision
+    entry: AccessEntry
+    notified: list[str]
+    """Staff ids the break-glass notice was delivered to (webhook or inbox)."""
+
+    reader: Actor
+    """Who the read's queries run as (see `cases.access.reader_for`)."""
+
+    @property
+    def break_glass(self) -> bool:
+        return self.decision.break_glass
+
+
+async def authorise_read(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    case_id: str,
+    view: View,
+    location: CaseLocation | None,
+    *,
+    reason: str | None = None,
+    break_glass: str | None = None,
+    store: EventStore | None = None,
+) -> ReadGrant:
+    """Decide the read, record it, notify on break-glass access; raise if refused.
+
+    `location` is where the case stands (None: no such case). Raises what
+    `decide_read` raises — CaseNotVisible, AccessDenied, BreakGlassRefused — after
+    recording the refused attempt.
+    """
+    try:
+        decision = decide_read(
+            actor,
+            VIEW_QUERY[view],
+            case_id,
+            team=location.team if location else None,
+            worker=location.worker if location else None,
+            reason=reason,
+            break_glass=break_glass,
+        )
+    except (AccessDenied, CaseNotVisible, BreakGlassRefused):
+        asked = clean_reason(break_glass)
+        await record(
+            pool,
+            actor,
+            case_id,
+            view,
+            asked or reason,
+            break_glass=asked is not None,
+            allowed=False,
+        )
+        raise
+    entry = await record(pool, actor, case_id, view, decision.reason, decision.break_glass)
+    notified: list[str] = []
+    if decision.break_glass:
+        assert location is not None
+        notified = await notify_break_glass(store or EventStore(pool), entry, location)
+    return ReadGrant(
+        decision=decision, entry=entry, notified=notified, reader=reader_for(actor, decision)
+    )
+
+
+async def read_case_view(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    case_id: str,
+    view: View,
+    read: Callable[[Actor], Awaitable[T]],
+    *,
+    reason: str | None = None,
+    break_glass: str | None = None,
+) -> T:
+    """A read-model view of one case (`summary`, `timeline`): authorised, recorded, read.
+
+    The case is located in `case_summary`; `read(reader)` runs the query as the grant's
+    reader once the read is on record.
+    """
+    location = await locate_in_read_model(pool, case_id)
+    grant = await authorise_read(
+        pool, actor, case_id, view, location, reason=reason, break_glass=break_glass
+    )
+    return await read(grant.reader)
+
+
+# --- notifying the case's supervisors --------------------------------------------------------
+
+
+async def _recipients(store: EventStore, team: str) -> list[StaffMember]:
+    directory = await load_staff_directory(store)
+    found = list(directory.supervisors_of(team))
+    return found or list(directory.managers())
+
+
+def notice_key(entry: AccessEntry, recipient: str) -> str:
+    return f"{entry.case_id}:break-glass:{entry.access_id}:{recipient}"
+
+
+async def notify_break_glass(
+    store: EventStore, entry: AccessEntry, location: CaseLocation
+) -> list[str]:
+    """Tell the supervisors of the case's team; return who got it (webhook or inbox)."""
+    log = get_logger(case_id=entry.case_id, access_id=entry.access_id)
+    pool: asyncpg.Pool = store.pool
+    document: dict[str, Any] = {
+        "kind": "break_glass",
+        "case_id": entry.case_id,
+        "case_team": location.team,
+        "access_id": entry.access_id,
+        "accessed_at": entry.accessed_at.isoformat(),
+        "staff_id": entry.staff_id,
+        "role": entry.role,
+        "staff_team": entry.team,
+        "view": entry.view,
+        "reason": entry.reason,
+    }
+    notified: list[str] = []
+    for member in await _recipients(store, location.team):
+        key = notice_key(entry, member.staff_id)
+        body = {**document, "recipient": member.staff_id}
+        await pool.execute(
+            """INSERT INTO notification_outbox (key, case_id, escalation_id, level, recipient,
+                   notify_role, channel_url, document)
+               VALUES ($1, $2::uuid, $3, 0, $4, $5, $6, $7::jsonb)
+               ON CONFLICT (key) DO NOTHING""",
+            key,
+            entry.case_id,
+            f"break-glass-{entry.access_id}",
+            member.staff_id,
+            member.role.value,
+            member.webhook_url,
+            json.dumps(body),
+        )
+        if not member.webhook_url:
+            await pool.execute(
+                "UPDATE notification_outbox SET delivered_at = now() WHERE key = $1", key
+            )
+            notified.append(member.staff_id)
+            continue
+        try:
+            await post_json(member.webhook_url, body, idempotency_key=key)
+        except Exception as exc:  # the read stands; the notice waits in the outbox
+            await pool.execute(
+                """UPDATE notification_outbox SET attempts = attempts + 1, last_error = $2
+                    WHERE key = $1""",
+                key,
+                str(exc)[:500],
+            )
+            log.warning("break-glass notice undelivered", recipient=member.staff_id)
+            continue
+        await pool.execute(
+            """UPDATE notification_outbox
+                  SET delivered_at = now(), attempts = attempts + 1, last_error = NULL
+                WHERE key = $1""",
+            key,
+        )
+        notified.append(member.staff_id)
+    log.info("break-glass access", staff_id=entry.staff_id, notified=len(notified))
+    return notified
