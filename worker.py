@@ -54,7 +54,8 @@ async def run_worker(
     """Run until `shutdown` is set (or forever), then drain and stop."""
     log = get_logger(task_queue=settings.task_queue)
     client = await connect(settings, serve_metrics=True)
-    pool = await create_pool(dsn, max_size=10)
+    # The event store, notifications and directory reads leave no session state.
+    pool = await create_pool(dsn, max_size=10, stateless=True)
     try:
         store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
         worker = build_worker(client, settings, store)

@@ -24,8 +24,21 @@ def all_migrations() -> list[Migration]:
     )
 
 
-async def create_pool(dsn: str, *, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
-    pool = await asyncpg.create_pool(dsn, min_size=min_size, max_size=max_size)
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """A pool `reset` that sends nothing (asyncpg still rolls back an open transaction)."""
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, stateless: bool = False
+) -> asyncpg.Pool:
+    """A pool; `stateless` for users that never leave session state (locks, LISTEN,
+    SET) on a connection: releasing one then costs no reset round trip."""
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        reset=_keep_session if stateless else None,
+    )
     assert pool is not None
     return pool
 
