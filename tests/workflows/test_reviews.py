@@ -29,6 +29,7 @@ from events.vocabulary import (
 )
 from tests.cases import inputs
 from tests.cases.people import ALICE, CAROL, MAX
+from tests.conftest import time_skipping_server
 from tests.workflows.conftest import case_harness
 
 DAY = timedelta(days=1)
@@ -73,12 +74,13 @@ class Harness:
 
 @pytest.fixture
 async def harness(
-    time_skipping_env: WorkflowEnvironment, sealed_store: EventStore
+    sealed_store: EventStore,
 ) -> AsyncIterator[Harness]:
     store = sealed_store
     async with (
         ProviderSimulator() as sim,
-        case_harness(time_skipping_env, store) as cases,
+        time_skipping_server() as env,
+        case_harness(env, store) as cases,
     ):
         admin = await bootstrap_admin(store, "root", "Agency admin")
         actor = admin.as_actor()
@@ -90,7 +92,7 @@ async def harness(
             store, actor, "carol", "Carol", "supervisor", "north", sim.notification_url("carol")
         )
         await add_staff(store, actor, "max", "Max", "manager", None, sim.notification_url("max"))
-        yield Harness(time_skipping_env, cases, store, sim)
+        yield Harness(env, cases, store, sim)
 
 
 async def open_medium_case(h: Harness) -> uuid.UUID:
