@@ -54,6 +54,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
 
+PATCH_APPEND_ACTIVITY = "append-as-regular-activity"
+"""Events are appended by a regular activity (cases started earlier used a local one)."""
+
 PATCH_TIMED_RULES = "timed-reviews-and-escalation"
 """Cases started before reviews and escalation existed replay without their timers."""
 
@@ -243,13 +246,29 @@ class CaseWorkflow:
                 for event in events
             ],
         )
-        reply: AppendReply = await workflow.execute_local_activity(
-            "append_events",
-            request,
-            result_type=AppendReply,
-            start_to_close_timeout=APPEND_TIMEOUT,
-            retry_policy=RetryPolicy(initial_interval=timedelta(milliseconds=200)),
+        retry = RetryPolicy(
+            initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
         )
+        reply: AppendReply
+        if workflow.patched(PATCH_APPEND_ACTIVITY):
+            # A regular activity runs only once the decision to append is in history: a
+            # worker dying before that can never leave events the workflow will decide
+            # differently on its retry (a local activity could).
+            reply = await workflow.execute_activity(
+                "append_events",
+                request,
+                result_type=AppendReply,
+                start_to_close_timeout=APPEND_TIMEOUT,
+                retry_policy=retry,
+            )
+        else:
+            reply = await workflow.execute_local_activity(
+                "append_events",
+                request,
+                result_type=AppendReply,
+                start_to_close_timeout=APPEND_TIMEOUT,
+                retry_policy=retry,
+            )
         return reply
 
     async def _commit(

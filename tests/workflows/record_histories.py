@@ -1,6 +1,6 @@
 """Record the histories replayed by test_replay.py (run on demand, not in CI).
 
-    python -m tests.workflows.record_histories v2_closed_case v2_escalated_case
+    python -m tests.workflows.record_histories v3_closed_case v3_escalated_case
 
 Histories are kept for good: record new labels after a workflow change rather than
 re-recording old ones (`closed_case` and `approved_plan` predate the review timers
@@ -79,6 +79,10 @@ async def main(labels: list[str]) -> None:
                         cases, provider.provider_url("shelter-1")
                     ),
                     "v2_escalated_case": lambda: scenarios.escalated_case(cases, env),
+                    "v3_closed_case": lambda: scenarios.closed_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
+                    "v3_escalated_case": lambda: scenarios.escalated_case(cases, env),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
                 for label, case_id in recorded.items():
@@ -93,4 +97,4 @@ async def main(labels: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or ["v2_closed_case", "v2_escalated_case"]))
+    asyncio.run(main(sys.argv[1:] or ["v3_closed_case", "v3_escalated_case"]))
