@@ -41,6 +41,7 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio import activity
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
 
 from activities.webhooks import DEFAULT_TIMEOUT, post_json
 
@@ -135,19 +136,31 @@ class ReferralActivities:
 
     @activity.defn(name="dispatch_referral")
     async def dispatch_referral(self, dispatch: ReferralDispatch) -> DispatchReceipt:
-        reply = await post_json(
-            dispatch.webhook_url,
-            referral_document(dispatch),
-            idempotency_key=dispatch.idempotency_key,
-            timeout_seconds=self.timeout_seconds,
-            session=self.session,
-        )
+        attempt = activity.info().attempt
+        try:
+            reply = await post_json(
+                dispatch.webhook_url,
+                referral_document(dispatch),
+                idempotency_key=dispatch.idempotency_key,
+                timeout_seconds=self.timeout_seconds,
+                session=self.session,
+            )
+        except ApplicationError as exc:
+            # The attempt number travels with the failure, so the case records how many
+            # requests were really made when it gives up.
+            raise ApplicationError(
+                exc.message,
+                {"attempt": attempt},
+                type=exc.type,
+                non_retryable=exc.non_retryable,
+                next_retry_delay=exc.next_retry_delay,
+            ) from exc
         body = reply.body if isinstance(reply.body, dict) else {}
         reference = body.get("provider_reference")
         status = body.get("status")
         return DispatchReceipt(
             provider_reference=str(reference)[:200] if reference is not None else None,
             provider_status=str(status)[:100] if status is not None else None,
-            attempts=activity.info().attempt,
+            attempts=attempt,
             channel=CHANNEL_WEBHOOK,
         )

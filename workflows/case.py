@@ -371,9 +371,14 @@ class CaseWorkflow:
         except ActivityError as exc:
             cause = exc.cause
             message = str(cause.message if isinstance(cause, ApplicationError) else exc)[:200]
+            attempts = DISPATCH_RETRY.maximum_attempts or 1
+            if isinstance(cause, ApplicationError) and cause.details:
+                detail = cause.details[0]
+                if isinstance(detail, dict) and isinstance(detail.get("attempt"), int):
+                    attempts = detail["attempt"]
             event = ReferralDispatchFailed(
                 referral_id=job.referral_id,
-                attempts=DISPATCH_RETRY.maximum_attempts or 1,
+                attempts=attempts,
                 error=message or "dispatch failed",
             )
         try:
