@@ -40,6 +40,21 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, exited but not yet reaped, counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[:1] != ["Z"]
+
+
 def port_answers(host: str, port: int, timeout: float = 0.5) -> bool:
     try:
         with socket.create_connection((host, port), timeout=timeout):
@@ -167,9 +182,33 @@ class EmbeddedPostgres:
                 raise EmbeddedPostgresError(f"embedded PostgreSQL not answering on {self.port}")
             time.sleep(0.1)
 
-    def stop(self, mode: str = "fast") -> None:
+    def stop(self, mode: str = "fast", timeout: float = 60) -> None:
         if self.is_running():
+            pid = self._postmaster_pid()
             self._pg_ctl("-w", "-m", mode, "stop", check=False)
+            self._wait_until_gone(pid, timeout)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.pgdata / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def _wait_until_gone(self, pid: int | None, timeout: float) -> None:
+        """Wait for the old postmaster to have exited and released its socket lock file.
+
+        `pg_ctl stop -w` returns as soon as postmaster.pid is gone, but the exiting
+        postmaster unlinks that file before its socket lock file: a `start` in that
+        window fails with 'lock file ".s.PGSQL.<port>.lock" already exists'.
+        """
+        socket_lock = self.pgdata / f".s.PGSQL.{self.port}.lock"
+        deadline = time.monotonic() + timeout
+        while socket_lock.exists() or (pid is not None and _pid_alive(pid)):
+            if time.monotonic() > deadline:
+                raise EmbeddedPostgresError(
+                    f"embedded PostgreSQL (pid {pid}) did not exit within {timeout:.0f}s"
+                )
+            time.sleep(0.05)
 
     def restart(self, mode: str = "fast") -> None:
         self.stop(mode)

@@ -401,7 +401,17 @@ async def run_projections(
 ) -> None:
     """Run a runner per projection plus the NOTIFY listener until `shutdown` is set."""
     log = get_logger(component="projector")
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max(2, len(projections)))
+    # A projector started while its database is down or restarting waits for it.
+    while True:
+        try:
+            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max(2, len(projections)))
+            break
+        except TRANSIENT_ERRORS as exc:
+            log.warning("database not available yet; retrying", error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), 2.0)
+            if shutdown.is_set():
+                return
     assert pool is not None
     store = EventStore(pool)
     runners = [
@@ -459,14 +469,25 @@ async def _report_lag(
     seconds = meter(settings).create_gauge_float(
         "casework_projection_lag_seconds", "Age of the oldest event not yet projected"
     )
-    conn = await asyncpg.connect(dsn)
+    # A lost connection (PostgreSQL restarted or unreachable) is not the end of the
+    # reporting: reconnect on the next round, like the runners do.
+    conn: asyncpg.Connection | None = None
     try:
         while not shutdown.is_set():
-            with contextlib.suppress(asyncpg.PostgresError, OSError):
+            try:
+                if conn is None or conn.is_closed():
+                    conn = await asyncpg.connect(dsn)
                 for status in await projection_status(conn, all_projections()):
                     events.set(status.lag_events, {"projection": status.name})
                     seconds.set(status.lag_seconds, {"projection": status.name})
+            except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        conn.terminate()
+                conn = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(shutdown.wait(), timeout=every)
     finally:
-        await conn.close()
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close(timeout=2)
