@@ -105,4 +105,11 @@ async def test_postgres_restarted_and_unreachable(
     # Whatever was under way while the database was down completed after recovery, or
     # was refused by the case (an unknown fate is checked to have written nothing).
     assert all(s.outcome is not Outcome.UNKNOWN for s in in_flight)
-    assert all(s.started_at + s.seconds >= up for s in sent_meanwhile)
+    # An accepted command sent during the outage could only finish once the database was
+    # back (`up` is taken when the restart returns, so allow a second of slack); a refused
+    # one may be answered at once by the case's validator, which needs no database.
+    assert all(
+        s.started_at + s.seconds >= up - 1.0
+        for s in sent_meanwhile
+        if s.outcome is Outcome.ACCEPTED
+    )
