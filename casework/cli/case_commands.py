@@ -660,19 +660,10 @@ def history(
     async def action(s: Session, actor: Actor) -> Any:
         return await read_history(s, actor, case_id, reason=reason, break_glass=break_glass)
 
-    async def main() -> Any:
-        async with session() as s:
-            return await action(s, await s.actor(staff_id))
-
-    try:
-        rows = run(main())
-    except (CaseNotFound, NotFound, LookupError, PermissionError) as exc:
-        fail(str(exc), as_json)
-
     def render(rows: list[dict[str, Any]]) -> None:
         table = Table("v", "when", "event", "by", "role", title=f"case {case_id}")
         for r in rows:
             table.add_row(str(r["version"]), r["occurred_at"], r["type"], r["actor"], r["role"])
         console.print(table)
 
-    emit(rows, as_json, render)
+    drive(as_json, staff_id, action, render=render)
