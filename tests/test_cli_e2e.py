@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -116,7 +117,12 @@ async def test_a_case_from_the_command_line(
         await cli(
             "case", "referral-reply", case, "referral-1", "--outcome", "accepted", "--as", "jo"
         )
-        for day in ("2026-11-24", "2026-12-01", "2026-12-08"):
+        # Contact dates follow the case's own opening date (the server's clock), never
+        # a calendar date: the rule refuses a contact dated before the case was opened.
+        shown = await cli("case", "show", case, "--as", "jo")
+        opened_on = datetime.fromisoformat(shown["opened_at"]).date()
+        for week in range(3):
+            day = (opened_on + timedelta(days=7 * week)).isoformat()
             await cli("case", "contact", case, "--kind", "home_visit", "--date", day, "--as", "jo")
         await cli(
             "case", "progress", case, "--goal", "goal-housing", "--status", "met", "--as", "jo"

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -378,7 +378,9 @@ def referral_reply(
 def contact(
     case_id: str,
     kind: ContactKind = typer.Option(..., help="home_visit | phone | office | outreach"),
-    on: str = typer.Option(..., "--date", help="YYYY-MM-DD"),
+    on: str | None = typer.Option(
+        None, "--date", help="YYYY-MM-DD (default: today, in UTC like the case's dates)"
+    ),
     minutes: int = 0,
     notes: str = "",
     staff_id: str = AsOption,
@@ -394,7 +396,7 @@ def contact(
                 {
                     "actor": a,
                     "kind": kind,
-                    "contact_date": on,
+                    "contact_date": on or datetime.now(UTC).date().isoformat(),
                     "duration_minutes": minutes,
                     "notes": notes,
                 }

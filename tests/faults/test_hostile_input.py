@@ -22,7 +22,7 @@ import asyncio
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -57,6 +57,9 @@ Json = Any
 # --- hostile values by kind of field ------------------------------------------------------------
 
 ACTOR = ALICE.model_dump(mode="json")
+# The valid values that each spoiled payload keeps: relative to the clock the case runs on
+# (the time-skipping server starts at the wall clock), never a calendar date.
+IN_A_WEEK = datetime.now(UTC) + timedelta(days=7)
 
 SHORT_TEXT = [
     ("201 characters", "x" * 201),
@@ -230,7 +233,7 @@ SPECS: list[Spec] = [
     Spec(
         "log_contact",
         c.LogContact,
-        {"actor": ACTOR, "kind": "phone", "contact_date": "2027-01-05"},
+        {"actor": ACTOR, "kind": "phone", "contact_date": IN_A_WEEK.date().isoformat()},
         {
             "kind": ENUM,
             "contact_date": CONTACT_DATE,
@@ -277,7 +280,7 @@ SPECS: list[Spec] = [
     Spec(
         "hold",
         c.HoldCase,
-        {"actor": ACTOR, "reason": "in hospital", "until": "2099-01-01T00:00:00Z"},
+        {"actor": ACTOR, "reason": "in hospital", "until": IN_A_WEEK.isoformat()},
         {"reason": SHORT_TEXT, "until": AWARE},
     ),
     Spec("resume", c.ResumeCase, {"actor": ACTOR, "reason": "back home"}, {"reason": SHORT_TEXT}),
@@ -512,7 +515,10 @@ async def test_hostile_input_on_every_command_is_refused_and_writes_nothing(
         notes = f"{sql}\nline two\ttabbed ü漢字🙂"
         legit: list[c.Command] = [
             c.LogContact(
-                actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 1, 5), notes=notes
+                actor=ALICE,
+                kind=ContactKind.PHONE,
+                contact_date=await scenarios.days_after_opening(cases, case_id, 1),
+                notes=notes,
             ),
             c.RecordProgress(
                 actor=ALICE, goal_id="housing", status=GoalStatus.IN_PROGRESS, note="y" * 10_000

@@ -26,7 +26,7 @@ PATCH_APPEND_ACTIVITY): nothing is written before the decision is in history.
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -94,7 +94,7 @@ async def test_a_worker_lost_after_an_append_leaves_the_case_consistent(tmp_path
                     c.LogContact(
                         actor=ALICE,
                         kind=ContactKind.PHONE,
-                        contact_date=date.today(),
+                        contact_date=datetime.now(UTC).date(),
                     ),
                 )
             )

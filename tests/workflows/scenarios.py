@@ -23,6 +23,13 @@ from tests.cases import inputs
 from tests.cases.people import ALICE, CAROL
 
 
+async def days_after_opening(cases: CaseClient, case_id: UUID, days: int) -> date:
+    """A date on the case's own clock: contacts may not be dated before the case opened,
+    and the time-skipping server starts at the wall clock, so no calendar date is safe."""
+    opened = (await cases.state(case_id)).opened_at.date()
+    return opened + timedelta(days=days)
+
+
 async def approved_plan(cases: CaseClient, provider_ids: tuple[str, ...] = ("shelter-1",)) -> UUID:
     cmd = inputs.open_case()
     await cases.open(cmd)
@@ -51,7 +58,11 @@ async def escalated_case(cases: CaseClient, env: WorkflowEnvironment) -> UUID:
     await cases.execute(case_id, inputs.assessment())
     await cases.execute(
         case_id,
-        c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 3, 1)),
+        c.LogContact(
+            actor=ALICE,
+            kind=ContactKind.PHONE,
+            contact_date=await days_after_opening(cases, case_id, 45),
+        ),
     )
     return case_id
 
@@ -71,7 +82,11 @@ async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
     for day in (2, 9, 16):
         await cases.execute(
             case_id,
-            c.LogContact(actor=ALICE, kind=ContactKind.HOME_VISIT, contact_date=date(2027, 1, day)),
+            c.LogContact(
+                actor=ALICE,
+                kind=ContactKind.HOME_VISIT,
+                contact_date=await days_after_opening(cases, case_id, day),
+            ),
         )
     await cases.execute(
         case_id, c.RecordProgress(actor=ALICE, goal_id="housing", status=GoalStatus.MET)

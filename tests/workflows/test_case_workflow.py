@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import asyncpg
 import pytest
 
@@ -46,7 +44,11 @@ async def test_whole_lifecycle_from_intake_to_closure_and_reopen(
         assert reopened.status is CaseStatus.OPEN
         await cases.execute(
             case_id,
-            c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 2, 1)),
+            c.LogContact(
+                actor=ALICE,
+                kind=ContactKind.PHONE,
+                contact_date=await scenarios.days_after_opening(cases, case_id, 60),
+            ),
         )
 
     log = await store.read_stream(f"case-{case_id}")
@@ -90,7 +92,11 @@ async def test_caseworker_of_another_team_is_refused(case_worker: Harness) -> No
     with pytest.raises(CaseCommandRejected, match=r"erin .* is not in the case's team north"):
         await cases.execute(
             cmd.case_id,
-            c.LogContact(actor=ERIN, kind=ContactKind.PHONE, contact_date=date(2027, 1, 1)),
+            c.LogContact(
+                actor=ERIN,
+                kind=ContactKind.PHONE,
+                contact_date=await scenarios.days_after_opening(cases, cmd.case_id, 1),
+            ),
         )
     assert await stream_types(store, cmd.case_id) == ["CaseOpened", "ReviewScheduled"]
 

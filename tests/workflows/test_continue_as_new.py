@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from temporalio.api.enums.v1 import EventType
@@ -15,6 +15,7 @@ from events.store import EventStore
 from events.vocabulary import ContactKind
 from tests.cases import inputs
 from tests.cases.people import ALICE
+from tests.workflows import scenarios
 from workflows.case import CONTINUE_AS_NEW_AFTER
 
 CONTACTS = 5_000
@@ -27,6 +28,7 @@ async def test_five_thousand_contacts(case_worker: tuple[CaseClient, EventStore]
     cmd = inputs.open_case()
     await cases.open(cmd)
     first_run = (await cases.handle(cmd.case_id).describe()).run_id
+    opened = await scenarios.days_after_opening(cases, cmd.case_id, 0)
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(CONTACTS):
         queue.put_nowait(n)
@@ -39,7 +41,7 @@ async def test_five_thousand_contacts(case_worker: tuple[CaseClient, EventStore]
                 c.LogContact(
                     actor=ALICE,
                     kind=ContactKind.PHONE,
-                    contact_date=date(2027, 1, 1) + timedelta(days=n % 300),
+                    contact_date=opened + timedelta(days=n % 300),
                     notes=f"check-in {n}",
                 ),
             )
