@@ -1,6 +1,6 @@
 # The two commands a newcomer needs:
 #   make demo   start the embedded stack and run the demonstration
-#   make test   lint, type-check and run the whole test suite
+#   make test   lint (ruff, import contracts), type-check and run the whole test suite
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
@@ -26,6 +26,7 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy .

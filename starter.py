@@ -18,8 +18,8 @@ from casework.cli import (
     stack_commands,
     store_commands,
 )
-from casework.logs import configure_logging
-from casework.settings import get_settings
+from infrastructure.logs import configure_logging
+from infrastructure.settings import get_settings
 
 app = typer.Typer(
     name="casework",
@@ -44,8 +44,11 @@ app.add_typer(client_commands.client_app, name="client")
 
 
 @app.callback()
-def _setup() -> None:
-    configure_logging(get_settings())
+def _setup(ctx: typer.Context) -> None:
+    """Settings are read once here and handed to every command through the context."""
+    settings = get_settings()
+    configure_logging(settings)
+    ctx.obj = settings
 
 
 def main() -> None:

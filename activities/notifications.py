@@ -26,10 +26,10 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 from activities.webhooks import post_json
-from casework.logs import get_logger
 from directory import load_staff_directory
 from directory.staff import StaffMember
 from events.store import EventStore
+from infrastructure.logs import get_logger
 
 RETRY_POLICY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=1),

@@ -46,8 +46,7 @@ import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from casework.db import apply_migrations, create_pool
-from casework.postgres import EmbeddedPostgres, free_port, port_answers
+from application.migrations import apply_migrations
 from events.chain import verify_chains
 from events.envelope import EventMetadata, NewEvent
 from events.store import EventStore
@@ -60,6 +59,8 @@ from events.vocabulary import (
     DomainRating,
     RiskLevel,
 )
+from infrastructure.database import create_pool
+from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
 
 BATCH = 100
 COPY_BATCH = 1000

@@ -75,15 +75,11 @@ from temporalio.worker.workflow_sandbox import (  # noqa: E402
     SandboxRestrictions,
 )
 
+from application.case_client import CaseClient  # noqa: E402
+from application.migrations import apply_migrations  # noqa: E402
 from cases import commands as c  # noqa: E402
-from casework.case_client import CaseClient  # noqa: E402
-from casework.db import apply_migrations, create_pool  # noqa: E402
-from casework.logs import configure_logging  # noqa: E402
-from casework.postgres import free_port  # noqa: E402
 from casework.provider_simulator import ProviderSimulator, ReceivedReferral  # noqa: E402
-from casework.settings import Settings  # noqa: E402
 from casework.stack import Stack, StackError, running_stack  # noqa: E402
-from casework.temporal import connect, keyring  # noqa: E402
 from events.crypto import FieldCipher  # noqa: E402
 from events.store import EventStore  # noqa: E402
 from events.vocabulary import (  # noqa: E402
@@ -95,6 +91,11 @@ from events.vocabulary import (  # noqa: E402
     GoalStatus,
     NextStep,
 )
+from infrastructure.database import create_pool  # noqa: E402
+from infrastructure.embedded_postgres import free_port  # noqa: E402
+from infrastructure.logs import configure_logging  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
+from infrastructure.temporal import connect, keyring  # noqa: E402
 from tests.cases import inputs  # noqa: E402
 from tests.cases.people import ALICE, CAROL  # noqa: E402
 from workflows.case import CONTINUE_AS_NEW_AFTER  # noqa: E402

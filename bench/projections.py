@@ -42,13 +42,14 @@ sys.path.insert(0, str(ROOT))  # before imports: this file's name shadows the pa
 
 import asyncpg  # noqa: E402
 
+from application.migrations import apply_migrations  # noqa: E402
 from cases.actors import Actor, Role  # noqa: E402
-from casework.db import apply_migrations, create_pool  # noqa: E402
-from casework.logs import configure_logging  # noqa: E402
-from casework.settings import Settings  # noqa: E402
 from events.envelope import EventMetadata, NewEvent  # noqa: E402
 from events.store import START, EventStore, GlobalCursor  # noqa: E402
 from events.vocabulary import ContactKind, ContactLogged  # noqa: E402
+from infrastructure.database import create_pool  # noqa: E402
+from infrastructure.logs import configure_logging  # noqa: E402
+from infrastructure.settings import Settings  # noqa: E402
 from projections import queries  # noqa: E402
 from projections.base import Projection  # noqa: E402
 from projections.catalog import all_projections  # noqa: E402

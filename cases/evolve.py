@@ -19,6 +19,7 @@ from cases.state import (
     Referral,
     ReferralStatus,
 )
+from events.catalog import default_registry
 from events.envelope import RecordedEvent
 from events.personal import erase_personal
 from events.registry import DomainEvent, EventRegistry
@@ -58,7 +59,6 @@ from events.vocabulary import (
     TransferAccepted,
     TransferRejected,
     TransferRequested,
-    default_registry,
 )
 
 

@@ -4,7 +4,7 @@ Temporal's codec server protocol
 --------------------------------
 ``POST /encode`` and ``POST /decode`` take and answer ``{"payloads": [...]}``, the
 protobuf JSON form of ``temporal.api.common.v1.Payloads`` (metadata values and data
-in base64). ``/decode`` decrypts what `casework.codec.EncryptionCodec` encrypted
+in base64). ``/decode`` decrypts what `infrastructure.codec.EncryptionCodec` encrypted
 (and passes other payloads through); ``/encode`` encrypts with the current key
 (``temporal workflow start --codec-endpoint`` uses it).
 
@@ -36,10 +36,10 @@ from aiohttp import web
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from casework.codec import CodecError, EncryptionCodec
-from casework.logs import get_logger
-from casework.settings import Settings
-from casework.temporal import codec as settings_codec
+from infrastructure.codec import CodecError, EncryptionCodec
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
+from infrastructure.temporal import codec as settings_codec
 
 DEFAULT_PORT = 8888
 NAMESPACE_HEADER = "X-Namespace"

@@ -52,19 +52,15 @@ from temporalio.api.operatorservice.v1 import (
 )
 from temporalio.client import Client
 
-from casework.db import (
-    EMBEDDED_DATABASE,
-    apply_migrations,
-    create_pool,
-    database_url,
-    ensure_database,
-)
-from casework.logs import get_logger
-from casework.postgres import EmbeddedPostgres, port_answers
-from casework.settings import Settings
-from casework.temporal import connect
-from projections.runner import run_projector
-from worker import run_worker
+from application.bootstrap import Casework, open_casework
+from application.migrations import apply_migrations
+from application.runtime import run_worker
+from infrastructure.database import EMBEDDED_DATABASE, database_url, ensure_database
+from infrastructure.embedded_postgres import EmbeddedPostgres, port_answers
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
+from infrastructure.temporal import connect
+from projections.service import run_projector
 from workflows import search_attributes
 from workflows.search_attributes import dev_server_flags
 
@@ -119,10 +115,15 @@ class Stack:
     data_dir: Path
     dsn: str
     embedded_postgres: EmbeddedPostgres | None
+    app: Casework
+    """The composition root over this stack's database and Temporal."""
     client: Client
-    pool: asyncpg.Pool
     temporal: subprocess.Popen[bytes]
     tasks: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.app.pool
 
     @property
     def temporal_address(self) -> str:
@@ -577,8 +578,9 @@ async def running_stack(
         )
         client = await wait_for_temporal(settings, process, data_dir / "temporal.log")
 
-        pool = await create_pool(dsn, min_size=1, max_size=5)
-        exits.push_async_callback(pool.close)
+        app = await exits.enter_async_context(
+            open_casework(settings, dsn=dsn, pool_size=5, client=client)
+        )
 
         shutdown = asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
@@ -593,8 +595,8 @@ async def running_stack(
             data_dir=data_dir,
             dsn=dsn,
             embedded_postgres=embedded,
+            app=app,
             client=client,
-            pool=pool,
             temporal=process,
             tasks=tasks,
         )

@@ -7,10 +7,10 @@ import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
 
+from application.case_client import CaseClient
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.state import CaseState, ReferralStatus
-from casework.case_client import CaseClient
 from demo.agency import provider_for, supervisor_of
 from demo.caseload import CasePath, CaseScript
 from events.vocabulary import (

@@ -27,21 +27,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from temporalio.client import Client
 
+from application.bootstrap import Casework, open_casework
+from application.policies import apply_policy
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR, Actor, Role
-from casework.case_client import CaseClient
-from casework.db import create_pool, database_url
-from casework.logs import get_logger
-from casework.policies import apply_policy
 from casework.provider_simulator import ProviderSimulator, ReceivedReferral
-from casework.settings import Settings
 from casework.stack import StackAlreadyRunning, running_stack
-from casework.temporal import connect
 from demo.caseload import CasePath, CaseScript, caseload
 from demo.lifecycle import CaseRun
 from demo.setup import DEMO_POLICY, seed_directories
-from events.crypto import FieldCipher
-from events.store import EventStore
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
 from projections import queries
 from workflows.case import CaseWorkflow
 
@@ -66,25 +62,16 @@ class DemoReport:
 
 
 @contextlib.asynccontextmanager
-async def attached(settings: Settings) -> AsyncIterator[tuple[Client, asyncpg.Pool, str, str]]:
-    """The stack `casework up` runs, or one started here for the demo's duration."""
+async def attached(settings: Settings) -> AsyncIterator[tuple[Casework, str, str]]:
+    """A stack started here for the demo's duration, or the one `casework up` runs."""
     try:
         async with running_stack(settings) as stack:
-            yield stack.client, stack.pool, stack.ui_url, stack.psql_command
+            yield stack.app, stack.ui_url, stack.psql_command
             return
     except StackAlreadyRunning:
         pass
-    client = await connect(settings)
-    pool = await create_pool(database_url(settings), max_size=10)
-    try:
-        yield (
-            client,
-            pool,
-            f"http://127.0.0.1:{settings.temporal_ui_port}",
-            "psql (see casework up)",
-        )
-    finally:
-        await pool.close()
+    async with open_casework(settings, pool_size=10) as app:
+        yield app, f"http://127.0.0.1:{settings.temporal_ui_port}", "psql (see casework up)"
 
 
 class ReplyDesk:
@@ -128,8 +115,8 @@ async def run_demo(
     log = get_logger(component="demo", seed=seed)
     started = time.monotonic()
     scripts = caseload(seed, cases, datetime.now(UTC).date())
-    async with attached(settings) as (client, pool, ui_url, psql):
-        store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+    async with attached(settings) as (app, ui_url, psql):
+        client, pool, store = await app.temporal(), app.pool, app.store
         desk = ReplyDesk(client, seed)
         async with ProviderSimulator(on_referral=desk.on_referral) as simulator:
             base = simulator.base_url
@@ -140,7 +127,7 @@ async def run_demo(
             )
             policy = await apply_policy(store, client, admin, DEMO_POLICY)
             log.info("demo policy applied", version=policy.version)
-            case_client = CaseClient(client, settings.task_queue, store)
+            case_client = await app.cases()
             failures: list[str] = []
             paths = Counter(s.path.value for s in scripts)
             runs = [

@@ -1,4 +1,4 @@
-"""Personal fields sealed in the event log with the client's data key, and forgetting a client.
+"""Personal fields sealed in the event log with the client's data key.
 
 `FieldCipher` is what `EventStore(pool, cipher=...)` uses:
 
@@ -24,17 +24,14 @@ import base64
 import binascii
 import json
 import os
-import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from events.envelope import EventMetadata, NewEvent, RecordedEvent
+from events.envelope import NewEvent, RecordedEvent
 from events.keys import (
     NONCE_BYTES,
     ClientKeys,
@@ -55,8 +52,8 @@ from events.personal import (
     personal_paths,
 )
 from events.registry import EventRegistry, EventValidationError, UnknownEventType, event_type_of
-from events.store import ConcurrencyError, EventStore
-from events.vocabulary import CaseOpened, ClientForgotten
+from events.store import SealedAppend
+from events.vocabulary import CaseOpened
 
 log = structlog.get_logger("casework.crypto")
 
@@ -73,15 +70,6 @@ class NoClientForStream(CryptoKeyError):
 
 class ClientAlreadyForgotten(CryptoKeyError):
     """A case opened for a client whose data key was destroyed."""
-
-
-@dataclass(frozen=True)
-class SealedAppend:
-    """The events as they will be stored, and the client to link a new stream to."""
-
-    events: list[NewEvent]
-    link_client: str | None
-    """The client_ref of the batch's CaseOpened, if it holds one."""
 
 
 def _aad(key_id: str, where: Sequence[Step]) -> bytes:
@@ -277,83 +265,3 @@ def _set(data: Any, where: tuple[Step, ...], value: Any) -> None:
 
 
 # --- forgetting a client --------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ForgetResult:
-    client_ref: str
-    destroyed_now: bool
-    """False when the key had been destroyed before (the command was run again)."""
-    streams: tuple[str, ...]
-    """Every stream of the client."""
-    recorded_in: tuple[str, ...]
-    """The streams a ClientForgotten was appended to now (not already there)."""
-
-
-FORGET_ATTEMPTS = 5
-
-
-async def forget_client(
-    store: EventStore,
-    client_ref: str,
-    reason: str,
-    metadata: EventMetadata,
-    occurred_at: datetime | None = None,
-    record: Callable[[str, ClientForgotten], Awaitable[bool]] | None = None,
-) -> ForgetResult:
-    """Destroy the client's data key and append ClientForgotten to each of their streams.
-
-    Idempotent: run again, it destroys nothing more and appends only where the event
-    is missing. `record(stream_id, event)`, when given, is tried first for each stream:
-    it returns True when it recorded the event itself (the case workflow does, so its
-    state is erased too), False to let this function append it directly. The caller
-    checks that the actor may erase (an admin). Raises
-    UnknownClient if the client never had a key, EventValidationError for a bad reason.
-    """
-    cipher = store.cipher
-    if cipher is None:
-        raise CryptoKeyError("forgetting a client needs an EventStore with a cipher")
-    event = ClientForgotten(client_ref=client_ref, reason=reason)  # validates first
-    destroyed = await cipher.keys.destroy(store.pool, client_ref, event.reason)
-    streams = await cipher.keys.streams_of(store.pool, client_ref)
-    recorded: list[str] = []
-    for stream_id in streams:
-        if await _already_forgotten(store, stream_id):
-            continue
-        if record is not None and await record(stream_id, event):
-            recorded.append(stream_id)
-            continue
-        for attempt in range(1, FORGET_ATTEMPTS + 1):
-            version = await store.stream_version(stream_id)
-            try:
-                await store.append_domain(
-                    stream_id,
-                    version,
-                    [(uuid.uuid4(), event)],
-                    metadata=metadata,
-                    occurred_at=occurred_at or datetime.now(UTC),
-                )
-            except ConcurrencyError:
-                if attempt == FORGET_ATTEMPTS:
-                    raise
-                continue
-            recorded.append(stream_id)
-            break
-    log.info(
-        "crypto.client_forgotten",
-        client_ref=client_ref,
-        destroyed_now=destroyed,
-        streams=len(streams),
-        recorded=len(recorded),
-        actor_id=metadata.actor_id,
-    )
-    return ForgetResult(client_ref, destroyed, tuple(streams), tuple(recorded))
-
-
-async def _already_forgotten(store: EventStore, stream_id: str) -> bool:
-    found = await store.pool.fetchval(
-        "SELECT 1 FROM events WHERE stream_id = $1 AND event_type = $2 LIMIT 1",
-        stream_id,
-        event_type_of(ClientForgotten),
-    )
-    return bool(found)

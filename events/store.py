@@ -32,19 +32,16 @@ Guarantees
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import asyncpg
 
+from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent, RecordedEvent
 from events.registry import DomainEvent, EventRegistry
-from events.vocabulary import default_registry
-
-if TYPE_CHECKING:
-    from events.crypto import FieldCipher
 
 NOTIFY_CHANNEL = "casework_events"
 
@@ -159,6 +156,32 @@ def record_from_row(row: asyncpg.Record) -> RecordedEvent:
     )
 
 
+@dataclass(frozen=True)
+class SealedAppend:
+    """The events as they will be stored, and the client to link a new stream to."""
+
+    events: list[NewEvent]
+    link_client: str | None
+    """The client_ref of the batch's CaseOpened, if it holds one."""
+
+
+class Cipher(Protocol):
+    """A step of mapping events to rows and back (the shape of eventsourcing's Mapper
+    with a Cipher): `seal` runs in `append` after validation and before the INSERT,
+    `open` on every read, `erase` tells what a forgotten client's event reads as.
+    `events.crypto.FieldCipher` is the one Casework uses."""
+
+    async def seal(
+        self, db: Any, registry: EventRegistry, stream_id: str, events: Sequence[NewEvent]
+    ) -> SealedAppend: ...
+
+    async def open(
+        self, db: Any, registry: EventRegistry, records: Sequence[RecordedEvent]
+    ) -> list[RecordedEvent]: ...
+
+    def erase(self, registry: EventRegistry, event_type: str, data: Mapping[str, Any]) -> Any: ...
+
+
 class EventStore:
     """Append to and read from the event log through an asyncpg pool."""
 
@@ -166,7 +189,7 @@ class EventStore:
         self,
         pool: asyncpg.Pool,
         registry: EventRegistry | None = None,
-        cipher: FieldCipher | None = None,
+        cipher: Cipher | None = None,
     ) -> None:
         self.pool = pool
         self.registry = registry or default_registry()

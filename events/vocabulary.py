@@ -23,7 +23,7 @@ from events.fields import (
     ShortList,
     ShortText,
 )
-from events.registry import DomainEvent, EventRegistry
+from events.registry import DomainEvent
 
 
 class _Part(BaseModel):
@@ -541,13 +541,3 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     PolicyApplied,
     ClientForgotten,
 )
-
-
-def default_registry() -> EventRegistry:
-    """A registry holding the whole vocabulary (callers may add their own types)."""
-    from events.directory_events import DIRECTORY_EVENT_MODELS
-
-    registry = EventRegistry()
-    for model in (*CASE_EVENT_MODELS, *DIRECTORY_EVENT_MODELS):
-        registry.register(model)
-    return registry

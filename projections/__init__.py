@@ -1,6 +1,6 @@
 """Projections: the projector runner, read-model tables and their queries.
 
-`projection_migrations()` is kept here, free of heavy imports, for casework/db.py.
+`projection_migrations()` is kept here, free of heavy imports, for application/migrations.py.
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ from typing import Any
 
 import asyncpg
 
+from events.catalog import default_registry
 from events.directory_events import DIRECTORY_EVENT_MODELS
 from events.envelope import RecordedEvent
 from events.registry import event_type_of
-from events.vocabulary import CASE_EVENT_MODELS, default_registry
+from events.vocabulary import CASE_EVENT_MODELS
 
 Handler = Callable[[asyncpg.Connection, RecordedEvent], Awaitable[None]]
 

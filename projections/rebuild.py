@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from casework.logs import get_logger
 from events.store import START, EventStore, GlobalCursor
+from infrastructure.logs import get_logger
 from projections.base import Projection
 from projections.runner import (
     REBUILD_LOCK_CLASS,

@@ -32,10 +32,9 @@ from typing import Any
 
 import asyncpg
 
-from casework.logs import get_logger
-from casework.settings import Settings
 from events.envelope import RecordedEvent
 from events.store import NOTIFY_CHANNEL, START, EventStore, GlobalCursor
+from infrastructure.logs import get_logger
 from projections.base import Projection
 
 # Advisory-lock class ids (the two-int form of pg_advisory_lock): "proj" and "rbld".
@@ -438,56 +437,3 @@ async def run_projections(
         await asyncio.gather(*tasks, listener, return_exceptions=True)
         await pool.close()
         log.info("projector stopped")
-
-
-async def run_projector(settings: Settings, dsn: str, shutdown: asyncio.Event) -> None:
-    """The `casework projector` service (also started by `casework up`)."""
-    from projections.catalog import all_projections
-
-    lag = asyncio.create_task(_report_lag(settings, dsn, shutdown))
-    try:
-        await run_projections(dsn, all_projections(), shutdown)
-    finally:
-        lag.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await lag
-
-
-async def _report_lag(
-    settings: Settings, dsn: str, shutdown: asyncio.Event, every: float = 5.0
-) -> None:
-    """Projection lag as Prometheus gauges (casework/metrics.py), every few seconds."""
-    from casework.metrics import meter
-    from projections.catalog import all_projections
-    from projections.status import projection_status
-
-    if not settings.metrics_port:
-        return
-    events = meter(settings).create_gauge(
-        "casework_projection_lag_events", "Events after the projection's checkpoint"
-    )
-    seconds = meter(settings).create_gauge_float(
-        "casework_projection_lag_seconds", "Age of the oldest event not yet projected"
-    )
-    # A lost connection (PostgreSQL restarted or unreachable) is not the end of the
-    # reporting: reconnect on the next round, like the runners do.
-    conn: asyncpg.Connection | None = None
-    try:
-        while not shutdown.is_set():
-            try:
-                if conn is None or conn.is_closed():
-                    conn = await asyncpg.connect(dsn)
-                for status in await projection_status(conn, all_projections()):
-                    events.set(status.lag_events, {"projection": status.name})
-                    seconds.set(status.lag_seconds, {"projection": status.name})
-            except (asyncpg.PostgresError, *TRANSIENT_ERRORS):
-                if conn is not None:
-                    with contextlib.suppress(Exception):
-                        conn.terminate()
-                conn = None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(shutdown.wait(), timeout=every)
-    finally:
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close(timeout=2)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import SecretStr
 from temporalio.converter import DataConverter
 
-from casework.settings import Settings
-from casework.temporal import data_converter
+from infrastructure.settings import Settings
+from infrastructure.temporal import data_converter
 
 TEST_CODEC_KEYS = (
     "test-1:UgeHP2iqCQ+7CEhP7441RgtA52DMqEvnJh+Qq/pU6KE=,"

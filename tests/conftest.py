@@ -10,10 +10,11 @@ import pytest
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
-from casework.db import apply_migrations, create_pool
+from application.migrations import apply_migrations
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.store import EventStore
+from infrastructure.database import create_pool
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
 from tests.temporal_env import DEV_SERVER, TEST_SERVER

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from casework.postgres import EmbeddedPostgres, free_port, port_answers
+from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
 
 
 def with_database(dsn: str, database: str) -> str:

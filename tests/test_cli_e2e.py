@@ -18,12 +18,12 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from application.runtime import WORKFLOWS, activities_for
 from casework.provider_simulator import ProviderSimulator
 from events.keys import MasterKeyring
 from events.store import EventStore
 from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
-from worker import WORKFLOWS, activities_for
 
 EXAMPLES = ROOT / "docs" / "examples"
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from casework.settings import Settings
+from infrastructure.settings import Settings
 from tests.conftest import ROOT
 
 CASEWORK_SERVICES = ("casework-setup", "casework-worker", "casework-projector")

@@ -11,15 +11,15 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from application.case_client import CaseClient
+from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
-from casework.case_client import CaseClient
-from casework.postgres import free_port
 from events.store import EventStore
 from events.vocabulary import ContactKind
+from infrastructure.embedded_postgres import free_port
 from tests.cases import inputs
 from tests.cases.people import ALICE
 from tests.codec_keys import TEST_DATA_CONVERTER
-from worker import WORKFLOWS, activities_for
 
 
 async def test_metrics_endpoint(

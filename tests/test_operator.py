@@ -12,17 +12,17 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from application.case_client import CaseClient
+from application.consistency import check_consistency
+from application.inspect import inspect_case
+from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
-from casework.case_client import CaseClient
-from casework.consistency import check_consistency
-from casework.inspect import inspect_case
 from events.store import EventStore
 from events.vocabulary import ContactKind
 from projections.catalog import all_projections
 from projections.runner import run_projections
 from tests.cases import inputs
 from tests.cases.people import ALICE, MAX
-from worker import WORKFLOWS, activities_for
 
 
 async def catch_up(database_url: str) -> None:

@@ -20,10 +20,10 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus
 
-from casework.postgres import free_port, port_answers
-from casework.settings import Settings
 from casework.stack import StackAlreadyRunning, running_stack
 from events.store import EventStore
+from infrastructure.embedded_postgres import free_port, port_answers
+from infrastructure.settings import Settings
 from tests.conftest import ROOT
 from tests.events.factories import contact_event
 from workflows import search_attributes

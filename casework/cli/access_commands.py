@@ -12,9 +12,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from casework import access_log
-from casework.cli.output import JsonOption, console, emit
-from casework.cli.projection_commands import AsOption, _query
+from application import access_log
+from casework.cli.context import AsOption, JsonOption
+from casework.cli.output import console, emit
+from casework.cli.projection_commands import _query
 
 app = typer.Typer()
 

@@ -9,31 +9,29 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from rich.table import Table
 
+from application import referrals
+from application.bootstrap import Casework
+from application.case_reads import read_case, read_history
 from cases import commands as c
 from cases.actors import Actor
-from cases.evolve import fold
-from cases.state import CaseState
-from casework.access_log import CaseLocation, View, authorise_read
-from casework.case_client import CaseClient, CaseCommandRejected, CaseNotFound
-from casework.cli.output import JsonOption, console, emit, fail, run
-from casework.db import create_pool, database_url
-from casework.settings import get_settings
-from casework.temporal import connect
-from directory import NotFound, load_resource_directory, resolve_actor
-from events.crypto import FieldCipher
-from events.store import EventStore
+from casework.cli.context import (
+    AsOption,
+    BreakGlassOption,
+    JsonOption,
+    ReasonOption,
+    drive,
+)
+from casework.cli.output import console, fail
 from events.vocabulary import (
     ApprovalKind,
     ClientContact,
@@ -49,37 +47,7 @@ case_app = typer.Typer(
     help="Open cases and drive them through the lifecycle.", no_args_is_help=True
 )
 
-AsOption = typer.Option(..., "--as", help="The acting staff member's id.")
-ReasonOption = typer.Option(None, "--reason", help="Why you read the case (access log).")
-BreakGlassOption = typer.Option(
-    None,
-    "--break-glass",
-    metavar="REASON",
-    help="Emergency access to a case outside your scope: recorded with the reason, and "
-    "the case's supervisors are notified.",
-)
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass
-class Session:
-    cases: CaseClient
-    store: EventStore
-
-    async def actor(self, staff_id: str) -> Actor:
-        return await resolve_actor(self.store, staff_id)
-
-
-@asynccontextmanager
-async def session() -> AsyncIterator[Session]:
-    settings = get_settings()
-    pool = await create_pool(database_url(settings), max_size=4)
-    try:
-        store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
-        client = await connect(settings)
-        yield Session(CaseClient(client, settings.task_queue, store), store)
-    finally:
-        await pool.close()
 
 
 def read_structured(path: Path, model: type[M], **extra: Any) -> M:
@@ -97,46 +65,11 @@ def read_structured(path: Path, model: type[M], **extra: Any) -> M:
     return model.model_validate({**data, **extra})
 
 
-def describe_validation(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in e['loc']) or '(input)'}: {e['msg']}" for e in exc.errors()
-    )
-
-
-def drive(
-    as_json: bool,
-    staff_id: str,
-    action: Callable[[Session, Actor], Awaitable[Any]],
-    render: Callable[[Any], None] | None = None,
-) -> None:
-    """Resolve the actor, run the action, print the result, or fail with the reason."""
-
-    async def main() -> Any:
-        async with session() as s:
-            actor = await s.actor(staff_id)
-            return await action(s, actor)
-
-    try:
-        result = run(main())
-    except (CaseCommandRejected, CaseNotFound, NotFound, LookupError, PermissionError) as exc:
-        fail(str(exc), as_json)
-    except ValidationError as exc:
-        fail(describe_validation(exc), as_json)
-    data = result.model_dump(mode="json") if isinstance(result, BaseModel) else result
-    emit(data, as_json, render or (lambda d: console.print(_summary(d))))
-
-
-def _summary(d: Any) -> str:
-    if isinstance(d, dict) and "events" in d:
-        events = ", ".join(d["events"]) or "no new events"
-        extra = "".join(f" {k}={v}" for k, v in d.get("detail", {}).items())
-        return f"case {d['case_id']} v{d['stream_version']} ({d['status']}): {events}{extra}"
-    return json.dumps(d, indent=2, default=str)
-
-
-def command(case_id: str, build: Callable[[Actor], c.Command]) -> Callable[[Session, Actor], Any]:
-    async def action(s: Session, actor: Actor) -> Any:
-        return await s.cases.execute(case_id, build(actor))
+def command(
+    case_id: str, build: Callable[[Actor], c.Command]
+) -> Callable[[Casework, Actor], Awaitable[Any]]:
+    async def action(s: Casework, actor: Actor) -> Any:
+        return await (await s.cases()).execute(case_id, build(actor))
 
     return action
 
@@ -162,7 +95,7 @@ def open_case(
 ) -> None:
     """Open a case for a client; prints the new case id."""
 
-    async def action(s: Session, actor: Actor) -> Any:
+    async def action(s: Casework, actor: Actor) -> Any:
         client = (
             read_structured(details_file, ClientDetails)
             if details_file
@@ -182,7 +115,7 @@ def open_case(
             assignee=await s.actor(worker),
             presenting_needs=need,
         )
-        return await s.cases.open(cmd)
+        return await (await s.cases()).open(cmd)
 
     drive(as_json, staff_id, action)
 
@@ -303,22 +236,11 @@ def refer(
 ) -> None:
     """Refer the client to a provider's service; it is dispatched to the provider."""
 
-    async def action(s: Session, actor: Actor) -> Any:
-        resources = await load_resource_directory(s.store)
-        found = resources.provider(provider)
-        offered = found.find_service(service)
-        if offered is None or not offered.active:
-            raise NotFound(f"service: {provider} offers no active service {service!r}")
-        cmd = c.Refer(
-            actor=actor,
-            provider_id=provider,
-            service_id=service,
-            goal_id=goal,
-            channel_url=found.channel.webhook_url,
-            shared_fields=share,
-            note=note,
-        )
-        return await s.cases.execute(case_id, cmd)
+    async def action(s: Casework, actor: Actor) -> Any:
+        return await referrals.refer(
+            s, actor, case_id,
+            provider=provider, service=service, goal=goal, shared_fields=share, note=note,
+        )  # fmt: skip
 
     drive(as_json, staff_id, action)
 
@@ -452,9 +374,9 @@ def assign(
 ) -> None:
     """Assign the case to another worker of its team (a supervisor, at once)."""
 
-    async def action(s: Session, actor: Actor) -> Any:
+    async def action(s: Casework, actor: Actor) -> Any:
         cmd = c.Assign(actor=actor, assignee=await s.actor(worker), reason=reason)
-        return await s.cases.execute(case_id, cmd)
+        return await (await s.cases()).execute(case_id, cmd)
 
     drive(as_json, staff_id, action)
 
@@ -470,10 +392,10 @@ def transfer(
 ) -> None:
     """Ask to transfer the case to another worker or team."""
 
-    async def action(s: Session, actor: Actor) -> Any:
+    async def action(s: Casework, actor: Actor) -> Any:
         to_worker = await s.actor(worker) if worker else None
         cmd = c.RequestTransfer(actor=actor, to_team=team, to_worker=to_worker, reason=reason)
-        return await s.cases.execute(case_id, cmd)
+        return await (await s.cases()).execute(case_id, cmd)
 
     drive(as_json, staff_id, action)
 
@@ -593,60 +515,10 @@ def show(
 ) -> None:
     """The case as its workflow holds it (the read is recorded in the access log)."""
 
-    async def action(s: Session, actor: Actor) -> Any:
+    async def action(s: Casework, actor: Actor) -> Any:
         return await read_case(s, actor, case_id, reason=reason, break_glass=break_glass)
 
     drive(as_json, staff_id, action)
-
-
-async def read_case(
-    s: Session,
-    actor: Actor,
-    case_id: str,
-    *,
-    reason: str | None = None,
-    break_glass: str | None = None,
-) -> dict[str, Any]:
-    """`case show`: the case's state, once the read is allowed and recorded."""
-    try:
-        state: CaseState | None = await s.cases.state(case_id)
-    except CaseNotFound:
-        state = None
-    location = CaseLocation(state.team, state.assigned_worker) if state else None
-    await authorise_read(
-        s.store.pool, actor, case_id, View.CASE_SHOW, location,
-        reason=reason, break_glass=break_glass, store=s.store,
-    )  # fmt: skip
-    assert state is not None
-    return state.model_dump(mode="json")
-
-
-async def read_history(
-    s: Session,
-    actor: Actor,
-    case_id: str,
-    *,
-    reason: str | None = None,
-    break_glass: str | None = None,
-) -> list[dict[str, Any]]:
-    """`case history`: the case's events, once the read is allowed and recorded."""
-    events = await s.store.read_stream(f"case-{case_id}")
-    state = fold(events, s.store.registry) if events else None
-    location = CaseLocation(state.team, state.assigned_worker) if state else None
-    await authorise_read(
-        s.store.pool, actor, case_id, View.CASE_HISTORY, location,
-        reason=reason, break_glass=break_glass, store=s.store,
-    )  # fmt: skip
-    return [
-        {
-            "version": e.stream_version,
-            "type": e.event_type,
-            "actor": e.metadata.actor_id,
-            "role": e.metadata.actor_role,
-            "occurred_at": e.occurred_at.isoformat(),
-        }
-        for e in events
-    ]
 
 
 @case_app.command("history")
@@ -659,7 +531,7 @@ def history(
 ) -> None:
     """The case's event log: every step, who did it and when (recorded in the access log)."""
 
-    async def action(s: Session, actor: Actor) -> Any:
+    async def action(s: Casework, actor: Actor) -> Any:
         return await read_history(s, actor, case_id, reason=reason, break_glass=break_glass)
 
     def render(rows: list[dict[str, Any]]) -> None:

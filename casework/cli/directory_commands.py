@@ -11,17 +11,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import asyncpg
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from casework.cli.output import JsonOption, console, emit, fail, run
-from casework.db import create_pool, database_url
-from casework.settings import get_settings
+from casework.cli.context import JsonOption, call
+from casework.cli.output import console, emit, fail
 from directory import (
     KEEP,
-    DirectoryError,
     Keep,
     Provider,
     StaffMember,
@@ -40,7 +37,6 @@ from directory import (
     withdraw_service,
 )
 from events.directory_events import ProviderCategory, StaffRole
-from events.registry import EventValidationError
 from events.store import EventStore
 from events.vocabulary import Domain
 
@@ -56,24 +52,9 @@ ReasonOption = typer.Option(None, "--reason", help="Why (recorded with the chang
 # --- plumbing ------------------------------------------------------------------------
 
 
-async def _with_store(work: Callable[[EventStore], Awaitable[T]]) -> T:
-    pool = await create_pool(database_url(get_settings()), min_size=1, max_size=2)
-    try:
-        return await work(EventStore(pool))
-    finally:
-        await pool.close()
-
-
 def _execute(work: Callable[[EventStore], Awaitable[T]], as_json: bool) -> T:
     """Run `work` against the event store; a refusal or database error fails the command."""
-    try:
-        return run(_with_store(work))
-    except (DirectoryError, EventValidationError) as exc:
-        fail(str(exc), as_json)
-    except asyncpg.UndefinedTableError:
-        fail("the event log is missing: run `casework migrate` first", as_json)
-    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        fail(f"database unavailable: {exc}", as_json)
+    return call(lambda app: work(app.store), as_json, pool_size=2)
 
 
 def _as_admin(

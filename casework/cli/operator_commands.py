@@ -8,19 +8,11 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from application.bootstrap import Casework
+from application.inspect import inspect_allowed
 from cases.actors import Actor
-from cases.state import CaseState
-from casework.access_log import CaseLocation, View, authorise_read
-from casework.case_client import CaseNotFound
-from casework.cli.case_commands import (
-    AsOption,
-    BreakGlassOption,
-    ReasonOption,
-    Session,
-    drive,
-)
-from casework.cli.output import JsonOption, console
-from casework.inspect import inspect_case
+from casework.cli.context import AsOption, BreakGlassOption, JsonOption, ReasonOption, drive
+from casework.cli.output import console
 
 app = typer.Typer()
 
@@ -74,17 +66,7 @@ def inspect_command(
 
     The read is recorded in the access log."""
 
-    async def action(s: Session, actor: Actor) -> dict[str, Any]:
-        try:
-            state: CaseState | None = await s.cases.state_from_log(case_id)
-        except CaseNotFound:
-            state = None
-        grant = await authorise_read(
-            s.store.pool, actor, case_id, View.INSPECT,
-            CaseLocation(state.team, state.assigned_worker) if state else None,
-            reason=reason, break_glass=break_glass, store=s.store,
-        )  # fmt: skip
-        result = await inspect_case(s.cases.client, s.store, s.store.pool, grant.reader, case_id)
-        return result.as_dict()
+    async def action(s: Casework, actor: Actor) -> dict[str, Any]:
+        return await inspect_allowed(s, actor, case_id, reason=reason, break_glass=break_glass)
 
     drive(as_json, staff_id, action, render=_render)

@@ -14,8 +14,6 @@ from rich.console import Console
 console = Console()
 err_console = Console(stderr=True)
 
-JsonOption = typer.Option(False, "--json", help="Print the result as one JSON object.")
-
 T = TypeVar("T")
 
 

@@ -8,11 +8,13 @@ from typing import Any
 import typer
 from rich.table import Table
 
+from application.bootstrap import Casework
+from application.policies import PolicyRefused, apply_policy, current_policy
 from cases.actors import Actor
 from cases.policy import Policy
-from casework.cli.case_commands import Session, drive, read_structured, session
-from casework.cli.output import JsonOption, console, emit, fail, run
-from casework.policies import PolicyRefused, apply_policy, current_policy
+from casework.cli.case_commands import read_structured
+from casework.cli.context import JsonOption, call, drive
+from casework.cli.output import console, emit, fail
 
 policy_app = typer.Typer(help="The agency's review and escalation policy.", no_args_is_help=True)
 
@@ -33,11 +35,10 @@ def _render(data: dict[str, Any]) -> None:
 def show(as_json: bool = JsonOption) -> None:
     """The policy in force (the defaults until one is applied)."""
 
-    async def main() -> Policy:
-        async with session() as s:
-            return await current_policy(s.store)
+    async def work(app: Casework) -> Policy:
+        return await current_policy(app.store)
 
-    emit(run(main()).model_dump(mode="json"), as_json, _render)
+    emit(call(work, as_json).model_dump(mode="json"), as_json, _render)
 
 
 @policy_app.command("apply")
@@ -48,10 +49,10 @@ def apply(
 ) -> None:
     """Record a new policy version and send it to every open case."""
 
-    async def action(s: Session, actor: Actor) -> Any:
+    async def action(s: Casework, actor: Actor) -> Any:
         policy = read_structured(file, Policy)
         try:
-            report = await apply_policy(s.store, s.cases.client, actor, policy)
+            report = await apply_policy(s.store, (await s.cases()).client, actor, policy)
         except PolicyRefused as exc:
             fail(str(exc), as_json)
         return {

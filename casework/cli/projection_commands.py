@@ -16,91 +16,42 @@ from typing import Any, TypeVar
 
 import asyncpg
 import typer
-from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from application.access_log import View, read_case_view
 from cases.actors import Actor
-from casework.access_log import View, read_case_view
-from casework.cli.case_commands import BreakGlassOption, ReasonOption
-from casework.cli.output import JsonOption, console, emit, fail, run
-from casework.db import create_pool, database_url
-from casework.settings import get_settings
+from casework.cli.context import (
+    AsOption,
+    BreakGlassOption,
+    JsonOption,
+    ReasonOption,
+    call_as,
+    dump,
+    settings_from_context,
+)
+from casework.cli.output import console, emit, fail, run
+from infrastructure.database import database_url
 from projections import queries
 from projections.catalog import all_projections, projection_named
 from projections.rebuild import RebuildError, rebuild
-from projections.runner import run_projector
+from projections.service import run_projector
 from projections.status import projection_status
 
 app = typer.Typer()
 projections_app = typer.Typer(help="Read models: status and rebuild.")
 
-AsOption = typer.Option(..., "--as", help="Staff id of the person asking (sets what they see).")
 
 T = TypeVar("T")
 
 
-class ActorUnresolved(LookupError):
-    """The acting staff member could not be resolved from the staff directory."""
-
-
-async def resolve_actor(pool: asyncpg.Pool, staff_id: str) -> Actor:
-    """The staff member `staff_id` as an Actor, from the staff directory.
-
-    Placeholder until the staff directory is wired in: it looks for an async
-    `directory.resolve_actor(pool, staff_id) -> Actor` and raises ActorUnresolved
-    when the `directory` package (or that function) is not there yet.
-    """
-    try:
-        import directory
-    except ImportError as exc:
-        raise ActorUnresolved(
-            "cannot resolve --as: the staff directory (package `directory`) is not available "
-            "in this build yet"
-        ) from exc
-    resolver = getattr(directory, "resolve_actor", None)
-    if resolver is None:
-        raise ActorUnresolved(
-            "cannot resolve --as: `directory.resolve_actor(pool, staff_id)` is not wired in yet"
-        )
-    actor = await resolver(pool, staff_id)
-    if not isinstance(actor, Actor):
-        raise ActorUnresolved(f"no active staff member {staff_id!r} in the staff directory")
-    return actor
-
-
 def _dsn() -> str:
-    return database_url(get_settings())
-
-
-def _dump(value: Any) -> Any:
-    if isinstance(value, BaseModel):
-        return value.model_dump(mode="json")
-    if isinstance(value, list):
-        return [_dump(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _dump(v) for k, v in value.items()}
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
+    return database_url(settings_from_context())
 
 
 def _query(staff_id: str, as_json: bool, ask: Callable[[asyncpg.Pool, Actor], Awaitable[T]]) -> T:
-    """Resolve the actor, run one query, turn refusals into clean command errors."""
-
-    async def go() -> T:
-        pool = await create_pool(_dsn(), min_size=1, max_size=2)
-        try:
-            actor = await resolve_actor(pool, staff_id)
-            return await ask(pool, actor)
-        finally:
-            await pool.close()
-
-    try:
-        return run(go())
-    except (LookupError, PermissionError) as exc:
-        # ActorUnresolved / the directory's NotFound, CaseNotVisible, AccessDenied
-        fail(str(exc), as_json)
+    """Resolve the actor, run one query over the read models, or fail with the reason."""
+    return call_as(staff_id, lambda app, actor: ask(app.pool, actor), as_json)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -142,7 +93,7 @@ def projector_command() -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError):
                 loop.add_signal_handler(sig, shutdown.set)
-        await run_projector(get_settings(), _dsn(), shutdown)
+        await run_projector(settings_from_context(), _dsn(), shutdown)
 
     run(go())
 
@@ -298,7 +249,7 @@ def caseload_command(
             )
         )
 
-    emit({"caseload": _dump(rows)}, as_json, render)
+    emit({"caseload": dump(rows)}, as_json, render)
 
 
 @app.command("approvals")
@@ -344,7 +295,7 @@ def approvals_command(
             )
         )
 
-    emit({"approvals": _dump(rows)}, as_json, render)
+    emit({"approvals": dump(rows)}, as_json, render)
 
 
 @app.command("referrals")
@@ -397,7 +348,7 @@ def referrals_command(
             )
         )
 
-    emit({"by_provider": _dump(counts), "referrals": _dump(rows)}, as_json, render)
+    emit({"by_provider": dump(counts), "referrals": dump(rows)}, as_json, render)
 
 
 @app.command("reviews")
@@ -435,7 +386,7 @@ def reviews_command(
             )
         )
 
-    emit({"reviews": _dump(rows)}, as_json, render)
+    emit({"reviews": dump(rows)}, as_json, render)
 
 
 @app.command("escalations")
@@ -470,7 +421,7 @@ def escalations_command(
             )
         )
 
-    emit({"escalations": _dump(rows)}, as_json, render)
+    emit({"escalations": dump(rows)}, as_json, render)
 
 
 @app.command("outcomes")
@@ -506,7 +457,7 @@ def outcomes_command(
             f"approval: {_hours(approval['avg_hours_to_approval']) or 'n/a'}"
         )
 
-    emit(_dump(data), as_json, render)
+    emit(dump(data), as_json, render)
 
 
 @app.command("timeline")
@@ -544,7 +495,7 @@ def timeline_command(
             )
         )
 
-    emit({"case_id": case_id, "timeline": _dump(rows)}, as_json, render)
+    emit({"case_id": case_id, "timeline": dump(rows)}, as_json, render)
 
 
 @app.command("summary")
@@ -578,7 +529,7 @@ def summary_command(
             table.add_row(key.replace("_", " "), "" if value is None else str(value))
         console.print(table)
 
-    emit(_dump(summary), as_json, render)
+    emit(dump(summary), as_json, render)
 
 
 @app.command("overdue")
@@ -633,4 +584,4 @@ def overdue_command(staff_id: str = AsOption, as_json: bool = JsonOption) -> Non
             )
         )
 
-    emit({k: _dump(v) for k, v in found.items()}, as_json, render)
+    emit({k: dump(v) for k, v in found.items()}, as_json, render)

@@ -17,16 +17,18 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from casework.cli.output import JsonOption, console, emit, fail, run
-from casework.codec import CodecError
+from application.migrations import apply_migrations
+from application.runtime import run_worker
+from casework.cli.context import JsonOption, settings_from_context
+from casework.cli.output import console, emit, fail, run
 from casework.codec_server import CodecServer, serve
-from casework.db import apply_migrations, database_url
-from casework.logs import get_logger
-from casework.settings import Settings, get_settings
 from casework.stack import StackError, ensure_search_attributes, redact, running_stack
-from casework.temporal import connect
 from demo.run import DemoReport, run_demo
-from worker import run_worker
+from infrastructure.codec import CodecError
+from infrastructure.database import database_url
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
+from infrastructure.temporal import connect
 
 app = typer.Typer()
 
@@ -117,7 +119,7 @@ async def _up(settings: Settings, as_json: bool) -> None:
 def up_command(as_json: bool = JsonOption) -> None:
     """Run the embedded stack in the foreground: PostgreSQL, Temporal, worker (Ctrl-C stops)."""
     try:
-        run(_up(get_settings(), as_json))
+        run(_up(settings_from_context(), as_json))
     except StackError as exc:
         fail(str(exc), as_json)
 
@@ -134,7 +136,7 @@ async def _worker(settings: Settings, dsn: str) -> None:
 @app.command("worker")
 def worker_command(as_json: bool = JsonOption) -> None:
     """Run one worker on the case task queue against TEMPORAL_ADDRESS and DATABASE_URL."""
-    settings = get_settings()
+    settings = settings_from_context()
     dsn = database_url(settings)
     emit(
         {
@@ -231,7 +233,7 @@ def demo_command(
     neglected cases' reviews lapse and escalate, prints a summary and exits.
     """
     try:
-        report = run(_demo(get_settings(), cases=cases, seed=seed, watch_seconds=watch))
+        report = run(_demo(settings_from_context(), cases=cases, seed=seed, watch_seconds=watch))
     except StackError as exc:
         fail(str(exc), as_json)
     if report is None:
@@ -258,7 +260,7 @@ def setup_command(as_json: bool = JsonOption) -> None:
     For deployments where PostgreSQL and Temporal run on their own (docker-compose.yml
     runs it once before the workers); `casework up` does this itself. Safe to rerun.
     """
-    settings = get_settings()
+    settings = settings_from_context()
     try:
         data = run(_setup(settings))
     except (OSError, RuntimeError) as exc:
@@ -318,6 +320,6 @@ def codec_server_command(
 ) -> None:
     """Serve Temporal's codec protocol so the UI and CLI can read encrypted payloads."""
     try:
-        run(_codec_server(get_settings(), host, port, allow_origin, as_json))
+        run(_codec_server(settings_from_context(), host, port, allow_origin, as_json))
     except (OSError, CodecError) as exc:
         fail(f"the codec server could not run: {exc}", as_json)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from casework.cli.output import JsonOption, console, emit, fail, run
-from casework.consistency import ConsistencyReport, check_consistency
-from casework.db import apply_migrations, create_pool, database_url
-from casework.settings import Settings, get_settings
-from casework.temporal import connect
-from events.store import EventStore
+from application.consistency import verify
+from application.migrations import apply_migrations
+from casework.cli.context import JsonOption, call, settings_from_context
+from casework.cli.output import console, emit, run
+from infrastructure.database import database_url
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -17,7 +16,7 @@ app = typer.Typer(no_args_is_help=False)
 @app.command("migrate")
 def migrate_command(as_json: bool = JsonOption) -> None:
     """Apply the database migrations not yet applied (safe to run twice)."""
-    applied = run(apply_migrations(database_url(get_settings())))
+    applied = run(apply_migrations(database_url(settings_from_context())))
     emit(
         {"applied": applied},
         as_json,
@@ -26,29 +25,6 @@ def migrate_command(as_json: bool = JsonOption) -> None:
             + ("".join(f"\n  {v}" for v in d["applied"]))
         ),
     )
-
-
-async def _verify(settings: Settings, chains_only: bool) -> ConsistencyReport:
-    dsn = database_url(settings)
-    pool = await create_pool(dsn, max_size=3)
-    try:
-        store = EventStore(pool)
-        client = None
-        if not chains_only:
-            try:
-                client = await connect(settings)
-            except RuntimeError as exc:
-                raise VerifyUnavailable(
-                    f"Temporal at {settings.temporal_address} is not answering ({exc}); "
-                    "start the stack, or run `casework verify --chains-only`"
-                ) from exc
-        return await check_consistency(dsn, store, client, read_models=not chains_only)
-    finally:
-        await pool.close()
-
-
-class VerifyUnavailable(RuntimeError):
-    pass
 
 
 @app.command("verify")
@@ -60,10 +36,7 @@ def verify_command(
 ) -> None:
     """Check everything agrees: hash chains and versions, workflows against the log,
     read models against a rebuild. Exit 1 with the list of findings."""
-    try:
-        report = run(_verify(get_settings(), chains_only))
-    except VerifyUnavailable as exc:
-        fail(str(exc), as_json)
+    report = call(lambda app: verify(app, chains_only=chains_only), as_json)
     chains = report.chains
     data = {
         "ok": report.ok,

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from casework.logs import configure_logging
-from casework.settings import get_settings
+from infrastructure.logs import configure_logging
+from infrastructure.settings import get_settings
 from starter import app
 
 runner = CliRunner()

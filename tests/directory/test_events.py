@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from events.catalog import default_registry
 from events.directory_events import DIRECTORY_EVENT_MODELS
 from events.registry import EventValidationError
-from events.vocabulary import default_registry
 
 REGISTRY = default_registry()
 

@@ -5,7 +5,7 @@ import asyncio
 import asyncpg
 import pytest
 
-from casework.db import all_migrations, apply_migrations
+from application.migrations import all_migrations, apply_migrations
 from events.migrate import Migration, MigrationError, migrate
 
 

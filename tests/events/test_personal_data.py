@@ -22,11 +22,10 @@ from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from application.forget import NotAdmin, forget, rewrap
 from cases.actors import Actor, Role
-from casework.cli.client_commands import NotAdmin, client_app, forget, rewrap
-from casework.logs import configure_logging
-from casework.settings import Settings, get_settings
-from directory import add_staff, add_team, bootstrap_admin
+from casework.cli.client_commands import client_app
+from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.chain import verify_chains
 from events.crypto import (
     ENVELOPE_PREFIX,
@@ -66,6 +65,8 @@ from events.vocabulary import (
     ReviewDue,
     RiskLevel,
 )
+from infrastructure.logs import configure_logging
+from infrastructure.settings import Settings, get_settings
 
 NAME = "Rosalind Quennell-Ashby"
 DOB = date(1961, 3, 14)
@@ -377,9 +378,10 @@ async def test_forget_erases_every_personal_field_and_keeps_the_log_valid(
     other = await open_case(sealed, client_ref="client-other")
     hashes_before = await pool.fetch("SELECT global_position, hash FROM events ORDER BY 1")
 
+    ada = await resolve_actor(sealed, "ada")
     with pytest.raises(NotAdmin, match="only an admin"):
-        await forget(sealed, "client-rqa", "erasure request", "cal")
-    result = await forget(sealed, "client-rqa", "erasure request 2026-02", "ada")
+        await forget(sealed, await resolve_actor(sealed, "cal"), "client-rqa", "erasure request")
+    result = await forget(sealed, ada, "client-rqa", "erasure request 2026-02")
     assert result.destroyed_now and set(result.streams) == {stream, second}
     assert set(result.recorded_in) == {stream, second}
 
@@ -426,11 +428,11 @@ async def test_forget_erases_every_personal_field_and_keeps_the_log_valid(
     assert isinstance(other_case, CaseOpened) and other_case.client.name == NAME
 
     # Forgetting again changes nothing.
-    again = await forget(sealed, "client-rqa", "erasure request 2026-02", "ada")
+    again = await forget(sealed, ada, "client-rqa", "erasure request 2026-02")
     assert not again.destroyed_now and again.recorded_in == ()
     assert await sealed.stream_version(stream) == 5
     with pytest.raises(UnknownClient, match="client-nobody"):
-        await forget(sealed, "client-nobody", "no such client", "ada")
+        await forget(sealed, await resolve_actor(sealed, "ada"), "client-nobody", "no such client")
 
 
 async def test_after_forget_new_personal_data_is_stored_erased_and_retries_still_match(
@@ -447,7 +449,7 @@ async def test_after_forget_new_personal_data_is_stored_erased_and_retries_still
         occurred_at=AT,
     )
     await sealed.append(stream, 4, [retried])
-    await forget(sealed, "client-rqa", "erasure request", "ada")
+    await forget(sealed, await resolve_actor(sealed, "ada"), "client-rqa", "erasure request")
     # An activity retried after the erasure still finds its event (as erased) in the log.
     assert (await sealed.append(stream, 4, [retried])).duplicate
 
@@ -517,14 +519,14 @@ async def test_rotating_the_master_key_keeps_data_readable(pool: asyncpg.Pool) -
         await only_new.read_stream(stream)
     assert (await only_new.read_stream(newcomer))[0].data["client"]["name"] == NAME
 
-    assert await rewrap(during, "ada") == 1
-    assert await rewrap(during, "ada") == 0
+    assert await rewrap(during, await resolve_actor(during, "ada")) == 1
+    assert await rewrap(during, await resolve_actor(during, "ada")) == 0
     masters = await pool.fetch("SELECT DISTINCT master_key_id FROM client_keys")
     assert [r["master_key_id"] for r in masters] == ["mk-new"]
     case = only_new.decode((await only_new.read_stream(stream))[0])
     assert isinstance(case, CaseOpened) and case.client.name == NAME
     with pytest.raises(NotAdmin):
-        await rewrap(during, "cal")
+        await rewrap(during, await resolve_actor(during, "cal"))
 
 
 def test_master_keys_from_the_environment_or_a_development_file(

@@ -9,9 +9,10 @@ from typing import Any, Literal
 import asyncpg
 import pytest
 
+from events.catalog import default_registry
 from events.registry import DomainEvent, EventRegistry, EventValidationError
 from events.store import EventStore
-from events.vocabulary import ContactLogged, default_registry
+from events.vocabulary import ContactLogged
 
 
 class ReviewNoted(DomainEvent):

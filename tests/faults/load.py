@@ -35,11 +35,11 @@ from temporalio.client import (
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
+from application.case_client import COMMANDS
+from application.policies import POLICY_STREAM
 from cases import commands as c
 from cases.policy import EscalationStep, Policy
 from cases.state import CaseState, workflow_id_for
-from casework.case_client import COMMANDS
-from casework.policies import POLICY_STREAM
 from directory import add_staff, add_team, bootstrap_admin
 from events.envelope import EventMetadata
 from events.store import EventStore

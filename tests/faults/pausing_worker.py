@@ -19,13 +19,13 @@ from temporalio import activity
 from temporalio.worker import Worker
 
 from activities.store import AppendReply, AppendRequest, StoreActivities
-from casework.db import create_pool, database_url
-from casework.logs import configure_logging, get_logger
-from casework.settings import Settings
-from casework.temporal import connect
+from application.runtime import WORKFLOWS, activities_for
 from events.crypto import FieldCipher
 from events.store import EventStore
-from worker import WORKFLOWS, activities_for
+from infrastructure.database import create_pool, database_url
+from infrastructure.logs import configure_logging, get_logger
+from infrastructure.settings import Settings
+from infrastructure.temporal import connect
 
 
 class PausingStoreActivities(StoreActivities):

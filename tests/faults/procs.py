@@ -34,13 +34,14 @@ import asyncpg
 from pydantic import SecretStr
 from temporalio.client import Client
 
-from casework.db import EMBEDDED_DATABASE, apply_migrations, create_pool, ensure_database
-from casework.postgres import EmbeddedPostgres, free_port, port_answers
-from casework.settings import Settings
+from application.migrations import apply_migrations
 from casework.stack import start_temporal, stop_temporal, wait_for_temporal
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.store import EventStore
+from infrastructure.database import EMBEDDED_DATABASE, create_pool, ensure_database
+from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
+from infrastructure.settings import Settings
 from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
 

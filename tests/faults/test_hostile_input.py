@@ -31,9 +31,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from application.case_client import CaseClient, CaseCommandRejected, CaseNotFound
 from cases import commands as c
 from cases.evolve import fold
-from casework.case_client import CaseClient, CaseCommandRejected, CaseNotFound
 from casework.provider_simulator import ProviderSimulator
 from events.chain import verify_chains
 from events.store import EventStore

@@ -18,9 +18,9 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from activities.referrals import RETRY_POLICY
+from application.case_client import CaseClient
 from cases.evolve import fold
 from cases.state import ReferralStatus
-from casework.case_client import CaseClient
 from casework.provider_simulator import Behaviour, Fault, ProviderSimulator
 from events.store import EventStore
 from tests.cases import inputs

@@ -11,10 +11,10 @@ from typing import Literal
 import asyncpg
 import pytest
 
+from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent, RecordedEvent
 from events.registry import DomainEvent
 from events.store import START, EventStore, GlobalCursor
-from events.vocabulary import default_registry
 from projections.base import CASE_EVENT_TYPES, Projection
 from projections.catalog import all_projections, projection_named
 from projections.runner import ProjectionRunner, ProjectionStopped, read_checkpoint, run_projections

@@ -14,18 +14,19 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from typer.testing import CliRunner
 
+from application import access_log
+from application.access_log import View
+from application.bootstrap import Casework
+from application.case_client import CaseClient
+from application.case_reads import read_case, read_history
 from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
 from cases.actors import Actor, Role
-from casework import access_log
-from casework.access_log import View
-from casework.case_client import CaseClient
-from casework.cli.case_commands import Session, read_case, read_history
-from casework.db import create_pool
-from casework.logs import configure_logging
 from casework.provider_simulator import ProviderSimulator
-from casework.settings import get_settings
 from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.store import EventStore
+from infrastructure.database import create_pool
+from infrastructure.logs import configure_logging
+from infrastructure.settings import Settings, get_settings
 from starter import app
 from tests.cases import inputs
 from tests.security.test_db_roles import LoginFor, connected, login_as
@@ -165,7 +166,7 @@ async def test_break_the_glass_to_read_a_case_of_another_team(case_worker: Harne
         cmd = inputs.open_case()  # alice's case, team north
         await cases.open(cmd)
         case_id = str(cmd.case_id)
-        session = Session(cases, store)
+        session = Casework(Settings(), store.pool, store, _cases=cases)
         erin = await resolve_actor(store, "erin")
 
         with pytest.raises(CaseNotVisible):

@@ -25,7 +25,8 @@ from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
-from casework.codec import (
+from events.store import EventStore
+from infrastructure.codec import (
     DEV_KEYRING_PATH,
     ENCODING,
     KEY_ID_METADATA,
@@ -35,10 +36,9 @@ from casework.codec import (
     UnknownKeyError,
     development_keyring,
 )
-from casework.logs import configure_logging
-from casework.settings import LogFormat, Settings
-from casework.temporal import PLAIN_DATA_CONVERTER, data_converter, keyring
-from events.store import EventStore
+from infrastructure.logs import configure_logging
+from infrastructure.settings import LogFormat, Settings
+from infrastructure.temporal import PLAIN_DATA_CONVERTER, data_converter, keyring
 from tests.cases import inputs
 from tests.codec_keys import TEST_CODEC_KEYS, settings_for_tests
 from tests.workflows.conftest import case_harness

@@ -16,8 +16,8 @@ import pytest
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from casework.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, Keyring
 from casework.codec_server import CodecServer
+from infrastructure.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, Keyring
 from tests.codec_keys import TEST_CODEC_KEYS, settings_for_tests
 
 UI = "http://127.0.0.1:8233"

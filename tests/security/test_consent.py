@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from application.case_client import CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases import decide as rules
 from cases.actors import Actor
@@ -17,7 +18,6 @@ from cases.consent import referral_payload
 from cases.evolve import evolve, open_state
 from cases.scoring import score
 from cases.state import CaseState
-from casework.case_client import CaseClient, CaseCommandRejected
 from casework.provider_simulator import ProviderSimulator
 from events.registry import DomainEvent
 from events.store import EventStore

@@ -15,8 +15,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import asyncpg
 import pytest
 
-from casework.db import create_pool
 from events.store import EventStore
+from infrastructure.database import create_pool
 from projections.catalog import all_projections
 from tests.events.factories import contact_event
 

@@ -11,8 +11,8 @@ import pytest
 import structlog
 from structlog.testing import capture_logs
 
-from casework.logs import REDACTED, configure_logging, get_logger, redact_personal_data
-from casework.settings import LogFormat
+from infrastructure.logs import REDACTED, configure_logging, get_logger, redact_personal_data
+from infrastructure.settings import LogFormat
 from tests.cases import inputs
 from tests.codec_keys import settings_for_tests
 

@@ -10,10 +10,10 @@ from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from application.case_client import CaseClient
+from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
-from casework.case_client import CaseClient
 from events.store import EventStore
-from worker import WORKFLOWS, activities_for
 from workflows.case import CommandResult
 
 

@@ -20,18 +20,19 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from casework.case_client import CaseClient
-from casework.db import apply_migrations, create_pool
+from application.case_client import CaseClient
+from application.migrations import apply_migrations
+from application.runtime import WORKFLOWS, activities_for
 from casework.provider_simulator import ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.store import EventStore
+from infrastructure.database import create_pool
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
 from tests.temporal_env import TEST_SERVER
 from tests.workflows import scenarios
-from worker import WORKFLOWS, activities_for
 from workflows import search_attributes as sa
 
 OUT = Path(__file__).parent / "histories"

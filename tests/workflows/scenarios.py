@@ -8,8 +8,8 @@ from uuid import UUID
 
 from temporalio.testing import WorkflowEnvironment
 
+from application.case_client import CaseClient
 from cases import commands as c
-from casework.case_client import CaseClient
 from events.vocabulary import (
     ApprovalKind,
     ClosureReason,

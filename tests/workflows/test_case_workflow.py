@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
+from application.case_client import CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases.evolve import fold
 from cases.state import CaseStatus, ReferralStatus
-from casework.case_client import CaseClient, CaseCommandRejected
 from casework.provider_simulator import ProviderSimulator
 from events.store import EventStore
 from events.vocabulary import (
@@ -160,8 +160,8 @@ async def test_declined_dispatch_is_recorded(case_worker: Harness) -> None:
 
 
 async def test_forgetting_the_client_erases_the_running_case(case_worker: Harness) -> None:
-    from casework.cli.client_commands import forget
-    from directory import bootstrap_admin
+    from application.forget import forget
+    from directory import bootstrap_admin, resolve_actor
 
     cases, store = case_worker
     cmd = inputs.open_case()
@@ -170,7 +170,8 @@ async def test_forgetting_the_client_erases_the_running_case(case_worker: Harnes
     await bootstrap_admin(store, "root", "Agency admin")
     before = await store.read_stream(f"case-{cmd.case_id}")
 
-    result = await forget(store, cmd.client_ref, "client asked to be forgotten", "root", cases)
+    admin = await resolve_actor(store, "root")
+    result = await forget(store, admin, cmd.client_ref, "client asked to be forgotten", cases)
 
     assert result.recorded_in == (f"case-{cmd.case_id}",)
     state = await cases.state(cmd.case_id)

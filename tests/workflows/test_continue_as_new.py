@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from temporalio.api.enums.v1 import EventType
 
+from application.case_client import CaseClient
 from cases import commands as c
 from cases.evolve import fold
-from casework.case_client import CaseClient
 from events.store import EventStore
 from events.vocabulary import ContactKind
 from tests.cases import inputs

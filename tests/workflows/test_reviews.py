@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from application.case_client import CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases.policy import DEFAULT_POLICY
 from cases.state import CaseState
-from casework.case_client import CaseClient, CaseCommandRejected
 from casework.provider_simulator import Behaviour, ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin
 from events.store import EventStore

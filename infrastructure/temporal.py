@@ -1,7 +1,7 @@
 """The one way to connect to Temporal: same namespace, data converter and codec everywhere.
 
 `data_converter(settings)` is the pydantic data converter with the encryption codec
-of casework/codec.py over the settings' keyring, and failure messages and stack
+of infrastructure/codec.py over the settings' keyring, and failure messages and stack
 traces moved into (encrypted) encoded attributes: nothing Casework sends to
 Temporal is readable without the keys. The client (`connect`), the worker (it
 inherits the client's converter), the tests and the replayer all use it.
@@ -15,8 +15,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
-from casework.codec import EncryptionCodec, Keyring, development_keyring
-from casework.settings import Settings
+from infrastructure.codec import EncryptionCodec, Keyring, development_keyring
+from infrastructure.settings import Settings
 
 PLAIN_DATA_CONVERTER: DataConverter = pydantic_data_converter
 """The pydantic converter *without* the codec: only for inspecting what Temporal
@@ -44,8 +44,8 @@ def data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
-    """A client; `serve_metrics` for the worker process (see casework/metrics.py)."""
-    from casework.metrics import runtime_for
+    """A client; `serve_metrics` for the worker process (see infrastructure/metrics.py)."""
+    from infrastructure.metrics import runtime_for
 
     return await Client.connect(
         settings.temporal_address,

@@ -48,10 +48,10 @@ from cases.access import (
     reader_for,
 )
 from cases.actors import Actor
-from casework.logs import get_logger
 from directory import load_staff_directory
 from directory.staff import StaffMember
 from events.store import EventStore
+from infrastructure.logs import get_logger
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ from temporalio.service import RPCError
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.policy import DEFAULT_POLICY, Policy
-from casework.logs import get_logger
 from events.envelope import EventMetadata
 from events.store import EventStore
 from events.vocabulary import PolicyApplied
+from infrastructure.logs import get_logger
 from workflows.case import CaseWorkflow
 
 POLICY_STREAM = "policy"

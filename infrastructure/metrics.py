@@ -17,8 +17,8 @@ from functools import lru_cache
 from temporalio.common import MetricMeter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 
-from casework.logs import get_logger
-from casework.settings import Settings
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
 
 
 @lru_cache(maxsize=4)

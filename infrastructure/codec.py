@@ -2,7 +2,7 @@
 
 Temporal stores workflow inputs, update arguments, query results, activity
 arguments and results, memos and (with the failure converter of
-casework/temporal.py) failure messages as *payloads*. `EncryptionCodec` encrypts
+infrastructure/temporal.py) failure messages as *payloads*. `EncryptionCodec` encrypts
 each payload with AES-256-GCM before it leaves the process, so the Temporal
 server, its database and its UI see only ciphertext; only a process holding the
 keyring (the worker, the CLI, the codec server) reads them.

@@ -11,7 +11,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel
 
-from casework.settings import LogFormat, Settings
+from infrastructure.settings import LogFormat, Settings
 
 _configured = False
 

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from application.bootstrap import Casework
 from events.chain import VerifyReport, verify_chains
 from events.store import EventStore
+from infrastructure.database import database_url
 from projections.catalog import all_projections
 from projections.compare import compare_with_rebuild
 from workflows.case import CaseWorkflow
@@ -85,3 +87,23 @@ async def check_consistency(
             for difference in await compare_with_rebuild(dsn, store, projection):
                 report.findings.append(str(difference))
     return report
+
+
+class VerifyUnavailable(LookupError):
+    """Temporal does not answer, and the full verification needs it."""
+
+
+async def verify(app: Casework, *, chains_only: bool = False) -> ConsistencyReport:
+    """`casework verify`: chains and versions; unless `chains_only`, also every open case
+    against its running workflow and back, and the read models against a rebuild."""
+    client = None
+    if not chains_only:
+        try:
+            client = await app.temporal()
+        except RuntimeError as exc:
+            raise VerifyUnavailable(
+                f"Temporal at {app.settings.temporal_address} is not answering ({exc}); "
+                "start the stack, or run `casework verify --chains-only`"
+            ) from exc
+    dsn = database_url(app.settings)
+    return await check_consistency(dsn, app.store, client, read_models=not chains_only)

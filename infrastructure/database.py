@@ -1,27 +1,12 @@
-"""Connecting to PostgreSQL: pools, and applying every migration of the project."""
+"""Connecting to PostgreSQL: the database URL, pools, creating a database."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-from pathlib import Path
 
 import asyncpg
 
-from casework.settings import Settings
-from events.migrate import Migration, event_store_migrations, load_migrations, migrate
-from projections import projection_migrations
-
-ACTIVITY_MIGRATIONS = Path(__file__).resolve().parent.parent / "activities" / "migrations"
-
-
-def all_migrations() -> list[Migration]:
-    """Every migration of the project, in the order they must run."""
-    return (
-        event_store_migrations()
-        + load_migrations("activities", ACTIVITY_MIGRATIONS)
-        + projection_migrations()
-    )
+from infrastructure.settings import Settings
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -41,14 +26,6 @@ async def create_pool(
     )
     assert pool is not None
     return pool
-
-
-async def apply_migrations(dsn: str, migrations: Sequence[Migration] | None = None) -> list[str]:
-    conn = await asyncpg.connect(dsn)
-    try:
-        return await migrate(conn, all_migrations() if migrations is None else migrations)
-    finally:
-        await conn.close()
 
 
 EMBEDDED_DATABASE = "casework"

@@ -1,0 +1,25 @@
+"""Every migration of the project, in the order it must run, and applying them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import asyncpg
+
+from activities import activity_migrations
+from events.migrate import Migration, event_store_migrations, migrate
+from projections import projection_migrations
+
+
+def all_migrations() -> list[Migration]:
+    """The event store's, then the activities' (outbox), then the read models'."""
+    return event_store_migrations() + activity_migrations() + projection_migrations()
+
+
+async def apply_migrations(dsn: str, migrations: Sequence[Migration] | None = None) -> list[str]:
+    """Apply what is not applied yet (safe twice and from two processes at once)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await migrate(conn, all_migrations() if migrations is None else migrations)
+    finally:
+        await conn.close()

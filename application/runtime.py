@@ -1,0 +1,63 @@
+"""The case worker: the workflows and activities it runs, assembled in one place.
+
+`worker.py` (the `casework worker` service), the embedded stack, the fault tests and
+the workflow tests all build their workers from here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.assessment import score_assessment
+from activities.notifications import NotificationActivities
+from activities.referrals import ReferralActivities
+from activities.store import StoreActivities
+from application.bootstrap import open_casework
+from events.store import EventStore
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
+from workflows.case import CaseWorkflow
+
+WORKFLOWS: Sequence[type[Any]] = (CaseWorkflow,)
+
+
+def activities_for(store: EventStore) -> list[Any]:
+    store_activities = StoreActivities(store)
+    referral_activities = ReferralActivities()
+    notification_activities = NotificationActivities(store)
+    return [
+        store_activities.append_events,
+        score_assessment,
+        referral_activities.dispatch_referral,
+        notification_activities.deliver_escalation,
+    ]
+
+
+def build_worker(client: Client, task_queue: str, store: EventStore) -> Worker:
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(WORKFLOWS),
+        activities=activities_for(store),
+    )
+
+
+async def run_worker(
+    settings: Settings, *, dsn: str, shutdown: asyncio.Event | None = None
+) -> None:
+    """Run until `shutdown` is set (or forever), then drain and stop."""
+    log = get_logger(task_queue=settings.task_queue)
+    # The event store, notifications and directory reads leave no session state.
+    async with open_casework(
+        settings, dsn=dsn, pool_size=10, stateless_pool=True, serve_metrics=True
+    ) as app:
+        worker = build_worker(await app.temporal(), settings.task_queue, app.store)
+        log.info("worker started")
+        async with worker:
+            await (shutdown or asyncio.Event()).wait()
+        log.info("worker stopped")

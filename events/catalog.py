@@ -1,0 +1,15 @@
+"""The whole vocabulary in one registry: the case events and the directories' events."""
+
+from __future__ import annotations
+
+from events.directory_events import DIRECTORY_EVENT_MODELS
+from events.registry import EventRegistry
+from events.vocabulary import CASE_EVENT_MODELS
+
+
+def default_registry() -> EventRegistry:
+    """A registry holding the whole vocabulary (callers may add their own types)."""
+    registry = EventRegistry()
+    for model in (*CASE_EVENT_MODELS, *DIRECTORY_EVENT_MODELS):
+        registry.register(model)
+    return registry
