@@ -21,13 +21,11 @@ import typer
 from application.bootstrap import Casework
 from application.forget import ForgetResult, forget, rewrap
 from cases.actors import Actor
-from casework.cli.context import JsonOption, call_as
+from casework.cli.context import AsOption, JsonOption, call_as
 from casework.cli.output import console, emit, fail
 from events.keys import KeyringError, MasterKeyring
 
 client_app = typer.Typer(help="Clients' personal data: forget a client, rotate master keys.")
-
-AsOption = typer.Option(..., "--as", help="Your staff id; only admins may do this.")
 
 
 # --- commands ----------------------------------------------------------------------------

@@ -27,7 +27,9 @@ from infrastructure.settings import Settings, get_settings
 
 T = TypeVar("T")
 
-AsOption = typer.Option(..., "--as", help="The acting staff member's id.")
+AsOption = typer.Option(
+    ..., "--as", help="Your staff id: what you may do and see follows from your role."
+)
 JsonOption = typer.Option(False, "--json", help="Print the result as one JSON object.")
 ReasonOption = typer.Option(None, "--reason", help="Why you read the case (access log).")
 BreakGlassOption = typer.Option(

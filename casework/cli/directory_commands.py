@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from casework.cli.context import JsonOption, call
+from casework.cli.context import AsOption, JsonOption, call
 from casework.cli.output import console, emit, fail
 from directory import (
     KEEP,
@@ -45,7 +45,6 @@ provider_app = typer.Typer(help="The resource directory: providers and their ser
 
 T = TypeVar("T")
 
-AsOption = typer.Option(..., "--as", help="Your staff id; only admins change the directories.")
 ReasonOption = typer.Option(None, "--reason", help="Why (recorded with the change).")
 
 

@@ -13,7 +13,7 @@ from application.policies import PolicyRefused, apply_policy, current_policy
 from cases.actors import Actor
 from cases.policy import Policy
 from casework.cli.case_commands import read_structured
-from casework.cli.context import JsonOption, call, drive
+from casework.cli.context import AsOption, JsonOption, call, drive
 from casework.cli.output import console, emit, fail
 
 policy_app = typer.Typer(help="The agency's review and escalation policy.", no_args_is_help=True)
@@ -44,7 +44,7 @@ def show(as_json: bool = JsonOption) -> None:
 @policy_app.command("apply")
 def apply(
     file: Path = typer.Argument(..., help="The policy as JSON or YAML (durations: 90d, 30s …)."),
-    staff_id: str = typer.Option(..., "--as", help="An admin or manager."),
+    staff_id: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a new policy version and send it to every open case."""
