@@ -35,7 +35,9 @@ test: $(STAMP) lint typecheck
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python bench/append.py --quick
+	$(BIN)/python bench/append.py --quick --json
+	$(BIN)/python bench/read_models.py --quick --json
+	$(BIN)/python bench/lifecycle.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -1,6 +1,7 @@
 """Append throughput and latency of the event store against raw-insert ceilings.
 
-    python bench/append.py [--quick] [--json] [--writers N] [--rounds N]
+    python bench/append.py [--quick | --smoke] [--json] [--writers N] [--rounds N]
+    python -m bench.append …   (the same, as a module)
 
 Everything is measured in one run against one scratch database (created, migrated
 and dropped here; the server itself is never stopped or reconfigured):
@@ -40,13 +41,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench/common.py
 
 import asyncpg
 from rich.console import Console
 from rich.table import Table
 
-from application.migrations import apply_migrations
+from bench.common import add_size_arguments, print_json, scratch_database, server_dsn, size_of
 from events.chain import verify_chains
 from events.envelope import EventMetadata, NewEvent
 from events.store import EventStore
@@ -91,6 +93,9 @@ FULL = Sizes(
 QUICK = Sizes(
     rounds=4, single=2500, concurrent=600, batches=150, copies=20, streams=200, warmup=100
 )
+SMOKE = Sizes(rounds=1, single=40, concurrent=10, batches=2, copies=1, streams=8, warmup=10)
+"""Seconds: every measurement and the chain verification, at the smallest sizes."""
+SIZES = {"smoke": SMOKE, "quick": QUICK, "full": FULL}
 
 
 # --- realistic event bodies ----------------------------------------------------------
@@ -375,18 +380,10 @@ def merge(into: Run, run: Run) -> None:
 # --- the server and the scratch database ----------------------------------------------
 
 
-def with_database(dsn: str, database: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
-
-
 @contextlib.contextmanager
 def server() -> Iterator[str]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        yield url
-        return
-    if port_answers("127.0.0.1", 5432):
-        yield "postgresql://postgres@127.0.0.1:5432/postgres"
+    if os.environ.get("DATABASE_URL") or port_answers("127.0.0.1", 5432):
+        yield server_dsn()
         return
     with tempfile.TemporaryDirectory(prefix="casework-bench-") as scratch:
         embedded = EmbeddedPostgres(Path(scratch) / "pg", free_port())
@@ -398,28 +395,15 @@ def server() -> Iterator[str]:
 
 
 @contextlib.asynccontextmanager
-async def scratch_database(server_dsn: str) -> AsyncIterator[str]:
-    name = f"casework_bench_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(server_dsn)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        dsn = with_database(server_dsn, name)
-        await apply_migrations(dsn)
+async def bench_database(server: str) -> AsyncIterator[str]:
+    """A scratch database, migrated, with the raw ceiling's table."""
+    async with scratch_database(server) as dsn:
         conn = await asyncpg.connect(dsn)
         try:
             await conn.execute(RAW_TABLE)
         finally:
             await conn.close()
         yield dsn
-    finally:
-        conn = await asyncpg.connect(server_dsn)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
 
 
 # --- the run --------------------------------------------------------------------------
@@ -459,8 +443,9 @@ async def measure(dsn: str, sizes: Sizes, writers: int, say: Callable[[str], Non
         await store_single(store_one, Streams("warm", 10), warm)
         await raw_single(raw_conns[0], Streams("warm", 10), warm)
         await store_single(store_no_reset, Streams("warm", 10), make_events(3, sizes.warmup))
-        await store_batched(store_one, Streams("warm", 10), make_events(1, BATCH * 3))
-        await raw_executemany(raw_conns[0], Streams("warm", 10), make_events(2, BATCH * 3))
+        warm_batched = BATCH * min(3, sizes.batches)
+        await store_batched(store_one, Streams("warm", 10), make_events(1, warm_batched))
+        await raw_executemany(raw_conns[0], Streams("warm", 10), make_events(2, warm_batched))
 
         for r in range(sizes.rounds):
             say(f"round {r + 1}/{sizes.rounds}: preparing {per_round:,} events")
@@ -725,7 +710,8 @@ def report(console: Console, f: dict[str, Any]) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = QUICK if args.quick else FULL
+    size = size_of(args)
+    sizes = SIZES[size]
     if args.rounds:
         sizes = Sizes(**{**sizes.__dict__, "rounds": args.rounds})
     console = Console(width=120)
@@ -734,25 +720,26 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     def say(message: str) -> None:
         progress.log(message)
 
-    with server() as server_dsn:
-        async with scratch_database(server_dsn) as dsn:
+    with server() as server_url:
+        async with bench_database(server_url) as dsn:
             facts = await server_facts(dsn)
             results = await measure(dsn, sizes, args.writers, say)
-    f = figures(results, args.writers, sizes, facts)
+    f = {"benchmark": "append", "size": size, **figures(results, args.writers, sizes, facts)}
     report(console, f)
     return f
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
-    parser.add_argument("--json", action="store_true", help="figures as JSON on the last line")
+    add_size_arguments(
+        parser, quick="small sizes, about 40 seconds", smoke="tiny sizes, a few seconds"
+    )
     parser.add_argument("--writers", type=int, default=4, help="concurrent writers (default 4)")
     parser.add_argument("--rounds", type=int, default=0, help="override the number of rounds")
     args = parser.parse_args()
     f = asyncio.run(main_async(args))
     if args.json:
-        sys.stdout.write(json.dumps(f) + "\n")
+        print_json(f)
     return 0
 
 

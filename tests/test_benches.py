@@ -1,0 +1,216 @@
+"""Every benchmark runs at `--smoke` size and prints its figures as JSON on the last line.
+
+Each bench runs as a subprocess, as a script (`python bench/NAME.py`, where bench/ is
+first on sys.path) and as a module (`python -m bench.NAME`), against a server of the
+tests' own (DATABASE_URL: each bench creates and drops a scratch database there).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import os
+import re
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+NOT_BENCHES = {"__init__", "common"}
+STOP_GRACE = 30.0
+
+
+@dataclass(frozen=True)
+class Bench:
+    keys: frozenset[str]
+    """Top-level keys the JSON figures must have (at every size)."""
+    timeout: float
+    """Seconds a smoke run may take, with room for a loaded machine."""
+
+
+BENCHES: dict[str, Bench] = {
+    "append": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "single_events_per_s",
+                "raw_single_tx_per_s",
+                "single_ratio",
+                "single_p50_ms",
+                "single_p99_ms",
+                "single_p99_ratio",
+                "concurrent_events_per_s",
+                "concurrent_ratio",
+                "batched_events_per_s",
+                "raw_executemany_rows_per_s",
+                "batched_ratio",
+                "raw_copy_rows_per_s",
+                "single_no_reset_events_per_s",
+                "pool_overhead_p50_ms",
+                "chains_verified_events",
+                "chain_findings",
+                "targets",
+                "events",
+                "machine",
+            }
+        ),
+        timeout=120.0,
+    ),
+    "read_models": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "cases",
+                "events",
+                "reviews_added",
+                "teams",
+                "seed_seconds",
+                "rebuild",
+                "queries",
+                "append_to_visible",
+                "targets",
+            }
+        ),
+        timeout=180.0,
+    ),
+    "lifecycle": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "continue_as_new_after_events",
+                "load_average_at_start",
+                "throughput",
+                "serial_round_trip",
+                "bare_serial_round_trip",
+                "serial_round_trip_ratio",
+                "history",
+                "targets",
+                "rss_mib",
+                "idle",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=240.0,
+    ),
+}
+
+
+def bench_modules() -> set[str]:
+    return {p.stem for p in BENCH.glob("*.py")} - NOT_BENCHES
+
+
+@dataclass(frozen=True)
+class Finished:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def figures(self) -> dict[str, Any]:
+        assert self.returncode == 0, f"exit {self.returncode}; stderr ends:\n{self.stderr[-4000:]}"
+        lines = self.stdout.strip().splitlines()
+        assert lines, f"no output; stderr ends:\n{self.stderr[-4000:]}"
+        figures = json.loads(lines[-1])
+        assert isinstance(figures, dict)
+        return figures
+
+
+async def run(args: list[str], seconds: float, database_url: str | None = None) -> Finished:
+    """`python ARGS` in the repo root; SIGTERM (then SIGKILL) if it overruns `seconds`."""
+    env = dict(os.environ)
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *args,
+        cwd=str(ROOT),
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    communicate = asyncio.ensure_future(process.communicate())
+    try:
+        stdout, stderr = await asyncio.wait_for(asyncio.shield(communicate), seconds)
+    except TimeoutError:
+        # SIGTERM first: a bench stops what it started (dev server, workers, projector).
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            stdout, stderr = await asyncio.wait_for(communicate, STOP_GRACE)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            stdout, stderr = await communicate
+        pytest.fail(
+            f"python {' '.join(args)} took over {seconds:.0f} s; stderr ends:\n"
+            f"{stderr.decode(errors='replace')[-4000:]}"
+        )
+    assert process.returncode is not None
+    return Finished(process.returncode, stdout.decode(), stderr.decode(errors="replace"))
+
+
+def check(name: str, figures: dict[str, Any]) -> None:
+    missing = BENCHES[name].keys - figures.keys()
+    assert not missing, f"{name}: missing top-level keys {sorted(missing)}"
+    assert (figures["benchmark"], figures["size"]) == (name, "smoke")
+    if name == "append":
+        assert figures["chains_verified_events"] > 0
+        assert figures["chain_findings"] == 0
+    elif name == "read_models":
+        assert figures["reviews_added"] > 0
+        assert figures["queries"]["overdue_team"]["rows"] > 0
+        assert len(figures["rebuild"]["projections"]) >= 7
+        assert figures["append_to_visible"]["appends"] > 0
+    elif name == "lifecycle":
+        assert figures["throughput"]["lifecycles_per_side"] > 0
+        assert figures["idle"]["cases"] > 0
+
+
+# Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two
+# runs most of it): as a script, bench/ is first on sys.path; as a module, the root is.
+FORMS = [
+    pytest.param(invocation, name, id=f"{form}-{name}")
+    for name in BENCHES
+    for form, invocation in (("script", [f"bench/{name}.py"]), ("module", ["-m", f"bench.{name}"]))
+]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize(("invocation", "name"), FORMS)
+async def test_bench_smoke_prints_its_figures(
+    invocation: list[str], name: str, database_url: str
+) -> None:
+    args = [*invocation, "--smoke", "--json"]
+    finished = await run(args, BENCHES[name].timeout, database_url)
+    check(name, finished.figures())
+
+
+def test_every_bench_is_smoke_tested_and_in_make_bench() -> None:
+    """A new bench needs an entry in BENCHES (so a smoke test) and a line in `make bench`."""
+    assert bench_modules() == set(BENCHES)
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^bench:.*\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert recipe is not None, "no bench target in the Makefile"
+    for name in BENCHES:
+        assert re.search(rf"bench/{name}\.py --quick --json", recipe.group(1)), name
+
+
+def test_no_bench_module_shadows_anything_importable() -> None:
+    """Run as a script, bench/ is on sys.path: a bench named like a package would shadow it."""
+    project = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    project |= {p.stem for p in ROOT.glob("*.py")}
+    for name in bench_modules() | {"common"}:
+        assert name not in project, f"bench/{name}.py shadows the project's {name}"
+        assert name not in sys.stdlib_module_names, f"bench/{name}.py shadows the stdlib's"
+        assert importlib.util.find_spec(name) is None, f"bench/{name}.py shadows {name}"
