@@ -6,12 +6,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from application.access_log import CaseLocation, View, authorise_read
+from application.access_log import CaseLocation, ReadGrant, View, authorise_read
 from application.bootstrap import Casework
 from application.case_client import CaseNotFound
 from cases.actors import Actor
 from cases.evolve import fold
 from cases.state import CaseState
+
+
+async def authorise(
+    app: Casework,
+    actor: Actor,
+    case_id: str,
+    view: View,
+    state: CaseState | None,
+    *,
+    reason: str | None,
+    break_glass: str | None,
+) -> ReadGrant:
+    """Allow `actor` this view of the case (where `state` locates it), recording the read;
+    refuse with the same answer whether the case does not exist or is out of scope."""
+    location = CaseLocation(state.team, state.assigned_worker) if state else None
+    return await authorise_read(
+        app.store.pool, actor, case_id, view, location,
+        reason=reason, break_glass=break_glass, store=app.store,
+    )  # fmt: skip
 
 
 async def read_case(
@@ -27,11 +46,9 @@ async def read_case(
         state: CaseState | None = await (await app.cases()).state(case_id)
     except CaseNotFound:
         state = None
-    location = CaseLocation(state.team, state.assigned_worker) if state else None
-    await authorise_read(
-        app.store.pool, actor, case_id, View.CASE_SHOW, location,
-        reason=reason, break_glass=break_glass, store=app.store,
-    )  # fmt: skip
+    await authorise(
+        app, actor, case_id, View.CASE_SHOW, state, reason=reason, break_glass=break_glass
+    )
     assert state is not None
     return state.model_dump(mode="json")
 
@@ -47,11 +64,9 @@ async def read_history(
     """The case's events (who did what, when), once the read is allowed and recorded."""
     events = await app.store.read_stream(f"case-{case_id}")
     state = fold(events, app.store.registry) if events else None
-    location = CaseLocation(state.team, state.assigned_worker) if state else None
-    await authorise_read(
-        app.store.pool, actor, case_id, View.CASE_HISTORY, location,
-        reason=reason, break_glass=break_glass, store=app.store,
-    )  # fmt: skip
+    await authorise(
+        app, actor, case_id, View.CASE_HISTORY, state, reason=reason, break_glass=break_glass
+    )
     return [
         {
             "version": e.stream_version,

@@ -20,14 +20,15 @@ from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError
 
-from application.access_log import CaseLocation, View, authorise_read
+from application.access_log import View
 from application.bootstrap import Casework
 from application.case_client import CaseNotFound
+from application.case_reads import authorise
 from cases.actors import Actor
 from cases.state import CaseState, workflow_id_for
 from events.store import EventStore
+from projections.case_summary import CaseSummary, case_summary
 from projections.catalog import all_projections
-from projections.queries import CaseSummary, case_summary
 from projections.status import projection_status
 from workflows.case import CaseWorkflow
 
@@ -194,10 +195,8 @@ async def inspect_allowed(
         state: CaseState | None = await cases.state_from_log(case_id)
     except CaseNotFound:
         state = None
-    grant = await authorise_read(
-        app.store.pool, actor, case_id, View.INSPECT,
-        CaseLocation(state.team, state.assigned_worker) if state else None,
-        reason=reason, break_glass=break_glass, store=app.store,
-    )  # fmt: skip
+    grant = await authorise(
+        app, actor, case_id, View.INSPECT, state, reason=reason, break_glass=break_glass
+    )
     result = await inspect_case(cases.client, app.store, app.store.pool, grant.reader, case_id)
     return result.as_dict()
