@@ -13,22 +13,20 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
-    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
-from application.policies import current_policy
-from cases import command_table
 from cases import commands as c
 from cases import decide as rules
 from cases.evolve import fold
 from cases.policy import DEFAULT_POLICY
 from cases.state import CaseState, workflow_id_for
+from application.policies import current_policy
 from events.store import EventStore
 from workflows.case import CaseInput, CaseWorkflow, CommandResult
 
@@ -42,9 +40,26 @@ class CaseNotFound(LookupError):
 
 
 COMMANDS: dict[type[c.Command], Any] = {
-    entry.command: getattr(CaseWorkflow, entry.update) for entry in command_table.TABLE
+    c.RecordConsent: CaseWorkflow.record_consent,
+    c.RecordAssessment: CaseWorkflow.record_assessment,
+    c.DraftPlan: CaseWorkflow.draft_plan,
+    c.SubmitPlan: CaseWorkflow.submit_plan,
+    c.DecideApproval: CaseWorkflow.decide_approval,
+    c.Refer: CaseWorkflow.refer,
+    c.ReferralReply: CaseWorkflow.referral_reply,
+    c.ProviderReport: CaseWorkflow.provider_report,
+    c.LogContact: CaseWorkflow.log_contact,
+    c.RecordProgress: CaseWorkflow.record_progress,
+    c.Evaluate: CaseWorkflow.evaluate,
+    c.Assign: CaseWorkflow.assign,
+    c.RequestTransfer: CaseWorkflow.request_transfer,
+    c.ReplyTransfer: CaseWorkflow.reply_transfer,
+    c.RequestClosure: CaseWorkflow.request_closure,
+    c.HoldCase: CaseWorkflow.hold,
+    c.ResumeCase: CaseWorkflow.resume,
+    c.ApplyPolicy: CaseWorkflow.apply_policy,
+    c.ForgetClient: CaseWorkflow.forget,
 }
-"""Each command type → the case workflow's Update carrying it (from cases/command_table.py)."""
 
 
 def _rejection(exc: BaseException) -> CaseCommandRejected:
@@ -66,36 +81,20 @@ class CaseClient:
         return self.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id_for(case_id))
 
     async def open(self, cmd: c.OpenCase) -> CommandResult:
-        """Open a case: the rules are checked here first, then one round trip starts the
-        workflow and waits (the `sync` Update) until the case is open and its first events
-        are in the log. A case id already used, by a running or a closed case, is refused."""
+        """Open a case: the rules are checked here first, then the workflow starts."""
         try:
             rules.decide_open(cmd)
         except rules.CommandRejected as exc:
             raise CaseCommandRejected(str(exc)) from None
         policy = await current_policy(self.store) if self.store else DEFAULT_POLICY
-        start = WithStartWorkflowOperation(
+        handle = await self.client.start_workflow(
             CaseWorkflow.run,
             CaseInput(open=cmd, policy=policy),
             id=workflow_id_for(cmd.case_id),
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
-        try:
-            result = await self.client.execute_update_with_start_workflow(
-                CaseWorkflow.sync, start_workflow_operation=start
-            )
-        except WorkflowUpdateFailedError as exc:
-            raise _rejection(exc) from None
-        except (WorkflowAlreadyStartedError, RPCError) as exc:
-            if isinstance(exc, RPCError) and exc.status is not RPCStatusCode.ALREADY_EXISTS:
-                raise
-            raise CaseCommandRejected(
-                f"case_id: a case {cmd.case_id} already exists (running or closed)"
-            ) from None
-        assert isinstance(result, CommandResult)
-        return result
+        return await self._update(handle, CaseWorkflow.sync, None)
 
     async def execute(self, case_id: UUID | str, cmd: c.Command) -> CommandResult:
         """Send one command to a case and wait for its events to be appended."""
