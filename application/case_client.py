@@ -21,12 +21,12 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError
 
+from application.policies import current_policy
 from cases import commands as c
 from cases import decide as rules
 from cases.evolve import fold
 from cases.policy import DEFAULT_POLICY
 from cases.state import CaseState, workflow_id_for
-from application.policies import current_policy
 from events.store import EventStore
 from workflows.case import CaseInput, CaseWorkflow, CommandResult
 
