@@ -449,7 +449,7 @@ def start_temporal(settings: Settings, data_dir: Path) -> subprocess.Popen[bytes
     """Spawn the dev server; its output goes to `<data_dir>/temporal.log`."""
     get_logger(component="temporal").info(
         "starting Temporal dev server",
-        address=settings.temporal_address,
+        temporal_address=settings.temporal_address,
         ui_port=settings.temporal_ui_port,
         log=str(data_dir / "temporal.log"),
     )

@@ -6,7 +6,8 @@ import dataclasses
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import Any, TextIO
 
 import structlog
 from pydantic import BaseModel
@@ -81,11 +82,28 @@ class _RedactingHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The root handler configure_logging installs (found again on reconfiguration)."""
 
 
-def configure_logging(settings: Settings, *, force: bool = False) -> None:
-    """Configure structlog and the standard library's logging (idempotent)."""
+LOG_FILE_NAME = "casework.log"
+
+
+def log_file_for(settings: Settings) -> Path:
+    """Where `casework up` and `casework demo` write their logs: `<data dir>/casework.log`."""
+    return settings.data_dir.expanduser().resolve() / LOG_FILE_NAME
+
+
+def configure_logging(
+    settings: Settings, *, force: bool = False, to_file: Path | None = None
+) -> None:
+    """Configure structlog and the standard library's logging (idempotent).
+
+    Lines go to standard error, or appended to `to_file` (so that a program that draws
+    progress bars on the terminal keeps it readable)."""
     global _configured
     if _configured and not force:
         return
+    stream: TextIO = sys.stderr
+    if to_file is not None:
+        to_file.parent.mkdir(parents=True, exist_ok=True)
+        stream = to_file.open("a", encoding="utf-8", buffering=1)
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -99,18 +117,18 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     else:
         # Tracebacks without local variables: locals can hold personal data.
         renderer = structlog.dev.ConsoleRenderer(
-            colors=sys.stderr.isatty(),
+            colors=stream.isatty(),
             exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False),
         )
     structlog.configure(
         processors=[*shared, redact_personal_data, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream),
         cache_logger_on_first_use=False,
     )
     # Standard-library records (temporalio's workflow and activity loggers, asyncio,
     # aiohttp) go through the same chain: `extra` fields become keys, then redaction.
-    handler = _RedactingHandler(sys.stderr)
+    handler = _RedactingHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[

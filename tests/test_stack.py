@@ -117,7 +117,7 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
         "TEMPORAL_ADDRESS": settings.temporal_address,
         "CASEWORK_TEMPORAL_UI_PORT": str(settings.temporal_ui_port),
         "CASEWORK_TASK_QUEUE": settings.task_queue,
-        "CASEWORK_LOG_FORMAT": "json",
+        "CASEWORK_LOG_FORMAT": "console",
     }
     args = ["demo", "--cases", "12", "--seed", "3", "--watch-seconds", "120", "--json"]
     result = subprocess.run(
@@ -139,3 +139,10 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     assert data["notifications_delivered"] >= 2 * neglected
     assert sum(data["outcomes"]["closures"].values()) >= 1
     assert not port_answers("127.0.0.1", settings.temporal_port)
+    # The log lines went to the data directory's log file, not to the terminal; server
+    # addresses are not personal data and stay readable there.
+    log_file = settings.data_dir / "casework.log"
+    assert f"logs: {log_file}" in result.stderr
+    logged = log_file.read_text(encoding="utf-8")
+    assert "stack ready" in logged and "stack ready" not in result.stderr
+    assert f"temporal_address={settings.temporal_address}" in logged

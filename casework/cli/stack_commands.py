@@ -20,14 +20,14 @@ from rich.table import Table
 from application.migrations import apply_migrations
 from application.runtime import run_worker
 from casework.cli.context import JsonOption, settings_from_context
-from casework.cli.output import console, emit, fail, run
+from casework.cli.output import console, emit, err_console, fail, run
 from casework.codec_server import CodecServer, serve
 from casework.stack import StackError, ensure_search_attributes, redact, running_stack
 from demo.run import DemoReport, run_demo
 from infrastructure.codec import CodecError
 from infrastructure.database import database_url
-from infrastructure.logs import get_logger
-from infrastructure.settings import Settings
+from infrastructure.logs import configure_logging, get_logger, log_file_for
+from infrastructure.settings import LogFormat, Settings
 from infrastructure.temporal import connect
 
 app = typer.Typer()
@@ -115,11 +115,30 @@ async def _up(settings: Settings, as_json: bool) -> None:
         console.print("Casework stopped.")
 
 
+LogsOption = typer.Option(
+    False,
+    "--logs-to-terminal",
+    help="Write log lines to the terminal instead of <data dir>/casework.log.",
+)
+
+
+def _logs_to_file(settings: Settings, to_terminal: bool) -> None:
+    """Development logs go to a file under the data directory, so that the terminal shows
+    the progress and the summary; JSON logs (production) stay on standard error."""
+    if to_terminal or settings.log_format is LogFormat.JSON:
+        return
+    path = log_file_for(settings)
+    configure_logging(settings, force=True, to_file=path)
+    err_console.print(f"logs: {path}", highlight=False)
+
+
 @app.command("up")
-def up_command(as_json: bool = JsonOption) -> None:
+def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) -> None:
     """Run the embedded stack in the foreground: PostgreSQL, Temporal, worker (Ctrl-C stops)."""
+    settings = settings_from_context()
+    _logs_to_file(settings, logs_to_terminal)
     try:
-        run(_up(settings_from_context(), as_json))
+        run(_up(settings, as_json))
     except StackError as exc:
         fail(str(exc), as_json)
 
@@ -225,6 +244,7 @@ def demo_command(
         100, "--watch-seconds", min=0, help="How long to watch reviews lapse and escalate."
     ),
     as_json: bool = JsonOption,
+    logs_to_terminal: bool = LogsOption,
 ) -> None:
     """Run a realistic caseload through the engine and print what it looks like.
 
@@ -232,8 +252,10 @@ def demo_command(
     opens the caseload, walks every case through its lifecycle concurrently, lets the
     neglected cases' reviews lapse and escalate, prints a summary and exits.
     """
+    settings = settings_from_context()
+    _logs_to_file(settings, logs_to_terminal)
     try:
-        report = run(_demo(settings_from_context(), cases=cases, seed=seed, watch_seconds=watch))
+        report = run(_demo(settings, cases=cases, seed=seed, watch_seconds=watch))
     except StackError as exc:
         fail(str(exc), as_json)
     if report is None:
