@@ -1,27 +1,65 @@
-"""What a projection is: a name, the event types it handles and ignores, its tables.
+"""What a projection is, how its handlers receive events, and what its queries share.
 
+A read model is one unit, one module of this package (case_summary, approvals,
+referrals, reviews, outcomes, timeline): the tables it owns (its docstring names them
+and the migration that creates them; tests/projections/test_units.py checks both),
+its typed handlers, its `Projection`, and the queries that read it.
+
+Projections
+-----------
 A projection folds events into read-model tables. `apply(conn, event)` runs inside
 the runner's batch transaction and must only write to the projection's own
 `tables` (unqualified names: a rebuild points `search_path` at shadow copies).
 Handlers derive every value from the event (never `now()`), so replaying the log
 reproduces the tables exactly.
+
+Handlers are typed: each receives the decoded domain event and its envelope,
+
+    async def review_scheduled(
+        conn: asyncpg.Connection, event: ReviewScheduled, envelope: RecordedEvent
+    ) -> None
+
+and is registered with `on(ReviewScheduled, review_scheduled)`, which keys it by the
+model's event type and checks (with mypy) that the handler takes that model. The
+projector holds no keys, so it reads personal fields as sealed envelopes; `decode`
+replaces every personal field with its erased value before validating, so the model
+always validates and a read model can never hold personal data.
+
+Queries
+-------
+A query takes the pool, the acting staff member and parameters, and returns only what
+that actor may see (projections/scope.py). Times: `now` (default: the current time,
+UTC) is a parameter so answers are reproducible; "today" is `now`'s UTC date. Read
+models may lag the log by the projector's lag (see `casework projections status`),
+each by its own: a query that joins tables of two projections says in its docstring
+why that is safe (projections/scope.py explains the one join every query may make).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TypeVar
 
 import asyncpg
+from pydantic import ValidationError
 
 from events.catalog import default_registry
 from events.directory_events import DIRECTORY_EVENT_MODELS
 from events.envelope import RecordedEvent
-from events.registry import event_type_of
+from events.personal import erase_personal_data, personal_paths
+from events.registry import DomainEvent, EventValidationError, event_type_of
 from events.vocabulary import CASE_EVENT_MODELS
 
 Handler = Callable[[asyncpg.Connection, RecordedEvent], Awaitable[None]]
+"""What the runner calls: the connection and the event as recorded in the log."""
+
+E = TypeVar("E", bound=DomainEvent)
+
+TypedHandler = Callable[[asyncpg.Connection, E, RecordedEvent], Awaitable[None]]
+"""A read model's handler: the connection, the decoded event, and its envelope
+(stream id, version, position, metadata, occurred_at)."""
 
 _registry = default_registry()
 
@@ -46,9 +84,10 @@ def event_types(*names: str) -> frozenset[str]:
 class Projection:
     """A named fold of the log into tables.
 
-    `handlers` maps each handled event type to its handler; `ignores` lists the types
-    the projection deliberately skips. Any other type stops the projection with an
-    error naming the event: nothing is silently skipped.
+    `handlers` maps each handled event type to its handler (built with `on` and
+    `handler_map`); `ignores` lists the types the projection deliberately skips. Any
+    other type stops the projection with an error naming the event: nothing is
+    silently skipped.
     """
 
     name: str
@@ -80,11 +119,74 @@ def case_id_of(event: RecordedEvent) -> str | None:
     return None
 
 
-def data_of(event: RecordedEvent) -> dict[str, Any]:
-    """The event's data upcast to the current schema version (plain JSON values)."""
-    if event.event_type in _registry:
-        return _registry.upcast(event.event_type, event.schema_version, event.data)
-    return event.data
+# --- decoding events for read models -------------------------------------------------------
+
+
+def decode(event: RecordedEvent) -> DomainEvent:
+    """The event as its current model, every personal field at its erased value.
+
+    Upcasts the stored data to the current schema version, replaces each personal
+    field (sealed envelope, plaintext or already erased alike) with its erased value
+    (events/personal.py), then validates. The projector reads the log without the
+    cipher, so a personal field holds an `enc:v1:…` string that need not validate as
+    its type (a date of birth); erased, it always does. Read models never hold
+    personal data, so no handler needs one.
+
+    Raises EventValidationError (a ValueError: the runner stops the projection and
+    names the event) if the data still does not fit its model.
+    """
+    model = _registry.model(event.event_type)
+    data = _registry.upcast(event.event_type, event.schema_version, event.data)
+    if personal_paths(model):
+        data = erase_personal_data(model, data)
+    try:
+        return model.model_validate({**data, "type": event.event_type})
+    except ValidationError as exc:
+        raise EventValidationError.from_pydantic(event.event_type, exc) from None
+
+
+def on(model: type[E], handler: TypedHandler[E]) -> tuple[str, Handler]:
+    """`handler` as the runner calls it, keyed by `model`'s event type.
+
+    The returned handler decodes the recorded event (`decode`) and calls
+    `handler(conn, event, envelope)`. `model` must be the vocabulary's model for its
+    type (a stray model fails at import).
+    """
+    event_type = event_type_of(model)
+    if event_type not in _registry or _registry.model(event_type) is not model:
+        raise ValueError(f"{model.__name__} is not the vocabulary's model of {event_type!r}")
+
+    async def apply(conn: asyncpg.Connection, envelope: RecordedEvent) -> None:
+        event = decode(envelope)
+        if not isinstance(event, model):  # the registry maps the type to another model
+            raise TypeError(f"{envelope.event_type} decoded as {type(event).__name__}")
+        await handler(conn, event, envelope)
+
+    apply.__name__ = apply.__qualname__ = f"on_{event_type}_{handler.__name__}"
+    return event_type, apply
+
+
+def handler_map(*entries: tuple[str, Handler]) -> dict[str, Handler]:
+    """A projection's handlers from `on(...)` entries; one handler per event type."""
+    handlers: dict[str, Handler] = {}
+    for event_type, handler in entries:
+        if event_type in handlers:
+            raise ValueError(f"two handlers for {event_type}")
+        handlers[event_type] = handler
+    return handlers
+
+
+# --- what queries share ------------------------------------------------------------------
+
+
+def moment(now: datetime | None) -> datetime:
+    """The time a query answers for: `now`, or the current time (UTC)."""
+    return now if now is not None else datetime.now(UTC)
+
+
+def today(now: datetime | None) -> date:
+    """The UTC date of `moment(now)`."""
+    return moment(now).astimezone(UTC).date()
 
 
 REVIEWED_CASE_EVENT_TYPES: frozenset[str] = event_types(

@@ -16,6 +16,27 @@ worker and team:
 A single case asked for by id that is outside the actor's scope is reported as "not
 found or not visible" (`CaseNotVisible`), so the answer does not reveal that it
 exists. Aggregates (caseload, outcomes) are computed over the visible cases only.
+
+Joining case_summary
+--------------------
+Each projection has its own checkpoint, so when a query runs `case_summary` may stand
+before or after the read model it is joined to. A query of another read model may
+join it all the same, for the scope and for the case's own attributes shown beside a
+row (client_ref, current worker and team, risk level), and for nothing else. That is
+safe:
+
+* Visibility has one source. Every query decides it from case_summary's worker and
+  team, so all read models agree on who sees a case, at every moment: a transfer
+  takes effect in every query when case_summary applies it, and no query shows a
+  case that case_summary's own answer hides from the same actor. (A copy of worker
+  and team in each read model would let each one's visibility lag differently.)
+* The case's attributes are shown as case_summary holds them now, the values the
+  case's summary shows; they are never compared with, or computed together with, the
+  other read model's columns. A query that does compare them says how it keeps the
+  two consistent (`projections.reviews.reviews` does).
+* The join hides, never invents or repeats: case_summary has one row per case (its
+  key), and a case stream begins with CaseOpened, so another read model's row lacks
+  its case_summary row only while case_summary is behind — for the projector's lag.
 """
 
 from __future__ import annotations

@@ -1,22 +1,81 @@
-"""Read model `case_timeline`: the readable audit trail of each case.
+"""Read model `timeline` (table `case_timeline`): the readable audit trail of each case.
+
+Table created by projections/migrations/0001_read_models.sql, section "projection
+timeline"; granted in 0002_role_grants.sql; tests/projections/test_units.py checks
+it exists after the migrations.
 
 Every case event becomes one row with its actor, role, time and a one-line
 description. Descriptions are built from codes, ids and counts only: never client
 names or personal details, and never free text (notes, reasons, reports), which may
 contain them; the full event stays in the log for those allowed to read it.
+
+Query: `timeline`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import TypeVar
+from uuid import UUID
 
 import asyncpg
+from pydantic import BaseModel
 
+from cases.actors import Actor
 from events.envelope import RecordedEvent
-from projections.base import Handler, Projection, case_id_of, data_of, ignoring_the_rest
+from events.registry import DomainEvent
+from events.vocabulary import (
+    ApprovalGranted,
+    ApprovalKind,
+    ApprovalRequested,
+    ApprovalReturned,
+    AssessmentRecorded,
+    CaseAssigned,
+    CaseClosed,
+    CaseOnHold,
+    CaseOpened,
+    CaseReopened,
+    CaseResumed,
+    ClientForgotten,
+    ConsentRecorded,
+    ContactLogged,
+    EscalationRaised,
+    EscalationResolved,
+    GoalOutcome,
+    GoalProgressRecorded,
+    GoalsEvaluated,
+    PlanActivated,
+    PlanDrafted,
+    ProviderReportReceived,
+    ReferralAccepted,
+    ReferralCompleted,
+    ReferralDeclined,
+    ReferralDispatched,
+    ReferralDispatchFailed,
+    ReferralFollowUpDue,
+    ReferralMade,
+    ReviewDue,
+    ReviewLapsed,
+    ReviewScheduled,
+    TransferAccepted,
+    TransferRejected,
+    TransferRequested,
+)
+from projections.base import Projection, case_id_of, handler_map, ignoring_the_rest, on
+from projections.scope import CaseNotVisible, case_scope
 
 NAME = "timeline"
+TABLES = ("case_timeline",)
+MIGRATIONS = ("0001_read_models.sql",)
+"""The migrations (projections/migrations/) that create TABLES."""
+
+E = TypeVar("E", bound=DomainEvent)
+
+Describe = Callable[[DomainEvent], str]
+
+
+# --- descriptions ------------------------------------------------------------------------
 
 
 def _words(code: str) -> str:
@@ -27,112 +86,184 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _approval_subject(d: dict[str, Any]) -> str:
-    if d.get("kind") == "plan" and d.get("plan_id"):
-        return f"plan {d['plan_id']} v{d.get('plan_version')}"
-    if d.get("kind") == "closure" and d.get("closure_reason"):
-        return f"closure ({_words(d['closure_reason'])})"
-    return str(d.get("kind", "approval"))
+def _day(moment: datetime) -> str:
+    """The date part of a time as the event wrote it (in its own offset)."""
+    return moment.date().isoformat()
 
 
-def _goals_evaluated(d: dict[str, Any]) -> str:
-    outcomes = [e["outcome"] for e in d["evaluations"]]
+def _approval_subject(e: ApprovalRequested) -> str:
+    if e.kind is ApprovalKind.PLAN and e.plan_id:
+        return f"plan {e.plan_id} v{e.plan_version}"
+    if e.kind is ApprovalKind.CLOSURE and e.closure_reason:
+        return f"closure ({_words(e.closure_reason)})"
+    return e.kind.value
+
+
+def _goals_evaluated(e: GoalsEvaluated) -> str:
+    outcomes = [evaluation.outcome for evaluation in e.evaluations]
     counts = ", ".join(
         f"{outcomes.count(o)} {_words(o)}"
-        for o in ("met", "partly_met", "not_met")
+        for o in (GoalOutcome.MET, GoalOutcome.PARTLY_MET, GoalOutcome.NOT_MET)
         if o in outcomes
     )
-    return f"Goals evaluated ({counts}); next step: {_words(d['next_step'])}"
+    return f"Goals evaluated ({counts}); next step: {_words(e.next_step)}"
 
 
-DESCRIBE: dict[str, Callable[[dict[str, Any]], str]] = {
-    "CaseOpened": lambda d: (
-        f"Case opened for client {d['client_ref']} ({_words(d['referral_source'])}), "
-        f"assigned to {d['assigned_worker']} in team {d['team']}"
-    ),
-    "ConsentRecorded": lambda d: (
-        f"Consent recorded: {_plural(len(d.get('shared_fields', [])), 'field')} may be shared "
-        f"with {_plural(len(d.get('providers', [])), 'provider')}"
-    ),
-    "AssessmentRecorded": lambda d: (
-        f"{'Reassessment' if d.get('reassessment') else 'Assessment'} {d['assessment_id']} "
-        f"recorded: risk {d['risk_level']}, {_plural(len(d['domains']), 'domain')} rated"
-    ),
-    "PlanDrafted": lambda d: (
-        f"Plan {d['plan_id']} v{d['plan_version']} drafted with "
-        f"{_plural(len(d['goals']), 'goal')} (client "
-        f"{'participated' if d['participation']['participated'] else 'did not participate'}, "
-        f"{'agreed' if d['participation']['agreed'] else 'did not agree'})"
-    ),
-    "ApprovalRequested": lambda d: (
-        f"Approval {d['approval_id']} requested for {_approval_subject(d)}"
-    ),
-    "ApprovalGranted": lambda d: f"Approval {d['approval_id']} ({d['kind']}) granted",
-    "ApprovalReturned": lambda d: (
-        f"Approval {d['approval_id']} ({d['kind']}) returned with "
-        f"{_plural(len(d['reasons']), 'reason')}"
-    ),
-    "PlanActivated": lambda d: f"Plan {d['plan_id']} v{d['plan_version']} activated",
-    "ReferralMade": lambda d: (
-        f"Referral {d['referral_id']} made to provider {d['provider_id']} "
-        f"(service {d['service_id']}, goal {d['goal_id']})"
-    ),
-    "ReferralDispatched": lambda d: (
-        f"Referral {d['referral_id']} sent by {d['channel']} (attempt {d['attempts']})"
-    ),
-    "ReferralDispatchFailed": lambda d: (
-        f"Referral {d['referral_id']} could not be sent (attempt {d['attempts']})"
-    ),
-    "ReferralAccepted": lambda d: f"Referral {d['referral_id']} accepted by the provider",
-    "ReferralDeclined": lambda d: f"Referral {d['referral_id']} declined by the provider",
-    "ReferralCompleted": lambda d: f"Referral {d['referral_id']} completed",
-    "ProviderReportReceived": lambda d: f"Provider report received for referral {d['referral_id']}",
-    "ContactLogged": lambda d: (
-        f"{_words(d['kind']).capitalize()} contact on {d['contact_date']}"
-        + (f" ({d['duration_minutes']} min)" if d.get("duration_minutes") else "")
-    ),
-    "GoalProgressRecorded": lambda d: f"Progress on goal {d['goal_id']}: {_words(d['status'])}",
-    "GoalsEvaluated": _goals_evaluated,
-    "CaseAssigned": lambda d: f"Case assigned to {d['worker']} in team {d['team']}",
-    "TransferRequested": lambda d: (
-        f"Transfer {d['transfer_id']} requested to team {d['to_team']}"
-        + (f" (worker {d['to_worker']})" if d.get("to_worker") else "")
-    ),
-    "TransferAccepted": lambda d: (
-        f"Transfer {d['transfer_id']} accepted: case now with {d['worker']} in team {d['team']}"
-    ),
-    "TransferRejected": lambda d: f"Transfer {d['transfer_id']} rejected",
-    "CaseClosed": lambda d: f"Case closed: {_words(d['reason'])}",
-    "CaseReopened": lambda d: "Case reopened",
-    "ReviewScheduled": lambda d: f"Review scheduled for {d['due_at'][:10]} ({_words(d['reason'])})",
-    "ReviewDue": lambda d: f"Review due: a task for {d['assigned_worker']}",
-    "ReviewLapsed": lambda d: (
-        f"Review due {d['due_at'][:10]} lapsed: grace period ended {d['grace_ended_at'][:10]}"
-    ),
-    "EscalationRaised": lambda d: (
-        f"Escalation {d['escalation_id']} ({d['subject']} {d['subject_id']}) at level "
-        f"{d['level']}: {d['notify']} of team {d['team']} notified"
-    ),
-    "EscalationResolved": lambda d: f"Escalation {d['escalation_id']} resolved",
-    "CaseOnHold": lambda d: f"Case on hold until {d['until'][:10]}",
-    "CaseResumed": lambda d: "Case resumed",
-    "ReferralFollowUpDue": lambda d: (
-        f"Referral {d['referral_id']} needs a follow-up: no reply since {d['waiting_since'][:10]}"
-    ),
-    "ClientForgotten": lambda d: f"Client {d['client_ref']} forgotten: personal details erased",
-}
+def _line(model: type[E], render: Callable[[E], str]) -> tuple[type[DomainEvent], Describe]:
+    def describe(event: DomainEvent) -> str:
+        if not isinstance(event, model):
+            raise TypeError(f"{type(event).__name__} is not a {model.__name__}")
+        return render(event)
+
+    return model, describe
 
 
-def describe(event_type: str, data: dict[str, Any]) -> str:
-    """One line about an event, free of personal details."""
-    render = DESCRIBE.get(event_type)
+DESCRIBE: dict[type[DomainEvent], Describe] = dict(
+    [
+        _line(
+            CaseOpened,
+            lambda e: (
+                f"Case opened for client {e.client_ref} ({_words(e.referral_source)}), "
+                f"assigned to {e.assigned_worker} in team {e.team}"
+            ),
+        ),
+        _line(
+            ConsentRecorded,
+            lambda e: (
+                f"Consent recorded: {_plural(len(e.shared_fields), 'field')} may be shared "
+                f"with {_plural(len(e.providers), 'provider')}"
+            ),
+        ),
+        _line(
+            AssessmentRecorded,
+            lambda e: (
+                f"{'Reassessment' if e.reassessment else 'Assessment'} {e.assessment_id} "
+                f"recorded: risk {e.risk_level}, {_plural(len(e.domains), 'domain')} rated"
+            ),
+        ),
+        _line(
+            PlanDrafted,
+            lambda e: (
+                f"Plan {e.plan_id} v{e.plan_version} drafted with "
+                f"{_plural(len(e.goals), 'goal')} (client "
+                f"{'participated' if e.participation.participated else 'did not participate'}, "
+                f"{'agreed' if e.participation.agreed else 'did not agree'})"
+            ),
+        ),
+        _line(
+            ApprovalRequested,
+            lambda e: f"Approval {e.approval_id} requested for {_approval_subject(e)}",
+        ),
+        _line(ApprovalGranted, lambda e: f"Approval {e.approval_id} ({e.kind}) granted"),
+        _line(
+            ApprovalReturned,
+            lambda e: (
+                f"Approval {e.approval_id} ({e.kind}) returned with "
+                f"{_plural(len(e.reasons), 'reason')}"
+            ),
+        ),
+        _line(PlanActivated, lambda e: f"Plan {e.plan_id} v{e.plan_version} activated"),
+        _line(
+            ReferralMade,
+            lambda e: (
+                f"Referral {e.referral_id} made to provider {e.provider_id} "
+                f"(service {e.service_id}, goal {e.goal_id})"
+            ),
+        ),
+        _line(
+            ReferralDispatched,
+            lambda e: f"Referral {e.referral_id} sent by {e.channel} (attempt {e.attempts})",
+        ),
+        _line(
+            ReferralDispatchFailed,
+            lambda e: f"Referral {e.referral_id} could not be sent (attempt {e.attempts})",
+        ),
+        _line(ReferralAccepted, lambda e: f"Referral {e.referral_id} accepted by the provider"),
+        _line(ReferralDeclined, lambda e: f"Referral {e.referral_id} declined by the provider"),
+        _line(ReferralCompleted, lambda e: f"Referral {e.referral_id} completed"),
+        _line(
+            ProviderReportReceived,
+            lambda e: f"Provider report received for referral {e.referral_id}",
+        ),
+        _line(
+            ContactLogged,
+            lambda e: (
+                f"{_words(e.kind).capitalize()} contact on {e.contact_date.isoformat()}"
+                + (f" ({e.duration_minutes} min)" if e.duration_minutes else "")
+            ),
+        ),
+        _line(
+            GoalProgressRecorded,
+            lambda e: f"Progress on goal {e.goal_id}: {_words(e.status)}",
+        ),
+        _line(GoalsEvaluated, _goals_evaluated),
+        _line(CaseAssigned, lambda e: f"Case assigned to {e.worker} in team {e.team}"),
+        _line(
+            TransferRequested,
+            lambda e: (
+                f"Transfer {e.transfer_id} requested to team {e.to_team}"
+                + (f" (worker {e.to_worker})" if e.to_worker else "")
+            ),
+        ),
+        _line(
+            TransferAccepted,
+            lambda e: (
+                f"Transfer {e.transfer_id} accepted: case now with {e.worker} in team {e.team}"
+            ),
+        ),
+        _line(TransferRejected, lambda e: f"Transfer {e.transfer_id} rejected"),
+        _line(CaseClosed, lambda e: f"Case closed: {_words(e.reason)}"),
+        _line(CaseReopened, lambda e: "Case reopened"),
+        _line(
+            ReviewScheduled,
+            lambda e: f"Review scheduled for {_day(e.due_at)} ({_words(e.reason)})",
+        ),
+        _line(ReviewDue, lambda e: f"Review due: a task for {e.assigned_worker}"),
+        _line(
+            ReviewLapsed,
+            lambda e: (
+                f"Review due {_day(e.due_at)} lapsed: grace period ended {_day(e.grace_ended_at)}"
+            ),
+        ),
+        _line(
+            EscalationRaised,
+            lambda e: (
+                f"Escalation {e.escalation_id} ({e.subject} {e.subject_id}) at level "
+                f"{e.level}: {e.notify} of team {e.team} notified"
+            ),
+        ),
+        _line(EscalationResolved, lambda e: f"Escalation {e.escalation_id} resolved"),
+        _line(CaseOnHold, lambda e: f"Case on hold until {_day(e.until)}"),
+        _line(CaseResumed, lambda e: "Case resumed"),
+        _line(
+            ReferralFollowUpDue,
+            lambda e: (
+                f"Referral {e.referral_id} needs a follow-up: no reply since "
+                f"{_day(e.waiting_since)}"
+            ),
+        ),
+        _line(
+            ClientForgotten,
+            lambda e: f"Client {e.client_ref} forgotten: personal details erased",
+        ),
+    ]
+)
+"""One line per event type, by model (PolicyApplied is not a case event: no line)."""
+
+
+def describe(event: DomainEvent) -> str:
+    """One line about a decoded event, free of personal details."""
+    render = DESCRIBE.get(type(event))
     if render is None:
-        return event_type
-    return render(data)
+        return event.type
+    return render(event)
 
 
-async def record(conn: asyncpg.Connection, event: RecordedEvent) -> None:
-    case_id = case_id_of(event)
+# --- handler -------------------------------------------------------------------------------
+
+
+async def record(conn: asyncpg.Connection, event: DomainEvent, envelope: RecordedEvent) -> None:
+    case_id = case_id_of(envelope)
     if case_id is None:
         return
     await conn.execute(
@@ -140,23 +271,72 @@ async def record(conn: asyncpg.Connection, event: RecordedEvent) -> None:
                event_type, actor_id, actor_role, occurred_at, recorded_at, description)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
         case_id,
-        event.stream_version,
-        event.global_position,
-        event.event_id,
-        event.event_type,
-        event.metadata.actor_id,
-        event.metadata.actor_role,
-        event.occurred_at,
-        event.recorded_at,
-        describe(event.event_type, data_of(event)),
+        envelope.stream_version,
+        envelope.global_position,
+        envelope.event_id,
+        envelope.event_type,
+        envelope.metadata.actor_id,
+        envelope.metadata.actor_role,
+        envelope.occurred_at,
+        envelope.recorded_at,
+        describe(event),
     )
 
 
-HANDLERS: dict[str, Handler] = dict.fromkeys(DESCRIBE, record)
+HANDLERS = handler_map(*(on(model, record) for model in DESCRIBE))
 
 PROJECTION = Projection(
     name=NAME,
-    tables=("case_timeline",),
+    tables=TABLES,
     handlers=HANDLERS,
     ignores=ignoring_the_rest(HANDLERS),  # PolicyApplied: the `policy` stream, not a case
 )
+
+
+# --- query ---------------------------------------------------------------------------------
+
+
+class TimelineEntry(BaseModel):
+    stream_version: int
+    event_id: UUID
+    event_type: str
+    actor_id: str
+    actor_role: str
+    occurred_at: datetime
+    recorded_at: datetime
+    description: str
+
+
+async def timeline(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    case_id: str | UUID,
+    *,
+    after_version: int = 0,
+    limit: int = 1000,
+) -> list[TimelineEntry]:
+    """The case's events in order, each with actor, role, time and a one-line description.
+
+    Asks `case_summary` (another projection, with its own checkpoint) whether the
+    actor may see the case, then reads `case_timeline` alone: safe, because only the
+    scope comes from case_summary and visibility has one source for every query
+    (projections/scope.py, "Joining case_summary"). A case case_summary has not yet
+    projected is "not visible" until it has, for the projector's lag.
+    """
+    args: list[object] = [str(case_id)]
+    where = case_scope(actor).sql("cs", args)
+    visible = await pool.fetchval(
+        f"SELECT EXISTS (SELECT 1 FROM case_summary cs WHERE cs.case_id = $1 AND {where})", *args
+    )
+    if not visible:
+        raise CaseNotVisible(str(case_id))
+    rows = await pool.fetch(
+        """SELECT stream_version, event_id, event_type, actor_id, actor_role, occurred_at,
+                  recorded_at, description
+             FROM case_timeline WHERE case_id = $1 AND stream_version > $2
+            ORDER BY stream_version LIMIT $3""",
+        str(case_id),
+        after_version,
+        limit,
+    )
+    return [TimelineEntry.model_validate(dict(r)) for r in rows]

@@ -51,6 +51,7 @@ from events.vocabulary import (
     RiskLevel,
 )
 from projections import queries
+from projections.catalog import projection_named
 from projections.scope import AccessDenied, CaseNotVisible
 from tests.projections.conftest import catch_up
 
@@ -433,3 +434,44 @@ def _escalation(level: int) -> EscalationRaised:
         team="team-a",
         reason="review lapsed",
     )
+
+
+async def test_reviews_never_mix_two_read_models_at_different_positions(
+    store: EventStore, pool: asyncpg.Pool, database_url: str
+) -> None:
+    """case_summary and reviews advance separately: a rescheduling one of them has not
+    applied yet leaves the case out, rather than showing one's date with the other's row."""
+    later = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+    overdue = datetime(2026, 2, 20, 9, 0, tzinfo=UTC)
+    await _append(
+        store,
+        A,
+        [
+            ("intake", _opened(A, "worker-a1", "team-a")),
+            (
+                "casework",
+                ReviewScheduled(due_at=later, reason=ReviewReason.OPENED, policy_version=1),
+            ),
+        ],
+    )
+    await catch_up(database_url, store)
+    assert await queries.reviews(pool, MANAGER, overdue_only=True, now=NOW) == []
+
+    await _append(
+        store,
+        A,
+        [
+            (
+                "casework",
+                ReviewScheduled(due_at=overdue, reason=ReviewReason.RISK_CHANGED, policy_version=1),
+            )
+        ],
+    )
+    await catch_up(database_url, store, [projection_named("case_summary")])
+    assert (await queries.case_summary(pool, MANAGER, A)).next_review_due == overdue
+    # case_reviews still holds the June review: no row pairs it with February's selection
+    assert await queries.reviews(pool, MANAGER, overdue_only=True, now=NOW) == []
+
+    await catch_up(database_url, store)
+    [review] = await queries.reviews(pool, MANAGER, overdue_only=True, now=NOW)
+    assert (review.due_at, review.overdue, review.days_overdue) == (overdue, True, 9)
