@@ -6,6 +6,7 @@ turns a rejected command into `CaseCommandRejected` carrying the rule's reason.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 from uuid import UUID
 
@@ -13,15 +14,17 @@ from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from application.policies import current_policy
+from cases import command_table
 from cases import commands as c
 from cases import decide as rules
 from cases.evolve import fold
@@ -40,26 +43,9 @@ class CaseNotFound(LookupError):
 
 
 COMMANDS: dict[type[c.Command], Any] = {
-    c.RecordConsent: CaseWorkflow.record_consent,
-    c.RecordAssessment: CaseWorkflow.record_assessment,
-    c.DraftPlan: CaseWorkflow.draft_plan,
-    c.SubmitPlan: CaseWorkflow.submit_plan,
-    c.DecideApproval: CaseWorkflow.decide_approval,
-    c.Refer: CaseWorkflow.refer,
-    c.ReferralReply: CaseWorkflow.referral_reply,
-    c.ProviderReport: CaseWorkflow.provider_report,
-    c.LogContact: CaseWorkflow.log_contact,
-    c.RecordProgress: CaseWorkflow.record_progress,
-    c.Evaluate: CaseWorkflow.evaluate,
-    c.Assign: CaseWorkflow.assign,
-    c.RequestTransfer: CaseWorkflow.request_transfer,
-    c.ReplyTransfer: CaseWorkflow.reply_transfer,
-    c.RequestClosure: CaseWorkflow.request_closure,
-    c.HoldCase: CaseWorkflow.hold,
-    c.ResumeCase: CaseWorkflow.resume,
-    c.ApplyPolicy: CaseWorkflow.apply_policy,
-    c.ForgetClient: CaseWorkflow.forget,
+    entry.command: getattr(CaseWorkflow, entry.update) for entry in command_table.TABLE
 }
+"""Each command type → the case workflow's Update carrying it (from cases/command_table.py)."""
 
 
 def _rejection(exc: BaseException) -> CaseCommandRejected:
@@ -81,20 +67,38 @@ class CaseClient:
         return self.client.get_workflow_handle_for(CaseWorkflow.run, workflow_id_for(case_id))
 
     async def open(self, cmd: c.OpenCase) -> CommandResult:
-        """Open a case: the rules are checked here first, then the workflow starts."""
+        """Open a case: the rules are checked here first, then one round trip starts the
+        workflow and waits (the `sync` Update) until the case is open and its first events
+        are in the log. A case id already used, by a running or a closed case, is refused."""
         try:
             rules.decide_open(cmd)
         except rules.CommandRejected as exc:
             raise CaseCommandRejected(str(exc)) from None
         policy = await current_policy(self.store) if self.store else DEFAULT_POLICY
-        handle = await self.client.start_workflow(
+        start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             CaseInput(open=cmd, policy=policy),
             id=workflow_id_for(cmd.case_id),
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         )
-        return await self._update(handle, CaseWorkflow.sync, None)
+        try:
+            result = await self.client.execute_update_with_start_workflow(
+                CaseWorkflow.sync, start_workflow_operation=start
+            )
+        except WorkflowUpdateFailedError as exc:
+            raise _rejection(exc) from None
+        except (WorkflowAlreadyStartedError, RPCError) as exc:
+            if isinstance(exc, RPCError) and exc.status is not RPCStatusCode.ALREADY_EXISTS:
+                raise
+            with contextlib.suppress(Exception):
+                await start.workflow_handle()  # the same failure, retrieved: nothing started
+            raise CaseCommandRejected(
+                f"case_id: a case {cmd.case_id} already exists (running or closed)"
+            ) from None
+        assert isinstance(result, CommandResult)
+        return result
 
     async def execute(self, case_id: UUID | str, cmd: c.Command) -> CommandResult:
         """Send one command to a case and wait for its events to be appended."""

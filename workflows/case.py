@@ -1,12 +1,20 @@
 """CaseWorkflow: the process manager of one client's case, workflow id `case-<case_id>`.
 
-Commands arrive as Updates. Each validator runs the pure rule (cases/decide.py) on
-the current state and rejects before anything enters history; the handler decides
-again under the case lock, appends the events through the `append_events` local
-activity (idempotent: ids from `workflow.uuid4()`), then folds them into the state.
-Referrals are dispatched in the background with retries. A closed case completes;
-reopening starts a new run from the state folded from the log. History stays
-bounded by continue-as-new, carrying the state and any dispatch still to do.
+Commands arrive as Updates, one per command type, each a thin alias of ONE generic
+handler and ONE generic validator that dispatch through the command table
+(cases/command_table.py). The validator runs the pure rule (cases/decide.py) on the
+current state and rejects before anything enters history; the handler decides again
+under the case lock and appends the command's events, together with everything they
+set off at once (a review rescheduled, escalations resolved: cases/batch.py), in ONE
+call of the `append_events` activity — a regular activity, idempotent: ids from
+`workflow.uuid4()` — then folds them into the state. Referrals are dispatched in the
+background with retries. A closed case completes; reopening starts a new run from the
+state folded from the log. History stays bounded by continue-as-new, carrying the
+state and any dispatch still to do.
+
+Cases started before a change keep replaying through `workflow.patched`: a local
+append activity (PATCH_APPEND_ACTIVITY), no timers (PATCH_TIMED_RULES), one append
+per group of reactions (PATCH_ONE_APPEND).
 
 Deterministic: no I/O, no wall clock, no randomness here.
 """
@@ -15,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
@@ -25,24 +33,26 @@ from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from activities.assessment import score_assessment
     from activities.notifications import (
         RETRY_POLICY as NOTIFY_RETRY,
     )
     from activities.notifications import (
         START_TO_CLOSE_TIMEOUT as NOTIFY_TIMEOUT,
     )
-    from activities.notifications import DeliveryReport, EscalationNotice
+    from activities.notifications import EscalationNotice, NotificationActivities
     from activities.referrals import RETRY_POLICY as DISPATCH_RETRY
-    from activities.referrals import DispatchReceipt, ReferralDispatch
-    from activities.store import AppendReply, AppendRequest
+    from activities.referrals import ReferralActivities, ReferralDispatch
+    from activities.store import AppendReply, AppendRequest, StoreActivities
     from cases import commands as c
     from cases import decide as rules
     from cases import schedule
     from cases.actors import SYSTEM_ACTOR, Actor
+    from cases.batch import Batch, batch, follow_ups
+    from cases.command_table import CaseCommand, Decide, entry_for
     from cases.consent import referral_payload
     from cases.evolve import evolve, open_state
     from cases.policy import DEFAULT_POLICY, Policy
-    from cases.scoring import Score
     from cases.state import CaseState, CaseStatus, stream_id_for
     from events.envelope import EventMetadata, NewEvent
     from events.registry import DomainEvent
@@ -51,8 +61,12 @@ with workflow.unsafe.imports_passed_through():
         EscalationRaised,
         ReferralDispatched,
         ReferralDispatchFailed,
+        ReferralMade,
     )
     from workflows import search_attributes as sa
+
+if TYPE_CHECKING:
+    from temporalio.workflow import UpdateMethodMultiParam
 
 PATCH_APPEND_ACTIVITY = "append-as-regular-activity"
 """Events are appended by a regular activity (cases started earlier used a local one)."""
@@ -60,13 +74,20 @@ PATCH_APPEND_ACTIVITY = "append-as-regular-activity"
 PATCH_TIMED_RULES = "timed-reviews-and-escalation"
 """Cases started before reviews and escalation existed replay without their timers."""
 
+PATCH_ONE_APPEND = "one-append-per-command"
+"""A command's events and the reactions they set off go to the log in one append (cases
+started earlier appended each group of reactions on its own, one activity each)."""
+
 CONTINUE_AS_NEW_AFTER = 4_000
 """History events after which the case continues as new (the server may suggest sooner)."""
 
 APPEND_TIMEOUT = timedelta(seconds=30)
 DISPATCH_TIMEOUT = timedelta(seconds=30)
+SCORE_TIMEOUT = timedelta(seconds=10)
 REOPEN_WINDOW = timedelta(minutes=5)
 """How long a closed case started again waits for its `reopen` update."""
+
+C = TypeVar("C", bound=c.Command)
 
 
 class DispatchJob(BaseModel):
@@ -97,13 +118,36 @@ class CommandResult(BaseModel):
     detail: dict[str, Any] = Field(default_factory=dict)
 
 
-def _validate(fn: Callable[[CaseState], object], state: CaseState | None) -> None:
-    if state is None:
-        raise ApplicationError("the case is not open yet", type="CommandRejected")
-    try:
-        fn(state)
-    except rules.CommandRejected as exc:
-        raise ApplicationError(str(exc), type="CommandRejected", non_retryable=True) from None
+def _rejected(exc: rules.CommandRejected) -> ApplicationError:
+    return ApplicationError(str(exc), type="CommandRejected", non_retryable=True)
+
+
+def command_update(command: type[C]) -> UpdateMethodMultiParam[[CaseWorkflow, C], CommandResult]:
+    """The Update that carries `command`: named as in the command table, typed with the
+    command's model (payloads are validated against it, naming the field on a refusal),
+    handled by `CaseWorkflow.execute_command` and validated by `CaseWorkflow.validate_command`.
+
+    Built when the class is defined, so every worker registers the same Updates.
+    """
+    entry = entry_for(command)
+
+    async def handler(self: CaseWorkflow, cmd: C) -> CommandResult:
+        return await self.execute_command(entry, cmd)
+
+    def validator(self: CaseWorkflow, cmd: C) -> None:
+        self.validate_command(entry, cmd)
+
+    # The SDK reads the argument's type from the annotations: the command's model.
+    handler.__annotations__ = {"cmd": command, "return": CommandResult}
+    validator.__annotations__ = {"cmd": command, "return": None}
+    handler.__name__ = entry.update
+    handler.__qualname__ = f"CaseWorkflow.{entry.update}"
+    validator.__name__ = f"validate_{entry.update}"
+    validator.__qualname__ = f"CaseWorkflow.validate_{entry.update}"
+    handler.__doc__ = command.__doc__ or f"Carry a {command.__name__} command."
+    update = workflow.update(handler)  # named after handler.__name__: the Update's name
+    update.validator(validator)
+    return update
 
 
 @workflow.defn(name="CaseWorkflow")
@@ -184,7 +228,8 @@ class CaseWorkflow:
             await workflow.wait_condition(ready, timeout=delay)
 
     async def _fire_due_events(self) -> None:
-        """Apply every timed consequence that has fallen due (one group at a time)."""
+        """Apply every timed consequence that has fallen due, one group at a time (each group
+        appended with what it sets off at once)."""
         while self._state().is_open:
             events = schedule.due_events(self._state(), self.policy, workflow.now())
             if not events:
@@ -206,35 +251,49 @@ class CaseWorkflow:
 
     async def _open(self, cmd: c.OpenCase) -> CommandResult:
         events = rules.decide_open(cmd)
-        reply = await self._append(stream_id_for(cmd.case_id), 0, cmd.actor, events)
         opened = events[0]
         assert isinstance(opened, CaseOpened)
+        if not workflow.patched(PATCH_ONE_APPEND):
+            return await self._open_one_group_at_a_time(cmd, opened, events)
+        groups: Batch = [(cmd.actor, events)]
+        if self._timed():
+            trial = open_state(opened, cmd.actor.staff_id, workflow.now())
+            follow = follow_ups(trial, self.policy, events, workflow.now())
+            groups += [(SYSTEM_ACTOR, group) for group in follow]
+        reply = await self._append(stream_id_for(cmd.case_id), 0, groups)
+        self.state = open_state(opened, cmd.actor.staff_id, reply.occurred_at)
+        self._apply(groups[1:], reply)
+        return self._result(events)
+
+    async def _open_one_group_at_a_time(
+        self, cmd: c.OpenCase, opened: CaseOpened, events: list[DomainEvent]
+    ) -> CommandResult:
+        """How cases started before PATCH_ONE_APPEND opened (their histories replay so)."""
+        reply = await self._append(stream_id_for(cmd.case_id), 0, [(cmd.actor, events)])
         self.state = open_state(opened, cmd.actor.staff_id, reply.occurred_at)
         assert reply.last_version == self.state.stream_version
         if self._timed():
             follow = schedule.reactions(self.state, self.policy, events)
             if follow:
-                await self._commit(SYSTEM_ACTOR, follow)
+                await self._commit_one_group(SYSTEM_ACTOR, follow)
         return self._result(events)
 
-    async def _append(
-        self, stream_id: str, expected: int, actor: Actor, events: Sequence[DomainEvent]
-    ) -> AppendReply:
+    async def _append(self, stream_id: str, expected: int, groups: Batch) -> AppendReply:
+        """Append the groups of events in one atomic append, each with its actor's metadata."""
         info = workflow.info()
         update = workflow.current_update_info()
-        metadata = EventMetadata(
-            actor_id=actor.staff_id,
-            actor_role=actor.role.value,
-            correlation_id=update.id if update else info.workflow_id,
-            causation_id=update.name if update else None,
-            workflow_id=info.workflow_id,
-            run_id=info.run_id,
-        )
         now = workflow.now()
-        request = AppendRequest(
-            stream_id=stream_id,
-            expected_version=expected,
-            events=[
+        events: list[NewEvent] = []
+        for actor, group in groups:
+            metadata = EventMetadata(
+                actor_id=actor.staff_id,
+                actor_role=actor.role.value,
+                correlation_id=update.id if update else info.workflow_id,
+                causation_id=update.name if update else None,
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
+            )
+            events += [
                 NewEvent(
                     event_id=workflow.uuid4(),
                     event_type=event.type,
@@ -243,66 +302,149 @@ class CaseWorkflow:
                     metadata=metadata,
                     occurred_at=now,
                 )
-                for event in events
-            ],
-        )
+                for event in group
+            ]
+        request = AppendRequest(stream_id=stream_id, expected_version=expected, events=events)
         retry = RetryPolicy(
             initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
         )
-        reply: AppendReply
         if workflow.patched(PATCH_APPEND_ACTIVITY):
             # A regular activity runs only once the decision to append is in history: a
             # worker dying before that can never leave events the workflow will decide
             # differently on its retry (a local activity could).
-            reply = await workflow.execute_activity(
-                "append_events",
+            return await workflow.execute_activity_method(
+                StoreActivities.append_events,
                 request,
-                result_type=AppendReply,
                 start_to_close_timeout=APPEND_TIMEOUT,
                 retry_policy=retry,
             )
-        else:
-            reply = await workflow.execute_local_activity(
-                "append_events",
-                request,
-                result_type=AppendReply,
-                start_to_close_timeout=APPEND_TIMEOUT,
-                retry_policy=retry,
-            )
-        return reply
+        return await workflow.execute_local_activity_method(
+            StoreActivities.append_events,
+            request,
+            start_to_close_timeout=APPEND_TIMEOUT,
+            retry_policy=retry,
+        )
 
     async def _commit(
         self, actor: Actor, events: Sequence[DomainEvent], policy_changed: bool = False
     ) -> CommandResult:
+        """Append `events` (by `actor`) and what they set off at once, then apply them.
+
+        The result lists the first group appended: the command's own events, or for a
+        command with none of its own (a policy change) the reactions it set off.
+        """
+        if not workflow.patched(PATCH_ONE_APPEND):
+            return await self._commit_one_group_at_a_time(actor, events, policy_changed)
         state = self._state()
-        reply = await self._append(state.stream_id, state.stream_version, actor, events)
+        groups = batch(
+            state,
+            self.policy,
+            actor,
+            events,
+            workflow.now(),
+            react=self._timed(),
+            policy_changed=policy_changed,
+        )
+        if not groups:
+            return self._result([])
+        reply = await self._append(state.stream_id, state.stream_version, groups)
+        self._apply(groups, reply)
+        return self._result(groups[0][1])
+
+    def _apply(self, groups: Batch, reply: AppendReply) -> None:
+        """Fold appended events into the state; search attributes, timers, notifications."""
+        state = self._state()
+        for actor, group in groups:
+            for event in group:
+                evolve(state, event, actor.staff_id, reply.occurred_at)
+        assert reply.last_version == state.stream_version
+        self._upsert_search_attributes()
+        if self._timed():
+            self._rearm = True
+            for _, group in groups:
+                self._escalations_raised(group, reply.occurred_at)
+
+    def _escalations_raised(self, events: Sequence[DomainEvent], raised_at: datetime) -> None:
+        for event in events:
+            if isinstance(event, EscalationRaised):
+                self._start_notification(event, raised_at)
+                workflow.metric_meter().create_counter(
+                    "casework_escalations_raised", "Escalations raised, by level"
+                ).add(1, {"level": str(event.level), "subject": event.subject.value})
+
+    async def _commit_one_group_at_a_time(
+        self, actor: Actor, events: Sequence[DomainEvent], policy_changed: bool
+    ) -> CommandResult:
+        """How cases started before PATCH_ONE_APPEND committed (their histories replay so)."""
+        if events:
+            return await self._commit_one_group(actor, events, policy_changed)
+        if policy_changed and self._timed():
+            follow = schedule.reactions(self._state(), self.policy, [], policy_changed=True)
+            if follow:
+                return await self._commit_one_group(SYSTEM_ACTOR, follow)
+        return self._result([])
+
+    async def _commit_one_group(
+        self, actor: Actor, events: Sequence[DomainEvent], policy_changed: bool = False
+    ) -> CommandResult:
+        state = self._state()
+        reply = await self._append(state.stream_id, state.stream_version, [(actor, list(events))])
         for event in events:
             evolve(state, event, actor.staff_id, reply.occurred_at)
         self._upsert_search_attributes()
         if self._timed():
             self._rearm = True
-            for event in events:
-                if isinstance(event, EscalationRaised):
-                    self._start_notification(event, reply.occurred_at)
-                    workflow.metric_meter().create_counter(
-                        "casework_escalations_raised", "Escalations raised, by level"
-                    ).add(1, {"level": str(event.level), "subject": event.subject.value})
+            self._escalations_raised(events, reply.occurred_at)
             follow = schedule.reactions(state, self.policy, events, policy_changed)
             if follow:
-                await self._commit(SYSTEM_ACTOR, follow)
+                await self._commit_one_group(SYSTEM_ACTOR, follow)
         return self._result(events)
 
-    async def _decide_and_commit(
-        self, actor: Actor, decide: Callable[[CaseState], list[DomainEvent]]
-    ) -> CommandResult:
+    # --- commands: one generic handler and validator, through the command table ----------
+
+    def _decide(self, decide: Decide[Any], cmd: c.Command) -> list[DomainEvent]:
+        try:
+            return decide(self._state(), cmd, workflow.now())
+        except rules.CommandRejected as exc:
+            raise _rejected(exc) from None
+
+    def validate_command(self, entry: CaseCommand[Any], cmd: c.Command) -> None:
+        """The one validator: the rule on the current state, before the Update is accepted."""
+        if self.state is None:
+            raise ApplicationError("the case is not open yet", type="CommandRejected")
+        self._decide(entry.decide, cmd)
+
+    async def execute_command(self, entry: CaseCommand[Any], cmd: c.Command) -> CommandResult:
+        """The one handler: decide again under the lock, commit, then what the entry asks."""
         async with self._lock:
-            try:
-                events = decide(self._state())
-            except rules.CommandRejected as exc:
-                raise ApplicationError(
-                    str(exc), type="CommandRejected", non_retryable=True
-                ) from None
-            return await self._commit(actor, events)
+            events = self._decide(entry.decide, cmd)
+            detail: dict[str, Any] = {}
+            if entry.scoring is not None:
+                scoring = entry.scoring
+                score = await workflow.execute_local_activity(
+                    score_assessment,
+                    scoring.assessment(cmd),
+                    start_to_close_timeout=SCORE_TIMEOUT,
+                )
+                events = self._decide(lambda s, cmd, _: scoring.decide(s, cmd, score), cmd)
+                detail = {"risk_level": score.risk_level.value, "rules": score.rules}
+            if entry.adopts_policy is not None:
+                self.policy = entry.adopts_policy(cmd)
+                self._rearm = True
+            result = await self._commit(
+                cmd.actor, events, policy_changed=entry.adopts_policy is not None
+            )
+            if entry.dispatch_to is not None:
+                for event in events:
+                    if isinstance(event, ReferralMade):
+                        self._dispatch_queue.append(
+                            DispatchJob(
+                                referral_id=event.referral_id, channel_url=entry.dispatch_to(cmd)
+                            )
+                        )
+                        detail["referral_id"] = event.referral_id
+            result.detail = detail
+            return result
 
     def _result(self, events: Sequence[DomainEvent], **detail: Any) -> CommandResult:
         state = self._state()
@@ -358,10 +500,9 @@ class CaseWorkflow:
         )
         event: DomainEvent
         try:
-            receipt = await workflow.execute_activity(
-                "dispatch_referral",
+            receipt = await workflow.execute_activity_method(
+                ReferralActivities.dispatch_referral,
                 request,
-                result_type=DispatchReceipt,
                 start_to_close_timeout=DISPATCH_TIMEOUT,
                 retry_policy=DISPATCH_RETRY,
             )
@@ -408,10 +549,9 @@ class CaseWorkflow:
 
     async def _notify(self, key: str, notice: EscalationNotice) -> None:
         try:
-            await workflow.execute_activity(
-                "deliver_escalation",
+            await workflow.execute_activity_method(
+                NotificationActivities.deliver_escalation,
                 notice,
-                result_type=DeliveryReport,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
                 retry_policy=NOTIFY_RETRY,
             )
@@ -429,7 +569,7 @@ class CaseWorkflow:
     def case(self) -> CaseState | None:
         return self.state
 
-    # --- updates: every command ---------------------------------------------------------------
+    # --- updates -----------------------------------------------------------------------------
 
     @workflow.update
     async def sync(self) -> CommandResult:
@@ -438,212 +578,34 @@ class CaseWorkflow:
         async with self._lock:
             return self._result([])
 
-    @workflow.update
-    async def record_consent(self, cmd: c.RecordConsent) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_consent(s, cmd))
-
-    @record_consent.validator
-    def _v_consent(self, cmd: c.RecordConsent) -> None:
-        _validate(lambda s: rules.decide_consent(s, cmd), self.state)
-
-    @workflow.update
-    async def record_assessment(self, cmd: c.RecordAssessment) -> CommandResult:
-        async with self._lock:
-            try:
-                rules.check_assessment(self._state(), cmd)
-            except rules.CommandRejected as exc:
-                raise ApplicationError(
-                    str(exc), type="CommandRejected", non_retryable=True
-                ) from None
-            score = await workflow.execute_local_activity(
-                "score_assessment",
-                cmd.assessment,
-                result_type=Score,
-                start_to_close_timeout=timedelta(seconds=10),
-            )
-            events = rules.decide_assessment(self._state(), cmd, score)
-            result = await self._commit(cmd.actor, events)
-            result.detail = {"risk_level": score.risk_level.value, "rules": score.rules}
-            return result
-
-    @record_assessment.validator
-    def _v_assessment(self, cmd: c.RecordAssessment) -> None:
-        _validate(lambda s: rules.check_assessment(s, cmd), self.state)
-
-    @workflow.update
-    async def draft_plan(self, cmd: c.DraftPlan) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_draft_plan(s, cmd))
-
-    @draft_plan.validator
-    def _v_draft_plan(self, cmd: c.DraftPlan) -> None:
-        _validate(lambda s: rules.decide_draft_plan(s, cmd), self.state)
-
-    @workflow.update
-    async def submit_plan(self, cmd: c.SubmitPlan) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_submit_plan(s, cmd))
-
-    @submit_plan.validator
-    def _v_submit_plan(self, cmd: c.SubmitPlan) -> None:
-        _validate(lambda s: rules.decide_submit_plan(s, cmd), self.state)
-
-    @workflow.update
-    async def decide_approval(self, cmd: c.DecideApproval) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_approval(s, cmd))
-
-    @decide_approval.validator
-    def _v_decide_approval(self, cmd: c.DecideApproval) -> None:
-        _validate(lambda s: rules.decide_approval(s, cmd), self.state)
-
-    @workflow.update
-    async def refer(self, cmd: c.Refer) -> CommandResult:
-        result = await self._decide_and_commit(cmd.actor, lambda s: rules.decide_refer(s, cmd))
-        referral_id = max(self._state().referrals, key=lambda r: int(r.rsplit("-", 1)[1]))
-        self._dispatch_queue.append(
-            DispatchJob(referral_id=referral_id, channel_url=str(cmd.channel_url))
-        )
-        result.detail = {"referral_id": referral_id}
-        return result
-
-    @refer.validator
-    def _v_refer(self, cmd: c.Refer) -> None:
-        _validate(lambda s: rules.decide_refer(s, cmd), self.state)
-
-    @workflow.update
-    async def referral_reply(self, cmd: c.ReferralReply) -> CommandResult:
-        return await self._decide_and_commit(
-            cmd.actor, lambda s: rules.decide_referral_reply(s, cmd)
-        )
-
-    @referral_reply.validator
-    def _v_referral_reply(self, cmd: c.ReferralReply) -> None:
-        _validate(lambda s: rules.decide_referral_reply(s, cmd), self.state)
-
     @workflow.signal
     async def provider_replied(self, cmd: c.ReferralReply) -> None:
         """A provider's reply from outside (fire and forget): applied if it still fits."""
         try:
-            await self._decide_and_commit(cmd.actor, lambda s: rules.decide_referral_reply(s, cmd))
+            await self.execute_command(entry_for(c.ReferralReply), cmd)
         except ApplicationError as exc:
             workflow.logger.warning(
                 "provider reply ignored", extra={"referral_id": cmd.referral_id, "why": str(exc)}
             )
 
-    @workflow.update
-    async def provider_report(self, cmd: c.ProviderReport) -> CommandResult:
-        return await self._decide_and_commit(
-            cmd.actor, lambda s: rules.decide_provider_report(s, cmd)
-        )
-
-    @provider_report.validator
-    def _v_provider_report(self, cmd: c.ProviderReport) -> None:
-        _validate(lambda s: rules.decide_provider_report(s, cmd), self.state)
-
-    @workflow.update
-    async def log_contact(self, cmd: c.LogContact) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_contact(s, cmd))
-
-    @log_contact.validator
-    def _v_log_contact(self, cmd: c.LogContact) -> None:
-        _validate(lambda s: rules.decide_contact(s, cmd), self.state)
-
-    @workflow.update
-    async def record_progress(self, cmd: c.RecordProgress) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_progress(s, cmd))
-
-    @record_progress.validator
-    def _v_record_progress(self, cmd: c.RecordProgress) -> None:
-        _validate(lambda s: rules.decide_progress(s, cmd), self.state)
-
-    @workflow.update
-    async def evaluate(self, cmd: c.Evaluate) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_evaluate(s, cmd))
-
-    @evaluate.validator
-    def _v_evaluate(self, cmd: c.Evaluate) -> None:
-        _validate(lambda s: rules.decide_evaluate(s, cmd), self.state)
-
-    @workflow.update
-    async def assign(self, cmd: c.Assign) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_assign(s, cmd))
-
-    @assign.validator
-    def _v_assign(self, cmd: c.Assign) -> None:
-        _validate(lambda s: rules.decide_assign(s, cmd), self.state)
-
-    @workflow.update
-    async def request_transfer(self, cmd: c.RequestTransfer) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_transfer(s, cmd))
-
-    @request_transfer.validator
-    def _v_request_transfer(self, cmd: c.RequestTransfer) -> None:
-        _validate(lambda s: rules.decide_transfer(s, cmd), self.state)
-
-    @workflow.update
-    async def reply_transfer(self, cmd: c.ReplyTransfer) -> CommandResult:
-        return await self._decide_and_commit(
-            cmd.actor, lambda s: rules.decide_transfer_reply(s, cmd)
-        )
-
-    @reply_transfer.validator
-    def _v_reply_transfer(self, cmd: c.ReplyTransfer) -> None:
-        _validate(lambda s: rules.decide_transfer_reply(s, cmd), self.state)
-
-    @workflow.update
-    async def request_closure(self, cmd: c.RequestClosure) -> CommandResult:
-        return await self._decide_and_commit(
-            cmd.actor, lambda s: rules.decide_request_closure(s, cmd)
-        )
-
-    @request_closure.validator
-    def _v_request_closure(self, cmd: c.RequestClosure) -> None:
-        _validate(lambda s: rules.decide_request_closure(s, cmd), self.state)
-
-    @workflow.update
-    async def hold(self, cmd: c.HoldCase) -> CommandResult:
-        return await self._decide_and_commit(
-            cmd.actor, lambda s: rules.decide_hold(s, cmd, workflow.now())
-        )
-
-    @hold.validator
-    def _v_hold(self, cmd: c.HoldCase) -> None:
-        _validate(lambda s: rules.decide_hold(s, cmd, workflow.now()), self.state)
-
-    @workflow.update
-    async def resume(self, cmd: c.ResumeCase) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_resume(s, cmd))
-
-    @resume.validator
-    def _v_resume(self, cmd: c.ResumeCase) -> None:
-        _validate(lambda s: rules.decide_resume(s, cmd), self.state)
-
-    @workflow.update
-    async def forget(self, cmd: c.ForgetClient) -> CommandResult:
-        """The client's data key was destroyed: record it and erase the state's details."""
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_forget(s, cmd))
-
-    @forget.validator
-    def _v_forget(self, cmd: c.ForgetClient) -> None:
-        _validate(lambda s: rules.decide_forget(s, cmd), self.state)
-
-    @workflow.update
-    async def apply_policy(self, cmd: c.ApplyPolicy) -> CommandResult:
-        """Adopt a new agency policy; the next review moves if its interval changed."""
-        async with self._lock:
-            self.policy = cmd.policy
-            self._rearm = True
-            follow = schedule.reactions(self._state(), self.policy, [], policy_changed=True)
-            if follow and self._timed():
-                return await self._commit(SYSTEM_ACTOR, follow)
-            return self._result([])
-
-    @apply_policy.validator
-    def _v_apply_policy(self, cmd: c.ApplyPolicy) -> None:
-        _validate(lambda s: rules.check_apply_policy(cmd), self.state)
-
-    @workflow.update
-    async def reopen(self, cmd: c.Reopen) -> CommandResult:
-        return await self._decide_and_commit(cmd.actor, lambda s: rules.decide_reopen(s, cmd))
-
-    @reopen.validator
-    def _v_reopen(self, cmd: c.Reopen) -> None:
-        _validate(lambda s: rules.decide_reopen(s, cmd), self.state)
+    # Every command of the table, by its Update name (kept for running cases and clients).
+    record_consent = command_update(c.RecordConsent)
+    record_assessment = command_update(c.RecordAssessment)
+    draft_plan = command_update(c.DraftPlan)
+    submit_plan = command_update(c.SubmitPlan)
+    decide_approval = command_update(c.DecideApproval)
+    refer = command_update(c.Refer)
+    referral_reply = command_update(c.ReferralReply)
+    provider_report = command_update(c.ProviderReport)
+    log_contact = command_update(c.LogContact)
+    record_progress = command_update(c.RecordProgress)
+    evaluate = command_update(c.Evaluate)
+    assign = command_update(c.Assign)
+    request_transfer = command_update(c.RequestTransfer)
+    reply_transfer = command_update(c.ReplyTransfer)
+    request_closure = command_update(c.RequestClosure)
+    hold = command_update(c.HoldCase)
+    resume = command_update(c.ResumeCase)
+    forget = command_update(c.ForgetClient)
+    apply_policy = command_update(c.ApplyPolicy)
+    reopen = command_update(c.Reopen)

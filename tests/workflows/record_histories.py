@@ -1,10 +1,12 @@
 """Record the histories replayed by test_replay.py (run on demand, not in CI).
 
-    python -m tests.workflows.record_histories v3_closed_case v3_escalated_case
+    python -m tests.workflows.record_histories v4_closed_case v4_escalated_case \
+        v4_busy_case v4_reopened_case
 
 Histories are kept for good: record new labels after a workflow change rather than
 re-recording old ones (`closed_case` and `approved_plan` predate the review timers
-and show that `workflow.patched` keeps such cases replaying).
+and show that `workflow.patched` keeps such cases replaying; v2 and v3 predate one append
+per command, v4 has it).
 """
 
 from __future__ import annotations
@@ -71,6 +73,7 @@ async def main(labels: list[str]) -> None:
                 cases = CaseClient(env.client, queue, store)
                 admin = (await bootstrap_admin(store, "root", "Admin")).as_actor()
                 await add_team(store, admin, "north", "North")
+                await add_team(store, admin, "south", "South")
                 for staff_id, role in (("carol", "supervisor"), ("max", "manager")):
                     team = "north" if role == "supervisor" else None
                     url = provider.notification_url(staff_id)
@@ -84,6 +87,16 @@ async def main(labels: list[str]) -> None:
                         cases, provider.provider_url("shelter-1")
                     ),
                     "v3_escalated_case": lambda: scenarios.escalated_case(cases, env),
+                    "v4_closed_case": lambda: scenarios.closed_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
+                    "v4_escalated_case": lambda: scenarios.escalated_case(cases, env),
+                    "v4_busy_case": lambda: scenarios.busy_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
+                    "v4_reopened_case": lambda: scenarios.reopened_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
                 for label, case_id in recorded.items():
@@ -98,4 +111,9 @@ async def main(labels: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:] or ["v3_closed_case", "v3_escalated_case"]))
+    asyncio.run(
+        main(
+            sys.argv[1:]
+            or ["v4_closed_case", "v4_escalated_case", "v4_busy_case", "v4_reopened_case"]
+        )
+    )

@@ -10,6 +10,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.case_client import CaseClient
 from cases import commands as c
+from cases.policy import DEFAULT_POLICY, Policy
 from events.vocabulary import (
     ApprovalKind,
     ClosureReason,
@@ -18,9 +19,10 @@ from events.vocabulary import (
     GoalOutcome,
     GoalStatus,
     NextStep,
+    RiskLevel,
 )
 from tests.cases import inputs
-from tests.cases.people import ALICE, CAROL
+from tests.cases.people import ALICE, CAROL, ERIN, MAX
 
 
 async def days_after_opening(cases: CaseClient, case_id: UUID, days: int) -> date:
@@ -108,5 +110,58 @@ async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
             break
     await cases.execute(
         case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+    )
+    return case_id
+
+
+async def busy_case(cases: CaseClient, provider_url: str) -> UUID:
+    """The commands the other scenarios leave out: a provider's report, a hold and its end,
+    a policy change that moves the review, a transfer to another team, a reassignment."""
+    case_id = await approved_plan(cases)
+    await cases.execute(case_id, inputs.refer(url=provider_url))
+    await cases.execute(
+        case_id, c.ReferralReply(actor=ALICE, referral_id="referral-1", outcome="accepted")
+    )
+    await cases.execute(
+        case_id, c.ProviderReport(actor=ALICE, referral_id="referral-1", report="attended intake")
+    )
+    opened_at = (await cases.state(case_id)).opened_at
+    await cases.execute(
+        case_id,
+        c.HoldCase(actor=ALICE, reason="in hospital", until=opened_at + timedelta(days=20)),
+    )
+    await cases.execute(case_id, c.ResumeCase(actor=ALICE, reason="discharged early"))
+    intervals = {**DEFAULT_POLICY.review_interval, RiskLevel.HIGH: timedelta(days=14)}
+    await cases.execute(
+        case_id, c.ApplyPolicy(actor=MAX, policy=Policy(version=2, review_interval=intervals))
+    )
+    await cases.execute(
+        case_id, c.RequestTransfer(actor=ALICE, to_team="south", to_worker=ERIN, reason="moved")
+    )
+    await cases.execute(case_id, c.ReplyTransfer(actor=ERIN, accept=True))
+    await cases.execute(
+        case_id,
+        c.LogContact(
+            actor=ERIN,
+            kind=ContactKind.OFFICE,
+            contact_date=await days_after_opening(cases, case_id, 3),
+        ),
+    )
+    await cases.execute(case_id, c.Assign(actor=MAX, assignee=ALICE, reason="back to north"))
+    return case_id
+
+
+async def reopened_case(cases: CaseClient, provider_url: str) -> UUID:
+    """A closed case reopened: its second run starts from the state folded from the log."""
+    case_id = await closed_case(cases, provider_url)
+    await cases.handle(case_id).result()
+    await cases.execute(case_id, c.Reopen(actor=CAROL, reason="client relapsed"))
+    await cases.execute(
+        case_id,
+        c.LogContact(
+            actor=ALICE,
+            kind=ContactKind.PHONE,
+            contact_date=await days_after_opening(cases, case_id, 30),
+        ),
     )
     return case_id

@@ -1,0 +1,198 @@
+"""The one table of case commands: each command type, the Update that carries it, its rule.
+
+Every command sent to an open case (cases/commands.py) has exactly one entry here:
+
+* `command` — the pydantic model of the command;
+* `update` — the name of the case workflow's Update that carries it. Names are kept
+  for good: running cases' histories and every client refer to them;
+* `decide(state, cmd, now)` — the pure rule (cases/decide.py): the events the
+  command yields on this state, or `CommandRejected` with a reason a person can act
+  on. The workflow's one validator runs it before an Update is accepted, and its
+  one handler runs it again under the case lock;
+* what else the workflow has to do around the rule: score an assessment first
+  (`scoring`), dispatch the referral a command makes (`dispatch_to`), adopt a new
+  policy before reacting (`adopts_policy`).
+
+The workflow's generic update handler and validator (workflows/case.py) and the
+client's map of commands to Updates (application/case_client.py) both derive from
+this table. `OpenCase` is not in it: it starts a case rather than updating one (its
+rule is `decide.decide_open`, run by the client before the start and by the workflow
+when it starts).
+
+Pure: no Temporal, no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from cases import commands as c
+from cases import decide as rules
+from cases.policy import Policy
+from cases.scoring import Score
+from cases.state import CaseState
+from events.registry import DomainEvent
+
+C = TypeVar("C", bound=c.Command)
+
+Decide = Callable[[CaseState, C, datetime], list[DomainEvent]]
+"""A rule: (the case's state, the command, the workflow's time) → events, or CommandRejected."""
+
+
+@dataclass(frozen=True)
+class Scoring(Generic[C]):
+    """The command's events need a score from the scoring activity (activities/assessment.py).
+
+    The scoring rules run outside the workflow so that a new rules version never
+    changes how a running case replays. `decide` of the entry then only checks the
+    command (it yields no events); the events come from `decide` here, with the score.
+    """
+
+    assessment: Callable[[C], c.AssessmentInput]
+    """What is scored."""
+    decide: Callable[[CaseState, C, Score], list[DomainEvent]]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CaseCommand(Generic[C]):
+    """One command of the table (see the module docstring)."""
+
+    command: type[C]
+    update: str
+    decide: Decide[C]
+    scoring: Scoring[C] | None = None
+    dispatch_to: Callable[[C], str] | None = None
+    """The command makes a referral: where the workflow dispatches it (in the background)."""
+    adopts_policy: Callable[[C], Policy] | None = None
+    """The command replaces the case's policy; its reactions run under the new one."""
+
+
+def _stateful(rule: Callable[[CaseState, C], list[DomainEvent]]) -> Decide[C]:
+    """A rule that does not need the time."""
+
+    def decide(state: CaseState, cmd: C, now: datetime) -> list[DomainEvent]:
+        return rule(state, cmd)
+
+    decide.__name__ = decide.__qualname__ = rule.__name__
+    decide.__doc__ = rule.__doc__
+    return decide
+
+
+def check_assessment(state: CaseState, cmd: c.RecordAssessment, now: datetime) -> list[DomainEvent]:
+    """May this assessment be recorded? (Its events need the score: see `Scoring`.)"""
+    rules.check_assessment(state, cmd)
+    return []
+
+
+def check_apply_policy(state: CaseState, cmd: c.ApplyPolicy, now: datetime) -> list[DomainEvent]:
+    """May this actor change the agency's policy? It yields no events of its own: the
+    review it moves (a `ReviewScheduled`) is a reaction, scheduled under the new policy."""
+    rules.check_apply_policy(cmd)
+    return []
+
+
+def _assessment(cmd: c.RecordAssessment) -> c.AssessmentInput:
+    return cmd.assessment
+
+
+def _channel(cmd: c.Refer) -> str:
+    return str(cmd.channel_url)
+
+
+def _policy(cmd: c.ApplyPolicy) -> Policy:
+    return cmd.policy
+
+
+TABLE: tuple[CaseCommand[Any], ...] = (
+    CaseCommand(
+        command=c.RecordConsent, update="record_consent", decide=_stateful(rules.decide_consent)
+    ),
+    CaseCommand(
+        command=c.RecordAssessment,
+        update="record_assessment",
+        decide=check_assessment,
+        scoring=Scoring(assessment=_assessment, decide=rules.decide_assessment),
+    ),
+    CaseCommand(
+        command=c.DraftPlan, update="draft_plan", decide=_stateful(rules.decide_draft_plan)
+    ),
+    CaseCommand(
+        command=c.SubmitPlan, update="submit_plan", decide=_stateful(rules.decide_submit_plan)
+    ),
+    CaseCommand(
+        command=c.DecideApproval, update="decide_approval", decide=_stateful(rules.decide_approval)
+    ),
+    CaseCommand(
+        command=c.Refer,
+        update="refer",
+        decide=_stateful(rules.decide_refer),
+        dispatch_to=_channel,
+    ),
+    CaseCommand(
+        command=c.ReferralReply,
+        update="referral_reply",
+        decide=_stateful(rules.decide_referral_reply),
+    ),
+    CaseCommand(
+        command=c.ProviderReport,
+        update="provider_report",
+        decide=_stateful(rules.decide_provider_report),
+    ),
+    CaseCommand(command=c.LogContact, update="log_contact", decide=_stateful(rules.decide_contact)),
+    CaseCommand(
+        command=c.RecordProgress, update="record_progress", decide=_stateful(rules.decide_progress)
+    ),
+    CaseCommand(command=c.Evaluate, update="evaluate", decide=_stateful(rules.decide_evaluate)),
+    CaseCommand(command=c.Assign, update="assign", decide=_stateful(rules.decide_assign)),
+    CaseCommand(
+        command=c.RequestTransfer,
+        update="request_transfer",
+        decide=_stateful(rules.decide_transfer),
+    ),
+    CaseCommand(
+        command=c.ReplyTransfer,
+        update="reply_transfer",
+        decide=_stateful(rules.decide_transfer_reply),
+    ),
+    CaseCommand(
+        command=c.RequestClosure,
+        update="request_closure",
+        decide=_stateful(rules.decide_request_closure),
+    ),
+    CaseCommand(command=c.HoldCase, update="hold", decide=rules.decide_hold),
+    CaseCommand(command=c.ResumeCase, update="resume", decide=_stateful(rules.decide_resume)),
+    CaseCommand(command=c.ForgetClient, update="forget", decide=_stateful(rules.decide_forget)),
+    CaseCommand(
+        command=c.ApplyPolicy,
+        update="apply_policy",
+        decide=check_apply_policy,
+        adopts_policy=_policy,
+    ),
+    CaseCommand(command=c.Reopen, update="reopen", decide=_stateful(rules.decide_reopen)),
+)
+"""Every command sent to an open (or reopening) case, in the order of the case lifecycle."""
+
+
+def _index() -> tuple[Mapping[type[c.Command], CaseCommand[Any]], Mapping[str, CaseCommand[Any]]]:
+    by_command: dict[type[c.Command], CaseCommand[Any]] = {}
+    by_update: dict[str, CaseCommand[Any]] = {}
+    for entry in TABLE:
+        if entry.command in by_command:
+            raise ValueError(f"{entry.command.__name__} has two entries in the command table")
+        if entry.update in by_update:
+            raise ValueError(f"Update {entry.update!r} carries two commands")
+        by_command[entry.command] = entry
+        by_update[entry.update] = entry
+    return by_command, by_update
+
+
+BY_COMMAND, BY_UPDATE = _index()
+
+
+def entry_for(command: type[C]) -> CaseCommand[C]:
+    """The table's entry for a command type (KeyError for OpenCase or a non-command)."""
+    entry: CaseCommand[C] = BY_COMMAND[command]
+    return entry
