@@ -67,6 +67,8 @@ class Action(StrEnum):
     REOPEN = "reopen"
     PROVIDER_REPLY = "provider_reply"
     """Record a provider's reply to a referral, or a provider's report."""
+    NOTE = "note"
+    """Write a case note (a colleague covering the case may, not only its worker)."""
     ERASE = "erase"
     """Record a client's erasure (their personal data made unreadable)."""
     POLICY = "policy"
@@ -92,6 +94,7 @@ COMMANDS: dict[Action, dict[Role, Relation]] = {
         Role.MANAGER: "any",
         Role.SYSTEM: "any",
     },
+    Action.NOTE: {Role.CASEWORKER: "team", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
     Action.ERASE: {Role.ADMIN: "any"},
     Action.POLICY: {Role.MANAGER: "any", Role.ADMIN: "any", Role.SYSTEM: "any"},
     Action.DIRECTORY: {Role.ADMIN: "any"},
@@ -109,6 +112,7 @@ COMMAND_NAMES: dict[Action, str] = {
     Action.TRANSFER_REPLY: "accept or reject a transfer",
     Action.REOPEN: "reopen a closed case",
     Action.PROVIDER_REPLY: "record a provider's reply or report",
+    Action.NOTE: "write a case note",
     Action.ERASE: "erase a client (`client forget`)",
     Action.POLICY: "change the agency's policy",
     Action.DIRECTORY: "change the staff and resource directories",

@@ -164,6 +164,7 @@ TABLE: tuple[CaseCommand[Any], ...] = (
     ),
     CaseCommand(command=c.HoldCase, update="hold", decide=rules.decide_hold),
     CaseCommand(command=c.ResumeCase, update="resume", decide=_stateful(rules.decide_resume)),
+    CaseCommand(command=c.RecordNote, update="record_note", decide=_stateful(rules.decide_note)),
     CaseCommand(command=c.ForgetClient, update="forget", decide=_stateful(rules.decide_forget)),
     CaseCommand(
         command=c.ApplyPolicy,

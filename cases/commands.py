@@ -8,10 +8,10 @@ workflow's validators decide without I/O.
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
 
 from cases.actors import Actor
 from cases.policy import Policy
@@ -167,6 +167,12 @@ class HoldCase(Command):
 
 class ResumeCase(Command):
     reason: ShortText
+
+
+class RecordNote(Command):
+    """A free-text note on the case, by anyone of its team."""
+
+    text: Annotated[LongText, StringConstraints(min_length=1)]
 
 
 class ForgetClient(Command):

@@ -24,6 +24,7 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseNoteRecorded,
     CaseOnHold,
     CaseOpened,
     CaseReopened,
@@ -460,6 +461,12 @@ def decide_resume(state: CaseState, cmd: c.ResumeCase) -> list[DomainEvent]:
     if state.hold is None:
         raise CommandRejected("the case is not on hold")
     return [CaseResumed(reason=cmd.reason)]
+
+
+def decide_note(state: CaseState, cmd: c.RecordNote) -> list[DomainEvent]:
+    _require_open(state, "a case note")
+    _permit(state, cmd.actor, Action.NOTE)
+    return [CaseNoteRecorded(note_id=f"note-{state.notes + 1}", text=cmd.text)]
 
 
 def decide_forget(state: CaseState, cmd: c.ForgetClient) -> list[DomainEvent]:

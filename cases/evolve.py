@@ -31,6 +31,7 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseNoteRecorded,
     CaseOnHold,
     CaseOpened,
     CaseReopened,
@@ -268,6 +269,8 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
             if state.hold is not None and state.review_base_at is not None:
                 state.review_base_at += at - state.hold.since
             state.hold = None
+        case CaseNoteRecorded():
+            state.notes += 1
         case ClientForgotten():
             erased = erase_personal(state)
             for name in type(state).model_fields:

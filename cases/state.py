@@ -174,6 +174,8 @@ class CaseState(_Model):
     goal_progress: dict[str, GoalStatus] = Field(default_factory=dict)
     goal_outcomes: dict[str, GoalOutcome] = Field(default_factory=dict)
     contacts: int = 0
+    notes: int = 0
+    """Case notes recorded (the next is note-<notes + 1>)."""
     last_contact: date | None = None
     last_contact_kind: ContactKind | None = None
     evaluations: int = 0

@@ -453,6 +453,15 @@ class PolicyApplied(DomainEvent):
     open_cases_notified: int = Field(default=0, ge=0)
 
 
+class CaseNoteRecorded(DomainEvent):
+    """A free-text note on the case (a phone call with the client's GP, a concern to
+    follow up): the caseworker's own words, personal data."""
+
+    type: Literal["CaseNoteRecorded"] = "CaseNoteRecorded"
+    note_id: Identifier
+    text: PersonalText
+
+
 class ClientForgotten(DomainEvent):
     """The client's data key was destroyed: their personal fields read as erased from now on.
 
@@ -498,7 +507,8 @@ CaseEvent = Annotated[
     | ReferralFollowUpDue
     | CaseOnHold
     | CaseResumed
-    | ClientForgotten,
+    | ClientForgotten
+    | CaseNoteRecorded,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -540,4 +550,5 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     CaseResumed,
     PolicyApplied,
     ClientForgotten,
+    CaseNoteRecorded,
 )

@@ -224,6 +224,7 @@ REVIEWED_CASE_EVENT_TYPES: frozenset[str] = event_types(
     "CaseResumed",
     "PolicyApplied",
     "ClientForgotten",
+    "CaseNoteRecorded",
 )
 """The event types every projection has been reviewed against: each handles or ignores
 each of them. A type added to the vocabulary later is in no projection's sets, so it

@@ -322,6 +322,7 @@ PROJECTION = Projection(
         "ReviewLapsed",
         "PolicyApplied",
         "ClientForgotten",
+        "CaseNoteRecorded",
     )
     | DIRECTORY_EVENT_TYPES,
 )

@@ -33,6 +33,7 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseNoteRecorded,
     CaseOnHold,
     CaseOpened,
     CaseReopened,
@@ -242,6 +243,7 @@ DESCRIBE: dict[type[DomainEvent], Describe] = dict(
                 f"{_day(e.waiting_since)}"
             ),
         ),
+        _line(CaseNoteRecorded, lambda e: f"Case note {e.note_id} recorded"),
         _line(
             ClientForgotten,
             lambda e: f"Client {e.client_ref} forgotten: personal details erased",

@@ -124,6 +124,8 @@ async def test_a_case_from_the_command_line(
         for week in range(3):
             day = (opened_on + timedelta(days=7 * week)).isoformat()
             await cli("case", "contact", case, "--kind", "home_visit", "--date", day, "--as", "jo")
+        # A colleague of the team covers: case notes are not only the assigned worker's.
+        await cli("case", "note", case, "--text", "Spoke with the GP about sleep", "--as", "sue")
         await cli(
             "case", "progress", case, "--goal", "goal-housing", "--status", "met", "--as", "jo"
         )
@@ -141,10 +143,17 @@ async def test_a_case_from_the_command_line(
         ("ReferralMade", "jo"),
         ("ReferralDispatched", "casework"),
         ("ReferralAccepted", "jo"),
+        ("CaseNoteRecorded", "sue"),
         ("GoalsEvaluated", "jo"),
         ("CaseClosed", "sue"),
     ]:
         assert expected in steps, expected
     assert all(row["occurred_at"] for row in history)
+    # The note is personal data: sealed in the log, never stored in the clear.
+    stored = await sealed_store.pool.fetchval(
+        "SELECT data::text FROM events WHERE stream_id = $1 AND event_type = 'CaseNoteRecorded'",
+        f"case-{case}",
+    )
+    assert "enc:v1:" in stored and "Spoke with the GP" not in stored
     received = provider.referrals_for("harbour-housing")
     assert len(received) == 1 and received[0].body["shared"]["name"] == "Marguerite Okonkwo-Baird"

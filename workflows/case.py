@@ -606,6 +606,7 @@ class CaseWorkflow:
     request_closure = command_update(c.RequestClosure)
     hold = command_update(c.HoldCase)
     resume = command_update(c.ResumeCase)
+    record_note = command_update(c.RecordNote)
     forget = command_update(c.ForgetClient)
     apply_policy = command_update(c.ApplyPolicy)
     reopen = command_update(c.Reopen)

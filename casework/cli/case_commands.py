@@ -502,6 +502,17 @@ def reopen(
     drive(as_json, staff_id, command(case_id, lambda a: c.Reopen(actor=a, reason=reason)))
 
 
+@case_app.command("note")
+def note(
+    case_id: str,
+    text: str = typer.Option(..., "--text", help="The note (anyone of the case's team may)."),
+    staff_id: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Write a free-text case note (kept as personal data, shown in the case's history)."""
+    drive(as_json, staff_id, command(case_id, lambda a: c.RecordNote(actor=a, text=text)))
+
+
 # --- reading --------------------------------------------------------------------------------------
 
 

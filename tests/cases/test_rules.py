@@ -15,6 +15,7 @@ from cases.state import CaseState, CaseStatus, PlanStatus, ReferralStatus
 from events.registry import DomainEvent
 from events.vocabulary import (
     ApprovalKind,
+    CaseNoteRecorded,
     CaseOpened,
     ClosureReason,
     ContactKind,
@@ -253,3 +254,26 @@ def test_a_transfer_naming_no_worker_is_taken_by_a_caseworker_of_the_team() -> N
         rules.decide_transfer_reply(state, c.ReplyTransfer(actor=BOB, accept=True))
     apply(state, ERIN, rules.decide_transfer_reply(state, c.ReplyTransfer(actor=ERIN, accept=True)))
     assert (state.assigned_worker, state.team) == ("erin", "south")
+
+
+def test_case_notes_by_anyone_of_the_team_numbered_in_order() -> None:
+    state = opened()
+    # Bob covers for Alice: a colleague of the team may write a note, not only its worker.
+    for author in (ALICE, BOB, CAROL, MAX):
+        apply(state, author, rules.decide_note(state, c.RecordNote(actor=author, text="x")))
+    assert state.notes == 4
+    [event] = rules.decide_note(state, c.RecordNote(actor=ALICE, text="called the GP"))
+    assert isinstance(event, CaseNoteRecorded)
+    assert (event.note_id, event.text) == ("note-5", "called the GP")
+    for outsider in (ERIN, SAM, AUDREY):
+        with pytest.raises(rules.CommandRejected):
+            rules.decide_note(state, c.RecordNote(actor=outsider, text="x"))
+    with pytest.raises(ValueError, match="text"):
+        c.RecordNote(actor=ALICE, text="   ")
+
+
+def test_no_note_on_a_closed_case() -> None:
+    state = opened()
+    state.status = CaseStatus.CLOSED
+    with pytest.raises(rules.CommandRejected, match="closed"):
+        rules.decide_note(state, c.RecordNote(actor=ALICE, text="x"))

@@ -33,6 +33,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.case_client import CaseClient, CaseCommandRejected, CaseNotFound
 from cases import commands as c
+from cases.command_table import TABLE
 from cases.evolve import fold
 from casework.provider_simulator import ProviderSimulator
 from events.chain import verify_chains
@@ -285,6 +286,12 @@ SPECS: list[Spec] = [
     ),
     Spec("resume", c.ResumeCase, {"actor": ACTOR, "reason": "back home"}, {"reason": SHORT_TEXT}),
     Spec(
+        "record_note",
+        c.RecordNote,
+        {"actor": ACTOR, "text": "called the GP"},
+        {"text": [*LONG_TEXT, ("empty", ""), ("only blanks", "   ")]},
+    ),
+    Spec(
         "forget",
         c.ForgetClient,
         {"actor": MAX.model_dump(mode="json"), "reason": "erasure request"},
@@ -317,6 +324,10 @@ OPEN_CASE_FIELDS: dict[str, Values] = {
     "assignee": ACTOR_VALUES,
     "presenting_needs": [*SHORT_LIST, ("none", [])],
 }
+
+
+def test_every_update_of_the_command_table_is_spoiled() -> None:
+    assert {spec.update for spec in SPECS} == {entry.update for entry in TABLE}
 
 
 def mutations(

@@ -385,6 +385,13 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
             ),
         ),
     ),
+    "case note": (
+        Action.NOTE,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_note(st, c.RecordNote(actor=a, text="called the GP")),
+        ),
+    ),
     "forget client": (
         Action.ERASE,
         on(
