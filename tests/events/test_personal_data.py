@@ -214,6 +214,7 @@ def test_the_vocabulary_marks_every_personal_field() -> None:
         "ReferralCompleted.outcome",
         "ProviderReportReceived.report",
         "ContactLogged.notes",
+        "CaseNoteRecorded.text",
         "GoalProgressRecorded.note",
         "CaseClosed.note",
     }
