@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import asyncpg
 
 from activities import activity_migrations
-from events.migrate import Migration, event_store_migrations, migrate
+from application.identity.schema import identity_migrations
+from events.migrate import Migration, event_store_migrations, load_migrations, migrate
 from projections import projection_migrations
+
+API_MIGRATIONS = Path(__file__).parent / "api_migrations"
+"""The HTTP API's own table (idempotency keys)."""
 
 
 def all_migrations() -> list[Migration]:
-    """The event store's, then the activities' (outbox), then the read models'."""
-    return event_store_migrations() + activity_migrations() + projection_migrations()
+    """The event store's, then the activities' (outbox), the read models', and the
+    identity tables (staff accounts' secrets), then the API's idempotency keys."""
+    return (
+        event_store_migrations()
+        + activity_migrations()
+        + projection_migrations()
+        + identity_migrations()
+        + load_migrations("api", API_MIGRATIONS)
+    )
 
 
 async def apply_migrations(dsn: str, migrations: Sequence[Migration] | None = None) -> list[str]:

@@ -8,17 +8,27 @@ the directories are as auditable as the cases.
 
 Change events (`StaffMemberChanged`, `ProviderChanged`) carry the whole profile as
 it is after the change, so folding them never has to guess what "unset" meant.
+
+Staff accounts (signing in) have one stream per staff member, `account-<staff_id>`
+(`account_stream`): invitations, password sets and changes, sign-ins that succeeded
+or failed, lockouts, sign-outs, second-factor enrolment and personal access tokens.
+Their metadata names the actor (the admin who invited, the staff member who signed
+in, or the engine itself for a failed attempt). No account event carries a password,
+a hash, an invitation code, a token or a TOTP secret: those live only in the identity
+tables (application/identity/migrations/), and text fields refuse anything shaped
+like a Casework secret.
 """
 
 from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -37,6 +47,14 @@ STAFF_STREAM = "directory-staff"
 
 PROVIDER_STREAM = "directory-providers"
 """The stream of the resource directory (providers and their services)."""
+
+ACCOUNT_STREAM_PREFIX: Final = "account-"
+"""Each staff member's account (signing in) is the stream `account-<staff_id>`."""
+
+
+def account_stream(staff_id: str) -> str:
+    """The stream of `staff_id`'s account events."""
+    return f"{ACCOUNT_STREAM_PREFIX}{staff_id}"
 
 
 # --- enumerations --------------------------------------------------------------------
@@ -235,6 +253,127 @@ class ProviderServiceWithdrawn(DomainEvent):
     reason: ShortText
 
 
+# --- staff accounts (stream account-<staff_id>) ---------------------------------------
+
+_SECRET_SHAPE = re.compile(r"cw[spi]_[A-Za-z0-9_-]{16,}")
+
+
+def _no_secret(value: str) -> str:
+    if _SECRET_SHAPE.search(value):
+        raise ValueError("must not contain a Casework token or invitation code")
+    return value
+
+
+PlainShortText = Annotated[ShortText, AfterValidator(_no_secret)]
+"""A one-line text of an account event: never anything shaped like a Casework secret."""
+
+
+class SignInMethod(StrEnum):
+    PASSWORD = "password"
+    OIDC = "oidc"
+    """Single sign-on: the agency's identity provider vouched for the staff member."""
+
+
+class SecondFactor(StrEnum):
+    """What a session proved beyond the password (or the identity provider)."""
+
+    NONE = "none"
+    TOTP = "totp"
+    ENROLMENT_REQUIRED = "enrolment_required"
+    """An admin without TOTP where it is required: the session may only enrol it."""
+
+
+class SignInFailure(StrEnum):
+    WRONG_PASSWORD = "wrong_password"
+    WRONG_TOTP = "wrong_totp"
+    LOCKED = "locked"
+    """Tried while the account was locked (not counted towards a new lock)."""
+    NO_PASSWORD = "no_password"
+    """The member has not set a password (no accepted invitation)."""
+    DEACTIVATED = "deactivated"
+
+
+class _AccountEvent(DomainEvent):
+    staff_id: Identifier
+
+
+class StaffInvited(_AccountEvent):
+    """An admin issued a one-time invitation; earlier unused ones no longer work."""
+
+    type: Literal["StaffInvited"] = "StaffInvited"
+    invitation_id: str = Field(min_length=1, max_length=64)
+    expires_at: AwareDatetime
+
+
+class PasswordSet(_AccountEvent):
+    """The staff member set a password (from an invitation) or changed it."""
+
+    type: Literal["PasswordSet"] = "PasswordSet"
+    via: Literal["invitation", "change"]
+    invitation_id: str | None = Field(default=None, max_length=64)
+    sessions_revoked: int = Field(default=0, ge=0)
+    """Sessions ended by the change (every other session of the member)."""
+
+
+class SignInSucceeded(_AccountEvent):
+    type: Literal["SignInSucceeded"] = "SignInSucceeded"
+    session_id: str = Field(min_length=1, max_length=64)
+    method: SignInMethod
+    second_factor: SecondFactor
+    expires_at: AwareDatetime
+    """When the session ends at the latest (the absolute timeout)."""
+    client: PlainShortText | None = None
+    """The caller's description of where the sign-in came from (address, user agent)."""
+
+
+class SignInFailed(_AccountEvent):
+    type: Literal["SignInFailed"] = "SignInFailed"
+    reason: SignInFailure
+    counted: bool
+    """Whether it counts towards a lockout (wrong passwords and codes do)."""
+    client: PlainShortText | None = None
+
+
+class AccountLockedOut(_AccountEvent):
+    """Too many failed sign-ins: no sign-in is accepted until `until`."""
+
+    type: Literal["AccountLockedOut"] = "AccountLockedOut"
+    until: AwareDatetime
+    failures: int = Field(ge=1)
+
+
+class SignedOut(_AccountEvent):
+    type: Literal["SignedOut"] = "SignedOut"
+    session_id: str = Field(min_length=1, max_length=64)
+
+
+class TotpEnrolmentStarted(_AccountEvent):
+    """A TOTP secret was issued to the member; it counts once confirmed with a code."""
+
+    type: Literal["TotpEnrolmentStarted"] = "TotpEnrolmentStarted"
+
+
+class TotpEnabled(_AccountEvent):
+    """The member confirmed a code: sign-ins now need a TOTP code."""
+
+    type: Literal["TotpEnabled"] = "TotpEnabled"
+    session_id: str | None = Field(default=None, max_length=64)
+
+
+class AccessTokenCreated(_AccountEvent):
+    """A personal access token for scripts (the token itself is shown once, never stored)."""
+
+    type: Literal["AccessTokenCreated"] = "AccessTokenCreated"
+    token_id: str = Field(min_length=1, max_length=64)
+    name: PlainShortText
+    expires_at: AwareDatetime
+
+
+class AccessTokenRevoked(_AccountEvent):
+    type: Literal["AccessTokenRevoked"] = "AccessTokenRevoked"
+    token_id: str = Field(min_length=1, max_length=64)
+
+
 StaffEvent = TeamAdded | StaffMemberAdded | StaffMemberChanged | StaffMemberDeactivated
 """Every event of the staff directory stream."""
 
@@ -247,7 +386,34 @@ ProviderEvent = (
 )
 """Every event of the resource directory stream."""
 
-DirectoryEvent = Annotated[StaffEvent | ProviderEvent, Field(discriminator="type")]
+AccountEvent = (
+    StaffInvited
+    | PasswordSet
+    | SignInSucceeded
+    | SignInFailed
+    | AccountLockedOut
+    | SignedOut
+    | TotpEnrolmentStarted
+    | TotpEnabled
+    | AccessTokenCreated
+    | AccessTokenRevoked
+)
+"""Every event of a staff member's account stream (`account-<staff_id>`)."""
+
+ACCOUNT_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
+    StaffInvited,
+    PasswordSet,
+    SignInSucceeded,
+    SignInFailed,
+    AccountLockedOut,
+    SignedOut,
+    TotpEnrolmentStarted,
+    TotpEnabled,
+    AccessTokenCreated,
+    AccessTokenRevoked,
+)
+
+DirectoryEvent = Annotated[StaffEvent | ProviderEvent | AccountEvent, Field(discriminator="type")]
 """Every directory event, discriminated on `type`."""
 
 directory_event_adapter: TypeAdapter[DirectoryEvent] = TypeAdapter(DirectoryEvent)
@@ -262,4 +428,5 @@ DIRECTORY_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     ProviderDeactivated,
     ProviderServiceAdded,
     ProviderServiceWithdrawn,
+    *ACCOUNT_EVENT_MODELS,
 )

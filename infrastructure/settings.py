@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 if TYPE_CHECKING:
@@ -82,6 +83,89 @@ class Settings(BaseSettings):
             "unwrap). Unset: a development key generated once in <data dir>/keys/master.keys."
         ),
     )
+
+    # --- the HTTP API (casework serve, casework up) --------------------------------
+    http_host: str = Field(
+        default="127.0.0.1",
+        alias="CASEWORK_HTTP_HOST",
+        description="Address the HTTP API listens on.",
+    )
+    http_port: int = Field(
+        default=8000,
+        alias="CASEWORK_HTTP_PORT",
+        ge=0,
+        le=65535,
+        description="Port of the HTTP API (`casework serve`, `casework up`); 0: not in `up`.",
+    )
+
+    # --- staff accounts and sessions (application/identity) -------------------------
+    # Durations are ISO 8601 (`PT15M`, `P30D`) or `[D days, ]HH:MM:SS`, all positive.
+    sign_in_max_failures: int = Field(
+        default=5,
+        alias="CASEWORK_SIGN_IN_MAX_FAILURES",
+        ge=1,
+        le=100,
+        description="Wrong passwords or TOTP codes within the failure window that lock an account.",
+    )
+    sign_in_failure_window: timedelta = Field(
+        default=timedelta(minutes=15),
+        alias="CASEWORK_SIGN_IN_FAILURE_WINDOW",
+        description="The window in which failed sign-ins count towards a lockout.",
+    )
+    sign_in_lockout: timedelta = Field(
+        default=timedelta(minutes=15),
+        alias="CASEWORK_SIGN_IN_LOCKOUT",
+        description="How long a locked account refuses every password sign-in.",
+    )
+    session_idle_timeout: timedelta = Field(
+        default=timedelta(minutes=30),
+        alias="CASEWORK_SESSION_IDLE_TIMEOUT",
+        description="A session unused this long has ended (sign in again).",
+    )
+    session_absolute_timeout: timedelta = Field(
+        default=timedelta(hours=12),
+        alias="CASEWORK_SESSION_ABSOLUTE_TIMEOUT",
+        description="A session ends this long after its sign-in, however busy.",
+    )
+    invitation_lifetime: timedelta = Field(
+        default=timedelta(hours=72),
+        alias="CASEWORK_INVITATION_LIFETIME",
+        description="How long an invitation code (to set a password) stays usable.",
+    )
+    access_token_max_lifetime: timedelta = Field(
+        default=timedelta(days=366),
+        alias="CASEWORK_ACCESS_TOKEN_MAX_LIFETIME",
+        description="The longest a personal access token may be made to last.",
+    )
+    totp_required_for_admins: bool = Field(
+        default=False,
+        alias="CASEWORK_TOTP_REQUIRED_FOR_ADMINS",
+        description=(
+            "Admins must sign in with a TOTP code; one without TOTP gets a session that may "
+            "only enrol it. Set it in production."
+        ),
+    )
+    totp_issuer: str = Field(
+        default="Casework",
+        alias="CASEWORK_TOTP_ISSUER",
+        min_length=1,
+        max_length=60,
+        description="The issuer name authenticator apps show for Casework's TOTP entries.",
+    )
+
+    @field_validator(
+        "sign_in_failure_window",
+        "sign_in_lockout",
+        "session_idle_timeout",
+        "session_absolute_timeout",
+        "invitation_lifetime",
+        "access_token_max_lifetime",
+    )
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be a positive duration")
+        return value
 
     def master_keyring(self) -> MasterKeyring:
         """The master keys of `CASEWORK_MASTER_KEYS`, else the development key file."""

@@ -4,18 +4,24 @@ Changes name the acting admin with `--as STAFF_ID`; the very first admin is crea
 with `casework staff bootstrap-admin`, allowed only while the staff directory is
 empty. Every command takes `--json`; a refused command exits 1 with the reason on
 stderr.
+
+Passwords: `casework staff invite STAFF_ID --as ADMIN` prints a one-time code for the
+staff member, who sets their own password with `casework staff set-password STAFF_ID`
+(the code and the password are asked for without echo).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from casework.cli.context import AsOption, JsonOption, call
+from application.identity import Invitation, NotAuthenticated, accept_invitation, invite
+from casework.cli.context import AsOption, JsonOption, call, call_as
 from casework.cli.output import console, emit, fail
 from directory import (
     KEEP,
@@ -207,6 +213,85 @@ def deactivate_staff_command(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
         as_json,
         _done("deactivated", _member_line(member)),
+    )
+
+
+@staff_app.command("invite")
+def invite_command(
+    staff_id: str = typer.Argument(..., help="The member who is to set a password."),
+    as_staff: str = AsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Issue a one-time code with which the member sets their own password (admins).
+
+    Earlier unused codes of the member stop working. Give the code to the member
+    through a channel you trust; it is shown only now.
+    """
+    try:
+        issued: Invitation = call_as(
+            as_staff,
+            lambda app, admin: invite(app, admin, staff_id, now=datetime.now(UTC)),
+            as_json,
+        )
+    except NotAuthenticated as exc:
+        fail(str(exc), as_json)
+    expires = issued.expires_at.isoformat(timespec="seconds")
+
+    def render(_data: Any) -> None:
+        console.print(
+            f"invitation for [bold]{escape(staff_id)}[/], valid until {expires}, usable once:",
+            highlight=False,
+        )
+        console.print(issued.code, highlight=False, soft_wrap=True)
+        console.print(
+            f"They set their password with: casework staff set-password {escape(staff_id)}",
+            highlight=False,
+        )
+
+    emit(
+        {
+            "ok": True,
+            "staff_id": staff_id,
+            "invitation_id": issued.invitation_id,
+            "code": issued.code,
+            "expires_at": expires,
+        },
+        as_json,
+        render,
+    )
+
+
+@staff_app.command("set-password")
+def set_password_command(
+    staff_id: str = typer.Argument(..., help="Your staff id."),
+    code: str | None = typer.Option(
+        None, "--code", help="The invitation code from your admin (asked for if not given)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Set your password with an invitation code (asked for twice, not echoed)."""
+    if code is None:
+        code = typer.prompt("Invitation code", hide_input=True, err=True)
+    password = typer.prompt(
+        "New password (at least 12 characters)",
+        hide_input=True,
+        confirmation_prompt="Repeat the password",
+        err=True,
+    )
+    try:
+        call(
+            lambda app: accept_invitation(
+                app, staff_id, code.strip(), password, now=datetime.now(UTC)
+            ),
+            as_json,
+            pool_size=2,
+        )
+    except NotAuthenticated as exc:
+        fail(str(exc), as_json)
+    emit(
+        {"ok": True, "staff_id": staff_id},
+        as_json,
+        _done("password set for", f"[bold]{escape(staff_id)}[/]: sign in with it"),
     )
 
 
