@@ -38,6 +38,14 @@ class CaseCommandRejected(Exception):
     """The case refused the command; nothing was written."""
 
 
+class CaseVersionConflict(CaseCommandRejected):
+    """The case moved on since the version the command was sent for."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message)
+        self.current_version = current_version
+
+
 class CaseNotFound(LookupError):
     pass
 
@@ -52,6 +60,8 @@ def _rejection(exc: BaseException) -> CaseCommandRejected:
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ApplicationError):
+            if cause.type == "VersionConflict" and cause.details:
+                return CaseVersionConflict(cause.message, int(cause.details[0]))
             return CaseCommandRejected(cause.message)
         cause = cause.__cause__
     return CaseCommandRejected(str(exc))
@@ -100,14 +110,21 @@ class CaseClient:
         assert isinstance(result, CommandResult)
         return result
 
-    async def execute(self, case_id: UUID | str, cmd: c.Command) -> CommandResult:
-        """Send one command to a case and wait for its events to be appended."""
-        if isinstance(cmd, c.Reopen):
-            return await self.reopen(case_id, cmd)
-        method = COMMANDS[type(cmd)]
-        return await self._update(self.handle(case_id), method, cmd)
+    async def execute(
+        self, case_id: UUID | str, cmd: c.Command, *, update_id: str | None = None
+    ) -> CommandResult:
+        """Send one command to a case and wait for its events to be appended.
 
-    async def reopen(self, case_id: UUID | str, cmd: c.Reopen) -> CommandResult:
+        `update_id`: sent again (a retry), the server answers the first execution's result
+        instead of running the command twice."""
+        if isinstance(cmd, c.Reopen):
+            return await self.reopen(case_id, cmd, update_id=update_id)
+        method = COMMANDS[type(cmd)]
+        return await self._update(self.handle(case_id), method, cmd, update_id)
+
+    async def reopen(
+        self, case_id: UUID | str, cmd: c.Reopen, *, update_id: str | None = None
+    ) -> CommandResult:
         handle = self.handle(case_id)
         if not await self._running(handle):
             state = await self.state_from_log(case_id)
@@ -127,16 +144,16 @@ class CaseClient:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
-        return await self._update(handle, CaseWorkflow.reopen, cmd)
+        return await self._update(handle, CaseWorkflow.reopen, cmd, update_id)
 
     async def _update(
-        self, handle: WorkflowHandle[Any, Any], method: Any, arg: Any
+        self, handle: WorkflowHandle[Any, Any], method: Any, arg: Any, update_id: str | None = None
     ) -> CommandResult:
         try:
             if arg is None:
-                result = await handle.execute_update(method)
+                result = await handle.execute_update(method, id=update_id)
             else:
-                result = await handle.execute_update(method, arg)
+                result = await handle.execute_update(method, arg, id=update_id)
         except WorkflowUpdateFailedError as exc:
             raise _rejection(exc) from None
         except RPCError as exc:

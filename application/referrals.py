@@ -21,6 +21,7 @@ async def refer(
     goal: str,
     shared_fields: list[SharedField],
     note: str = "",
+    expected_version: int | None = None,
 ) -> CommandResult:
     """Refer the case's client to `provider`'s active `service` for `goal`."""
     resources = await load_resource_directory(app.store)
@@ -36,5 +37,6 @@ async def refer(
         channel_url=found.channel.webhook_url,
         shared_fields=shared_fields,
         note=note,
+        expected_version=expected_version,
     )
     return await (await app.cases()).execute(case_id, cmd)

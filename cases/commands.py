@@ -37,6 +37,9 @@ class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     actor: Actor
+    expected_version: int | None = Field(default=None, ge=0)
+    """The case's version the sender saw (HTTP If-Match): refused if it moved on since.
+    None: no check (the command line, the engine's own commands)."""
 
 
 class OpenCase(Command):

@@ -51,6 +51,24 @@ class CommandRejected(ValueError):
     """A command the case refuses; nothing is written."""
 
 
+class VersionConflict(CommandRejected):
+    """The case moved on since the version the sender saw (a lost update, prevented)."""
+
+    def __init__(self, expected: int, current: int) -> None:
+        super().__init__(
+            f"expected_version: the case is at version {current}, not {expected}: "
+            "it changed since you read it"
+        )
+        self.expected = expected
+        self.current = current
+
+
+def check_version(state: CaseState, cmd: c.Command) -> None:
+    """Refuse a command sent for another version of the case than the current one."""
+    if cmd.expected_version is not None and cmd.expected_version != state.stream_version:
+        raise VersionConflict(cmd.expected_version, state.stream_version)
+
+
 def _permit(state: CaseState, actor: Actor, action: Action) -> None:
     try:
         check_case(actor, action, state)

@@ -160,6 +160,11 @@ class Stack:
             "psql": self.psql_command,
             "embedded_postgres": self.embedded_postgres is not None,
             "data_dir": str(self.data_dir),
+            "api": (
+                f"http://{self.settings.http_host}:{self.settings.http_port}"
+                if "api" in self.tasks
+                else None
+            ),
             "services": sorted(self.tasks),
         }
 

@@ -404,7 +404,12 @@ class CaseWorkflow:
 
     def _decide(self, decide: Decide[Any], cmd: c.Command) -> list[DomainEvent]:
         try:
+            rules.check_version(self._state(), cmd)
             return decide(self._state(), cmd, workflow.now())
+        except rules.VersionConflict as exc:
+            raise ApplicationError(
+                str(exc), exc.current, type="VersionConflict", non_retryable=True
+            ) from None
         except rules.CommandRejected as exc:
             raise _rejected(exc) from None
 

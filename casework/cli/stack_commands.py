@@ -19,10 +19,18 @@ from rich.table import Table
 
 from application.migrations import apply_migrations
 from application.runtime import run_worker
+from casework.api.service import run_api
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, err_console, fail, run
 from casework.codec_server import CodecServer, serve
-from casework.stack import StackError, ensure_search_attributes, redact, running_stack
+from casework.stack import (
+    SERVICES,
+    Service,
+    StackError,
+    ensure_search_attributes,
+    redact,
+    running_stack,
+)
 from demo.run import DemoReport, run_demo
 from infrastructure.codec import CodecError
 from infrastructure.database import database_url
@@ -95,15 +103,18 @@ def _render_ready(info: dict[str, Any]) -> None:
     table.add_row("Database", info["database"])
     table.add_row("psql", info["psql"])
     table.add_row("Services", ", ".join(info["services"]))
+    if info.get("api"):
+        table.add_row("HTTP API", f"{info['api']} (docs at {info['api']}/docs)")
     table.add_row("Data", info["data_dir"])
     console.print(Panel(table, title="Casework is up", border_style="green", expand=False))
     console.print("Press Ctrl-C to stop; the data stays for the next run.")
 
 
 async def _up(settings: Settings, as_json: bool) -> None:
+    services = (*SERVICES, Service("api", run_api)) if settings.http_port else None
     with signal_stop() as stopper:
         try:
-            async with running_stack(settings) as stack:
+            async with running_stack(settings, services=services) as stack:
                 stopper.ready = True
                 emit({"status": "ready", **stack.info()}, as_json, _render_ready)
                 await stack.wait(stopper.event)
@@ -141,6 +152,23 @@ def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) 
         run(_up(settings, as_json))
     except StackError as exc:
         fail(str(exc), as_json)
+
+
+# --- casework serve ------------------------------------------------------------------
+
+
+async def _serve(settings: Settings, dsn: str) -> None:
+    with signal_stop() as stopper:
+        stopper.ready = True
+        await run_api(settings, dsn=dsn, shutdown=stopper.event)
+
+
+@app.command("serve")
+def serve_command(as_json: bool = JsonOption) -> None:
+    """Serve the HTTP API alone (against TEMPORAL_ADDRESS and DATABASE_URL), on
+    CASEWORK_HTTP_HOST:CASEWORK_HTTP_PORT; stateless, so several may run behind a proxy."""
+    settings = settings_from_context()
+    run(_serve(settings, database_url(settings)))
 
 
 # --- casework worker ------------------------------------------------------------------

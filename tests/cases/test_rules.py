@@ -277,3 +277,16 @@ def test_no_note_on_a_closed_case() -> None:
     state.status = CaseStatus.CLOSED
     with pytest.raises(rules.CommandRejected, match="closed"):
         rules.decide_note(state, c.RecordNote(actor=ALICE, text="x"))
+
+
+def test_a_command_sent_for_another_version_is_refused() -> None:
+    state = opened()
+    rules.check_version(state, c.RecordNote(actor=ALICE, text="x"))  # no version: no check
+    rules.check_version(
+        state, c.RecordNote(actor=ALICE, text="x", expected_version=state.stream_version)
+    )
+    with pytest.raises(rules.VersionConflict, match="expected_version") as refused:
+        rules.check_version(
+            state, c.RecordNote(actor=ALICE, text="x", expected_version=state.stream_version + 1)
+        )
+    assert refused.value.current == state.stream_version

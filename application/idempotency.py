@@ -1,0 +1,60 @@
+"""Idempotency keys: a client retrying a command after a lost answer sends the same key
+and gets the first answer, never a second execution.
+
+The key becomes the Temporal update id (scoped by the caller and the case), which the
+server deduplicates; this table remembers which request a key was first used for, so
+that the same key with another body or for another case is refused instead of being
+answered with the result of a different command.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import asyncpg
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKeyReused(ValueError):
+    """The key was used before for another request."""
+
+
+def request_hash(target: str, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{target}\n{canonical}".encode()).hexdigest()
+
+
+def update_id(staff_id: str, target: str, key: str) -> str:
+    """The Temporal update id for a key: per caller and target, so keys never collide."""
+    digest = hashlib.sha256(f"{staff_id}\n{target}\n{key}".encode()).hexdigest()[:32]
+    return f"idem-{digest}"
+
+
+async def claim(pool: asyncpg.Pool, staff_id: str, key: str, target: str, body: Any) -> str:
+    """Record the key for this request, or check it was used for the same one before.
+
+    Returns the update id to send. Raises IdempotencyKeyReused (naming the header) when
+    the key was first used for another request.
+    """
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyReused(f"Idempotency-Key: must be 1 to {MAX_KEY_LENGTH} characters")
+    digest = request_hash(target, body)
+    stored = await pool.fetchval(
+        """INSERT INTO api_idempotency_keys (staff_id, key, request_hash, target)
+           VALUES ($1, $2, $3, $4)
+           ON CONFLICT (staff_id, key) DO UPDATE SET key = EXCLUDED.key
+           RETURNING request_hash""",
+        staff_id,
+        key,
+        digest,
+        target,
+    )
+    if stored != digest:
+        raise IdempotencyKeyReused(
+            "Idempotency-Key: this key was used before for another request; "
+            "use a new key for a new command"
+        )
+    return update_id(staff_id, target, key)

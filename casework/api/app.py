@@ -1,0 +1,119 @@
+"""The FastAPI application: `create_api(settings)` (served by `casework serve` and by
+`casework up`), over one `Casework` from the composition root.
+
+Stateless: sessions, tokens and idempotency keys live in PostgreSQL, so two instances
+behind a proxy answer alike. OpenAPI 3.1 at `/openapi.json`, docs at `/docs`,
+`/healthz` (the process answers) and `/readyz` (PostgreSQL and Temporal answer).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from application.bootstrap import Casework, open_casework
+from casework.api import cases, problems, sessions
+from casework.api.auth import Clock, casework_of
+from infrastructure.logs import get_logger
+from infrastructure.settings import Settings
+
+MAX_BODY_BYTES = 1_000_000
+"""Requests larger than this are refused (413) before they are read."""
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_api(
+    settings: Settings,
+    *,
+    casework: Casework | None = None,
+    clock: Clock = system_clock,
+) -> FastAPI:
+    """The API over `casework` (or one opened from `settings` for the app's lifetime)."""
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        if casework is not None:
+            api.state.casework = casework
+            yield
+            return
+        async with open_casework(settings, pool_size=10) as opened:
+            api.state.casework = opened
+            yield
+
+    api = FastAPI(
+        title="Casework",
+        version="1",
+        summary="Case management for human-services agencies: every action from a proven "
+        "identity, every change an event in an append-only log.",
+        lifespan=lifespan,
+    )
+    api.state.clock = clock
+    if casework is not None:
+        api.state.casework = casework
+    problems.install(api)
+    api.include_router(sessions.router)
+    api.include_router(cases.router)
+    log = get_logger(component="api")
+
+    @api.middleware("http")
+    async def guard(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
+            return JSONResponse(
+                {"title": "Request too large", "status": 413},
+                status_code=413,
+                media_type=problems.PROBLEM_JSON,
+            )
+        started = time.perf_counter()
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        route = request.scope.get("route")
+        log.info(
+            "request",
+            method=request.method,
+            route=getattr(route, "path", None),
+            status=response.status_code,
+            ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return response
+
+    @api.get("/healthz", tags=["operations"], summary="The process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/readyz", tags=["operations"], summary="PostgreSQL and Temporal answer")
+    async def readyz(request: Request) -> JSONResponse:
+        app = casework_of(request)
+        checks: dict[str, str] = {}
+        try:
+            await app.pool.fetchval("SELECT 1")
+            checks["postgresql"] = "ok"
+        except Exception as exc:
+            checks["postgresql"] = f"unavailable: {type(exc).__name__}"
+        try:
+            client = await app.temporal()
+            await client.service_client.check_health()
+            checks["temporal"] = "ok"
+        except Exception as exc:
+            checks["temporal"] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    return api

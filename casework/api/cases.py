@@ -1,0 +1,357 @@
+"""`/api/v1/cases`: open a case, read it (with its ETag), and send it commands.
+
+Every command of the command table (cases/command_table.py) has its route,
+`POST /api/v1/cases/{case_id}/commands/{update}`, whose body is the command without
+its actor (the caller is the actor) and with staff ids where the command names other
+staff (resolved in the directory, never trusted from the body).
+
+- **Conflicts are detected, not overwritten**: a read answers `ETag: "<version>"`; a
+  command must send `If-Match` with it (428 without), and answers 412 with the current
+  version when the case moved on meanwhile. The check runs inside the case workflow,
+  under its lock, so of two clients sending the same version exactly one wins.
+- **Retries are safe**: an `Idempotency-Key` header becomes the Temporal update id; the
+  same key with the same body answers the first result, with another body 422.
+- A case out of the caller's scope answers 404 exactly as a case that does not exist,
+  for commands as for reads.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from application import idempotency, referrals
+from application.bootstrap import Casework
+from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
+from application.case_reads import read_case, read_history
+from cases import commands as c
+from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible, Query, decide_read
+from cases.actors import Actor
+from cases.command_table import TABLE, CaseCommand
+from cases.state import CaseState
+from casework.api.auth import Caller, casework_of
+from casework.api.problems import ApiProblem, FieldProblem, invalid
+from directory import DirectoryError
+from events.fields import Identifier
+from events.vocabulary import ClientDetails, ReferralSource, SharedField
+from workflows.case import CommandResult
+
+router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
+
+NOT_BY_THIS_ROUTE = {"refer", "forget", "apply_policy"}
+"""Commands with routes of their own: a referral's channel comes from the resource
+directory; forgetting a client and applying a policy are not commands on one case."""
+
+ReasonHeader = Annotated[
+    str | None, Header(alias="Casework-Reason", description="Why you read the case.")
+]
+BreakGlassHeader = Annotated[
+    str | None,
+    Header(
+        alias="Casework-Break-Glass",
+        description="Emergency access to a case outside your scope, with the reason: "
+        "recorded, and the case's supervisors are notified.",
+    ),
+]
+IfMatch = Annotated[
+    str | None, Header(alias="If-Match", description='The ETag of the case you saw: "<version>".')
+]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Send the same key to retry safely."),
+]
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def expected_version(if_match: str | None) -> int:
+    if if_match is None:
+        raise ApiProblem(
+            428,
+            "If-Match required",
+            'send If-Match: "<version>" with the ETag of the case as you last read it',
+            kind="if-match-required",
+        )
+    value = if_match.strip().removeprefix("W/").strip('"')
+    if not value.isdigit():
+        raise invalid([FieldProblem(field="If-Match", message='expected "<version>"')])
+    return int(value)
+
+
+def not_found(case_id: str) -> ApiProblem:
+    return ApiProblem(
+        404, "No such case", f"no case {case_id} visible to you", kind="case-not-found"
+    )
+
+
+async def visible_state(app: Casework, actor: Actor, case_id: str) -> CaseState:
+    """The case as its workflow holds it, when the caller may see it; else 404 (a case
+    out of scope reads exactly as one that does not exist)."""
+    try:
+        uuid.UUID(case_id)
+        state = await (await app.cases()).state(case_id)
+    except (ValueError, CaseNotFound):
+        raise not_found(case_id) from None
+    try:
+        decide_read(
+            actor, Query.CASE_DETAILS, case_id, team=state.team, worker=state.assigned_worker
+        )
+    except (CaseNotVisible, AccessDenied):
+        raise not_found(case_id) from None
+    return state
+
+
+def answer(result: CommandResult, response: Response) -> CommandResult:
+    response.headers["ETag"] = etag(result.stream_version)
+    return result
+
+
+async def execute(
+    app: Casework,
+    caller: Actor,
+    case_id: str,
+    cmd: c.Command,
+    *,
+    body: Any,
+    key: str | None,
+) -> CommandResult:
+    """Send `cmd` to the case, idempotently under `key`; refusals as problems."""
+    cases = await app.cases()
+    update_id = None
+    if key is not None:
+        target = f"case-{case_id}/{type(cmd).__name__}"
+        try:
+            update_id = await idempotency.claim(app.pool, caller.staff_id, key, target, body)
+        except idempotency.IdempotencyKeyReused as exc:
+            raise invalid([FieldProblem(field="Idempotency-Key", message=str(exc))]) from None
+    try:
+        return await cases.execute(case_id, cmd, update_id=update_id)
+    except CaseVersionConflict as exc:
+        raise ApiProblem(
+            412,
+            "The case changed",
+            f"{exc}; read it again and send its new ETag as If-Match",
+            kind="case-changed",
+            current_version=exc.current_version,
+            headers={"ETag": etag(exc.current_version)},
+        ) from None
+    except CaseCommandRejected as exc:
+        raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
+    except CaseNotFound:
+        raise not_found(case_id) from None
+
+
+def _body_fields(command: type[c.Command]) -> dict[str, Any]:
+    """The command's fields a caller sends: not the actor, not the version (If-Match);
+    staff named by the command as staff ids."""
+    fields: dict[str, Any] = {}
+    for name, info in command.model_fields.items():
+        if name in ("actor", "expected_version"):
+            continue
+        if info.annotation is Actor:
+            fields[name] = (Identifier, Field(description=f"{name}: a staff id"))
+        elif info.annotation == Actor | None:
+            fields[name] = (Identifier | None, Field(None, description=f"{name}: a staff id"))
+        else:
+            fields[name] = (info.annotation, info)
+    return fields
+
+
+def body_model(command: type[c.Command]) -> type[BaseModel]:
+    model: type[BaseModel] = create_model(
+        f"{command.__name__}Body",
+        __config__=ConfigDict(extra="forbid"),
+        __doc__=command.__doc__,
+        **_body_fields(command),
+    )
+    return model
+
+
+async def build_command(
+    app: Casework, entry: CaseCommand[Any], caller: Actor, body: BaseModel, version: int
+) -> c.Command:
+    data = body.model_dump()
+    for name, info in entry.command.model_fields.items():
+        if info.annotation in (Actor, Actor | None) and data.get(name) is not None:
+            try:
+                data[name] = await app.actor(data[name])
+            except (LookupError, DirectoryError) as exc:
+                raise invalid([FieldProblem(field=name, message=str(exc))]) from None
+    cmd: c.Command = entry.command.model_validate(
+        {**data, "actor": caller, "expected_version": version}
+    )
+    return cmd
+
+
+def _command_route(entry: CaseCommand[Any]) -> None:
+    Body = body_model(entry.command)
+
+    async def route(
+        case_id: str,
+        body: Body,  # type: ignore[valid-type]
+        request: Request,
+        response: Response,
+        caller: Caller,
+        if_match: IfMatch = None,
+        idempotency_key: IdempotencyKey = None,
+    ) -> CommandResult:
+        app = casework_of(request)
+        version = expected_version(if_match)
+        sent: BaseModel = body
+        await visible_state(app, caller.actor, case_id)
+        cmd = await build_command(app, entry, caller.actor, sent, version)
+        data = sent.model_dump(mode="json")
+        result = await execute(app, caller.actor, case_id, cmd, body=data, key=idempotency_key)
+        return answer(result, response)
+
+    # The body's model is made here: give FastAPI the class, not the name (annotations are
+    # strings under `from __future__ import annotations`).
+    route.__annotations__["body"] = Body
+    router.add_api_route(
+        f"/{{case_id}}/commands/{entry.update}",
+        route,
+        methods=["POST"],
+        response_model=CommandResult,
+        name=entry.update,
+        summary=(entry.command.__doc__ or entry.update).strip().splitlines()[0],
+        responses={
+            404: {"description": "No such case visible to you"},
+            409: {"description": "The case's rules refuse the command"},
+            412: {"description": "The case changed since the ETag sent"},
+            428: {"description": "If-Match missing"},
+        },
+    )
+
+
+for _entry in TABLE:
+    if _entry.update not in NOT_BY_THIS_ROUTE:
+        _command_route(_entry)
+
+
+class OpenCaseBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    client_ref: Identifier
+    client: ClientDetails
+    referral_source: ReferralSource = ReferralSource.SELF_REFERRAL
+    referring_agency: str | None = None
+    assignee: Identifier = Field(description="The assigned worker's staff id.")
+    presenting_needs: list[str] = Field(min_length=1, max_length=50)
+
+
+@router.post("", status_code=201, response_model=CommandResult, summary="Open a case")
+async def open_case(
+    body: OpenCaseBody, request: Request, response: Response, caller: Caller
+) -> CommandResult:
+    app = casework_of(request)
+    try:
+        assignee = await app.actor(body.assignee)
+    except (LookupError, DirectoryError) as exc:
+        raise invalid([FieldProblem(field="assignee", message=str(exc))]) from None
+    cmd = c.OpenCase(
+        actor=caller.actor,
+        case_id=uuid.uuid4(),
+        assignee=assignee,
+        **body.model_dump(exclude={"assignee"}),
+    )
+    try:
+        result = await (await app.cases()).open(cmd)
+    except CaseCommandRejected as exc:
+        raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
+    response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
+    return answer(result, response)
+
+
+class ReferBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    provider: Identifier
+    service: Identifier
+    goal: Identifier
+    shared_fields: list[SharedField] = Field(default_factory=list)
+    note: str = Field("", max_length=10_000)
+
+
+@router.post("/{case_id}/referrals", response_model=CommandResult, summary="Refer the client")
+async def refer(
+    case_id: str,
+    body: ReferBody,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    if_match: IfMatch = None,
+) -> CommandResult:
+    """Refer to a provider's service from the resource directory (dispatched to it)."""
+    app = casework_of(request)
+    version = expected_version(if_match)
+    await visible_state(app, caller.actor, case_id)
+    try:
+        result = await referrals.refer(
+            app, caller.actor, case_id,
+            provider=body.provider, service=body.service, goal=body.goal,
+            shared_fields=body.shared_fields, note=body.note, expected_version=version,
+        )  # fmt: skip
+    except (LookupError, DirectoryError) as exc:
+        raise invalid([FieldProblem(field="provider", message=str(exc))]) from None
+    except CaseVersionConflict as exc:
+        raise ApiProblem(
+            412, "The case changed", str(exc), kind="case-changed",
+            current_version=exc.current_version, headers={"ETag": etag(exc.current_version)},
+        ) from None  # fmt: skip
+    except CaseCommandRejected as exc:
+        raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
+    return answer(result, response)
+
+
+def _read_refused(case_id: str, exc: Exception) -> ApiProblem:
+    if isinstance(exc, BreakGlassRefused):
+        return ApiProblem(403, "Emergency access refused", str(exc), kind="break-glass-refused")
+    if isinstance(exc, AccessDenied):
+        return ApiProblem(403, "Not for your role", str(exc), kind="access-denied")
+    return not_found(case_id)
+
+
+@router.get("/{case_id}", summary="The case as it stands (recorded in the access log)")
+async def show_case(
+    case_id: str,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    reason: ReasonHeader = None,
+    break_glass: BreakGlassHeader = None,
+) -> dict[str, Any]:
+    app = casework_of(request)
+    try:
+        uuid.UUID(case_id)
+        state = await read_case(app, caller.actor, case_id, reason=reason, break_glass=break_glass)
+    except ValueError:
+        raise not_found(case_id) from None
+    except (CaseNotVisible, AccessDenied, BreakGlassRefused) as exc:
+        raise _read_refused(case_id, exc) from None
+    response.headers["ETag"] = etag(int(state["stream_version"]))
+    return state
+
+
+@router.get("/{case_id}/history", summary="Every event of the case: who did what, when")
+async def case_history(
+    case_id: str,
+    request: Request,
+    caller: Caller,
+    reason: ReasonHeader = None,
+    break_glass: BreakGlassHeader = None,
+) -> list[dict[str, Any]]:
+    app = casework_of(request)
+    try:
+        uuid.UUID(case_id)
+        return await read_history(
+            app, caller.actor, case_id, reason=reason, break_glass=break_glass
+        )
+    except ValueError:
+        raise not_found(case_id) from None
+    except (CaseNotVisible, AccessDenied, BreakGlassRefused) as exc:
+        raise _read_refused(case_id, exc) from None

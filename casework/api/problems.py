@@ -1,0 +1,135 @@
+"""Errors as RFC 9457 `application/problem+json`: a type, a title, the HTTP status, a
+detail a person can act on, and for invalid input the fields named.
+
+Refusals never tell more than a read would: a case out of the caller's scope answers
+404 exactly as a case that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from directory.errors import NotFound, NotPermitted, Refused
+from events.registry import EventValidationError
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://casework.example/problems/"
+
+
+class FieldProblem(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldProblem] = Field(default_factory=list)
+    current_version: int | None = None
+    """On 412: the case's version now (send it as If-Match after looking again)."""
+
+
+class ApiProblem(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str | None = None,
+        *,
+        kind: str | None = None,
+        errors: list[FieldProblem] | None = None,
+        headers: dict[str, str] | None = None,
+        current_version: int | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.problem = Problem(
+            type=PROBLEM_BASE + kind if kind else "about:blank",
+            title=title,
+            status=status,
+            detail=detail,
+            errors=errors or [],
+            current_version=current_version,
+        )
+        self.headers = headers or {}
+
+
+def problem_response(
+    problem: Problem, request: Request, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    problem = problem.model_copy(update={"instance": request.url.path})
+    return JSONResponse(
+        problem.model_dump(mode="json", exclude_none=True, exclude_defaults=False),
+        status_code=problem.status,
+        media_type=PROBLEM_JSON,
+        headers=headers,
+    )
+
+
+def field_problems(errors: Any) -> list[FieldProblem]:
+    """pydantic's errors as (field, message), the location without `body`."""
+    out: list[FieldProblem] = []
+    for error in errors:
+        location = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
+        out.append(FieldProblem(field=".".join(location) or "(body)", message=error["msg"]))
+    return out
+
+
+def invalid(errors: list[FieldProblem]) -> ApiProblem:
+    named = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return ApiProblem(422, "Invalid input", named, kind="invalid-input", errors=errors)
+
+
+def install(app: FastAPI) -> None:
+    """Answer every error of the app as a problem document."""
+
+    @app.exception_handler(ApiProblem)
+    async def _problem(request: Request, exc: ApiProblem) -> JSONResponse:
+        return problem_response(exc.problem, request, exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem_response(invalid(field_problems(exc.errors())).problem, request)
+
+    @app.exception_handler(ValidationError)
+    async def _model_invalid(request: Request, exc: ValidationError) -> JSONResponse:
+        return problem_response(invalid(field_problems(exc.errors())).problem, request)
+
+    @app.exception_handler(NotPermitted)
+    async def _not_permitted(request: Request, exc: NotPermitted) -> JSONResponse:
+        problem = Problem(title="Not permitted", status=403, detail=str(exc))
+        return problem_response(problem, request)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return problem_response(Problem(title="Not found", status=404, detail=str(exc)), request)
+
+    @app.exception_handler(Refused)
+    async def _refused(request: Request, exc: Refused) -> JSONResponse:
+        field, _, message = str(exc).partition(": ")
+        errors = [FieldProblem(field=field, message=message)] if message else []
+        return problem_response(
+            invalid(errors or [FieldProblem(field="(body)", message=str(exc))]).problem, request
+        )
+
+    @app.exception_handler(EventValidationError)
+    async def _event_invalid(request: Request, exc: EventValidationError) -> JSONResponse:
+        errors = [FieldProblem(field=p.partition(": ")[0], message=p) for p in exc.problems]
+        return problem_response(invalid(errors).problem, request)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        problem = Problem(title=str(exc.detail), status=exc.status_code)
+        return problem_response(problem, request, dict(exc.headers or {}))
