@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from application.bootstrap import Casework, open_casework
 from casework.api import cases, problems, sessions
 from casework.api.auth import Clock, casework_of
+from casework.api.ratelimit import RateLimit
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 
@@ -63,6 +64,7 @@ def create_api(
         lifespan=lifespan,
     )
     api.state.clock = clock
+    api.state.sign_in_limit = RateLimit()
     if casework is not None:
         api.state.casework = casework
     problems.install(api)

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from application import identity
 from casework.api.auth import Caller, casework_of, now_of, unauthenticated
 from casework.api.problems import ApiProblem, FieldProblem, invalid
+from casework.api.ratelimit import limit_by_address
 from events.fields import Identifier
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -37,7 +38,13 @@ class Whoami(BaseModel):
     method: str
 
 
-@router.post("/sessions", status_code=201, response_model=Session, summary="Sign in")
+@router.post(
+    "/sessions",
+    status_code=201,
+    response_model=Session,
+    summary="Sign in",
+    dependencies=[Depends(limit_by_address)],
+)
 async def sign_in(body: SignIn, request: Request) -> Session:
     try:
         issued = await identity.sign_in(
@@ -145,7 +152,10 @@ class AcceptInvitation(BaseModel):
 
 
 @router.post(
-    "/invitations/accept", status_code=204, summary="Set your password with your invitation"
+    "/invitations/accept",
+    status_code=204,
+    summary="Set your password with your invitation",
+    dependencies=[Depends(limit_by_address)],
 )
 async def accept_invitation(body: AcceptInvitation, request: Request) -> Response:
     try:

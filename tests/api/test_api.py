@@ -225,3 +225,13 @@ async def test_idle_sessions_time_out(api: Api) -> None:
     alice = await api.sign_in("alice")
     api.clock.now += timedelta(minutes=31)
     problem(await api.http.get("/api/v1/me", headers=alice), 401)
+
+
+async def test_sign_in_attempts_from_one_address_are_rate_limited(api: Api) -> None:
+    wrong = {"staff_id": "nobody", "password": "not the password"}
+    for _ in range(10):
+        problem(await api.http.post("/api/v1/sessions", json=wrong), 401)
+    limited = problem(await api.http.post("/api/v1/sessions", json=wrong), 429)
+    assert limited["title"] == "Too many attempts"
+    api.clock.now += timedelta(minutes=1, seconds=1)
+    problem(await api.http.post("/api/v1/sessions", json=wrong), 401)
