@@ -11,7 +11,7 @@ import yaml
 from infrastructure.settings import Settings
 from tests.conftest import ROOT
 
-CASEWORK_SERVICES = ("casework-setup", "casework-worker", "casework-projector")
+CASEWORK_SERVICES = ("casework-setup", "casework-worker", "casework-projector", "casework-api")
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +43,11 @@ def test_the_architecture_doc_names_only_real_services(services: dict[str, Any])
         assert name in services
 
 
-def test_workers_are_replicated(services: dict[str, Any]) -> None:
+def test_workers_and_api_are_replicated(services: dict[str, Any]) -> None:
     assert services["casework-worker"]["deploy"]["replicas"] >= 2
+    assert services["casework-api"]["deploy"]["replicas"] >= 2
+    assert services["casework-api"]["command"] == ["casework", "serve"]
+    assert services["casework-api"]["environment"]["CASEWORK_HTTP_HOST"] == "0.0.0.0"
     assert services["casework-worker"]["command"] == ["casework", "worker"]
     assert services["casework-projector"]["command"] == ["casework", "projector"]
 
