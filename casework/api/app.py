@@ -21,6 +21,7 @@ from casework.api import cases, problems, sessions
 from casework.api.auth import Clock, casework_of
 from casework.api.ratelimit import RateLimit
 from infrastructure.logs import get_logger
+from infrastructure.metrics import meter
 from infrastructure.settings import Settings
 
 MAX_BODY_BYTES = 1_000_000
@@ -71,6 +72,19 @@ def create_api(
     api.include_router(sessions.router)
     api.include_router(cases.router)
     log = get_logger(component="api")
+    # Request count and duration by route and status, on the process's Prometheus
+    # endpoint (CASEWORK_METRICS_PORT; the worker's in `casework up`). Off with port 0.
+    metrics = meter(settings) if settings.metrics_port else None
+    requests = (
+        metrics.create_counter("casework_http_requests", "HTTP requests") if metrics else None
+    )
+    durations = (
+        metrics.create_histogram_float(
+            "casework_http_request_duration", "HTTP request duration", unit="s"
+        )
+        if metrics
+        else None
+    )
 
     @api.middleware("http")
     async def guard(
@@ -86,14 +100,13 @@ def create_api(
         started = time.perf_counter()
         response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
-        route = request.scope.get("route")
-        log.info(
-            "request",
-            method=request.method,
-            route=getattr(route, "path", None),
-            status=response.status_code,
-            ms=round((time.perf_counter() - started) * 1000, 1),
-        )
+        elapsed = time.perf_counter() - started
+        route = getattr(request.scope.get("route"), "path", None) or "(unrouted)"
+        labels = {"method": request.method, "route": route, "status": str(response.status_code)}
+        if requests is not None and durations is not None:
+            requests.add(1, labels)
+            durations.record(elapsed, labels)
+        log.info("request", **labels, ms=round(elapsed * 1000, 1))
         return response
 
     @api.get("/healthz", tags=["operations"], summary="The process answers")

@@ -62,7 +62,7 @@ async def api(
 ) -> AsyncIterator[Api]:
     await staff(sealed_store)
     async with case_harness(time_skipping_env, sealed_store) as cases:
-        settings = Settings(task_queue=cases.task_queue)
+        settings = Settings(task_queue=cases.task_queue, metrics_port=0)
         app = Casework(
             settings, sealed_store.pool, sealed_store, _client=cases.client, _cases=cases
         )
