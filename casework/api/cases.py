@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from application import idempotency, referrals
+from application import access_log, idempotency, referrals
 from application.bootstrap import Casework
 from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
 from application.case_reads import read_case, read_history
@@ -89,19 +89,21 @@ def not_found(case_id: str) -> ApiProblem:
     )
 
 
-async def visible_state(app: Casework, actor: Actor, case_id: str) -> CaseState:
+async def visible_state(app: Casework, actor: Actor, case_id: str, command: str) -> CaseState:
     """The case as its workflow holds it, when the caller may see it; else 404 (a case
-    out of scope reads exactly as one that does not exist)."""
+    out of scope reads exactly as one that does not exist), the refused attempt written
+    to the access log like a refused read."""
     try:
         uuid.UUID(case_id)
-        state = await (await app.cases()).state(case_id)
-    except (ValueError, CaseNotFound):
+    except ValueError:
         raise not_found(case_id) from None
     try:
+        state = await (await app.cases()).state(case_id)
         decide_read(
             actor, Query.CASE_DETAILS, case_id, team=state.team, worker=state.assigned_worker
         )
-    except (CaseNotVisible, AccessDenied):
+    except (CaseNotFound, CaseNotVisible, AccessDenied):
+        await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
         raise not_found(case_id) from None
     return state
 
@@ -203,7 +205,7 @@ def _command_route(entry: CaseCommand[Any]) -> None:
         app = casework_of(request)
         version = expected_version(if_match)
         sent: BaseModel = body
-        await visible_state(app, caller.actor, case_id)
+        await visible_state(app, caller.actor, case_id, entry.update)
         cmd = await build_command(app, entry, caller.actor, sent, version)
         data = sent.model_dump(mode="json")
         result = await execute(app, caller.actor, case_id, cmd, body=data, key=idempotency_key)
@@ -289,7 +291,7 @@ async def refer(
     """Refer to a provider's service from the resource directory (dispatched to it)."""
     app = casework_of(request)
     version = expected_version(if_match)
-    await visible_state(app, caller.actor, case_id)
+    await visible_state(app, caller.actor, case_id, "refer")
     try:
         result = await referrals.refer(
             app, caller.actor, case_id,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from application import identity
+from application import access_log, identity
 from application.bootstrap import Casework
 from casework.api.app import create_api
 from directory import resolve_actor
@@ -169,6 +169,12 @@ async def test_another_team_cannot_learn_that_a_case_exists(api: Api) -> None:
         404,
     )
     assert write["title"] == missing["title"] and "north" not in str(write)
+    # The refused write is on record, as a refused read would be.
+    auditor = await resolve_actor(api.app.store, "audrey")
+    entries = await access_log.entries(api.app.pool, auditor, case_id)
+    assert any(
+        e.staff_id == "erin" and e.view == "command record_note" and not e.allowed for e in entries
+    )
     # Break the glass: allowed with a reason, for a caseworker of another team.
     urgent = await api.http.get(
         f"/api/v1/cases/{case_id}",
