@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
 from application.bootstrap import Casework, open_casework
-from casework.api import cases, problems, sessions
+from casework.api import cases, problems, reads, sessions
 from casework.api.auth import Clock, casework_of
 from casework.api.ratelimit import RateLimit
 from infrastructure.logs import get_logger
@@ -71,6 +71,7 @@ def create_api(
     problems.install(api)
     api.include_router(sessions.router)
     api.include_router(cases.router)
+    api.include_router(reads.router)
     log = get_logger(component="api")
     # Request count and duration by route and status, on the process's Prometheus
     # endpoint (CASEWORK_METRICS_PORT; the worker's in `casework up`). Off with port 0.

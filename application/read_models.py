@@ -1,0 +1,427 @@
+"""Reading the read models: one use case per query, scoped by the caller, in pages.
+
+Each use case asks the one access table first (`cases.access.query_relation`: a role
+that may not make the query at all gets `AccessDenied`), runs the read model's own
+query (projections/queries.py), which keeps to the cases the caller may see
+(projections/scope.py), and answers one `Page` of rows in a stable order.
+
+Reads of one case (`case_timeline`, `case_summary`) locate the case in `case_summary`,
+go through the access check and are recorded in the access log before anything is
+read (`application.access_log.authorise_read`), exactly as `casework timeline` and
+`casework summary` do: a case out of scope raises `CaseNotVisible`, as a case that
+does not exist does.
+
+Paging is by cursor (keyset): rows are ordered by a unique key; a page ends with the
+key of its last row, encoded as an opaque `next_cursor` (url-safe base64 of JSON
+naming the query); the next page is the rows whose key comes after it. A cursor is
+therefore never an offset: rows added or removed meanwhile do not shift the pages, and
+paging through an unchanging list returns every row exactly once. (A row whose sort
+key changes between two pages — a referral answered, a review rescheduled — may show
+up twice or not at all, as in any live list.)
+
+Only the timeline pages in SQL (its query takes `after_version` and `limit`). The
+other queries take no "after this key" argument, so those use cases read every row
+the caller may see and page over the result here, until their queries in projections/
+learn to start after a key; each says so.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, Field
+
+from application import access_log
+from application.access_log import AccessEntry, View, authorise_read, locate_in_read_model
+from application.bootstrap import Casework
+from cases.access import Query, query_relation
+from cases.actors import Actor
+from projections import queries
+from projections.queries import (
+    Caseload,
+    CaseSummary,
+    OpenEscalation,
+    PendingApproval,
+    Referral,
+    ReferralCount,
+    ReviewDue,
+    TimelineEntry,
+)
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "REFERRAL_STATUSES",
+    "AccessEntry",
+    "CaseSummary",
+    "Caseload",
+    "GoalOutcomes",
+    "InvalidQuery",
+    "OpenEscalation",
+    "Outcomes",
+    "Page",
+    "PageRequest",
+    "PendingApproval",
+    "PlanApprovalTimes",
+    "Referral",
+    "ReferralCount",
+    "ReviewDue",
+    "TimelineEntry",
+    "access_log_entries",
+    "approvals",
+    "break_glass_entries",
+    "case_summary",
+    "case_timeline",
+    "caseload",
+    "escalations",
+    "outcomes",
+    "referral_counts",
+    "referrals",
+    "reviews",
+]
+
+T = TypeVar("T")
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+REFERRAL_STATUSES = ("made", "sent", "dispatch_failed", "accepted", "declined", "completed")
+"""The statuses of the `referrals` read model."""
+
+ApprovalKindName = Literal["plan", "closure"]
+ReferralStatusName = Literal["made", "sent", "dispatch_failed", "accepted", "declined", "completed"]
+CaseloadBy = Literal["worker", "team"]
+
+_EVERY_ROW = 2**31 - 1
+"""The `limit` given to a query paged here, over its whole result."""
+
+_MAX_CURSOR_CHARS = 1000
+
+
+class InvalidQuery(ValueError):
+    """A parameter of a query is not acceptable (a cursor of another query, a period
+    that ends before it starts); `parameter` names it."""
+
+    def __init__(self, parameter: str, message: str) -> None:
+        self.parameter = parameter
+        self.message = message
+        super().__init__(f"{parameter}: {message}")
+
+
+class PageRequest(BaseModel):
+    """Which page: at most `limit` rows, after the row `cursor` ended the last page at."""
+
+    limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT)
+    cursor: str | None = Field(None, max_length=_MAX_CURSOR_CHARS)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a query's rows, in the query's order."""
+
+    items: list[T]
+    limit: int
+    next_cursor: str | None = Field(
+        description="Send as `cursor` for the next page; null on the last page."
+    )
+
+
+# --- cursors ---------------------------------------------------------------------------------
+
+Key = tuple[int | str, ...]
+"""A row's place in its query's order: ints and strings only (times as microseconds
+since the epoch), so keys compare alike in Python and after a round trip in JSON."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def encode_cursor(query: str, key: Key) -> str:
+    """The opaque cursor after the row with `key` of `query`."""
+    raw = json.dumps({"q": query, "k": list(key)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(query: str, cursor: str, shape: Sequence[type]) -> Key:
+    """The key in `cursor`, which must be one of `query`'s (InvalidQuery naming `cursor`)."""
+    bad = InvalidQuery("cursor", f"not a cursor of {query}: send back a next_cursor it answered")
+    if len(cursor) > _MAX_CURSOR_CHARS:
+        raise bad
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise bad from None
+    if not isinstance(data, dict) or data.get("q") != query:
+        raise bad
+    key = data.get("k")
+    if not isinstance(key, list) or len(key) != len(shape):
+        raise bad
+    # bool is an int to Python, never in a key.
+    if not all(type(v) is kind for v, kind in zip(key, shape, strict=True)):
+        raise bad
+    return tuple(key)
+
+
+def _page(
+    query: str,
+    rows: Sequence[T],
+    key: Callable[[T], Key],
+    shape: Sequence[type],
+    page: PageRequest,
+) -> Page[T]:
+    """Page over a query's whole result: sorted by `key`, the rows after the cursor."""
+    ordered = sorted(rows, key=key)
+    if page.cursor is not None:
+        after = decode_cursor(query, page.cursor, shape)
+        ordered = [row for row in ordered if key(row) > after]
+    items = ordered[: page.limit]
+    more = len(ordered) > page.limit
+    return Page[T](
+        items=items,
+        limit=page.limit,
+        next_cursor=encode_cursor(query, key(items[-1])) if more else None,
+    )
+
+
+# --- lists over the caller's cases -----------------------------------------------------------
+
+
+async def caseload(
+    app: Casework,
+    actor: Actor,
+    page: PageRequest,
+    *,
+    worker: str | None = None,
+    team: str | None = None,
+    by: CaseloadBy = "worker",
+) -> Page[Caseload]:
+    """Open cases per worker (or per team) of the cases the caller sees, by team then
+    worker. Paged here over the query's result (one row per worker: it aggregates)."""
+    query_relation(actor, Query.CASELOAD)
+    rows = await queries.caseload(app.pool, actor, worker=worker, team=team, by=by)
+    return _page(f"caseload-by-{by}", rows, lambda r: (r.team, r.worker or ""), (str, str), page)
+
+
+async def approvals(
+    app: Casework, actor: Actor, page: PageRequest, *, kind: ApprovalKindName | None = None
+) -> Page[PendingApproval]:
+    """Approvals waiting for a decision, oldest first. Paged here over the query's whole
+    result (`pending_approvals` cannot start after a key yet)."""
+    query_relation(actor, Query.APPROVALS)
+    rows = await queries.pending_approvals(app.pool, actor, kind=kind, limit=_EVERY_ROW)
+    return _page(
+        "approvals",
+        rows,
+        lambda r: (_micros(r.requested_at), r.case_id, r.approval_id),
+        (int, str, str),
+        page,
+    )
+
+
+def _referral_key(row: Referral) -> Key:
+    """The query's order: awaiting a reply first, the longest waiting first (the oldest
+    send, or making when unsent), then by when made. Stable: it does not depend on now."""
+    if row.status in queries.AWAITING_REPLY:
+        return (0, _micros(row.dispatched_at or row.made_at), _micros(row.made_at),
+                row.case_id, row.referral_id)  # fmt: skip
+    return (1, 0, _micros(row.made_at), row.case_id, row.referral_id)
+
+
+async def referrals(
+    app: Casework,
+    actor: Actor,
+    page: PageRequest,
+    *,
+    provider: str | None = None,
+    status: ReferralStatusName | None = None,
+    open_only: bool = False,
+) -> Page[Referral]:
+    """Referrals, those waiting longest for a reply first. Paged here over the query's
+    whole result (`referrals` cannot start after a key yet)."""
+    query_relation(actor, Query.REFERRALS)
+    rows = await queries.referrals(
+        app.pool, actor, provider=provider, status=status, open_only=open_only, limit=_EVERY_ROW
+    )
+    return _page("referrals", rows, _referral_key, (int, int, int, str, str), page)
+
+
+async def referral_counts(
+    app: Casework, actor: Actor, page: PageRequest, *, provider: str | None = None
+) -> Page[ReferralCount]:
+    """Referrals by provider and status, with the longest wait for a reply. Paged here
+    over the query's result (one row per provider and status: it aggregates)."""
+    query_relation(actor, Query.REFERRALS)
+    rows = await queries.referral_counts(app.pool, actor, provider=provider)
+    return _page(
+        "referrals-by-provider", rows, lambda r: (r.provider_id, r.status), (str, str), page
+    )
+
+
+async def reviews(
+    app: Casework,
+    actor: Actor,
+    page: PageRequest,
+    *,
+    within_days: int = 14,
+    overdue_only: bool = False,
+) -> Page[ReviewDue]:
+    """Reviews overdue, then due within `within_days` (or overdue only), the most overdue
+    first. Paged here over the query's whole result (`reviews` cannot start after a key
+    yet)."""
+    query_relation(actor, Query.REVIEWS)
+    rows = await queries.reviews(
+        app.pool, actor, within_days=within_days, overdue_only=overdue_only, limit=_EVERY_ROW
+    )
+    return _page("reviews", rows, lambda r: (_micros(r.due_at), r.case_id), (int, str), page)
+
+
+async def escalations(
+    app: Casework, actor: Actor, page: PageRequest, *, level: int | None = None
+) -> Page[OpenEscalation]:
+    """Open escalations, the highest level first, then the oldest. Paged here over the
+    query's whole result (`escalations` cannot start after a key yet)."""
+    query_relation(actor, Query.ESCALATIONS)
+    rows = await queries.escalations(app.pool, actor, level=level, limit=_EVERY_ROW)
+    return _page(
+        "escalations",
+        rows,
+        lambda r: (-r.level, _micros(r.raised_at), r.case_id, r.escalation_id),
+        (int, int, str, str),
+        page,
+    )
+
+
+class GoalOutcomes(BaseModel):
+    domain: str
+    team: str
+    """The team that held the case when the goal was evaluated."""
+    met: int
+    partly_met: int
+    not_met: int
+
+
+class PlanApprovalTimes(BaseModel):
+    approved: int
+    avg_hours_to_approval: float | None
+
+
+class Outcomes(BaseModel):
+    """Goal evaluations by domain and team, closures by reason, time to plan approval,
+    over [since, until) (all time when not given), of the cases the caller sees."""
+
+    since: datetime | None
+    until: datetime | None
+    goals: list[GoalOutcomes]
+    closures: dict[str, int]
+    plan_approval: PlanApprovalTimes
+
+
+def _midnight(day: date | None) -> datetime | None:
+    return datetime.combine(day, time(), tzinfo=UTC) if day is not None else None
+
+
+async def outcomes(
+    app: Casework, actor: Actor, *, since: date | None = None, until: date | None = None
+) -> Outcomes:
+    """The outcomes report (one document of counts, not a list: never paged)."""
+    query_relation(actor, Query.OUTCOMES)
+    if since is not None and until is not None and until <= since:
+        raise InvalidQuery("until", "must be a later day than since")
+    found: dict[str, Any] = await queries.outcomes(
+        app.pool, actor, since=_midnight(since), until=_midnight(until)
+    )
+    return Outcomes.model_validate(found)
+
+
+# --- one case: checked and recorded in the access log ----------------------------------------
+
+
+async def case_timeline(
+    app: Casework,
+    actor: Actor,
+    case_id: str,
+    page: PageRequest,
+    *,
+    reason: str | None = None,
+    break_glass: str | None = None,
+) -> Page[TimelineEntry]:
+    """What happened on the case and who did it, in order, once the read is allowed and
+    recorded (each page is a read, recorded as `timeline`). Paged in SQL, after the
+    cursor's stream version.
+
+    Raises CaseNotVisible (no such case, or out of scope), AccessDenied (a role that
+    reads no case history), BreakGlassRefused, InvalidQuery (the cursor)."""
+    after = decode_cursor("timeline", page.cursor, (int,))[0] if page.cursor else 0
+    assert isinstance(after, int)
+    grant = await _authorise(app, actor, case_id, View.TIMELINE, reason, break_glass)
+    rows = await queries.timeline(
+        app.pool, grant.reader, case_id, after_version=after, limit=page.limit + 1
+    )
+    items = rows[: page.limit]
+    more = len(rows) > page.limit
+    return Page[TimelineEntry](
+        items=items,
+        limit=page.limit,
+        next_cursor=encode_cursor("timeline", (items[-1].stream_version,)) if more else None,
+    )
+
+
+async def case_summary(
+    app: Casework,
+    actor: Actor,
+    case_id: str,
+    *,
+    reason: str | None = None,
+    break_glass: str | None = None,
+) -> CaseSummary:
+    """Where the case stands, once the read is allowed and recorded (as `summary`).
+
+    Raises CaseNotVisible, AccessDenied, BreakGlassRefused as `case_timeline` does."""
+    grant = await _authorise(app, actor, case_id, View.SUMMARY, reason, break_glass)
+    return await queries.case_summary(app.pool, grant.reader, case_id)
+
+
+async def _authorise(
+    app: Casework,
+    actor: Actor,
+    case_id: str,
+    view: View,
+    reason: str | None,
+    break_glass: str | None,
+) -> access_log.ReadGrant:
+    """The read-model views locate the case where they read it: in `case_summary`."""
+    location = await locate_in_read_model(app.pool, case_id)
+    return await authorise_read(
+        app.pool, actor, case_id, view, location,
+        reason=reason, break_glass=break_glass, store=app.store,
+    )  # fmt: skip
+
+
+# --- the access log --------------------------------------------------------------------------
+
+
+async def access_log_entries(
+    app: Casework, actor: Actor, case_id: str, page: PageRequest
+) -> Page[AccessEntry]:
+    """Who read the case, newest first (auditors, managers: AccessDenied for the other
+    roles). Paged here over the case's whole log (`entries` cannot start after a key
+    yet)."""
+    query_relation(actor, Query.ACCESS_LOG)
+    rows = await access_log.entries(app.pool, actor, case_id, limit=_EVERY_ROW)
+    return _page("access-log", rows, lambda e: (-e.access_id,), (int,), page)
+
+
+async def break_glass_entries(app: Casework, actor: Actor, page: PageRequest) -> Page[AccessEntry]:
+    """Every emergency access, newest first (for the same roles as the access log). Paged
+    here over the whole result (`break_glass_entries` cannot start after a key yet)."""
+    query_relation(actor, Query.ACCESS_LOG)
+    rows = await access_log.break_glass_entries(app.pool, actor, limit=_EVERY_ROW)
+    return _page("break-glass", rows, lambda e: (-e.access_id,), (int,), page)
