@@ -78,11 +78,17 @@ def problem_response(
     )
 
 
+REQUEST_PARTS = ("body", "query", "header", "path", "cookie")
+
+
 def field_problems(errors: Any) -> list[FieldProblem]:
-    """pydantic's errors as (field, message), the location without `body`."""
+    """pydantic's errors as (field, message): the field's own name, without the part of
+    the request it came in (`limit`, not `query.limit`)."""
     out: list[FieldProblem] = []
     for error in errors:
-        location = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
+        location = [str(p) for p in error.get("loc", ())]
+        if location and location[0] in REQUEST_PARTS:
+            location = location[1:]
         out.append(FieldProblem(field=".".join(location) or "(body)", message=error["msg"]))
     return out
 
