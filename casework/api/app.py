@@ -72,6 +72,7 @@ def create_api(
     api.include_router(sessions.router)
     api.include_router(cases.router)
     api.include_router(reads.router)
+    reads.install_refusals(api)
     log = get_logger(component="api")
     # Request count and duration by route and status, on the process's Prometheus
     # endpoint (CASEWORK_METRICS_PORT; the worker's in `casework up`). Off with port 0.

@@ -32,8 +32,9 @@ from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from application import read_models as rm
@@ -59,7 +60,7 @@ from application.read_models import (
 from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
 from casework.api.auth import Caller, casework_of
 from casework.api.cases import BreakGlassHeader, ReasonHeader, not_found
-from casework.api.problems import ApiProblem, FieldProblem, invalid
+from casework.api.problems import ApiProblem, FieldProblem, invalid, problem_response
 from events.fields import Identifier
 
 
@@ -120,6 +121,18 @@ def _refused(exc: Exception) -> ApiProblem:
     return ApiProblem(403, "Not for your role", str(exc), kind="access-denied")
 
 
+def install_refusals(app: FastAPI) -> None:
+    """Every list query's refusals as problems, in one place (not one try per route)."""
+
+    @app.exception_handler(InvalidQuery)
+    async def _invalid_query(request: Request, exc: InvalidQuery) -> JSONResponse:
+        return problem_response(_refused(exc).problem, request)
+
+    @app.exception_handler(AccessDenied)
+    async def _access_denied(request: Request, exc: AccessDenied) -> JSONResponse:
+        return problem_response(_refused(exc).problem, request)
+
+
 def _case_refused(case_id: str, exc: Exception) -> ApiProblem:
     """A refusal of one case's read: out of scope reads as missing (404)."""
     if isinstance(exc, BreakGlassRefused):
@@ -154,13 +167,10 @@ async def caseload(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[Caseload]:
-    try:
-        return await rm.caseload(
-            casework_of(request), caller.actor, _page(limit, cursor),
-            worker=worker, team=team, by=by,
-        )  # fmt: skip
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.caseload(
+        casework_of(request), caller.actor, _page(limit, cursor),
+        worker=worker, team=team, by=by,
+    )  # fmt: skip
 
 
 @router.get(
@@ -176,12 +186,7 @@ async def approvals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[PendingApproval]:
-    try:
-        return await rm.approvals(
-            casework_of(request), caller.actor, _page(limit, cursor), kind=kind
-        )
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.approvals(casework_of(request), caller.actor, _page(limit, cursor), kind=kind)
 
 
 @router.get(
@@ -201,13 +206,10 @@ async def referrals(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[Referral]:
-    try:
-        return await rm.referrals(
-            casework_of(request), caller.actor, _page(limit, cursor),
-            provider=provider, status=status, open_only=open_only,
-        )  # fmt: skip
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.referrals(
+        casework_of(request), caller.actor, _page(limit, cursor),
+        provider=provider, status=status, open_only=open_only,
+    )  # fmt: skip
 
 
 @router.get(
@@ -223,12 +225,9 @@ async def referral_counts(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ReferralCount]:
-    try:
-        return await rm.referral_counts(
-            casework_of(request), caller.actor, _page(limit, cursor), provider=provider
-        )
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.referral_counts(
+        casework_of(request), caller.actor, _page(limit, cursor), provider=provider
+    )
 
 
 @router.get(
@@ -247,13 +246,10 @@ async def reviews(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[ReviewDue]:
-    try:
-        return await rm.reviews(
-            casework_of(request), caller.actor, _page(limit, cursor),
-            within_days=within, overdue_only=overdue,
-        )  # fmt: skip
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.reviews(
+        casework_of(request), caller.actor, _page(limit, cursor),
+        within_days=within, overdue_only=overdue,
+    )  # fmt: skip
 
 
 @router.get(
@@ -269,12 +265,9 @@ async def escalations(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[OpenEscalation]:
-    try:
-        return await rm.escalations(
-            casework_of(request), caller.actor, _page(limit, cursor), level=level
-        )
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.escalations(
+        casework_of(request), caller.actor, _page(limit, cursor), level=level
+    )
 
 
 @router.get(
@@ -289,10 +282,7 @@ async def outcomes(
     since: Annotated[date | None, Query(description="From this day (YYYY-MM-DD).")] = None,
     until: Annotated[date | None, Query(description="Before this day (YYYY-MM-DD).")] = None,
 ) -> Outcomes:
-    try:
-        return await rm.outcomes(casework_of(request), caller.actor, since=since, until=until)
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.outcomes(casework_of(request), caller.actor, since=since, until=until)
 
 
 # --- one case: checked and recorded in the access log ----------------------------------------
@@ -357,12 +347,9 @@ async def case_access_log(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AccessEntry]:
-    try:
-        return await rm.access_log_entries(
-            casework_of(request), caller.actor, _case_id(case_id), _page(limit, cursor)
-        )
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.access_log_entries(
+        casework_of(request), caller.actor, _case_id(case_id), _page(limit, cursor)
+    )
 
 
 @router.get(
@@ -377,9 +364,4 @@ async def break_glass_log(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Page[AccessEntry]:
-    try:
-        return await rm.break_glass_entries(
-            casework_of(request), caller.actor, _page(limit, cursor)
-        )
-    except (InvalidQuery, AccessDenied) as exc:
-        raise _refused(exc) from None
+    return await rm.break_glass_entries(casework_of(request), caller.actor, _page(limit, cursor))
