@@ -1,13 +1,15 @@
-"""Walk one scripted case through the engine, as its worker and supervisor would."""
+"""Walk one scripted case through the engine, as its worker and supervisor would, and
+keep its reviews on time while it is open (unless the script neglects it)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from application.case_client import CaseClient
+from application.case_client import CaseClient, CaseCommandRejected, CaseNotFound
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.state import CaseState, ReferralStatus
@@ -25,8 +27,13 @@ from events.vocabulary import (
     NextStep,
     SharedField,
 )
+from infrastructure.logs import get_logger
+
+_log = get_logger(component="demo")
 
 Progress = Callable[[str], None]
+Reviewed = Callable[["CaseRun", CaseState], None]
+"""Told of each review done: the run and the case's state just before it."""
 
 CONTACT_KINDS = (
     ContactKind.HOME_VISIT,
@@ -61,6 +68,8 @@ class CaseRun:
         sup = supervisor_of(w.team or "")
         self.supervisor = actor(sup.staff_id, sup.role, sup.team)
         self.case_id = uuid.uuid4()
+        self.assessed = asyncio.Event()
+        """Set once the first assessment is recorded: the review clock runs from then."""
 
     async def run(self, progress: Progress) -> uuid.UUID:
         s, cases, case_id, worker = self.script, self.cases, self.case_id, self.worker
@@ -88,18 +97,8 @@ class CaseRun:
                 preferences="Contact by phone; no letters to the home address",
             ),
         )
-        await cases.execute(
-            case_id,
-            c.RecordAssessment(
-                actor=worker,
-                assessment=c.AssessmentInput(
-                    domains={d: DomainRating(rating=r, notes="") for d, r in s.ratings.items()},
-                    strengths=list(s.strengths),
-                    barriers=list(s.barriers),
-                    client_priorities=list(s.priorities),
-                ),
-            ),
-        )
+        await cases.execute(case_id, self._assess())
+        self.assessed.set()
         if s.path is CasePath.WITHDREW:
             await self._close(progress)
             return case_id
@@ -169,6 +168,45 @@ class CaseRun:
         await self._close(progress)
         return case_id
 
+    async def keep_reviews(self, stop: asyncio.Event, lead: timedelta, done: Reviewed) -> None:
+        """The worker's diary for this case: each review is done (a reassessment, which
+        completes it and re-arms the next) in the last `lead` before it is due, from the
+        first assessment until the case closes or `stop` is set. A neglected case's
+        worker never does this: its review goes due, lapses and escalates."""
+        if not await _first_of(self.assessed, stop):
+            return
+        while not stop.is_set():
+            try:
+                state = await self.cases.state(self.case_id)
+                if not state.is_open or state.next_review_due is None:
+                    return  # closed (or on hold: no review is running)
+                wait = (state.next_review_due - lead - datetime.now(UTC)).total_seconds()
+                if wait > 0:
+                    # Until the review's moment; then read the case again, as its due
+                    # date may have moved or the case closed meanwhile.
+                    await _set_within(stop, wait)
+                    continue
+                await self.cases.execute(self.case_id, self._assess())
+            except Exception as exc:  # closed meanwhile, or a busy server: read it again soon
+                if not isinstance(exc, CaseCommandRejected | CaseNotFound):
+                    _log.warning("demo review failed", case_id=str(self.case_id), error=str(exc))
+                await _set_within(stop, 1.0)
+                continue
+            done(self, state)
+
+    def _assess(self) -> c.RecordAssessment:
+        """The script's ratings (at a review: gone through with the client, unchanged)."""
+        s = self.script
+        return c.RecordAssessment(
+            actor=self.worker,
+            assessment=c.AssessmentInput(
+                domains={d: DomainRating(rating=r, notes="") for d, r in s.ratings.items()},
+                strengths=list(s.strengths),
+                barriers=list(s.barriers),
+                client_priorities=list(s.priorities),
+            ),
+        )
+
     async def _plan(self, agreed: bool) -> None:
         await self.cases.execute(
             self.case_id,
@@ -221,6 +259,24 @@ class CaseRun:
             c.DecideApproval(actor=self.supervisor, kind=ApprovalKind.CLOSURE, approve=True),
         )
         progress("closed")
+
+
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Wait until `event` is set, for `seconds` at most: is it set?"""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
+
+
+async def _first_of(wanted: asyncio.Event, stop: asyncio.Event) -> bool:
+    """Wait until `wanted` or `stop` is set: is `wanted` set?"""
+    waits = [asyncio.ensure_future(e.wait()) for e in (wanted, stop)]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    return wanted.is_set()
 
 
 def _reason(outcome: GoalOutcome) -> str:

@@ -6,8 +6,11 @@
    replies; case ids are fresh each run so the demo can run again on the same data)
    and walks every case through its path concurrently. Providers accept or decline
    referrals after varied delays, as signals to the case workflows.
+   Meanwhile every other case's worker does its reviews on time (a reassessment
+   shortly before each is due) for as long as the case is open and the demo watches.
 3. Watches the neglected cases' reviews go due, lapse and escalate, then prints the
-   caseload, open escalations, outcomes and closures from the read models.
+   caseload, open escalations, reviews done and lapsed, outcomes and closures from the
+   read models and the log.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,17 +34,21 @@ from application.bootstrap import Casework, open_casework
 from application.policies import apply_policy
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR, Actor, Role
+from cases.state import CaseState
 from casework.provider_simulator import ProviderSimulator, ReceivedReferral
 from casework.stack import StackAlreadyRunning, running_stack
 from demo.caseload import CasePath, CaseScript, caseload
 from demo.lifecycle import CaseRun
-from demo.setup import DEMO_POLICY, seed_directories
+from demo.reviews import tally_reviews
+from demo.setup import DEMO_POLICY, REVIEW_LEAD, seed_directories
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 from projections import queries
 from workflows.case import CaseWorkflow
 
 MANAGER = Actor(staff_id="m.okafor", role=Role.MANAGER)
+EVERYTHING = 100_000
+"""A limit for the read-model queries: the database may hold earlier demo runs too."""
 
 
 @dataclass
@@ -54,11 +61,34 @@ class DemoReport:
     caseload: list[dict[str, Any]]
     outcomes: dict[str, Any]
     interesting_case: str | None
+    """A case escalated to the manager (or at least escalated), if any has been."""
     ui_url: str
     psql: str
     elapsed_seconds: float
     notifications_delivered: int = 0
+    reviews: dict[str, Any] = field(default_factory=dict)
+    """From the log: reviews done on time and late, and lapsed by case path."""
+    escalations_by_path: dict[str, int] = field(default_factory=dict)
+    """Open escalations by the path of their case."""
+    overdue_by_path: dict[str, int] = field(default_factory=dict)
+    """Open cases whose review is overdue, by path."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def reviews_line(reviews: dict[str, Any], escalations_by_path: dict[str, int]) -> str:
+    """The reviews in one sentence: done on time, late, and whose lapsed."""
+
+    def by_path(counts: dict[str, int]) -> str:
+        total = sum(counts.values())
+        return f"{total}" + (
+            " (" + ", ".join(f"{k} {v}" for k, v in counts.items()) + ")" if total else ""
+        )
+
+    return (
+        f"Reviews done on time: {reviews.get('on_time', 0)}, late: {reviews.get('late', 0)}; "
+        f"lapsed: {by_path(reviews.get('lapsed_by_path', {}))}; "
+        f"open escalations: {by_path(escalations_by_path)}"
+    )
 
 
 @contextlib.asynccontextmanager
@@ -160,11 +190,35 @@ async def run_demo(
                     "neglected cases escalated to the manager",
                     total=paths.get(CasePath.NEGLECTED.value, 0),
                 )
+                reviewed = progress.add_task("reviews done on time by the workers", total=None)
                 neglected = {str(r.case_id) for r in runs if r.script.path is CasePath.NEGLECTED}
 
+                def review_done(run: CaseRun, before: CaseState) -> None:
+                    if before.review_lapsed_at is None:
+                        progress.advance(reviewed)
+
+                # Every case but the neglected ones: its worker keeps its reviews on time.
+                reviewing = asyncio.Event()
+                reviewers = [
+                    asyncio.create_task(run.keep_reviews(reviewing, REVIEW_LEAD, review_done))
+                    for run in runs
+                    if run.script.path is not CasePath.NEGLECTED
+                ]
+
                 async def escalated_to_manager() -> int:
-                    rows = await queries.escalations(pool, MANAGER)
-                    top = {e.case_id for e in rows if e.level >= 2 and e.case_id in neglected}
+                    """Neglected cases at the ladder's top, the manager told (the webhook
+                    received) and the read model showing it."""
+                    told = {
+                        n.body.get("case_id")
+                        for n in simulator.notifications
+                        if n.body.get("notify") == "manager" and n.body.get("level", 0) >= 2
+                    }
+                    rows = await queries.escalations(pool, MANAGER, limit=EVERYTHING)
+                    top = {
+                        e.case_id
+                        for e in rows
+                        if e.level >= 2 and e.case_id in neglected and e.case_id in told
+                    }
                     progress.update(escalated, completed=len(top))
                     return len(top)
 
@@ -195,27 +249,51 @@ async def run_demo(
                             )
                         progress.advance(finished)
 
-                await asyncio.gather(*(walk(r) for r in runs))
-                walking.set()
-                await watcher
+                path_of = {str(r.case_id): r.script.path.value for r in runs}
+                try:
+                    await asyncio.gather(*(walk(r) for r in runs))
+                    walking.set()
+                    await watcher
 
-                # The neglected cases' reviews go due, lapse and climb the ladder.
-                deadline = time.monotonic() + watch_seconds
-                while time.monotonic() < deadline:
-                    if await escalated_to_manager() >= len(neglected):
-                        break
-                    await asyncio.sleep(2)
-            open_escalations = await queries.escalations(pool, MANAGER)
-            mine = {str(r.case_id) for r in runs}
-            by_level = Counter(e.level for e in open_escalations if e.case_id in mine)
+                    # The neglected cases' reviews go due, lapse and climb the ladder.
+                    deadline = time.monotonic() + watch_seconds
+                    while time.monotonic() < deadline:
+                        if await escalated_to_manager() >= len(neglected):
+                            break
+                        await asyncio.sleep(2)
+
+                    # The picture, taken while the workers still keep up with reviews.
+                    open_escalations = [
+                        e
+                        for e in await queries.escalations(pool, MANAGER, limit=EVERYTHING)
+                        if e.case_id in path_of
+                    ]
+                    overdue = [
+                        r
+                        for r in await queries.reviews(
+                            pool, MANAGER, overdue_only=True, limit=EVERYTHING
+                        )
+                        if r.case_id in path_of
+                    ]
+                    load = await queries.caseload(pool, MANAGER)
+                    outcome = await queries.outcomes(pool, MANAGER)
+                except BaseException:
+                    for task in (watcher, *reviewers):
+                        task.cancel()
+                    raise
+                finally:
+                    reviewing.set()
+                    walking.set()
+                    await asyncio.gather(watcher, *reviewers, return_exceptions=True)
+            by_level = Counter(e.level for e in open_escalations)
+            by_path = Counter(path_of[e.case_id] for e in open_escalations)
             interesting = next(
-                (e.case_id for e in open_escalations if e.case_id in mine and e.level >= 2),
-                next(iter(mine), None),
+                (e.case_id for e in open_escalations if e.level >= 2),
+                next((e.case_id for e in open_escalations), None),
             )
-            load = await queries.caseload(pool, MANAGER)
-            outcome = await queries.outcomes(pool, MANAGER)
+            tally = await tally_reviews(pool, path_of)
             delivered = len(simulator.notifications)
-    return DemoReport(
+    report = DemoReport(
         cases=len(scripts),
         seed=seed,
         paths=dict(paths),
@@ -228,4 +306,8 @@ async def run_demo(
         psql=psql,
         elapsed_seconds=round(time.monotonic() - started, 1),
         notifications_delivered=delivered,
+        reviews={**asdict(tally), "lapsed": tally.lapsed},
+        escalations_by_path=dict(sorted(by_path.items())),
+        overdue_by_path=dict(sorted(Counter(path_of[r.case_id] for r in overdue).items())),
     )
+    return report

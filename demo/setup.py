@@ -39,6 +39,11 @@ DEMO_POLICY = Policy(
 )
 """Second-scale durations, so reviews go due, lapse and escalate while you watch."""
 
+REVIEW_LEAD = timedelta(seconds=5)
+"""How long before a review is due the demo's workers do it (every case but the
+neglected ones): well inside the shortest interval, and with the grace period on top
+there are 20 s to get it recorded before it would lapse."""
+
 
 async def seed_directories(store: EventStore, staff_url: str, provider_url: str) -> Actor:
     """Teams, staff and providers; webhooks point at the simulator. Returns the admin."""

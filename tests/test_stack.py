@@ -21,6 +21,7 @@ from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus
 
 from casework.stack import StackAlreadyRunning, running_stack
+from demo.run import reviews_line
 from events.store import EventStore
 from infrastructure.embedded_postgres import free_port, port_answers
 from infrastructure.settings import Settings
@@ -105,9 +106,11 @@ async def test_embedded_postgres_path(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(240)
 def test_demo_command(database_url: str, tmp_path: Path) -> None:
     """End to end on the real dev server with second-scale policy durations: the demo
-    walks a small caseload, its neglected cases' reviews go due, lapse and escalate,
+    walks a small caseload; the workers do their reviews on time, so only the neglected
+    cases' reviews go due, lapse and escalate (once each, up to the manager);
     notifications reach the simulator, and the command exits 0 after the summary."""
     settings = stack_settings(tmp_path / "data", database_url)
     env = {
@@ -126,7 +129,7 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=220,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     data = json.loads(result.stdout.strip().splitlines()[-1])
@@ -134,9 +137,20 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     assert data["cases"] == 12
     neglected = data["paths"].get("neglected", 0)
     assert neglected >= 1
-    # Every neglected case reached the ladder's top (the manager) while we watched.
-    assert data["escalations_by_level"].get("2", 0) >= neglected
+    # Every neglected case reached the ladder's top (the manager) while we watched, and
+    # the open escalations are theirs only: one each, not one per open case.
+    assert data["escalations_by_level"] == {"2": neglected}
+    assert data["escalations_by_path"] == {"neglected": neglected}
     assert data["notifications_delivered"] >= 2 * neglected
+    # The workers did the other cases' reviews on time: no review of a case that is
+    # not neglected lapsed or is overdue, and at least one was done while we watched.
+    reviews = data["reviews"]
+    assert reviews["lapsed_by_path"] == {"neglected": neglected}, reviews
+    assert set(data["overdue_by_path"]) == {"neglected"}, data["overdue_by_path"]
+    assert reviews["on_time"] >= 1 and reviews["late"] == 0, reviews
+    assert data["interesting_case"] is not None
+    summary = reviews_line(reviews, data["escalations_by_path"])
+    assert f"lapsed: {neglected} (neglected {neglected}); open escalations" in summary
     assert sum(data["outcomes"]["closures"].values()) >= 1
     assert not port_answers("127.0.0.1", settings.temporal_port)
     # The log lines went to the data directory's log file, not to the terminal; server

@@ -31,7 +31,7 @@ from casework.stack import (
     redact,
     running_stack,
 )
-from demo.run import DemoReport, run_demo
+from demo.run import DemoReport, reviews_line, run_demo
 from infrastructure.codec import CodecError
 from infrastructure.database import database_url
 from infrastructure.logs import configure_logging, get_logger, log_file_for
@@ -225,6 +225,7 @@ def _render_demo(data: dict[str, Any]) -> None:
             str(row["overdue_reviews"]),
         )
     console.print(load)
+    console.print(reviews_line(data["reviews"], data["escalations_by_path"]), highlight=False)
     levels = data["escalations_by_level"]
     console.print(
         "Open escalations: "
