@@ -32,6 +32,7 @@ def activities_for(store: EventStore) -> list[Any]:
     notification_activities = NotificationActivities(store)
     return [
         store_activities.append_events,
+        store_activities.append_command,
         score_assessment,
         referral_activities.dispatch_referral,
         notification_activities.deliver_escalation,

@@ -20,8 +20,16 @@ itself is never stopped or reconfigured):
   same number of updates and activities per lifecycle as a real case does (counted
   from a case's history in this run). The two alternate over several rounds, so a
   noisy neighbour slows both;
+* **the honest ceiling**: in the same rounds, a bare workflow (`HonestLifecycle`)
+  taking the same 15 updates, each doing the minimum a durable system must: ONE local
+  activity that INSERTs one row into PostgreSQL (asyncpg, a scratch table), the first
+  update starting the workflow (update-with-start, as Casework's open);
+  `honest_ceiling.ratio` is Casework's lifecycles/s over the honest bare ones;
+* **opening cases**: Casework's open against a bare open (update-with-start of the
+  honest workflow: start + one local INSERT), 32 at a time, alternating (`open`);
 * **command round trip** (update sent → events appended → reply): p50/p99 under
-  that load, and serially on one case (the bare update's as ceiling);
+  that load, and serially on one case against an honest bare update (one local
+  INSERT): `serial_round_trip_ratio` = bare p50 / Casework p50;
 * **history size** of one case after a year of weekly contacts (52) and after ten
   (520), with continue-as-new: events and bytes of the current run and of all runs,
   and the case's rows in the event log;
@@ -67,7 +75,8 @@ from temporalio import activity, workflow
 from temporalio.api.enums.v1 import EventType, TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
+from temporalio.client import Client, WithStartWorkflowOperation
+from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import (
     SandboxedWorkflowRunner,
@@ -97,6 +106,7 @@ from events.vocabulary import (
     GoalStatus,
     NextStep,
 )
+from infrastructure.database import database_url
 from infrastructure.embedded_postgres import free_port
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings
@@ -106,6 +116,10 @@ from tests.cases.people import ALICE, CAROL
 from workflows.case import CONTINUE_AS_NEW_AFTER
 
 TARGET_RATIO = 0.50
+TARGET_SERIAL = 0.66
+"""A command's serial round trip within 1.5x an honest bare update's (issue 11)."""
+TARGET_HONEST = 0.60
+TARGET_OPEN = 0.50
 CASE_QUEUE = "casework-bench"
 BARE_QUEUE = "casework-bench-bare"
 BARE_QUEUE_ENV = "CASEWORK_BENCH_BARE_QUEUE"
@@ -130,6 +144,8 @@ class Sizes:
     idle_concurrency: int
     samples: int
     """RSS samples while the idle cases are opened."""
+    opens: int = 128
+    """Cases opened per side and round in the open comparison (idle_concurrency at once)."""
     idle_pause: float = 2.0
     """Seconds of quiet before the idle cases' baseline RSS sample."""
     idle_settle: float = 10.0
@@ -155,6 +171,7 @@ FULL = Sizes(
     idle=10_000,
     idle_concurrency=32,
     samples=10,
+    opens=256,
 )
 SMOKE = Sizes(
     concurrency=1,
@@ -165,6 +182,7 @@ SMOKE = Sizes(
     idle=4,
     idle_concurrency=2,
     samples=2,
+    opens=2,
     idle_pause=0.0,
     idle_settle=0.0,
 )
@@ -227,6 +245,65 @@ class BareLifecycle:
         return self.activities
 
 
+# --- the honest ceiling: the minimum a durable system does per command -------------------
+
+HONEST_TABLE = "bench_bare_rows"
+"""The scratch table the honest ceiling's local activity inserts into (in the bench's
+scratch database, dropped with it)."""
+
+
+@dataclass(frozen=True)
+class HonestRow:
+    workflow_id: str
+    n: int
+
+
+@dataclass(frozen=True)
+class HonestStep:
+    finish: bool = False
+
+
+class HonestActivities:
+    """One INSERT of one row into PostgreSQL through an asyncpg pool: what a durable
+    command must do at the least (the row is committed before the update replies)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @activity.defn(name="bench_insert_row")
+    async def insert_row(self, row: HonestRow) -> int:
+        await self.pool.execute(
+            f"INSERT INTO {HONEST_TABLE} (workflow_id, n) VALUES ($1, $2)", row.workflow_id, row.n
+        )
+        return row.n + 1
+
+
+@workflow.defn(name="BenchHonestLifecycle")
+class HonestLifecycle:
+    """No Casework logic: each update runs ONE local activity that INSERTs one row into
+    PostgreSQL; the workflow completes after the finishing update."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.finished = False
+
+    @workflow.run
+    async def run(self) -> int:
+        await workflow.wait_condition(lambda: self.finished and workflow.all_handlers_finished())
+        return self.rows
+
+    @workflow.update
+    async def insert(self, step: HonestStep) -> int:
+        self.rows = await workflow.execute_local_activity_method(
+            HonestActivities.insert_row,
+            HonestRow(workflow.info().workflow_id, self.rows),
+            start_to_close_timeout=timedelta(seconds=30),
+        )
+        if step.finish:
+            self.finished = True
+        return self.rows
+
+
 def bare_worker_main() -> None:
     """The bare worker's process: `python -c "from bench.lifecycle import bare_worker_main; …"`.
 
@@ -243,18 +320,24 @@ async def serve_bare_worker() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    pool = await asyncpg.create_pool(database_url(settings), min_size=2, max_size=10)
+    assert pool is not None
+    honest = HonestActivities(pool)
     worker = Worker(
         client,
         task_queue=os.environ.get(BARE_QUEUE_ENV, BARE_QUEUE),
-        workflows=[BareLifecycle],
-        activities=[bare_noop],
+        workflows=[BareLifecycle, HonestLifecycle],
+        activities=[bare_noop, honest.insert_row],
         # Sandboxed like the case worker; this module is passed through, not re-imported.
         workflow_runner=SandboxedWorkflowRunner(
             restrictions=SandboxRestrictions.default.with_passthrough_all_modules()
         ),
     )
-    async with worker:
-        await stop.wait()
+    try:
+        async with worker:
+            await stop.wait()
+    finally:
+        await pool.close()
 
 
 @dataclass
@@ -503,6 +586,9 @@ async def timed(into: list[float], call: Awaitable[Any]) -> Any:
 class Bench:
     """What every measurement needs: clients, the provider, the processes."""
 
+    honest: dict[str, Any]
+    """The honest ceiling's figures, set by `throughput`."""
+
     def __init__(
         self,
         stack: Stack,
@@ -615,6 +701,30 @@ class Bench:
                 await timed(latencies, handle.execute_update(BareLifecycle.step, step))
             await handle.result()
 
+    async def honest_lifecycle(self, updates: int, latencies: list[float]) -> None:
+        """The honest ceiling's lifecycle: `updates` updates (the first one starts the
+        workflow, as Casework's open does), each one local INSERT; completes after the last."""
+        handle = await timed(latencies, self.honest_open(finish=updates == 1))
+        async with asyncio.timeout(LIFECYCLE_TIMEOUT):
+            for n in range(1, updates):
+                step = HonestStep(finish=n == updates - 1)
+                await timed(latencies, handle.execute_update(HonestLifecycle.insert, step))
+            await handle.result()
+
+    async def honest_open(self, finish: bool = False) -> Any:
+        """A bare "open": start a workflow and run one update (one local INSERT) in one
+        update-with-start call, as `CaseClient.open` does; returns the workflow's handle."""
+        start = WithStartWorkflowOperation(
+            HonestLifecycle.run,
+            id=f"bench-honest-{uuid.uuid4()}",
+            task_queue=BARE_QUEUE,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+        )
+        await self.client.execute_update_with_start_workflow(
+            HonestLifecycle.insert, HonestStep(finish=finish), start_workflow_operation=start
+        )
+        return await start.workflow_handle()
+
     # --- throughput ---------------------------------------------------------------------
 
     async def round_of(
@@ -677,8 +787,9 @@ class Bench:
         # A few more of each, unmeasured, so both workers have warmed caches and pools.
         await asyncio.gather(*(self.case_lifecycle([]) for _ in range(concurrency)))
         await asyncio.gather(*(self.bare_lifecycle(plan, []) for _ in range(concurrency)))
+        await asyncio.gather(*(self.honest_lifecycle(plan.updates, []) for _ in range(concurrency)))
 
-        case_side, bare_side = Side(), Side()
+        case_side, bare_side, honest_side = Side(), Side(), Side()
         for r in range(sizes.rounds):
             order: list[tuple[str, Side, int, Callable[[], Awaitable[object]]]] = [
                 (
@@ -693,6 +804,12 @@ class Bench:
                     self.bare_worker.pid,
                     lambda: self.bare_lifecycle(plan, bare_side.latencies),
                 ),
+                (
+                    "honest bare (local INSERT per update)",
+                    honest_side,
+                    self.bare_worker.pid,
+                    lambda: self.honest_lifecycle(plan.updates, honest_side.latencies),
+                ),
             ]
             if r % 2:
                 order.reverse()
@@ -705,6 +822,25 @@ class Bench:
         commands = plan.updates
         per = case_side.lifecycles or 1
         bare_per = bare_side.lifecycles or 1
+        honest_per = honest_side.lifecycles or 1
+        self.honest = {
+            "lifecycles_per_s": round(case_side.rate, 2),
+            "bare_lifecycles_per_s": round(honest_side.rate, 2),
+            "ratio": ratio(case_side.rate, honest_side.rate),
+            "updates_per_lifecycle": commands,
+            "bare_lifecycles_per_s_by_round": honest_side.round_rates,
+            "ratio_by_round": [
+                ratio(a, b)
+                for a, b in zip(case_side.round_rates, honest_side.round_rates, strict=True)
+            ],
+            "bare_updates_per_s": round(honest_side.rate * commands, 1),
+            "bare_round_trip_under_load": latency_ms(honest_side.latencies),
+            "bare_cpu_seconds_per_lifecycle": {
+                "worker": round(honest_side.worker_cpu / honest_per, 4),
+                "dev_server": round(honest_side.server_cpu / honest_per, 4),
+                "bench_client": round(honest_side.bench_cpu / honest_per, 4),
+            },
+        }
         return {
             "concurrency": concurrency,
             "rounds": sizes.rounds,
@@ -820,18 +956,61 @@ class Bench:
         return {"round_trip": latency_ms(latencies), "history": snapshots}
 
     async def bare_serial(self, count: int) -> dict[str, float]:
-        handle = await self.client.start_workflow(
-            BareLifecycle.run,
-            BareStart(local=1),
-            id=f"bench-bare-serial-{uuid.uuid4()}",
-            task_queue=BARE_QUEUE,
-        )
+        """`count` updates one at a time on one honest bare workflow: each one local
+        activity that INSERTs one row (the ceiling of a command's serial round trip)."""
+        handle = await self.honest_open()
         latencies: list[float] = []
         for n in range(count):
-            step = BareStep(local=1, finish=n == count - 1)
-            await timed(latencies, handle.execute_update(BareLifecycle.step, step))
+            step = HonestStep(finish=n == count - 1)
+            await timed(latencies, handle.execute_update(HonestLifecycle.insert, step))
         await handle.result()
         return latency_ms(latencies)
+
+    # --- opening cases: Casework's open against a bare one ---------------------------------
+
+    async def opens(self, sizes: Sizes) -> dict[str, Any]:
+        """`sizes.opens` Casework opens and as many bare opens (start + one local INSERT),
+        `idle_concurrency` at once, alternating over the rounds."""
+        concurrency = sizes.idle_concurrency
+        case_side, bare_side = Side(), Side()
+        for r in range(sizes.rounds):
+            order: list[tuple[str, Side, int, Callable[[], Awaitable[object]]]] = [
+                (
+                    "Casework opens",
+                    case_side,
+                    self.worker.pid,
+                    lambda: timed(case_side.latencies, self.cases.open(inputs.open_case())),
+                ),
+                (
+                    "bare opens",
+                    bare_side,
+                    self.bare_worker.pid,
+                    lambda: timed(bare_side.latencies, self.honest_open(finish=True)),
+                ),
+            ]
+            if r % 2:
+                order.reverse()
+            for name, side, pid, one in order:
+                self.say(
+                    f"open round {r + 1}/{sizes.rounds}: {sizes.opens} {name}, "
+                    f"{concurrency} at a time"
+                )
+                await self.round_of(side, pid, sizes.opens, concurrency, one)
+        return {
+            "cases_per_s": round(case_side.rate, 2),
+            "bare_per_s": round(bare_side.rate, 2),
+            "ratio": ratio(case_side.rate, bare_side.rate),
+            "concurrency": concurrency,
+            "opens_per_side": case_side.lifecycles,
+            "cases_per_s_by_round": case_side.round_rates,
+            "bare_per_s_by_round": bare_side.round_rates,
+            "round_trip": latency_ms(case_side.latencies),
+            "bare_round_trip": latency_ms(bare_side.latencies),
+            "cpu_ms_per_open": {
+                "worker": round(case_side.worker_cpu / (case_side.lifecycles or 1) * 1000, 1),
+                "bare_worker": round(bare_side.worker_cpu / (bare_side.lifecycles or 1) * 1000, 1),
+            },
+        }
 
     # --- idle cases -------------------------------------------------------------------------
 
@@ -984,6 +1163,15 @@ async def measure(
     started = time.perf_counter()
     async with contextlib.AsyncExitStack() as exits:
         dsn = await exits.enter_async_context(bench_database(server_dsn()))
+        conn = await asyncpg.connect(dsn)
+        try:
+            await conn.execute(
+                f"""CREATE TABLE {HONEST_TABLE} (id bigserial PRIMARY KEY,
+                    workflow_id text NOT NULL, n integer NOT NULL,
+                    recorded_at timestamptz NOT NULL DEFAULT now())"""
+            )
+        finally:
+            await conn.close()
         data_dir = Path(exits.enter_context(tempfile.TemporaryDirectory(prefix="casework-bench-")))
         settings, env = bench_settings(dsn, data_dir)
         # Create the development keys before the workers start, so all three share them.
@@ -1038,8 +1226,11 @@ async def measure(
             say(f"serial: one bare workflow with {sizes.long_contacts} updates, one at a time")
             bare_serial = await bench.bare_serial(sizes.long_contacts)
             throughput = await bench.throughput(sizes, concurrency)
+            opens = await bench.opens(sizes)
             f |= {
                 "throughput": throughput,
+                "honest_ceiling": bench.honest,
+                "open": opens,
                 "serial_round_trip": long_case["round_trip"],
                 "bare_serial_round_trip": bare_serial,
                 "serial_round_trip_ratio": ratio(
@@ -1049,6 +1240,15 @@ async def measure(
                 "targets": {
                     "lifecycle_ratio_min": TARGET_RATIO,
                     "lifecycle_ratio_met": throughput["ratio"] >= TARGET_RATIO,
+                    "serial_round_trip_ratio_min": TARGET_SERIAL,
+                    "serial_round_trip_ratio_met": ratio(
+                        bare_serial["p50_ms"], long_case["round_trip"]["p50_ms"]
+                    )
+                    >= TARGET_SERIAL,
+                    "honest_ceiling_ratio_min": TARGET_HONEST,
+                    "honest_ceiling_ratio_met": bench.honest["ratio"] >= TARGET_HONEST,
+                    "open_ratio_min": TARGET_OPEN,
+                    "open_ratio_met": opens["ratio"] >= TARGET_OPEN,
                 },
             }
         after_load = {
@@ -1143,6 +1343,16 @@ def report_load(console: Console, f: dict[str, Any]) -> None:
         f"lifecycles/s, ratio {t['ratio_by_round']}"
     )
 
+    h, o = f["honest_ceiling"], f["open"]
+    console.print(
+        f"honest ceiling (each update one local INSERT): Casework {h['lifecycles_per_s']:.2f} "
+        f"against {h['bare_lifecycles_per_s']:.2f} bare lifecycles/s, ratio {h['ratio']:.2f} "
+        f"(target >= {TARGET_HONEST:.2f}); open ({o['concurrency']} at a time): "
+        f"{o['cases_per_s']:.1f} against {o['bare_per_s']:.1f} bare opens/s, ratio "
+        f"{o['ratio']:.2f} (target >= {TARGET_OPEN:.2f}); serial round trip ratio "
+        f"{f['serial_round_trip_ratio']:.2f} (target >= {TARGET_SERIAL:.2f})"
+    )
+
     lat = Table(title="Command round trip: update → events appended → reply (ms)")
     lat.add_column("")
     lat.add_column("p50", justify="right")
@@ -1152,7 +1362,7 @@ def report_load(console: Console, f: dict[str, Any]) -> None:
         (f"Casework, {t['concurrency']} cases at a time", t["round_trip_under_load"]),
         (f"bare update, {t['concurrency']} at a time", t["bare_round_trip_under_load"]),
         ("Casework, serial (LogContact on one case)", f["serial_round_trip"]),
-        ("bare update, serial (one local activity)", f["bare_serial_round_trip"]),
+        ("honest bare update, serial (one local INSERT)", f["bare_serial_round_trip"]),
     ):
         lat.add_row(label, f"{q['p50_ms']:.1f}", f"{q['p99_ms']:.1f}", f"{q['n']:,}")
     console.print(lat)

@@ -2,8 +2,9 @@
 
 ``python -m tests.faults.pausing_worker <EventType>`` runs the real worker (the
 workflows and activities of worker.py, the environment of tests/faults/procs.py)
-except that `append_events`, once it has committed a batch holding an event of
-type <EventType>, sleeps for an hour before returning. The append is in the log;
+except that `append_events` (and `append_command`, the local append that calls it),
+once it has committed a batch holding an event of type <EventType>, sleeps for an
+hour before returning. The append is in the log;
 the workflow task that ran it never completes. A test SIGKILLs the process in
 that window: exactly what a worker lost between a commit and its acknowledgement
 looks like, made deterministic.
@@ -48,9 +49,15 @@ async def main(pause_after: str) -> None:
     client = await connect(settings)
     pool = await create_pool(database_url(settings), max_size=10)
     store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+    pausing = PausingStoreActivities(store, pause_after)
     activities: list[Any] = [
-        PausingStoreActivities(store, pause_after).append_events,
-        *(a for a in activities_for(store) if a.__name__ != "append_events"),
+        pausing.append_events,
+        pausing.append_command,  # the local append: calls the stalling append_events
+        *(
+            a
+            for a in activities_for(store)
+            if a.__name__ not in ("append_events", "append_command")
+        ),
     ]
     async with Worker(
         client, task_queue=settings.task_queue, workflows=list(WORKFLOWS), activities=activities

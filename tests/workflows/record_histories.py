@@ -1,12 +1,13 @@
 """Record the histories replayed by test_replay.py (run on demand, not in CI).
 
-    python -m tests.workflows.record_histories v4_closed_case v4_escalated_case \
-        v4_busy_case v4_reopened_case
+    python -m tests.workflows.record_histories v5_closed_case v5_escalated_case \
+        v5_busy_case v5_reopened_case
 
 Histories are kept for good: record new labels after a workflow change rather than
 re-recording old ones (`closed_case` and `approved_plan` predate the review timers
 and show that `workflow.patched` keeps such cases replaying; v2 and v3 predate one append
-per command, v4 has it).
+per command, v4 has it; v5 appends by a local activity with the log as the truth,
+PATCH_LOCAL_APPEND).
 """
 
 from __future__ import annotations
@@ -97,6 +98,16 @@ async def main(labels: list[str]) -> None:
                     "v4_reopened_case": lambda: scenarios.reopened_case(
                         cases, provider.provider_url("shelter-1")
                     ),
+                    "v5_closed_case": lambda: scenarios.closed_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
+                    "v5_escalated_case": lambda: scenarios.escalated_case(cases, env),
+                    "v5_busy_case": lambda: scenarios.busy_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
+                    "v5_reopened_case": lambda: scenarios.reopened_case(
+                        cases, provider.provider_url("shelter-1")
+                    ),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
                 for label, case_id in recorded.items():
@@ -114,6 +125,6 @@ if __name__ == "__main__":
     asyncio.run(
         main(
             sys.argv[1:]
-            or ["v4_closed_case", "v4_escalated_case", "v4_busy_case", "v4_reopened_case"]
+            or ["v5_closed_case", "v5_escalated_case", "v5_busy_case", "v5_reopened_case"]
         )
     )

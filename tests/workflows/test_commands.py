@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -44,14 +45,22 @@ def test_the_client_sends_every_command_by_the_table() -> None:
 
 
 async def _appends(cases: CaseClient, case_id: Any) -> int:
-    """How many times the workflow scheduled the append activity."""
+    """How many times the workflow ran an append: the local `append_command` (its marker
+    in history names the activity type), or the regular `append_events` of older cases."""
     history = await cases.handle(case_id).fetch_history()
-    return sum(
+    local = 0
+    for e in history.events:
+        if e.event_type == EventType.EVENT_TYPE_MARKER_RECORDED:
+            details = e.marker_recorded_event_attributes.details
+            marker = json.loads(details["data"].payloads[0].data) if "data" in details else {}
+            local += marker.get("activity_type") == "append_command"
+    remote = sum(
         1
         for e in history.events
         if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED
         and e.activity_task_scheduled_event_attributes.activity_type.name == "append_events"
     )
+    return local + remote
 
 
 async def test_a_command_and_the_review_it_moves_are_one_append(case_worker: Harness) -> None:
