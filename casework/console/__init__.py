@@ -1,0 +1,87 @@
+"""The staff console: server-rendered pages for caseworkers, supervisors, auditors and
+administrators, served by the same application as the HTTP API (`install(api)` from
+`casework.api.app.create_api`), on the same application-layer use cases.
+
+| page | module |
+|---|---|
+| sign in, sign out, timed out, locked | `sign_in.py` |
+| my caseload | `caseload.py` |
+| a case and every action the viewer may take | `case_page.py`, `case_actions.py`, `forms.py` |
+| approvals inbox | `approvals.py` |
+| overdue and escalations board | `board.py` |
+| audit view and access log | `audit.py` |
+| transfers inbox | `transfers.py` |
+| directory and policy | `directory.py` |
+
+Session cookie, CSRF and security headers: `web.py`. See docs/console.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
+
+from casework.console import (
+    approvals,
+    audit,
+    board,
+    case_page,
+    caseload,
+    directory,
+    sign_in,
+    transfers,
+)
+from casework.console.web import (
+    CONSOLE_HEADERS,
+    PREFIX,
+    CsrfRefused,
+    SignInNeeded,
+    page,
+    redirect,
+    sign_in_redirect,
+)
+
+__all__ = ["install"]
+
+
+def install(api: FastAPI) -> None:
+    """Mount the console on `api` under /console (and send / there)."""
+    api.mount(
+        f"{PREFIX}/static",
+        StaticFiles(directory=str(Path(__file__).parent / "static")),
+        name="console-static",
+    )
+    for module in (sign_in, caseload, case_page, approvals, board, audit, transfers, directory):
+        api.include_router(module.router)
+
+    @api.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return redirect(f"{PREFIX}/")
+
+    @api.exception_handler(SignInNeeded)
+    async def _sign_in_needed(request: Request, exc: SignInNeeded) -> Response:
+        return sign_in_redirect(exc.why, exc.next_path)
+
+    @api.exception_handler(CsrfRefused)
+    async def _csrf_refused(request: Request, exc: CsrfRefused) -> Response:
+        return page(
+            request,
+            "refused.html",
+            title="The form had expired",
+            message="The form was not sent from this console page (or the page is too old): "
+            "nothing was done. Go back, reload the page and send it again.",
+            status_code=403,
+        )
+
+    @api.middleware("http")
+    async def console_headers(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if request.url.path == "/" or request.url.path.startswith(PREFIX):
+            response.headers.update(CONSOLE_HEADERS)
+        return response

@@ -1,0 +1,89 @@
+"""The overdue and escalations board (supervisors, managers): lapsed reviews and open
+escalations by team, level and age, refreshing by itself.
+
+The page polls its own fragment (`/console/board/rows`) every few seconds with one
+small script file (`static/board.js`, allowed by the page's Content-Security-Policy);
+with JavaScript off, a `<noscript>` meta refresh reloads the whole page instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from application import read_models as rm
+from application.read_models import OpenEscalation, PageRequest, ReviewDue
+from cases.access import AccessDenied
+from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
+
+router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+REFRESH_SECONDS = 5
+
+
+SHOWN_PER_TEAM = 50
+"""Each team's table shows its most urgent rows, this many (the highest escalations, the
+most overdue reviews), and says how many more there are."""
+
+
+@dataclass
+class Team:
+    team: str
+    overdue: list[ReviewDue] = field(default_factory=list)
+    escalations: list[OpenEscalation] = field(default_factory=list)
+    more_overdue: int = 0
+    more_escalations: int = 0
+
+    def keep_the_most_urgent(self) -> Team:
+        """The queries' order is the urgency: keep the first SHOWN_PER_TEAM of each list."""
+        shown = SHOWN_PER_TEAM
+        self.more_overdue = max(0, len(self.overdue) - shown)
+        self.more_escalations = max(0, len(self.escalations) - shown)
+        del self.overdue[shown:], self.escalations[shown:]
+        return self
+
+
+async def board_teams(request: Request) -> list[Team]:
+    app = casework_of(request)
+    actor = request.state.principal.actor
+    every = PageRequest(limit=rm.MAX_LIMIT)
+    overdue = await rm.reviews(app, actor, every, overdue_only=True)
+    escalations = await rm.escalations(app, actor, every)
+    teams: dict[str, Team] = {}
+    for review in overdue.items:
+        teams.setdefault(review.team, Team(review.team)).overdue.append(review)
+    for escalation in escalations.items:
+        teams.setdefault(escalation.team, Team(escalation.team)).escalations.append(escalation)
+    return [teams[t].keep_the_most_urgent() for t in sorted(teams)]
+
+
+async def _board(request: Request, template: str) -> Response:
+    try:
+        teams = await board_teams(request)
+    except AccessDenied as exc:
+        return page(request, "refused.html", title="Not for your role", message=str(exc),
+                    status_code=403)  # fmt: skip
+    return page(
+        request,
+        template,
+        title="Overdue and escalations",
+        current="board",
+        teams=teams,
+        refreshed=now_of(request),
+        every=REFRESH_SECONDS,
+    )
+
+
+@router.get("/board")
+async def board(request: Request) -> Response:
+    await signed_in(request)
+    return await _board(request, "board.html")
+
+
+@router.get("/board/rows")
+async def board_rows(request: Request) -> Response:
+    """The board's content alone, for the page's script to swap in."""
+    await signed_in(request)
+    return await _board(request, "board_rows.html")
