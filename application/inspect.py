@@ -2,13 +2,23 @@
 
 `inspect_case` gathers, for one case: the workflow's status, its pending timers
 (from the history: started and neither fired nor cancelled), pending activities
-(attempts, last failure), pending updates (accepted, not completed), its search
-attributes; the last events of the log; the case's read-model row; and the
-findings where the three disagree.
+(attempts, last failure decoded with the payload codec), pending updates (accepted,
+not completed), its search attributes; the last events of the log; the case's
+read-model row; where each per-case read model stands; and the findings where they
+disagree.
+
+Read models do not see every event: each projection handles some event types and
+ignores the others by design (`Projection.handled`, `Projection.ignores`), and a
+read model records the version of the last event it *applied*. So a read model is
+compared with the log through what it handles: the last event of the case that it
+handles and that its projection has passed (its checkpoint) is the version it must
+claim. Events it handles beyond the checkpoint are the projection's lag, not a
+finding (unless the projection stopped on an error); events it ignores never count.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,20 +26,25 @@ from typing import Any
 import asyncpg
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.failure.v1 import Failure
 from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
 from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.exceptions import ApplicationError, FailureError
 from temporalio.service import RPCError
 
 from application.access_log import View
 from application.bootstrap import Casework
 from application.case_client import CaseNotFound
 from application.case_reads import authorise
-from cases.actors import Actor
+from cases.actors import Actor, Role
 from cases.state import CaseState, workflow_id_for
 from events.store import EventStore
+from infrastructure.codec import CodecError
+from projections import case_summary as case_summary_model
+from projections import timeline
+from projections.base import Projection
 from projections.case_summary import CaseSummary, case_summary
-from projections.catalog import all_projections
-from projections.status import projection_status
+from projections.status import ProjectionStatus, projection_status
 from workflows.case import CaseWorkflow
 
 
@@ -48,10 +63,154 @@ class Inspection:
     last_events: list[dict[str, Any]] = field(default_factory=list)
     read_model: dict[str, Any] | None = None
     projection_lag_events: int | None = None
+    """Events after case_summary's checkpoint, in the whole log."""
+    read_models: list[dict[str, Any]] = field(default_factory=list)
+    """Where each per-case read model stands for this case (`ReadModelView.as_dict`)."""
     findings: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return self.__dict__.copy()
+
+
+@dataclass(frozen=True)
+class CaseVersionClaim:
+    """A read model that records, per case, the stream version of the last case event
+    it applied: `sql` reads that claim ($1 the case id; NULL when it holds nothing)."""
+
+    projection: Projection
+    sql: str
+
+
+CASE_VERSION_CLAIMS: tuple[CaseVersionClaim, ...] = (
+    CaseVersionClaim(
+        case_summary_model.PROJECTION,
+        "SELECT stream_version FROM case_summary WHERE case_id = $1",
+    ),
+    CaseVersionClaim(
+        timeline.PROJECTION,
+        "SELECT max(stream_version) FROM case_timeline WHERE case_id = $1",
+    ),
+)
+"""The read models that say which version of a case they have seen."""
+
+
+@dataclass(frozen=True)
+class ReadModelView:
+    """One read model against the log, for one case."""
+
+    name: str
+    claimed_version: int | None
+    """The version the read model says it applied last (None: nothing for the case)."""
+    expected_version: int
+    """The last event of the case that the read model handles and its projection has
+    passed (0: none): what it must claim."""
+    expected_type: str | None
+    pending_events: int
+    """Events of the case it handles beyond its projection's checkpoint: its lag."""
+    projection_error: str | None
+
+    @property
+    def findings(self) -> list[str]:
+        found: list[str] = []
+        what = f"v{self.expected_version} ({self.expected_type})"
+        if self.claimed_version is None and self.expected_version:
+            found.append(
+                f"read model {self.name} holds nothing for this case, but its projection has "
+                f"passed {what}, an event it handles"
+            )
+        elif self.claimed_version is not None and self.claimed_version < self.expected_version:
+            found.append(
+                f"read model {self.name} is at v{self.claimed_version}, but its projection has "
+                f"passed {what}, an event it handles"
+            )
+        elif self.claimed_version is not None and self.claimed_version > self.expected_version:
+            found.append(
+                f"read model {self.name} claims v{self.claimed_version}, beyond the last event "
+                f"it handles that its projection has passed (v{self.expected_version})"
+            )
+        if self.pending_events and self.projection_error:
+            found.append(
+                f"read model {self.name} is {self.pending_events} event(s) behind: its "
+                f"projection stopped ({self.projection_error})"
+            )
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "claimed_version": self.claimed_version,
+            "expected_version": self.expected_version,
+            "expected_type": self.expected_type,
+            "pending_events": self.pending_events,
+            "projection_error": self.projection_error,
+        }
+
+
+async def read_model_views(
+    pool: asyncpg.Pool, case_id: str
+) -> tuple[list[ReadModelView], dict[str, ProjectionStatus]]:
+    """Each read model of `CASE_VERSION_CLAIMS` against the log, for one case.
+
+    One read-only REPEATABLE READ transaction: a projector commits a batch and its
+    checkpoint together, so the checkpoint, the read model and the log are read at one
+    moment and agree whenever nothing is broken."""
+    views: list[ReadModelView] = []
+    statuses: dict[str, ProjectionStatus] = {}
+    async with (
+        pool.acquire() as conn,
+        conn.transaction(isolation="repeatable_read", readonly=True),
+    ):
+        for claim in CASE_VERSION_CLAIMS:
+            projection = claim.projection
+            [status] = await projection_status(conn, [projection])
+            statuses[projection.name] = status
+            row = await conn.fetchrow(
+                """SELECT
+                     (array_agg(stream_version ORDER BY stream_version DESC)
+                        FILTER (WHERE passed))[1] AS version,
+                     (array_agg(event_type ORDER BY stream_version DESC)
+                        FILTER (WHERE passed))[1] AS event_type,
+                     count(*) FILTER (WHERE NOT passed) AS pending
+                   FROM (SELECT stream_version, event_type,
+                                (transaction_id, global_position)
+                                  <= ($3::text::xid8, $4::bigint) AS passed
+                           FROM events
+                          WHERE stream_id = $1 AND event_type = ANY($2::text[])) e""",
+                f"case-{case_id}",
+                sorted(projection.handled),
+                str(status.transaction_id),
+                status.global_position,
+            )
+            assert row is not None
+            claimed = await conn.fetchval(claim.sql, case_id)
+            views.append(
+                ReadModelView(
+                    name=projection.name,
+                    claimed_version=claimed,
+                    expected_version=row["version"] or 0,
+                    expected_type=row["event_type"],
+                    pending_events=row["pending"],
+                    projection_error=status.last_error,
+                )
+            )
+    return views, statuses
+
+
+async def failure_message(client: Client, failure: Failure) -> str | None:
+    """A Temporal failure's real message: the data converter's failure converter moves
+    messages into encrypted attributes (the stored message reads "Encoded failure"), so
+    decode it with the client's codec; the exception type leads, when there is one."""
+    if not failure.message and not failure.HasField("encoded_attributes"):
+        return None
+    copy = Failure()
+    copy.CopyFrom(failure)
+    try:
+        error = await client.data_converter.decode_failure(copy)
+    except CodecError as exc:
+        return f"{failure.message} (not decoded: {exc})"
+    message = error.message if isinstance(error, FailureError) else str(error)
+    kind = error.type if isinstance(error, ApplicationError) else None
+    return f"{kind}: {message}" if kind else message
 
 
 def _ts(value: Any) -> datetime | None:
@@ -71,12 +230,17 @@ async def _describe(client: Client, workflow_id: str, result: Inspection) -> Non
     for name, payload in info.search_attributes.indexed_fields.items():
         result.search_attributes[name] = payload.data.decode(errors="replace").strip('"')
     for act in raw.pending_activities:
+        last_failure = (
+            await failure_message(client, act.last_failure)
+            if act.HasField("last_failure")
+            else None
+        )
         result.activities.append(
             {
                 "activity": act.activity_type.name,
                 "state": act.state,
                 "attempt": act.attempt,
-                "last_failure": act.last_failure.message or None,
+                "last_failure": last_failure,
                 "next_attempt": str(_ts(act.next_attempt_schedule_time) or ""),
             }
         )
@@ -145,8 +309,9 @@ async def inspect_case(
     except LookupError:
         summary = None
     result.read_model = summary.model_dump(mode="json") if summary else None
-    statuses = await projection_status(pool, all_projections())
-    lag = {s.name: s for s in statuses}.get("case_summary")
+    views, statuses = await read_model_views(pool, case_id)
+    result.read_models = [view.as_dict() for view in views]
+    lag = statuses.get(case_summary_model.NAME)
     result.projection_lag_events = lag.lag_events if lag else None
 
     # --- findings -------------------------------------------------------------------------
@@ -161,24 +326,32 @@ async def inspect_case(
     stopped = result.workflow_status not in (None, "RUNNING")
     if log and state is not None and state.is_open and stopped:
         result.findings.append(f"the case is open but its workflow is {result.workflow_status}")
-    if summary is None and log:
-        result.findings.append("the case has no read-model row")
-    elif summary is not None:
-        behind = result.log_version - summary.stream_version
-        allowed = result.projection_lag_events or 0
-        if behind > allowed:
-            result.findings.append(
-                f"the read model is at v{summary.stream_version}, {behind} event(s) behind the "
-                f"log, more than the projection's lag ({allowed})"
-            )
-        if state is not None and summary.status != state.status.value:
-            result.findings.append(
-                f"read model says {summary.status}, workflow says {state.status.value}"
-            )
+    for view in views:
+        result.findings.extend(view.findings)
+    summary_view = next(v for v in views if v.name == case_summary_model.NAME)
+    caught_up = not summary_view.findings and not summary_view.pending_events
+    # The status is compared only once the summary has applied every event it handles:
+    # before that, a different status is the projection's lag.
+    if (
+        summary is not None
+        and state is not None
+        and caught_up
+        and summary.status != state.status.value
+    ):
+        result.findings.append(
+            f"read model says {summary.status}, workflow says {state.status.value}"
+        )
     status_attr = result.search_attributes.get("CaseStatus")
     if state is not None and status_attr and status_attr != state.status.value:
         result.findings.append(f"search attribute CaseStatus={status_attr}, state {state.status}")
     return result
+
+
+def operator_actor(os_user: str) -> Actor:
+    """The operating-system user of an operator command, as an actor with the operator
+    role (characters a staff id may not hold become `-`)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._@-]", "-", os_user)[:100].lstrip("._@-") or "unknown"
+    return Actor(staff_id=cleaned, role=Role.OPERATOR)
 
 
 async def inspect_allowed(

@@ -32,12 +32,20 @@ class PolicyRefused(PermissionError):
 
 async def current_policy(store: EventStore) -> Policy:
     """The last applied policy, or the defaults when none was applied."""
+    policy, _ = await policy_and_version(store)
+    return policy
+
+
+async def policy_and_version(store: EventStore) -> tuple[Policy, int]:
+    """The policy in force and the version it was applied as, read at one moment: the
+    defaults are version 0 (none applied; their own `version` field is no applied
+    version), the first policy applied is version 1."""
     events = await store.read_stream(POLICY_STREAM)
     if not events:
-        return DEFAULT_POLICY
+        return DEFAULT_POLICY, 0
     latest = store.decode(events[-1])
     assert isinstance(latest, PolicyApplied)
-    return Policy.model_validate(latest.policy)
+    return Policy.model_validate(latest.policy), events[-1].stream_version
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,10 @@ On entry, in order:
    `<data_dir>/temporal.log`, the case search attributes registered.
 4. The background services of `SERVICES` (the worker; the projector once it
    exists), each an asyncio task sharing one shutdown event.
+5. The simulated providers and notification recipients (`simulated_providers`): the
+   provider simulator on the data directory's own port (`simulator_url`), answering
+   the webhooks `casework demo` leaves its agency's providers and staff pointing at,
+   so the demo's directory keeps working under `casework up` after the demo.
 
 On exit everything stops in reverse order (services drained, Temporal sent SIGTERM
 and killed after a grace period, the embedded PostgreSQL stopped with a fast
@@ -55,13 +59,22 @@ from temporalio.client import Client
 from application.bootstrap import Casework, open_casework
 from application.migrations import apply_migrations
 from application.runtime import run_worker
+from cases import commands as c
+from cases.actors import SYSTEM_ACTOR
+from casework.provider_simulator import (
+    PlannedReply,
+    ProviderSimulator,
+    ReceivedReferral,
+    deliver_planned_replies,
+)
 from infrastructure.database import EMBEDDED_DATABASE, database_url, ensure_database
-from infrastructure.embedded_postgres import EmbeddedPostgres, port_answers
+from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 from infrastructure.temporal import connect
 from projections.service import run_projector
 from workflows import search_attributes
+from workflows.case import CaseWorkflow
 from workflows.search_attributes import dev_server_flags
 
 T = TypeVar("T")
@@ -102,6 +115,77 @@ SERVICES: tuple[Service, ...] = (
     Service("projector", run_projector),
 )
 """What the stack runs beside PostgreSQL and Temporal, in start order."""
+
+
+# --- the simulated providers ---------------------------------------------------------
+
+SIMULATOR_FILE = "simulator.json"
+"""In the data directory: the port of its provider simulator, chosen once, kept."""
+
+
+def simulator_url(data_dir: Path) -> str:
+    """The base URL of the data directory's provider simulator (`simulated_providers`).
+
+    Its port is chosen (free) the first time and recorded in `<data_dir>/simulator.json`,
+    so webhooks pointing at it stay valid from one run of the stack to the next."""
+    path = data_dir.expanduser().resolve() / SIMULATOR_FILE
+    try:
+        port = json.loads(path.read_text())["port"]
+    except (OSError, ValueError, KeyError, TypeError):
+        port = None
+    if not isinstance(port, int) or not 0 < port < 65536:
+        port = free_port()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"port": port}))
+    return f"http://127.0.0.1:{port}"
+
+
+async def simulated_providers(settings: Settings, *, dsn: str, shutdown: asyncio.Event) -> None:
+    """Serve the simulated providers and notification recipients until `shutdown`.
+
+    A referral posted to a simulated provider is acknowledged, then answered as the
+    simulator's reply policy plans (accepted after a few seconds, later completed),
+    each reply a `provider_replied` signal to the case workflow; notifications are
+    acknowledged. Only webhooks pointing at `simulator_url` reach it (the demo's)."""
+    log = get_logger(component="provider-simulator")
+    client = await connect(settings)
+
+    async def send(received: ReceivedReferral, reply: PlannedReply) -> None:
+        command = c.ReferralReply(
+            actor=SYSTEM_ACTOR,
+            referral_id=received.referral_id or "",
+            outcome=reply.outcome.value,
+            reason=reply.reason,
+        )
+        handle = client.get_workflow_handle(f"case-{received.case_id}")
+        try:
+            await handle.signal(CaseWorkflow.provider_replied, command)
+        except Exception as exc:  # the case may be gone; a simulated reply is best effort
+            log.warning("simulated reply not delivered", case_id=received.case_id, error=str(exc))
+
+    async def on_referral(received: ReceivedReferral) -> None:
+        if received.case_id and received.referral_id:
+            await deliver_planned_replies(received, send)
+
+    port = int(simulator_url(settings.data_dir).rsplit(":", 1)[1])
+    simulator = ProviderSimulator(port=port, on_referral=on_referral)
+    try:
+        await simulator.start()
+    except OSError as exc:  # the stack runs on; only the simulated webhooks go unanswered
+        log.warning(
+            "simulated providers not served: their port is taken",
+            port=port,
+            error=str(exc),
+            hint=f"free port {port}, or delete {SIMULATOR_FILE} in the data directory "
+            "and run `casework demo` again",
+        )
+        await shutdown.wait()
+        return
+    try:
+        log.info("simulated providers ready", url=simulator.base_url)
+        await shutdown.wait()
+    finally:
+        await simulator.stop()
 
 
 # --- the running stack ----------------------------------------------------------------
@@ -551,9 +635,13 @@ async def stop_services(
 
 @contextlib.asynccontextmanager
 async def running_stack(
-    settings: Settings, *, services: Sequence[Service] | None = None
+    settings: Settings,
+    *,
+    services: Sequence[Service] | None = None,
+    simulate_providers: bool = True,
 ) -> AsyncIterator[Stack]:
-    """Start PostgreSQL, migrations, Temporal and `services` (default `SERVICES`).
+    """Start PostgreSQL, migrations, Temporal and `services` (default `SERVICES`), and
+    with `simulate_providers` the simulated providers (`simulated_providers`).
 
     Everything started here is stopped on exit, also when the body raises or is
     cancelled; the data directory keeps the data for the next run.
@@ -590,7 +678,10 @@ async def running_stack(
         shutdown = asyncio.Event()
         tasks: dict[str, asyncio.Task[None]] = {}
         exits.push_async_callback(stop_services, tasks, shutdown)
-        for service in SERVICES if services is None else services:
+        chosen = list(SERVICES if services is None else services)
+        if simulate_providers:
+            chosen.append(SIMULATED_PROVIDERS)
+        for service in chosen:
             tasks[service.name] = asyncio.create_task(
                 _run_service(service, settings, dsn, shutdown), name=f"casework-{service.name}"
             )
@@ -611,6 +702,9 @@ async def running_stack(
         finally:
             log.info("stopping stack")
     log.info("stack stopped")
+
+
+SIMULATED_PROVIDERS = Service("simulated-providers", simulated_providers)
 
 
 async def _run_service(

@@ -45,6 +45,15 @@ neglected ones): well inside the shortest interval, and with the grace period on
 there are 20 s to get it recorded before it would lapse."""
 
 
+def webhook_templates(base_url: str) -> tuple[str, str]:
+    """The staff and provider webhook URL templates of a provider simulator at
+    `base_url`, as `seed_directories` takes them."""
+    return (
+        base_url + "/notifications/{staff_id}",
+        base_url + "/providers/{provider_id}/referrals",
+    )
+
+
 async def seed_directories(store: EventStore, staff_url: str, provider_url: str) -> Actor:
     """Teams, staff and providers; webhooks point at the simulator. Returns the admin."""
     staff = await load_staff_directory(store)

@@ -5,24 +5,43 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import date
+from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 import pytest
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from application.case_client import CaseClient
 from application.consistency import check_consistency
-from application.inspect import inspect_case
+from application.inspect import inspect_case, operator_actor
 from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
+from cases.access import AccessDenied, Query, query_relation
+from cases.actors import Role
+from cases.policy import DEFAULT_POLICY
+from events.catalog import default_registry
+from events.envelope import EventMetadata, NewEvent
+from events.registry import DomainEvent
 from events.store import EventStore
-from events.vocabulary import ContactKind
+from events.vocabulary import (
+    CaseNoteRecorded,
+    ClientForgotten,
+    ContactKind,
+    ContactLogged,
+    PolicyApplied,
+)
+from projections import case_summary
+from projections.base import CASE_EVENT_TYPES
 from projections.catalog import all_projections
 from projections.runner import run_projections
 from tests.cases import inputs
 from tests.cases.people import ALICE, MAX
+from tests.projections.conftest import catch_up as catch_up_projections
+from tests.projections.lifecycle import RandomChooser, simulate_case
+from tests.workflows.scenarios import approved_plan, days_after_opening
 
 
 async def catch_up(database_url: str) -> None:
@@ -52,7 +71,11 @@ async def test_inspect_and_verify_find_what_was_broken(
             await cases.open(cmd)
             await cases.execute(
                 cmd.case_id,
-                c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 1, 4)),
+                c.LogContact(
+                    actor=ALICE,
+                    kind=ContactKind.PHONE,
+                    contact_date=await days_after_opening(cases, cmd.case_id, 1),
+                ),
             )
         await catch_up(database_url)
         # List visibility is eventually consistent on the dev server: wait for all three.
@@ -101,3 +124,183 @@ async def test_inspect_and_verify_find_what_was_broken(
         broken = await inspect_case(client, sealed_store, pool, MAX, str(second))
         assert broken.workflow_status == "TERMINATED"
         assert any("open but its workflow is TERMINATED" in f for f in broken.findings)
+
+
+def test_an_operator_reads_as_their_operating_system_user() -> None:
+    ops = operator_actor("ops user")
+    assert ops.staff_id == "ops-user" and ops.role is Role.OPERATOR and ops.team is None
+    assert operator_actor("").staff_id == "unknown"
+    assert operator_actor("..x").staff_id == "x"
+    # Operators see what a workflow waits on, never a case's details or history.
+    assert query_relation(ops, Query.WORKFLOWS) == "any"
+    with pytest.raises(AccessDenied):
+        query_relation(ops, Query.CASE_HISTORY)
+
+
+# --- read models against the log: what each handles -----------------------------------------
+
+
+def _ending_with(event_type: str) -> list[NewEvent]:
+    """A generated case whose last event is of `event_type` (the lifecycle simulator's
+    steps, cut after the type's first occurrence); the types the simulator never
+    produces follow a generated opening."""
+    if event_type in HAND_WRITTEN:
+        _, events = simulate_case(RandomChooser(0), steps=3)
+        return [*events, _new(HAND_WRITTEN[event_type], events[-1].occurred_at)]
+    for seed in range(200):
+        _, events = simulate_case(RandomChooser(seed), steps=120)
+        for n, event in enumerate(events):
+            if event.event_type == event_type:
+                return events[: n + 1]
+    raise AssertionError(f"no generated case has a {event_type}")
+
+
+HAND_WRITTEN: dict[str, DomainEvent] = {
+    "CaseNoteRecorded": CaseNoteRecorded(note_id="note-1", text="Rang the GP"),
+    "ClientForgotten": ClientForgotten(client_ref="C-forgotten", reason="the client asked"),
+    "PolicyApplied": PolicyApplied(version=2, policy=DEFAULT_POLICY.model_dump(mode="json")),
+}
+"""Case event types the lifecycle simulator does not produce."""
+
+
+def _new(event: DomainEvent, after: datetime) -> NewEvent:
+    return NewEvent(
+        event_id=uuid.uuid4(),
+        event_type=event.type,
+        schema_version=event.schema_version,
+        data=event.to_data(),
+        metadata=EventMetadata(actor_id="worker-a1", actor_role="caseworker"),
+        occurred_at=after + timedelta(hours=1),
+    )
+
+
+def _case_id(events: list[NewEvent]) -> str:
+    return str(events[0].data["case_id"])
+
+
+def _read_model_findings(findings: list[str]) -> list[str]:
+    """Every finding but the missing workflow (these cases are written to the log alone)."""
+    return [f for f in findings if not f.startswith("no workflow ")]
+
+
+async def test_a_healthy_case_ending_in_any_event_type_shows_no_finding(
+    time_skipping_env: WorkflowEnvironment, store: EventStore, pool: asyncpg.Pool, database_url: str
+) -> None:
+    """For every case event type of the vocabulary, a case whose last event is of that
+    type: once the projector has caught up, inspect finds no read model behind the log,
+    also where a read model ignores the last event by design (case_summary and
+    ReferralAccepted, CaseNoteRecorded, ReviewDue …). A lost update, and a projection
+    merely behind, are told apart."""
+    client = time_skipping_env.client
+    types = sorted(t for t in default_registry().types if t in CASE_EVENT_TYPES)
+    assert len(types) == len(CASE_EVENT_TYPES) >= 35
+    cases = {event_type: _ending_with(event_type) for event_type in types}
+    for events in cases.values():
+        await store.append(f"case-{_case_id(events)}", 0, events)
+    await catch_up_projections(database_url, store)
+
+    seen = {t: await inspect_case(client, store, pool, MAX, _case_id(e)) for t, e in cases.items()}
+    findings = {t: _read_model_findings(i.findings) for t, i in seen.items()}
+    assert {t: f for t, f in findings.items() if f} == {}
+    ignored_last = 0
+    for event_type, inspection in seen.items():
+        assert inspection.log_version == len(cases[event_type])
+        for view in inspection.read_models:
+            assert view["claimed_version"] == view["expected_version"], (event_type, view)
+            assert view["pending_events"] == 0
+        summary = next(v for v in inspection.read_models if v["name"] == "case_summary")
+        if event_type in case_summary.PROJECTION.ignores:
+            ignored_last += 1
+            assert summary["claimed_version"] < inspection.log_version, event_type
+    assert ignored_last >= 10  # the by-design gap is exercised, not only the easy cases
+
+    # A handled event the projector has not applied yet is lag, not a finding ...
+    events = cases["ContactLogged"]
+    stream, case_id = f"case-{_case_id(events)}", _case_id(events)
+    later = _new(
+        ContactLogged(
+            contact_id="contact-late",
+            kind=ContactKind.PHONE,
+            contact_date=events[-1].occurred_at.date(),
+        ),
+        events[-1].occurred_at,
+    )
+    await store.append(stream, len(events), [later])
+    lagging = await inspect_case(client, store, pool, MAX, case_id)
+    assert _read_model_findings(lagging.findings) == []
+    assert {v["name"]: v["pending_events"] for v in lagging.read_models} == {
+        "case_summary": 1,
+        "timeline": 1,
+    }
+    # ... and once applied, a read model that lost it is named, with the event it missed.
+    await catch_up_projections(database_url, store)
+    await pool.execute(
+        "UPDATE case_summary SET stream_version = stream_version - 1 WHERE case_id = $1", case_id
+    )
+    await pool.execute(
+        "DELETE FROM case_timeline WHERE case_id = $1 AND stream_version = $2",
+        case_id,
+        len(events) + 1,
+    )
+    broken = await inspect_case(client, store, pool, MAX, case_id)
+    assert _read_model_findings(broken.findings) == [
+        f"read model case_summary is at v{len(events)}, but its projection has passed "
+        f"v{len(events) + 1} (ContactLogged), an event it handles",
+        f"read model timeline is at v{len(events)}, but its projection has passed "
+        f"v{len(events) + 1} (ContactLogged), an event it handles",
+    ]
+
+
+async def _pending_activity(
+    client: Client,
+    store: EventStore,
+    pool: asyncpg.Pool,
+    case_id: str,
+    activity: str,
+    within: float = 60.0,
+) -> dict[str, Any]:
+    """The workflow's pending `activity` once it has failed at least once."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        seen = await inspect_case(client, store, pool, MAX, case_id)
+        for act in seen.activities:
+            if act["activity"] == activity and act["last_failure"]:
+                return act
+        assert asyncio.get_running_loop().time() < deadline, seen.activities
+        await asyncio.sleep(0.2)
+
+
+@pytest.mark.slow
+async def test_inspect_decodes_failures_and_accepts_what_a_read_model_ignores(
+    dev_server: WorkflowEnvironment,
+    sealed_store: EventStore,
+    pool: asyncpg.Pool,
+    database_url: str,
+) -> None:
+    """A referral whose provider cannot be reached: inspect shows the dispatch's real
+    failure (decoded with the codec, not "Encoded failure"). A case note (which the case
+    summary ignores) as the last event: no finding once the projector has caught up."""
+    client = dev_server.client
+    queue = f"operator-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        client, task_queue=queue, workflows=list(WORKFLOWS), activities=activities_for(sealed_store)
+    ):
+        cases = CaseClient(client, queue, sealed_store)
+        case_id = await approved_plan(cases)
+        await cases.execute(case_id, inputs.refer(url="http://127.0.0.1:9/unreachable"))
+        await cases.execute(case_id, c.RecordNote(actor=ALICE, text="Rang the shelter"))
+        act = await _pending_activity(client, sealed_store, pool, str(case_id), "dispatch_referral")
+        assert act["last_failure"] == (
+            "WebhookConnectionError: webhook 127.0.0.1 unreachable: ClientConnectorError"
+        )
+
+        await catch_up_projections(database_url, sealed_store)
+        seen = await inspect_case(client, sealed_store, pool, MAX, str(case_id))
+        assert seen.last_events[-1]["type"] == "CaseNoteRecorded"
+        assert seen.read_model is not None
+        assert seen.read_model["stream_version"] < seen.log_version
+        assert seen.findings == []
+        [dispatch] = [a for a in seen.activities if a["activity"] == "dispatch_referral"]
+        assert "unreachable" in str(dispatch["last_failure"])
+        assert "Encoded failure" not in str(dispatch["last_failure"])
+        await cases.handle(case_id).terminate("test over")
