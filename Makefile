@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo up test lint typecheck bench clean
+.PHONY: demo up test lint typecheck bench clean chromium
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Casework needs Python 3.11 ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -16,6 +16,11 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --disable-pip-version-check -q --upgrade pip
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[dev]'
 	touch $(STAMP)
+
+# Node.js tools of the tests (the OpenID Connect provider, axe-core), from the lock file.
+tools/node/node_modules/.installed: tools/node/package-lock.json
+	npm ci --prefix tools/node --no-audit --no-fund
+	touch $@
 
 demo: $(STAMP)
 	$(BIN)/casework demo
@@ -31,13 +36,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) tools/node/node_modules/.installed lint typecheck chromium
 	$(BIN)/pytest -q
+
+# The console's browser tests drive Debian's Chromium (Playwright's own download is not
+# reachable here); installed when missing.
+chromium:
+	@command -v chromium >/dev/null || apt-get install -y chromium
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py --quick --json
 	$(BIN)/python bench/read_models.py --quick --json
 	$(BIN)/python bench/lifecycle.py --quick --json
+	$(BIN)/python bench/api.py --quick --json
+	$(BIN)/python bench/console.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -5,7 +5,12 @@ Each area lives in a module of casework/cli/; this module assembles them.
 
 from __future__ import annotations
 
+import json
+import sys
+from typing import Any
+
 import typer
+from typer.core import TyperGroup
 
 from casework.cli import (
     access_commands,
@@ -15,19 +20,46 @@ from casework.cli import (
     operator_commands,
     policy_commands,
     projection_commands,
+    session_commands,
     stack_commands,
     store_commands,
 )
 from infrastructure.logs import configure_logging
 from infrastructure.settings import get_settings
 
+
+class JsonUsageErrors(TyperGroup):
+    """With `--json`, even a mistyped command line answers one JSON object on stdout
+    (`{"ok": false, "error": {"code": "usage", "message", "field"}}`) and exits 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        argv = list(kwargs.get("args") or (args[0] if args else None) or sys.argv[1:])
+        if "--json" not in argv or kwargs.get("standalone_mode", True) is False:
+            return super().main(*args, **kwargs)
+        try:
+            code = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except typer.Abort:
+            sys.exit(130)
+        except typer.TyperException as exc:  # unknown option, missing argument, bad value
+            param = getattr(exc, "param", None)
+            opts = getattr(param, "opts", None)
+            message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+            error = {"code": "usage", "message": message, "field": opts[0] if opts else None}
+            sys.stdout.write(json.dumps({"ok": False, "error": error}) + "\n")
+            sys.stderr.write(f"error: {message}\n")
+            sys.exit(getattr(exc, "exit_code", 2))
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=JsonUsageErrors,
     name="casework",
     help="Casework: event-sourced case management for human-services agencies.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
 )
 for _module_app in (
+    session_commands.app,
     stack_commands.app,
     store_commands.app,
     projection_commands.app,
@@ -41,6 +73,7 @@ app.add_typer(directory_commands.provider_app, name="provider")
 app.add_typer(projection_commands.projections_app, name="projections")
 app.add_typer(policy_commands.policy_app, name="policy")
 app.add_typer(client_commands.client_app, name="client")
+app.add_typer(session_commands.token_app, name="token")
 
 
 @app.callback()

@@ -21,6 +21,17 @@ the entry is already on record).
 
 `entries` lists a case's entries, newest first, for the roles the policy lets read the
 access log (auditors and managers).
+
+Every entry also records who proved their identity, how and from where — the request
+id, the client address, the authentication method (password session, personal access
+token, single sign-on, operator command), the session or token id, and an operator
+command's operating-system user — read from `application.request_context`, which the
+entry points bind for each request (events/migrations/0006_access_log_principal.sql).
+
+The codec server's decodes and encodes go through `authorise_payloads`: decided by the
+access table (`Query.PAYLOADS`: operators and admins), recorded — refused ones too —
+with the namespace, the workflow (and its case, for a case's workflow) and the number
+of payloads, before any payload is decoded.
 """
 
 from __future__ import annotations
@@ -33,9 +44,11 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 import asyncpg
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from activities.webhooks import post_json
+from application import request_context
+from application.request_context import AuthMethod
 from cases.access import (
     AccessDenied,
     BreakGlassRefused,
@@ -71,8 +84,15 @@ VIEW_QUERY: dict[View, Query] = {
     View.SUMMARY: Query.CASE_DETAILS,
     View.CASE_HISTORY: Query.CASE_HISTORY,
     View.TIMELINE: Query.CASE_HISTORY,
-    View.INSPECT: Query.CASE_HISTORY,
+    View.INSPECT: Query.WORKFLOWS,
 }
+
+
+class PayloadOperation(StrEnum):
+    """What the codec server was asked to do (the entry's `view`)."""
+
+    DECODE = "codec decode"
+    ENCODE = "codec encode"
 
 
 class AccessEntry(BaseModel):
@@ -81,69 +101,116 @@ class AccessEntry(BaseModel):
     staff_id: str
     role: str
     team: str | None
-    case_id: str
+    case_id: str | None = Field(
+        description="The case read; null only for a codec server entry naming no case's workflow."
+    )
     view: str
     reason: str | None
     break_glass: bool
     allowed: bool
+    request_id: str | None = Field(
+        None, description="The request's id (its X-Request-ID, answered in the response)."
+    )
+    client_address: str | None = Field(None, description="The caller's address.")
+    auth_method: AuthMethod | None = Field(
+        None,
+        description="How the caller proved who they are: password (a password session), "
+        "token (a personal access token), oidc (single sign-on), operator (a command run "
+        "on the servers by the operating-system user `os_user`).",
+    )
+    credential_id: str | None = Field(
+        None, description="The session or personal access token id (never the secret)."
+    )
+    os_user: str | None = Field(None, description="An operator command's operating-system user.")
+    workflow_id: str | None = Field(None, description="Codec server: the workflow named.")
+    namespace: str | None = Field(None, description="Codec server: the Temporal namespace.")
+    payload_count: int | None = Field(
+        None, description="Codec server: how many payloads were asked for."
+    )
 
 
 _COLUMNS = (
-    "access_id, accessed_at, staff_id, role, team, case_id, view, reason, break_glass, allowed"
+    "access_id, accessed_at, staff_id, role, team, case_id, view, reason, break_glass, allowed, "
+    "request_id, client_address, auth_method, credential_id, os_user, workflow_id, namespace, "
+    "payload_count"
 )
 
 
 async def record(
     pool: asyncpg.Pool,
     actor: Actor,
-    case_id: str,
-    view: View | str,
+    case_id: str | None,
+    view: View | PayloadOperation | str,
     reason: str | None = None,
     break_glass: bool = False,
     *,
     allowed: bool = True,
+    workflow_id: str | None = None,
+    namespace: str | None = None,
+    payload_count: int | None = None,
 ) -> AccessEntry:
-    """Append one entry (the database stamps the time) and return it."""
+    """Append one entry (the database stamps the time) and return it.
+
+    The request's id, address, authentication method and credential come from
+    `request_context.current()` (nulls outside a request)."""
+    context = request_context.current()
     row = await pool.fetchrow(
         f"""INSERT INTO access_log (staff_id, role, team, case_id, view, reason, break_glass,
-                                    allowed)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                                    allowed, request_id, client_address, auth_method,
+                                    credential_id, os_user, workflow_id, namespace,
+                                    payload_count)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
             RETURNING {_COLUMNS}""",
         actor.staff_id,
         actor.role.value,
         actor.team,
-        str(case_id),
+        None if case_id is None else str(case_id),
         str(view),
         clean_reason(reason),
         break_glass,
         allowed,
+        context.request_id,
+        context.client_address,
+        context.auth_method,
+        context.credential_id,
+        context.os_user,
+        workflow_id,
+        namespace,
+        payload_count,
     )
     assert row is not None
     return AccessEntry.model_validate(dict(row))
 
 
 async def entries(
-    pool: asyncpg.Pool, actor: Actor, case_id: str, *, limit: int = 1000
+    pool: asyncpg.Pool, actor: Actor, case_id: str, *, limit: int = 1000, before: int | None = None
 ) -> list[AccessEntry]:
-    """The case's entries, newest first (AccessDenied unless the policy allows the log)."""
+    """The case's entries, newest first (AccessDenied unless the policy allows the log);
+    with `before`, those older than the entry with that access_id."""
     query_relation(actor, Query.ACCESS_LOG)
     rows = await pool.fetch(
-        f"""SELECT {_COLUMNS} FROM access_log WHERE case_id = $1
+        f"""SELECT {_COLUMNS} FROM access_log
+             WHERE case_id = $1 AND ($3::bigint IS NULL OR access_id < $3)
             ORDER BY access_id DESC LIMIT $2""",
         str(case_id),
         limit,
+        before,
     )
     return [AccessEntry.model_validate(dict(r)) for r in rows]
 
 
 async def break_glass_entries(
-    pool: asyncpg.Pool, actor: Actor, *, limit: int = 1000
+    pool: asyncpg.Pool, actor: Actor, *, limit: int = 1000, before: int | None = None
 ) -> list[AccessEntry]:
-    """Every emergency access, newest first (for the same roles as `entries`)."""
+    """Every emergency access, newest first (for the same roles as `entries`); with
+    `before`, those older than the entry with that access_id."""
     query_relation(actor, Query.ACCESS_LOG)
     rows = await pool.fetch(
-        f"SELECT {_COLUMNS} FROM access_log WHERE break_glass ORDER BY access_id DESC LIMIT $1",
+        f"""SELECT {_COLUMNS} FROM access_log
+             WHERE break_glass AND ($2::bigint IS NULL OR access_id < $2)
+            ORDER BY access_id DESC LIMIT $1""",
         limit,
+        before,
     )
     return [AccessEntry.model_validate(dict(r)) for r in rows]
 
@@ -251,6 +318,49 @@ async def read_case_view(
         pool, actor, case_id, view, location, reason=reason, break_glass=break_glass
     )
     return await read(grant.reader)
+
+
+# --- the codec server: decoding workflow payloads --------------------------------------------
+
+CASE_WORKFLOW_PREFIX = "case-"
+
+
+def case_of_workflow(workflow_id: str | None) -> str | None:
+    """The case whose workflow `workflow_id` is (`case-<case id>`); None for another id."""
+    if workflow_id is None or not workflow_id.startswith(CASE_WORKFLOW_PREFIX):
+        return None
+    return workflow_id.removeprefix(CASE_WORKFLOW_PREFIX) or None
+
+
+async def authorise_payloads(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    operation: PayloadOperation,
+    *,
+    count: int,
+    namespace: str,
+    workflow_id: str | None = None,
+) -> AccessEntry:
+    """Let `actor` have `count` payloads decoded (or encoded), recording it; raise if refused.
+
+    The access table decides (`Query.PAYLOADS`: operators and admins). The attempt is
+    recorded either way — with the namespace, the workflow and its case when named, and
+    the count — before any payload is touched; a refused one with `allowed = false`,
+    then AccessDenied.
+    """
+    case_id = case_of_workflow(workflow_id)
+    try:
+        query_relation(actor, Query.PAYLOADS)
+    except AccessDenied:
+        await record(
+            pool, actor, case_id, operation, allowed=False,
+            workflow_id=workflow_id, namespace=namespace, payload_count=count,
+        )  # fmt: skip
+        raise
+    return await record(
+        pool, actor, case_id, operation,
+        workflow_id=workflow_id, namespace=namespace, payload_count=count,
+    )  # fmt: skip
 
 
 # --- notifying the case's supervisors --------------------------------------------------------

@@ -41,6 +41,9 @@ class Casework:
     serve_metrics: bool = False
     _client: Client | None = field(default=None, repr=False)
     _cases: CaseClient | None = field(default=None, repr=False)
+    oidc_verifier: object | None = field(default=None, repr=False)
+    """Single sign-on's verifier with its cached discovery document and provider keys
+    (`application.identity.jwks.verifier_of` makes it on first use)."""
 
     async def temporal(self) -> Client:
         """The Temporal client (with the payload codec), connected on first use."""

@@ -108,6 +108,13 @@ class CaseClient:
                 f"case_id: a case {cmd.case_id} already exists (running or closed)"
             ) from None
         assert isinstance(result, CommandResult)
+        if not result.events and self.store is not None:
+            # `sync` answers the case as it stands, naming no events: those the open
+            # recorded are the stream's first `stream_version` (nothing comes before them).
+            recorded = await self.store.read_stream(
+                f"case-{cmd.case_id}", limit=result.stream_version
+            )
+            result = result.model_copy(update={"events": [e.event_type for e in recorded]})
         return result
 
     async def execute(

@@ -5,6 +5,9 @@
   workflow has a stream;
 * each running workflow's state is at its log's version;
 * every read model equals a rebuild from the log.
+
+`verify_case_chain` checks one case's chain alone, with the same check (events/chain.py
+`verify_chains`), for a reader of the case's history (the console's audit view).
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from dataclasses import dataclass, field
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+from application.access_log import locate_in_read_model
 from application.bootstrap import Casework
-from events.chain import VerifyReport, verify_chains
+from cases.access import Query, decide_read
+from cases.actors import Actor
+from events.chain import ChainFinding, VerifyReport, verify_chains
 from events.store import EventStore
 from infrastructure.database import database_url
 from projections.catalog import all_projections
@@ -107,3 +113,47 @@ async def verify(app: Casework, *, chains_only: bool = False) -> ConsistencyRepo
             ) from exc
     dsn = database_url(app.settings)
     return await check_consistency(dsn, app.store, client, read_models=not chains_only)
+
+
+@dataclass(frozen=True)
+class CaseChain:
+    """One case's hash chain as `verify_chains` found it: the events checked (versions
+    1 … `events`) and the first broken link, if any."""
+
+    case_id: str
+    events: int
+    finding: ChainFinding | None
+
+    @property
+    def ok(self) -> bool:
+        return self.finding is None
+
+    @property
+    def broken_at(self) -> int | None:
+        return self.finding.stream_version if self.finding is not None else None
+
+    def intact(self, version: int) -> bool:
+        """Whether the event at `version` was checked and lies before any broken link
+        (an event appended after the check is not vouched for)."""
+        if version < 1 or version > self.events:
+            return False
+        return self.finding is None or version < self.finding.stream_version
+
+
+async def verify_case_chain(app: Casework, actor: Actor, case_id: str) -> CaseChain:
+    """Recompute the case's hash chain (the check `casework verify` runs on every
+    stream) for a staff member who may read the case's history.
+
+    Decided by the access table like a read of the case's history (CaseNotVisible for a
+    case out of scope or unknown, AccessDenied for a role that reads no history); not
+    itself recorded in the access log: it shows hashes and versions, no case content,
+    and the caller has read (and recorded) the history it verifies."""
+    location = await locate_in_read_model(app.pool, case_id)
+    decide_read(
+        actor, Query.CASE_HISTORY, case_id,
+        team=location.team if location else None,
+        worker=location.worker if location else None,
+    )  # fmt: skip
+    async with app.pool.acquire() as conn:
+        report = await verify_chains(conn, stream_id=f"case-{case_id}")
+    return CaseChain(case_id, report.events, report.findings[0] if report.findings else None)

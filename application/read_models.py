@@ -19,10 +19,11 @@ paging through an unchanging list returns every row exactly once. (A row whose s
 key changes between two pages — a referral answered, a review rescheduled — may show
 up twice or not at all, as in any live list.)
 
-Only the timeline pages in SQL (its query takes `after_version` and `limit`). The
-other queries take no "after this key" argument, so those use cases read every row
-the caller may see and page over the result here, until their queries in projections/
-learn to start after a key; each says so.
+Every list pages in SQL: its query takes `limit` and the key to start after (`after`;
+`after_version` for the timeline, `before` for the access log, newest first), so a
+page reads at most `limit + 1` rows (the one more tells whether there is a next page),
+however long the list. The cursor's key is the query's own ORDER BY (unique: it ends
+with the row's ids), with times as microseconds since the epoch.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ from projections.queries import (
     ReviewDue,
     TimelineEntry,
 )
+from projections.referrals import referral_key
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -80,6 +82,7 @@ __all__ = [
     "caseload",
     "escalations",
     "outcomes",
+    "page_over",
     "referral_counts",
     "referrals",
     "reviews",
@@ -96,9 +99,6 @@ REFERRAL_STATUSES = ("made", "sent", "dispatch_failed", "accepted", "declined", 
 ApprovalKindName = Literal["plan", "closure"]
 ReferralStatusName = Literal["made", "sent", "dispatch_failed", "accepted", "declined", "completed"]
 CaseloadBy = Literal["worker", "team"]
-
-_EVERY_ROW = 2**31 - 1
-"""The `limit` given to a query paged here, over its whole result."""
 
 _MAX_CURSOR_CHARS = 1000
 
@@ -143,6 +143,12 @@ def _micros(moment: datetime) -> int:
     return (moment - _EPOCH) // timedelta(microseconds=1)
 
 
+def _moment(micros: int | str) -> datetime:
+    """The time a cursor holds as microseconds since the epoch (exact: PostgreSQL keeps
+    microseconds)."""
+    return _EPOCH + timedelta(microseconds=int(micros))
+
+
 def encode_cursor(query: str, key: Key) -> str:
     """The opaque cursor after the row with `key` of `query`."""
     raw = json.dumps({"q": query, "k": list(key)}, separators=(",", ":")).encode()
@@ -170,20 +176,39 @@ def decode_cursor(query: str, cursor: str, shape: Sequence[type]) -> Key:
     return tuple(key)
 
 
-def _page(
+def page_over(
     query: str,
     rows: Sequence[T],
     key: Callable[[T], Key],
     shape: Sequence[type],
     page: PageRequest,
 ) -> Page[T]:
-    """Page over a query's whole result: sorted by `key`, the rows after the cursor."""
+    """Page over rows held in memory (a query's whole result, or a directory folded from
+    its stream): sorted by `key`, the rows after the cursor."""
     ordered = sorted(rows, key=key)
     if page.cursor is not None:
         after = decode_cursor(query, page.cursor, shape)
         ordered = [row for row in ordered if key(row) > after]
     items = ordered[: page.limit]
     more = len(ordered) > page.limit
+    return Page[T](
+        items=items,
+        limit=page.limit,
+        next_cursor=encode_cursor(query, key(items[-1])) if more else None,
+    )
+
+
+def _after(query: str, page: PageRequest, shape: Sequence[type]) -> Key | None:
+    """The key the page starts after (None: the first page); InvalidQuery naming
+    `cursor` when it is not one of `query`'s."""
+    return decode_cursor(query, page.cursor, shape) if page.cursor is not None else None
+
+
+def _sql_page(query: str, rows: Sequence[T], page: PageRequest, key: Callable[[T], Key]) -> Page[T]:
+    """A page from a query asked for `page.limit + 1` rows after the cursor's key, in
+    the order `key` gives: the extra row only tells that there is a next page."""
+    items = list(rows[: page.limit])
+    more = len(rows) > page.limit
     return Page[T](
         items=items,
         limit=page.limit,
@@ -204,35 +229,44 @@ async def caseload(
     by: CaseloadBy = "worker",
 ) -> Page[Caseload]:
     """Open cases per worker (or per team) of the cases the caller sees, by team then
-    worker. Paged here over the query's result (one row per worker: it aggregates)."""
+    worker (the query aggregates, and starts after the cursor's team and worker)."""
     query_relation(actor, Query.CASELOAD)
-    rows = await queries.caseload(app.pool, actor, worker=worker, team=team, by=by)
-    return _page(f"caseload-by-{by}", rows, lambda r: (r.team, r.worker or ""), (str, str), page)
+    name = f"caseload-by-{by}"
+    shape: tuple[type, ...] = (str, str) if by == "worker" else (str,)
+    after = _after(name, page, shape)
+    start: tuple[str, str] | tuple[str] | None = None
+    if after is not None:
+        start = (str(after[0]), str(after[1])) if by == "worker" else (str(after[0]),)
+    rows = await queries.caseload(
+        app.pool, actor, worker=worker, team=team, by=by, limit=page.limit + 1, after=start
+    )
+
+    def key(row: Caseload) -> Key:
+        return (row.team, row.worker or "") if by == "worker" else (row.team,)
+
+    return _sql_page(name, rows, page, key)
 
 
 async def approvals(
     app: Casework, actor: Actor, page: PageRequest, *, kind: ApprovalKindName | None = None
 ) -> Page[PendingApproval]:
-    """Approvals waiting for a decision, oldest first. Paged here over the query's whole
-    result (`pending_approvals` cannot start after a key yet)."""
+    """Approvals waiting for a decision, oldest first."""
     query_relation(actor, Query.APPROVALS)
-    rows = await queries.pending_approvals(app.pool, actor, kind=kind, limit=_EVERY_ROW)
-    return _page(
-        "approvals",
-        rows,
-        lambda r: (_micros(r.requested_at), r.case_id, r.approval_id),
-        (int, str, str),
-        page,
+    after = _after("approvals", page, (int, str, str))
+    rows = await queries.pending_approvals(
+        app.pool, actor, kind=kind, limit=page.limit + 1,
+        after=(_moment(after[0]), str(after[1]), str(after[2])) if after else None,
+    )  # fmt: skip
+    return _sql_page(
+        "approvals", rows, page, lambda r: (_micros(r.requested_at), r.case_id, r.approval_id)
     )
 
 
-def _referral_key(row: Referral) -> Key:
-    """The query's order: awaiting a reply first, the longest waiting first (the oldest
-    send, or making when unsent), then by when made. Stable: it does not depend on now."""
-    if row.status in queries.AWAITING_REPLY:
-        return (0, _micros(row.dispatched_at or row.made_at), _micros(row.made_at),
-                row.case_id, row.referral_id)  # fmt: skip
-    return (1, 0, _micros(row.made_at), row.case_id, row.referral_id)
+def _referral_cursor(row: Referral) -> Key:
+    """The query's order (`projections.referrals.referral_key`): awaiting a reply first,
+    the longest waiting first, then by when made. Stable: it does not depend on now."""
+    awaiting, since, made_at, case_id, referral_id = referral_key(row)
+    return (awaiting, _micros(since), _micros(made_at), case_id, referral_id)
 
 
 async def referrals(
@@ -244,25 +278,30 @@ async def referrals(
     status: ReferralStatusName | None = None,
     open_only: bool = False,
 ) -> Page[Referral]:
-    """Referrals, those waiting longest for a reply first. Paged here over the query's
-    whole result (`referrals` cannot start after a key yet)."""
+    """Referrals, those waiting longest for a reply first."""
     query_relation(actor, Query.REFERRALS)
+    after = _after("referrals", page, (int, int, int, str, str))
     rows = await queries.referrals(
-        app.pool, actor, provider=provider, status=status, open_only=open_only, limit=_EVERY_ROW
-    )
-    return _page("referrals", rows, _referral_key, (int, int, int, str, str), page)
+        app.pool, actor, provider=provider, status=status, open_only=open_only,
+        limit=page.limit + 1,
+        after=(int(after[0]), _moment(after[1]), _moment(after[2]), str(after[3]),
+               str(after[4])) if after else None,
+    )  # fmt: skip
+    return _sql_page("referrals", rows, page, _referral_cursor)
 
 
 async def referral_counts(
     app: Casework, actor: Actor, page: PageRequest, *, provider: str | None = None
 ) -> Page[ReferralCount]:
-    """Referrals by provider and status, with the longest wait for a reply. Paged here
-    over the query's result (one row per provider and status: it aggregates)."""
+    """Referrals by provider and status, with the longest wait for a reply (the query
+    aggregates, and starts after the cursor's provider and status)."""
     query_relation(actor, Query.REFERRALS)
-    rows = await queries.referral_counts(app.pool, actor, provider=provider)
-    return _page(
-        "referrals-by-provider", rows, lambda r: (r.provider_id, r.status), (str, str), page
-    )
+    after = _after("referrals-by-provider", page, (str, str))
+    rows = await queries.referral_counts(
+        app.pool, actor, provider=provider, limit=page.limit + 1,
+        after=(str(after[0]), str(after[1])) if after else None,
+    )  # fmt: skip
+    return _sql_page("referrals-by-provider", rows, page, lambda r: (r.provider_id, r.status))
 
 
 async def reviews(
@@ -274,28 +313,32 @@ async def reviews(
     overdue_only: bool = False,
 ) -> Page[ReviewDue]:
     """Reviews overdue, then due within `within_days` (or overdue only), the most overdue
-    first. Paged here over the query's whole result (`reviews` cannot start after a key
-    yet)."""
+    first."""
     query_relation(actor, Query.REVIEWS)
+    after = _after("reviews", page, (int, str))
     rows = await queries.reviews(
-        app.pool, actor, within_days=within_days, overdue_only=overdue_only, limit=_EVERY_ROW
-    )
-    return _page("reviews", rows, lambda r: (_micros(r.due_at), r.case_id), (int, str), page)
+        app.pool, actor, within_days=within_days, overdue_only=overdue_only,
+        limit=page.limit + 1, after=(_moment(after[0]), str(after[1])) if after else None,
+    )  # fmt: skip
+    return _sql_page("reviews", rows, page, lambda r: (_micros(r.due_at), r.case_id))
 
 
 async def escalations(
     app: Casework, actor: Actor, page: PageRequest, *, level: int | None = None
 ) -> Page[OpenEscalation]:
-    """Open escalations, the highest level first, then the oldest. Paged here over the
-    query's whole result (`escalations` cannot start after a key yet)."""
+    """Open escalations, the highest level first, then the oldest."""
     query_relation(actor, Query.ESCALATIONS)
-    rows = await queries.escalations(app.pool, actor, level=level, limit=_EVERY_ROW)
-    return _page(
+    after = _after("escalations", page, (int, int, str, str))
+    rows = await queries.escalations(
+        app.pool, actor, level=level, limit=page.limit + 1,
+        after=(-int(after[0]), _moment(after[1]), str(after[2]), str(after[3]))
+        if after else None,
+    )  # fmt: skip
+    return _sql_page(
         "escalations",
         rows,
-        lambda r: (-r.level, _micros(r.raised_at), r.case_id, r.escalation_id),
-        (int, int, str, str),
         page,
+        lambda r: (-r.level, _micros(r.raised_at), r.case_id, r.escalation_id),
     )
 
 
@@ -412,16 +455,33 @@ async def access_log_entries(
     app: Casework, actor: Actor, case_id: str, page: PageRequest
 ) -> Page[AccessEntry]:
     """Who read the case, newest first (auditors, managers: AccessDenied for the other
-    roles). Paged here over the case's whole log (`entries` cannot start after a key
-    yet)."""
+    roles)."""
     query_relation(actor, Query.ACCESS_LOG)
-    rows = await access_log.entries(app.pool, actor, case_id, limit=_EVERY_ROW)
-    return _page("access-log", rows, lambda e: (-e.access_id,), (int,), page)
+    after = _after("access-log", page, (int,))
+    rows = await access_log.entries(
+        app.pool, actor, case_id, limit=page.limit + 1,
+        before=-int(after[0]) if after else None,
+    )  # fmt: skip
+    return _sql_page("access-log", rows, page, lambda e: (-e.access_id,))
 
 
 async def break_glass_entries(app: Casework, actor: Actor, page: PageRequest) -> Page[AccessEntry]:
-    """Every emergency access, newest first (for the same roles as the access log). Paged
-    here over the whole result (`break_glass_entries` cannot start after a key yet)."""
+    """Every emergency access, newest first (for the same roles as the access log)."""
     query_relation(actor, Query.ACCESS_LOG)
-    rows = await access_log.break_glass_entries(app.pool, actor, limit=_EVERY_ROW)
-    return _page("break-glass", rows, lambda e: (-e.access_id,), (int,), page)
+    after = _after("break-glass", page, (int,))
+    rows = await access_log.break_glass_entries(
+        app.pool, actor, limit=page.limit + 1, before=-int(after[0]) if after else None
+    )
+    return _sql_page("break-glass", rows, page, lambda e: (-e.access_id,))
+
+
+async def open_cases(
+    app: Casework, actor: Actor, *, risk_level: str | None = None, limit: int = MAX_LIMIT
+) -> list[CaseSummary]:
+    """The open cases the caller sees, one row each (the staff console's caseload), the
+    soonest review first; at most `limit`. No client personal details: the read model
+    holds none."""
+    query_relation(actor, Query.CASELOAD)
+    if risk_level is not None and risk_level not in queries.RISK_LEVELS:
+        raise InvalidQuery("risk_level", f"one of {', '.join(queries.RISK_LEVELS)}")
+    return await queries.open_cases(app.pool, actor, risk_level=risk_level, limit=limit)

@@ -24,7 +24,9 @@ Relations (the same words in both tables):
 A role missing from a row may not do it at all. In short: caseworkers work and see
 their own caseload; supervisors their team's cases and its approvals; managers every
 team; auditors read everything, history included, and change nothing; administrators
-keep the directories and the policy and erase clients, and see no case data.
+keep the directories and the policy and erase clients, and see no case data; operators
+run the servers and may decode workflow payloads with the codec server, and read no
+case through Casework.
 
 Separation of duties is checked by the rules on top of this table (cases/decide.py):
 nobody approves or returns a plan they wrote or an approval they requested.
@@ -170,7 +172,7 @@ class Query(StrEnum):
     CASE_DETAILS = "case_details"
     """One case as it stands: `case show`, `summary`."""
     CASE_HISTORY = "case_history"
-    """One case's events: `case history`, `timeline`, `inspect` (its workflow and log)."""
+    """One case's events: `case history`, `timeline`."""
     CASELOAD = "caseload"
     APPROVALS = "approvals"
     REFERRALS = "referrals"
@@ -182,6 +184,13 @@ class Query(StrEnum):
     """Who read a case, when and why (`access-log`)."""
     DIRECTORIES = "directories"
     """The staff and resource directories (`staff list|show`, `provider list|show`)."""
+    WORKFLOWS = "workflows"
+    """What one case's workflow waits on, and whether workflow, log and read model agree
+    (`inspect`): workflow state, timers, event types and actors, the read-model row; no
+    personal field. Operators run it on the servers, recorded with their OS user."""
+    PAYLOADS = "payloads"
+    """Workflow payloads in Temporal, decrypted by the codec server (the Temporal UI and
+    CLI). Not a case data query: it shows what the workflows carry, to those who run them."""
 
 
 _CASE_DATA: dict[Role, Relation] = {
@@ -208,11 +217,13 @@ QUERIES: dict[Query, dict[Role, Relation]] = {
     **{q: dict(_CASE_DATA) for q in CASE_DATA_QUERIES},
     Query.ACCESS_LOG: {Role.MANAGER: "any", Role.AUDITOR: "any", Role.SYSTEM: "any"},
     Query.DIRECTORIES: dict.fromkeys(ROLES, "any"),
+    Query.WORKFLOWS: {**_CASE_DATA, Role.OPERATOR: "any"},
+    Query.PAYLOADS: {Role.OPERATOR: "any", Role.ADMIN: "any"},
 }
 
 QUERY_NAMES: dict[Query, str] = {
     Query.CASE_DETAILS: "a case's details (`case show`, `summary`)",
-    Query.CASE_HISTORY: "a case's history (`case history`, `timeline`, `inspect`)",
+    Query.CASE_HISTORY: "a case's history (`case history`, `timeline`)",
     Query.CASELOAD: "caseload",
     Query.APPROVALS: "pending approvals",
     Query.REFERRALS: "referrals",
@@ -221,6 +232,8 @@ QUERY_NAMES: dict[Query, str] = {
     Query.OUTCOMES: "outcomes",
     Query.ACCESS_LOG: "the access log (`access-log`)",
     Query.DIRECTORIES: "staff and resource directories",
+    Query.WORKFLOWS: "what a case's workflow waits on (`inspect`)",
+    Query.PAYLOADS: "workflow payloads, decrypted (the codec server)",
 }
 
 BREAK_GLASS_ROLES: frozenset[Role] = frozenset(
@@ -255,6 +268,10 @@ def query_relation(actor: Actor, query: Query) -> Relation:
         raise AccessDenied(
             f"{actor.staff_id} is an administrator: administrators manage the staff and "
             "resource directories and see no case data"
+        )
+    if actor.role is Role.OPERATOR and query in CASE_DATA_QUERIES:
+        raise AccessDenied(
+            f"{actor.staff_id} is an operator: operators run the servers and see no case data"
         )
     raise AccessDenied(f"{actor.staff_id} ({actor.role}) may not read {QUERY_NAMES[query]}")
 

@@ -19,6 +19,8 @@ class Role(StrEnum):
     MANAGER = "manager"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    OPERATOR = "operator"
+    """Runs the servers: may decode workflow payloads (the codec server), reads no case."""
     SYSTEM = "system"
     """The engine itself (timers, escalations, provider replies)."""
 
@@ -29,7 +31,7 @@ class Actor(BaseModel):
     staff_id: Identifier
     role: Role
     team: Identifier | None = None
-    """The staff member's team; managers, auditors and admins may have none."""
+    """The staff member's team; managers, auditors, admins and operators may have none."""
 
 
 SYSTEM_ACTOR = Actor(staff_id="casework", role=Role.SYSTEM)

@@ -5,6 +5,7 @@ Every command sent to an open case (cases/commands.py) has exactly one entry her
 * `command` — the pydantic model of the command;
 * `update` — the name of the case workflow's Update that carries it. Names are kept
   for good: running cases' histories and every client refer to them;
+* `action` — the command's row of the access table (cases/access.py);
 * `decide(state, cmd, now)` — the pure rule (cases/decide.py): the events the
   command yields on this state, or `CommandRejected` with a reason a person can act
   on. The workflow's one validator runs it before an Update is accepted, and its
@@ -31,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from cases import commands as c
 from cases import decide as rules
+from cases.access import Action
 from cases.policy import Policy
 from cases.scoring import Score
 from cases.state import CaseState
@@ -62,6 +64,10 @@ class CaseCommand(Generic[C]):
 
     command: type[C]
     update: str
+    action: Action
+    """What the access table (cases/access.py `COMMANDS`) calls the command: who may
+    send it to which case. The rule in `decide` checks it; the HTTP API checks it first
+    to answer 403 (or 404 when the caller may not see the case) without a round trip."""
     decide: Decide[C]
     scoring: Scoring[C] | None = None
     dispatch_to: Callable[[C], str] | None = None
@@ -108,71 +114,129 @@ def _policy(cmd: c.ApplyPolicy) -> Policy:
 
 TABLE: tuple[CaseCommand[Any], ...] = (
     CaseCommand(
-        command=c.RecordConsent, update="record_consent", decide=_stateful(rules.decide_consent)
+        command=c.RecordConsent,
+        update="record_consent",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_consent),
     ),
     CaseCommand(
         command=c.RecordAssessment,
         update="record_assessment",
+        action=Action.WORK,
         decide=check_assessment,
         scoring=Scoring(assessment=_assessment, decide=rules.decide_assessment),
     ),
     CaseCommand(
-        command=c.DraftPlan, update="draft_plan", decide=_stateful(rules.decide_draft_plan)
+        command=c.DraftPlan,
+        update="draft_plan",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_draft_plan),
     ),
     CaseCommand(
-        command=c.SubmitPlan, update="submit_plan", decide=_stateful(rules.decide_submit_plan)
+        command=c.SubmitPlan,
+        update="submit_plan",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_submit_plan),
     ),
     CaseCommand(
-        command=c.DecideApproval, update="decide_approval", decide=_stateful(rules.decide_approval)
+        command=c.DecideApproval,
+        update="decide_approval",
+        action=Action.APPROVE,
+        decide=_stateful(rules.decide_approval),
     ),
     CaseCommand(
         command=c.Refer,
         update="refer",
+        action=Action.WORK,
         decide=_stateful(rules.decide_refer),
         dispatch_to=_channel,
     ),
     CaseCommand(
         command=c.ReferralReply,
         update="referral_reply",
+        action=Action.PROVIDER_REPLY,
         decide=_stateful(rules.decide_referral_reply),
     ),
     CaseCommand(
         command=c.ProviderReport,
         update="provider_report",
+        action=Action.PROVIDER_REPLY,
         decide=_stateful(rules.decide_provider_report),
     ),
-    CaseCommand(command=c.LogContact, update="log_contact", decide=_stateful(rules.decide_contact)),
     CaseCommand(
-        command=c.RecordProgress, update="record_progress", decide=_stateful(rules.decide_progress)
+        command=c.LogContact,
+        update="log_contact",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_contact),
     ),
-    CaseCommand(command=c.Evaluate, update="evaluate", decide=_stateful(rules.decide_evaluate)),
-    CaseCommand(command=c.Assign, update="assign", decide=_stateful(rules.decide_assign)),
+    CaseCommand(
+        command=c.RecordProgress,
+        update="record_progress",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_progress),
+    ),
+    CaseCommand(
+        command=c.Evaluate,
+        update="evaluate",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_evaluate),
+    ),
+    CaseCommand(
+        command=c.Assign,
+        update="assign",
+        action=Action.ASSIGN,
+        decide=_stateful(rules.decide_assign),
+    ),
     CaseCommand(
         command=c.RequestTransfer,
         update="request_transfer",
+        action=Action.WORK,
         decide=_stateful(rules.decide_transfer),
     ),
     CaseCommand(
         command=c.ReplyTransfer,
         update="reply_transfer",
+        action=Action.TRANSFER_REPLY,
         decide=_stateful(rules.decide_transfer_reply),
     ),
     CaseCommand(
         command=c.RequestClosure,
         update="request_closure",
+        action=Action.WORK,
         decide=_stateful(rules.decide_request_closure),
     ),
-    CaseCommand(command=c.HoldCase, update="hold", decide=rules.decide_hold),
-    CaseCommand(command=c.ResumeCase, update="resume", decide=_stateful(rules.decide_resume)),
-    CaseCommand(command=c.RecordNote, update="record_note", decide=_stateful(rules.decide_note)),
-    CaseCommand(command=c.ForgetClient, update="forget", decide=_stateful(rules.decide_forget)),
+    CaseCommand(command=c.HoldCase, update="hold", action=Action.WORK, decide=rules.decide_hold),
+    CaseCommand(
+        command=c.ResumeCase,
+        update="resume",
+        action=Action.WORK,
+        decide=_stateful(rules.decide_resume),
+    ),
+    CaseCommand(
+        command=c.RecordNote,
+        update="record_note",
+        action=Action.NOTE,
+        decide=_stateful(rules.decide_note),
+    ),
+    CaseCommand(
+        command=c.ForgetClient,
+        update="forget",
+        action=Action.ERASE,
+        decide=_stateful(rules.decide_forget),
+    ),
     CaseCommand(
         command=c.ApplyPolicy,
         update="apply_policy",
+        action=Action.POLICY,
         decide=check_apply_policy,
         adopts_policy=_policy,
     ),
-    CaseCommand(command=c.Reopen, update="reopen", decide=_stateful(rules.decide_reopen)),
+    CaseCommand(
+        command=c.Reopen,
+        update="reopen",
+        action=Action.REOPEN,
+        decide=_stateful(rules.decide_reopen),
+    ),
 )
 """Every command sent to an open (or reopening) case, in the order of the case lifecycle."""
 

@@ -1,7 +1,10 @@
 """`casework demo`: a live caseload on the embedded stack, then a summary.
 
 1. Seeds the staff and resource directories (idempotent) with webhooks served by the
-   local provider simulator, and applies a policy with second-scale durations.
+   demo's own provider simulator, and applies a policy with second-scale durations.
+   When the demo ends, the webhooks are handed over to the simulated providers that
+   every `casework up` on the data directory serves (`casework.stack.simulator_url`),
+   so the demo's agency keeps working after the demo.
 2. Opens the caseload (seeded: the same `--seed` gives the same clients, paths and
    replies; case ids are fresh each run so the demo can run again on the same data)
    and walks every case through its path concurrently. Providers accept or decline
@@ -20,9 +23,10 @@ import contextlib
 import random
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -36,14 +40,17 @@ from cases import commands as c
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.state import CaseState
 from casework.provider_simulator import ProviderSimulator, ReceivedReferral
-from casework.stack import StackAlreadyRunning, running_stack
+from casework.stack import StackAlreadyRunning, running_stack, simulator_url
+from demo.accounts import ensure_demo_accounts
 from demo.caseload import CasePath, CaseScript, caseload
 from demo.lifecycle import CaseRun
 from demo.reviews import tally_reviews
-from demo.setup import DEMO_POLICY, REVIEW_LEAD, seed_directories
+from demo.setup import DEMO_POLICY, REVIEW_LEAD, seed_directories, webhook_templates
+from events.store import EventStore
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 from projections import queries
+from projections.reviews import OpenEscalation
 from workflows.case import CaseWorkflow
 
 MANAGER = Actor(staff_id="m.okafor", role=Role.MANAGER)
@@ -73,6 +80,10 @@ class DemoReport:
     overdue_by_path: dict[str, int] = field(default_factory=dict)
     """Open cases whose review is overdue, by path."""
     extra: dict[str, Any] = field(default_factory=dict)
+    api_url: str | None = None
+    """The HTTP API (and staff console) of the stack, when it serves one."""
+    sign_ins: dict[str, str] = field(default_factory=dict)
+    """Demo accounts to sign in with, by staff id: their passwords."""
 
 
 def reviews_line(reviews: dict[str, Any], escalations_by_path: dict[str, int]) -> str:
@@ -91,6 +102,35 @@ def reviews_line(reviews: dict[str, Any], escalations_by_path: dict[str, int]) -
     )
 
 
+def escalated_case(open_escalations: Sequence[OpenEscalation]) -> str | None:
+    """The case the summary points to as "an escalated case": one escalated to the
+    manager if any, else any escalated one, else None (the summary then names none)."""
+    return next(
+        (e.case_id for e in open_escalations if e.level >= 2),
+        next((e.case_id for e in open_escalations), None),
+    )
+
+
+@contextlib.asynccontextmanager
+async def webhooks_handed_over(store: EventStore, data_dir: Path) -> AsyncIterator[None]:
+    """On the way out (also on an error or Ctrl-C), point the demo agency's webhooks at
+    the data directory's simulated providers (`casework.stack.simulator_url`), which
+    every `casework up` serves: the demo's own simulator stops with the demo, and
+    referrals and escalations made afterwards must still be answered."""
+    try:
+        yield
+    finally:
+        base = simulator_url(data_dir)
+        try:
+            await seed_directories(store, *webhook_templates(base))
+        except Exception as exc:  # report it, never hide the demo's own outcome
+            get_logger(component="demo").warning(
+                "demo webhooks not handed over to the stack's simulator",
+                simulator=base,
+                error=str(exc),
+            )
+
+
 @contextlib.asynccontextmanager
 async def attached(settings: Settings) -> AsyncIterator[tuple[Casework, str, str]]:
     """A stack started here for the demo's duration, or the one `casework up` runs."""
@@ -102,6 +142,10 @@ async def attached(settings: Settings) -> AsyncIterator[tuple[Casework, str, str
         pass
     async with open_casework(settings, pool_size=10) as app:
         yield app, f"http://127.0.0.1:{settings.temporal_ui_port}", "psql (see casework up)"
+
+
+SIGN_INS = ("j.morales", "s.patel", "m.okafor", "a.lindqvist")
+"""The demo accounts the summary offers: a caseworker, a supervisor, a manager, an auditor."""
 
 
 class ReplyDesk:
@@ -148,13 +192,12 @@ async def run_demo(
     async with attached(settings) as (app, ui_url, psql):
         client, pool, store = await app.temporal(), app.pool, app.store
         desk = ReplyDesk(client, seed)
-        async with ProviderSimulator(on_referral=desk.on_referral) as simulator:
-            base = simulator.base_url
-            admin = await seed_directories(
-                store,
-                staff_url=base + "/notifications/{staff_id}",
-                provider_url=base + "/providers/{provider_id}/referrals",
-            )
+        async with (
+            webhooks_handed_over(store, settings.data_dir),
+            ProviderSimulator(on_referral=desk.on_referral) as simulator,
+        ):
+            admin = await seed_directories(store, *webhook_templates(simulator.base_url))
+            passwords = await ensure_demo_accounts(app, admin, settings.data_dir)
             policy = await apply_policy(store, client, admin, DEMO_POLICY)
             log.info("demo policy applied", version=policy.version)
             case_client = await app.cases()
@@ -287,10 +330,7 @@ async def run_demo(
                     await asyncio.gather(watcher, *reviewers, return_exceptions=True)
             by_level = Counter(e.level for e in open_escalations)
             by_path = Counter(path_of[e.case_id] for e in open_escalations)
-            interesting = next(
-                (e.case_id for e in open_escalations if e.level >= 2),
-                next((e.case_id for e in open_escalations), None),
-            )
+            interesting = escalated_case(open_escalations)
             tally = await tally_reviews(pool, path_of)
             delivered = len(simulator.notifications)
     report = DemoReport(
@@ -309,5 +349,7 @@ async def run_demo(
         reviews={**asdict(tally), "lapsed": tally.lapsed},
         escalations_by_path=dict(sorted(by_path.items())),
         overdue_by_path=dict(sorted(Counter(path_of[r.case_id] for r in overdue).items())),
+        api_url=settings.api_base_url if settings.http_port else None,
+        sign_ins={s: passwords[s] for s in SIGN_INS if s in passwords},
     )
     return report

@@ -1,7 +1,7 @@
 """The staff and resource directories: event-sourced data the engine consults.
 
 The staff directory (stream `directory-staff`) holds teams and staff members with
-their roles (caseworker, supervisor, manager, auditor, admin); the resource
+their roles (caseworker, supervisor, manager, auditor, admin, operator); the resource
 directory (stream `directory-providers`) holds providers, their services,
 eligibility notes and contact channel. Reads fold the stream (cached per store by
 stream version); every change is an event whose metadata names the acting admin.

@@ -76,8 +76,16 @@ class VerifyReport:
         return not self.findings
 
 
-async def verify_chains(conn: asyncpg.Connection, batch: int = 5000) -> VerifyReport:
-    """Walk every stream in version order; report the first broken link of each stream."""
+_CHAIN_COLUMNS = """stream_id, stream_version, event_id, event_type, schema_version,
+                      occurred_at, data::text AS data, metadata::text AS metadata,
+                      previous_hash, hash, global_position"""
+
+
+async def verify_chains(
+    conn: asyncpg.Connection, batch: int = 5000, *, stream_id: str | None = None
+) -> VerifyReport:
+    """Walk every stream (or only `stream_id`) in version order; report the first broken
+    link of each stream."""
     findings: list[ChainFinding] = []
     streams = events = 0
     current: str | None = None
@@ -85,13 +93,18 @@ async def verify_chains(conn: asyncpg.Connection, batch: int = 5000) -> VerifyRe
     previous: bytes | None = None
     broken = False
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        cursor = conn.cursor(
-            """SELECT stream_id, stream_version, event_id, event_type, schema_version,
-                      occurred_at, data::text AS data, metadata::text AS metadata,
-                      previous_hash, hash, global_position
-                 FROM events ORDER BY stream_id, stream_version""",
-            prefetch=batch,
-        )
+        if stream_id is None:
+            cursor = conn.cursor(
+                f"SELECT {_CHAIN_COLUMNS} FROM events ORDER BY stream_id, stream_version",
+                prefetch=batch,
+            )
+        else:
+            cursor = conn.cursor(
+                f"""SELECT {_CHAIN_COLUMNS} FROM events WHERE stream_id = $1
+                     ORDER BY stream_version""",
+                stream_id,
+                prefetch=batch,
+            )
         async for row in cursor:
             events += 1
             if row["stream_id"] != current:

@@ -68,6 +68,7 @@ class StaffRole(StrEnum):
     MANAGER = "manager"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    OPERATOR = "operator"
 
 
 TEAM_ROLES = frozenset({StaffRole.CASEWORKER, StaffRole.SUPERVISOR})

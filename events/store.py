@@ -383,6 +383,21 @@ class EventStore:
         async with self.pool.acquire() as conn:
             return await self._current_version(conn, stream_id)
 
+    async def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each stream, in one query (0 for a stream with no
+        events)."""
+        wanted = sorted(set(stream_ids))
+        if not wanted:
+            return {}
+        rows = await self.pool.fetch(
+            """SELECT s.stream_id,
+                      (SELECT max(e.stream_version) FROM events e
+                        WHERE e.stream_id = s.stream_id) AS version
+                 FROM unnest($1::text[]) AS s(stream_id)""",
+            wanted,
+        )
+        return {r["stream_id"]: int(r["version"] or 0) for r in rows}
+
     async def read_stream(
         self, stream_id: str, from_version: int = 1, limit: int | None = None
     ) -> list[RecordedEvent]:

@@ -6,13 +6,20 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from events.keys import MasterKeyring
+
+
+OIDC_SIGNATURE_ALGORITHMS = (
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
+)  # fmt: skip
+"""The asymmetric JWS algorithms single sign-on may be configured to accept."""
 
 
 class LogFormat(StrEnum):
@@ -84,6 +91,24 @@ class Settings(BaseSettings):
         ),
     )
 
+    codec_allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        alias="CASEWORK_CODEC_ALLOWED_ORIGINS",
+        description=(
+            "Browser origins (the Temporal UI's, e.g. https://temporal.example.org) the codec "
+            "server answers CORS for, comma-separated. Empty: none (the CLI needs no CORS)."
+        ),
+    )
+
+    @field_validator("codec_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple):
+            return [browser_origin(str(item)) for item in value]
+        return value
+
     # --- the HTTP API (casework serve, casework up) --------------------------------
     http_host: str = Field(
         default="127.0.0.1",
@@ -96,6 +121,32 @@ class Settings(BaseSettings):
         ge=0,
         le=65535,
         description="Port of the HTTP API (`casework serve`, `casework up`); 0: not in `up`.",
+    )
+
+    # --- the command line as a client of the API (casework login) ------------------
+    api_url: str | None = Field(
+        default=None,
+        alias="CASEWORK_API_URL",
+        description=(
+            "The API the `casework` staff commands talk to. Unset: "
+            "http://<CASEWORK_HTTP_HOST>:<CASEWORK_HTTP_PORT>."
+        ),
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        alias="CASEWORK_TOKEN",
+        description=(
+            "A personal access token for scripts (`casework token create`); it wins over "
+            "the session `casework login` keeps."
+        ),
+    )
+    config_dir: Path | None = Field(
+        default=None,
+        alias="CASEWORK_CONFIG_DIR",
+        description=(
+            "Where `casework login` keeps its session (mode 0600). Unset: "
+            "$XDG_CONFIG_HOME/casework, else ~/.config/casework."
+        ),
     )
 
     # --- staff accounts and sessions (application/identity) -------------------------
@@ -153,6 +204,140 @@ class Settings(BaseSettings):
         description="The issuer name authenticator apps show for Casework's TOTP entries.",
     )
 
+    # --- single sign-on (OpenID Connect) ---------------------------------------------
+    # Unset issuer: single sign-on is off. See "Single sign-on" in docs/security.md.
+    oidc_issuer: str | None = Field(
+        default=None,
+        alias="CASEWORK_OIDC_ISSUER",
+        description=(
+            "The OpenID Connect provider's issuer URL (its discovery document is "
+            "<issuer>/.well-known/openid-configuration). Unset: single sign-on is off."
+        ),
+    )
+    oidc_client_id: str | None = Field(
+        default=None,
+        alias="CASEWORK_OIDC_CLIENT_ID",
+        description="Casework's client id at the provider (the audience of its ID tokens).",
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        alias="CASEWORK_OIDC_CLIENT_SECRET",
+        description="The staff console's client secret (a confidential client); unset: public.",
+    )
+    oidc_cli_client_id: str | None = Field(
+        default=None,
+        alias="CASEWORK_OIDC_CLI_CLIENT_ID",
+        description=(
+            "The public client `casework login --sso` uses (device flow); ID tokens issued "
+            "to it are accepted too. Unset: only the client id."
+        ),
+    )
+    oidc_audience: str | None = Field(
+        default=None,
+        alias="CASEWORK_OIDC_AUDIENCE",
+        description="The `aud` that API bearer tokens must carry. Unset: the client id.",
+    )
+    oidc_staff_id_claim: str = Field(
+        default="sub",
+        alias="CASEWORK_OIDC_STAFF_ID_CLAIM",
+        min_length=1,
+        max_length=100,
+        description="The token claim whose value is the Casework staff id.",
+    )
+    oidc_email_fallback: bool = Field(
+        default=False,
+        alias="CASEWORK_OIDC_EMAIL_FALLBACK",
+        description=(
+            "When the staff id claim names nobody in the staff directory, take the token's "
+            "`email` as the staff id (only if the provider does not say it is unverified)."
+        ),
+    )
+    oidc_algorithms: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("RS256", "ES256", "PS256"),
+        alias="CASEWORK_OIDC_ALGORITHMS",
+        description="Signature algorithms accepted, comma-separated (never `none` or HS*).",
+    )
+    oidc_clock_skew: timedelta = Field(
+        default=timedelta(seconds=60),
+        alias="CASEWORK_OIDC_CLOCK_SKEW",
+        description="Tolerance on a token's `exp`, `nbf` and `iat` (at most 10 minutes).",
+    )
+    oidc_jwks_refetch_floor: timedelta = Field(
+        default=timedelta(seconds=60),
+        alias="CASEWORK_OIDC_JWKS_REFETCH_FLOOR",
+        description="An unknown `kid` refetches the provider's keys at most this often.",
+    )
+    oidc_provider_name: str = Field(
+        default="your agency's sign-in",
+        alias="CASEWORK_OIDC_PROVIDER_NAME",
+        min_length=1,
+        max_length=60,
+        description="The provider's name on the console's button: \"Sign in with <name>\".",
+    )
+
+    @field_validator("oidc_algorithms", mode="before")
+    @classmethod
+    def _algorithm_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(a.strip() for a in value.split(",") if a.strip())
+        return value
+
+    @field_validator("oidc_algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one signature algorithm")
+        for alg in value:
+            if alg.lower() == "none" or alg.upper().startswith("HS"):
+                raise ValueError(
+                    f"{alg!r} is refused: tokens must be signed with the provider's private "
+                    "key (`none` is no signature; an HMAC key would be public)"
+                )
+            if alg not in OIDC_SIGNATURE_ALGORITHMS:
+                raise ValueError(
+                    f"{alg!r} is not a supported signature algorithm; choose from "
+                    + ", ".join(OIDC_SIGNATURE_ALGORITHMS)
+                )
+        return value
+
+    @field_validator("oidc_clock_skew")
+    @classmethod
+    def _small_skew(cls, value: timedelta) -> timedelta:
+        if not timedelta(0) <= value <= timedelta(minutes=10):
+            raise ValueError("must be between 0 and 10 minutes")
+        return value
+
+    @field_validator("oidc_jwks_refetch_floor")
+    @classmethod
+    def _floor(cls, value: timedelta) -> timedelta:
+        if not timedelta(seconds=1) <= value <= timedelta(hours=24):
+            raise ValueError("must be between 1 second and 24 hours")
+        return value
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        url = urlsplit(value)
+        loopback = url.hostname in ("127.0.0.1", "localhost", "::1")
+        if url.scheme != "https" and not (url.scheme == "http" and loopback):
+            raise ValueError("must be an https:// URL (http:// only on this machine's loopback)")
+        if not url.hostname or url.query or url.fragment:
+            raise ValueError("must be a URL with a host and no query or fragment")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc_needs_a_client(self) -> Settings:
+        if self.oidc_issuer is not None and not self.oidc_client_id:
+            raise ValueError("CASEWORK_OIDC_CLIENT_ID: required when CASEWORK_OIDC_ISSUER is set")
+        return self
+
+    @property
+    def oidc_expected_audience(self) -> str | None:
+        """The `aud` API bearer tokens must carry (the audience, else the client id)."""
+        return self.oidc_audience or self.oidc_client_id
+
     @field_validator(
         "sign_in_failure_window",
         "sign_in_lockout",
@@ -183,12 +368,42 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def api_base_url(self) -> str:
+        """Where the staff commands find the API."""
+        if self.api_url:
+            return self.api_url.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::") else self.http_host
+        return f"http://{host}:{self.http_port}"
+
+    @property
     def temporal_host(self) -> str:
         return self.temporal_address.rsplit(":", 1)[0]
 
     @property
     def temporal_port(self) -> int:
         return int(self.temporal_address.rsplit(":", 1)[1])
+
+
+def browser_origin(value: str) -> str:
+    """A browser origin, `scheme://host[:port]` (http or https, no path); ValueError else."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ValueError(f"{value!r} is not an origin (malformed host or port)") from None
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or parts.username is not None
+    ):
+        raise ValueError(
+            f"{value!r} is not an origin: expected scheme://host[:port], such as "
+            "https://temporal.example.org"
+        )
+    return f"{parts.scheme}://{parts.netloc.lower()}"
 
 
 @lru_cache(maxsize=1)

@@ -123,8 +123,10 @@ async def pending_approvals(
     kind: str | None = None,
     now: datetime | None = None,
     limit: int = 500,
+    after: tuple[datetime, str, str] | None = None,
 ) -> list[PendingApproval]:
-    """Approvals waiting for a decision, oldest first.
+    """Approvals waiting for a decision, oldest first (by requested_at, case_id,
+    approval_id: `after` one such key, the rows that follow it).
 
     Joins `case_summary` (another projection, with its own checkpoint) for the scope,
     the case's client_ref, current team and worker, and `can_decide` (from that same
@@ -138,6 +140,10 @@ async def pending_approvals(
     if kind is not None:
         args.append(kind)
         where.append(f"a.kind = ${len(args)}")
+    if after is not None:
+        args.extend(after)
+        n = len(args)
+        where.append(f"(a.requested_at, a.case_id, a.approval_id) > (${n - 2}, ${n - 1}, ${n})")
     rows = await pool.fetch(
         f"""SELECT a.approval_id, a.case_id, cs.client_ref, a.kind, a.plan_id, a.plan_version,
                    a.closure_reason, a.requested_by, a.requested_role, a.requested_at,

@@ -432,8 +432,12 @@ async def caseload(
     team: str | None = None,
     by: str = "worker",
     now: datetime | None = None,
+    limit: int | None = None,
+    after: tuple[str, str] | tuple[str] | None = None,
 ) -> list[Caseload]:
-    """Open cases per worker (`by="worker"`) or per team (`by="team"`), visible ones only.
+    """Open cases per worker (`by="worker"`) or per team (`by="team"`), visible ones only,
+    by team then worker: at most `limit` rows, those after the key `after` ((team,
+    worker), or (team,) by team).
 
     Reads `case_summary` alone (overdue reviews from its own `next_review_due`)."""
     if by not in ("worker", "team"):
@@ -447,8 +451,36 @@ async def caseload(
         args.append(team)
         where.append(f"cs.team = ${len(args)}")
     group = "cs.team, cs.worker" if by == "worker" else "cs.team"
+    if after is not None:
+        args.extend(after)
+        places = ", ".join(f"${n}" for n in range(len(args) - len(after) + 1, len(args) + 1))
+        where.append(f"({group}) > ({places})" if len(after) > 1 else f"{group} > {places}")
+    args.append(limit)
     rows = await pool.fetch(
-        f"{_caseload_select(group)} WHERE {' AND '.join(where)} GROUP BY {group} ORDER BY {group}",
+        f"{_caseload_select(group)} WHERE {' AND '.join(where)} GROUP BY {group} "
+        f"ORDER BY {group} LIMIT ${len(args)}",
         *args,
     )
     return [_caseload_row(r, by == "worker") for r in rows]
+
+
+async def open_cases(
+    pool: asyncpg.Pool,
+    actor: Actor,
+    *,
+    risk_level: str | None = None,
+    limit: int = 500,
+) -> list[CaseSummary]:
+    """The open cases the actor sees, one row each (the staff console's caseload), the
+    soonest review first. Reads `case_summary` alone."""
+    args: list[object] = [limit]
+    where = ["cs.status = 'open'", case_scope(actor).sql("cs", args)]
+    if risk_level is not None:
+        args.append(risk_level)
+        where.append(f"cs.risk_level = ${len(args)}")
+    rows = await pool.fetch(
+        f"""SELECT {_SUMMARY_COLUMNS} FROM case_summary cs WHERE {" AND ".join(where)}
+             ORDER BY cs.next_review_due NULLS LAST, cs.case_id LIMIT $1""",
+        *args,
+    )
+    return [CaseSummary.model_validate(dict(r)) for r in rows]

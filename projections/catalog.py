@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from projections import approvals, case_summary, outcomes, referrals, reviews, timeline
+from projections import (
+    approvals,
+    case_summary,
+    outcomes,
+    referrals,
+    reviews,
+    timeline,
+    transfers,
+)
 from projections.base import Projection
 
 
@@ -15,6 +23,7 @@ def all_projections() -> list[Projection]:
         reviews.ESCALATIONS_PROJECTION,
         outcomes.PROJECTION,
         timeline.PROJECTION,
+        transfers.PROJECTION,
     ]
 
 

@@ -8,7 +8,14 @@ working. Add a query to its read model's module, then name it here.
 from __future__ import annotations
 
 from projections.approvals import PendingApproval, pending_approvals
-from projections.case_summary import RISK_LEVELS, Caseload, CaseSummary, case_summary, caseload
+from projections.case_summary import (
+    RISK_LEVELS,
+    Caseload,
+    CaseSummary,
+    case_summary,
+    caseload,
+    open_cases,
+)
 from projections.outcomes import outcomes
 from projections.referrals import (
     AWAITING_REPLY,
@@ -19,6 +26,7 @@ from projections.referrals import (
 )
 from projections.reviews import OpenEscalation, ReviewDue, escalations, reviews
 from projections.timeline import TimelineEntry, timeline
+from projections.transfers import PendingTransfer, pending_transfers
 
 __all__ = [
     "AWAITING_REPLY",
@@ -27,6 +35,7 @@ __all__ = [
     "Caseload",
     "OpenEscalation",
     "PendingApproval",
+    "PendingTransfer",
     "Referral",
     "ReferralCount",
     "ReviewDue",
@@ -34,8 +43,10 @@ __all__ = [
     "case_summary",
     "caseload",
     "escalations",
+    "open_cases",
     "outcomes",
     "pending_approvals",
+    "pending_transfers",
     "referral_counts",
     "referrals",
     "reviews",

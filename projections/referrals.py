@@ -199,6 +199,23 @@ def _referral_where(
 _WAITING = """CASE WHEN r.status IN ('made', 'sent', 'dispatch_failed')
       THEN extract(epoch FROM $1 - coalesce(r.dispatched_at, r.made_at))::float8 / 3600 END"""
 
+_REFERRAL_ORDER = """(r.status NOT IN ('made', 'sent', 'dispatch_failed'))::int,
+      CASE WHEN r.status IN ('made', 'sent', 'dispatch_failed')
+           THEN coalesce(r.dispatched_at, r.made_at) ELSE r.made_at END,
+      r.made_at, r.case_id, r.referral_id"""
+"""The order of `referrals`, as a key that does not depend on now: awaiting a reply
+first, the longest waiting first (the oldest send, or making when unsent: the most
+hours waiting), then by when made, case and referral. `referral_key` is the same key
+for a row."""
+
+
+def referral_key(row: Referral) -> tuple[int, datetime, datetime, str, str]:
+    """A row's place in the order of `referrals` (`_REFERRAL_ORDER`)."""
+    if row.status in AWAITING_REPLY:
+        since = row.dispatched_at or row.made_at
+        return (0, since, row.made_at, row.case_id, row.referral_id)
+    return (1, row.made_at, row.made_at, row.case_id, row.referral_id)
+
 
 async def referrals(
     pool: asyncpg.Pool,
@@ -209,8 +226,10 @@ async def referrals(
     open_only: bool = False,
     now: datetime | None = None,
     limit: int = 500,
+    after: tuple[int, datetime, datetime, str, str] | None = None,
 ) -> list[Referral]:
-    """Referrals, those waiting longest for a reply first.
+    """Referrals, those waiting longest for a reply first (`after` a `referral_key`, the
+    rows that follow it).
 
     Joins `case_summary` (another projection, with its own checkpoint) for the scope
     and the case's current team and worker only: safe, because no column of
@@ -219,6 +238,10 @@ async def referrals(
     """
     args: list[object] = [moment(now), limit]
     where = _referral_where(actor, args, provider, status, open_only)
+    if after is not None:
+        args.extend(after)
+        n = len(args)
+        where += f" AND ({_REFERRAL_ORDER}) > (${n - 4}, ${n - 3}, ${n - 2}, ${n - 1}, ${n})"
     rows = await pool.fetch(
         f"""SELECT r.case_id, r.referral_id, r.provider_id, r.service_id, r.goal_id, r.status,
                    r.made_by, r.made_at, r.dispatched_at, r.dispatch_attempts, r.dispatch_error,
@@ -226,7 +249,7 @@ async def referrals(
                    {_WAITING} AS waiting_hours
               FROM referrals r JOIN case_summary cs ON cs.case_id = r.case_id
              WHERE {where}
-             ORDER BY waiting_hours DESC NULLS LAST, r.made_at, r.case_id, r.referral_id
+             ORDER BY {_REFERRAL_ORDER}
              LIMIT $2""",
         *args,
     )
@@ -239,20 +262,28 @@ async def referral_counts(
     *,
     provider: str | None = None,
     now: datetime | None = None,
+    limit: int | None = None,
+    after: tuple[str, str] | None = None,
 ) -> list[ReferralCount]:
-    """Referrals by provider and status, with the longest wait for a reply.
+    """Referrals by provider and status, with the longest wait for a reply (at most
+    `limit` rows, by provider and status; `after` such a pair, the rows that follow it).
 
     Joins `case_summary` for the scope only: safe for the reason `referrals` gives
     (projections/scope.py, "Joining case_summary").
     """
     args: list[object] = [moment(now)]
     where = _referral_where(actor, args, provider, None, False)
+    if after is not None:
+        args.extend(after)
+        where += f" AND (r.provider_id, r.status) > (${len(args) - 1}, ${len(args)})"
+    args.append(limit)
     rows = await pool.fetch(
         f"""SELECT r.provider_id, r.status, count(*) AS referrals,
                    max({_WAITING}) AS oldest_waiting_hours
               FROM referrals r JOIN case_summary cs ON cs.case_id = r.case_id
              WHERE {where}
-             GROUP BY r.provider_id, r.status ORDER BY r.provider_id, r.status""",
+             GROUP BY r.provider_id, r.status ORDER BY r.provider_id, r.status
+             LIMIT ${len(args)}""",
         *args,
     )
     return [ReferralCount.model_validate(dict(r)) for r in rows]

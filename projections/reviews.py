@@ -182,8 +182,10 @@ async def reviews(
     overdue_only: bool = False,
     now: datetime | None = None,
     limit: int = 500,
+    after: tuple[datetime, str] | None = None,
 ) -> list[ReviewDue]:
-    """Reviews overdue, then due within `within_days`, the most overdue first.
+    """Reviews overdue, then due within `within_days`, the most overdue first (by due
+    time and case_id: `after` one such key, the rows that follow it).
 
     Joins two projections that advance separately, `case_summary` and `reviews`
     (`case_reviews`). Cases are selected and ordered through
@@ -201,6 +203,10 @@ async def reviews(
     horizon = now_ if overdue_only else now_ + timedelta(days=within_days)
     args: list[object] = [now_, horizon, limit]
     comparison = "<" if overdue_only else "<="
+    following = ""
+    if after is not None:
+        args.extend(after)
+        following = f"AND (cs.next_review_due, cs.case_id) > (${len(args) - 1}, ${len(args)})"
     rows = await pool.fetch(
         f"""SELECT rv.case_id, cs.client_ref, cs.worker, cs.team, cs.risk_level, rv.review_id,
                    rv.due_on, rv.due_at, rv.grace_until, rv.status,
@@ -209,7 +215,7 @@ async def reviews(
               FROM case_summary cs JOIN case_reviews rv
                 ON rv.case_id = cs.case_id AND rv.due_at = cs.next_review_due
              WHERE cs.next_review_due {comparison} $2
-               AND cs.status = 'open' AND {case_scope(actor).sql("cs", args)}
+               AND cs.status = 'open' AND {case_scope(actor).sql("cs", args)} {following}
              ORDER BY cs.next_review_due, cs.case_id
              LIMIT $3""",
         *args,
@@ -238,8 +244,11 @@ async def escalations(
     level: int | None = None,
     now: datetime | None = None,
     limit: int = 500,
+    after: tuple[int, datetime, str, str] | None = None,
 ) -> list[OpenEscalation]:
-    """Open escalations, highest level first, then oldest.
+    """Open escalations, highest level first, then oldest (then by case_id and
+    escalation_id: `after` a key (level, raised_at, case_id, escalation_id), the rows
+    that follow it).
 
     Joins `case_summary` (another projection, with its own checkpoint) for the scope
     and the case's current worker and team only: safe, because no column of
@@ -252,6 +261,14 @@ async def escalations(
     if level is not None:
         args.append(level)
         where.append(f"e.level = ${len(args)}")
+    if after is not None:
+        after_level, *rest = after
+        args.extend([-after_level, *rest])
+        n = len(args)
+        where.append(
+            f"(-e.level, e.raised_at, e.case_id, e.escalation_id) > (${n - 3}, ${n - 2}, "
+            f"${n - 1}, ${n})"
+        )
     rows = await pool.fetch(
         f"""SELECT e.case_id, e.escalation_id, e.subject, e.subject_id, e.level, e.escalated_to,
                    e.reason, e.raised_at,
@@ -259,7 +276,7 @@ async def escalations(
                    cs.worker, cs.team
               FROM case_escalations e JOIN case_summary cs ON cs.case_id = e.case_id
              WHERE {" AND ".join(where)}
-             ORDER BY e.level DESC, e.raised_at, e.case_id
+             ORDER BY e.level DESC, e.raised_at, e.case_id, e.escalation_id
              LIMIT $2""",
         *args,
     )

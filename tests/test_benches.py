@@ -103,6 +103,39 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=240.0,
     ),
+    "api": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "command_round_trip",
+                "caseload",
+                "read_model",
+                "targets",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=240.0,
+    ),
+    "console": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "data",
+                "pages",
+                "targets",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=240.0,
+    ),
 }
 
 
@@ -175,6 +208,28 @@ def check(name: str, figures: dict[str, Any]) -> None:
     elif name == "lifecycle":
         assert figures["throughput"]["lifecycles_per_side"] > 0
         assert figures["idle"]["cases"] > 0
+    elif name == "api":
+        trip, sizes = figures["command_round_trip"], figures["sizes"]
+        assert trip["n"] == sizes["commands"] > 0
+        assert trip["notes_in_log"] == 2 * (sizes["commands"] + sizes["warmup_commands"])
+        assert trip["api_p50_ms"] > 0 and trip["direct_p50_ms"] > 0
+        assert trip["ratio"] == round(trip["api_p50_ms"] / trip["direct_p50_ms"], 3)
+        caseload = figures["caseload"]
+        assert caseload["open_cases"] >= sizes["open_cases"]
+        assert caseload["clients"] == sizes["clients"] == 16
+        assert caseload["reads"] == sizes["clients"] * sizes["reads_per_client"]
+        # The manager's caseload covers every open case; a caseworker's only their own.
+        roles = caseload["by_role"]
+        assert roles["manager"]["open_cases_seen"] == caseload["open_cases"]
+        assert 0 < roles["caseworker"]["open_cases_seen"] < caseload["open_cases"]
+    elif name == "console":
+        sizes, data, pages = figures["sizes"], figures["data"], figures["pages"]
+        assert data["open_cases"] >= sizes["open_cases"] > 0
+        assert data["long_case_events"] == sizes["case_events"]
+        assert set(pages) == {"caseload", "case_page", "board"}
+        for page in pages.values():
+            assert page["n"] == sizes["rounds"] and 0 < page["p50_ms"] <= page["p99_ms"]
+            assert page["bytes"] > 0
 
 
 # Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two

@@ -1,7 +1,10 @@
 """From the command line alone, on the dev server: a case from intake to closure.
 
-Each step is a `casework …` process, as a newcomer would type it; the worker runs
-beside the test on the real Temporal dev server and the real event store.
+Each step is a `casework …` process, as a newcomer would type it. The operator
+commands (bootstrap-admin) go straight to the database; every staff command goes
+through `casework serve` (the HTTP API) as whoever signed in with `casework login`:
+each person here has their own config directory, so their own session. The worker
+runs beside the test on the real Temporal dev server and the real event store.
 """
 
 from __future__ import annotations
@@ -9,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import sys
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -22,6 +28,7 @@ from application.runtime import WORKFLOWS, activities_for
 from casework.provider_simulator import ProviderSimulator
 from events.keys import MasterKeyring
 from events.store import EventStore
+from tests.api_server import served_api
 from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
 
@@ -29,22 +36,38 @@ EXAMPLES = ROOT / "docs" / "examples"
 
 
 class Cli:
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
+    """`casework …` as one person: their own config directory, so their own session."""
 
-    async def __call__(self, *args: str, ok: bool = True) -> Any:
+    def __init__(self, env: dict[str, str], home: Path) -> None:
+        home.mkdir(parents=True, exist_ok=True)
+        self.home = home
+        self.env = {**env, "CASEWORK_CONFIG_DIR": str(home)}
+
+    async def __call__(self, *args: str, ok: bool = True, stdin: str | None = None) -> Any:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "starter", *args, "--json",
-            cwd=ROOT, env=self.env,
+            cwd=ROOT, env=self.env, stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip
-        out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+        out, err = await asyncio.wait_for(
+            process.communicate(stdin.encode() if stdin is not None else b""), timeout=120
+        )
         if ok:
             assert process.returncode == 0, f"casework {' '.join(args)}: {err.decode()[-2000:]}"
         else:
             assert process.returncode != 0, f"casework {' '.join(args)} should have failed"
             return err.decode()
         return json.loads(out.decode().strip().splitlines()[-1])
+
+    async def join(self, admin: Cli, staff_id: str, password: str) -> None:
+        """Invited by the admin, set a password, sign in."""
+        invitation = await admin("staff", "invite", staff_id)
+        await self(
+            "staff", "set-password", staff_id, "--code", invitation["code"],
+            "--password-stdin", stdin=password + "\n",
+        )  # fmt: skip
+        signed_in = await self("login", staff_id, "--password-stdin", stdin=password + "\n")
+        assert signed_in["staff_id"] == staff_id
 
 
 @pytest.mark.slow
@@ -53,6 +76,7 @@ async def test_a_case_from_the_command_line(
     sealed_store: EventStore,
     master_keyring: MasterKeyring,
     database_url: str,
+    tmp_path: Path,
 ) -> None:
     queue = f"cli-{uuid.uuid4().hex[:6]}"
     env = {
@@ -65,7 +89,7 @@ async def test_a_case_from_the_command_line(
         "CASEWORK_LOG_LEVEL": "ERROR",
         "CASEWORK_METRICS_PORT": "0",
     }
-    cli = Cli(env)
+    env.pop("CASEWORK_TOKEN", None)
     async with (
         ProviderSimulator() as provider,
         Worker(
@@ -74,66 +98,90 @@ async def test_a_case_from_the_command_line(
             workflows=list(WORKFLOWS),
             activities=activities_for(sealed_store),
         ),
+        served_api(env) as api_url,
     ):
-        await cli("staff", "bootstrap-admin", "root", "--name", "Agency admin")
-        await cli("staff", "add-team", "north", "--name", "North", "--as", "root")
+        env["CASEWORK_API_URL"] = api_url
+        operator = Cli(env, tmp_path / "operator")
+        root, jo, sue = (Cli(env, tmp_path / who) for who in ("root", "jo", "sue"))
+
+        # Nobody is anybody until they sign in: the API refuses, and so does the CLI.
+        async with httpx.AsyncClient(base_url=api_url) as http:
+            assert (await http.get("/api/v1/caseload")).status_code == 401
+        refused = await jo("caseload", ok=False)
+        assert "not signed in" in refused and "casework login" in refused
+
+        # The operator creates the first admin, who sets a password and signs in.
+        bootstrapped = await operator("staff", "bootstrap-admin", "root", "--name", "Agency admin")
+        await root(
+            "staff", "set-password", "root", "--code", bootstrapped["invitation"]["code"],
+            "--password-stdin", stdin="root's long passphrase\n",
+        )  # fmt: skip
+        await root("login", "root", "--password-stdin", stdin="root's long passphrase\n")
+        credentials = root.home / "credentials.json"
+        assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
+        assert (await root("whoami"))["role"] == "admin"
+
+        await root("staff", "add-team", "north", "--name", "North")
         for staff_id, role in (("jo", "caseworker"), ("sue", "supervisor")):
-            await cli(
+            await root(
                 "staff", "add", staff_id, "--name", staff_id.title(), "--role", role,
-                "--team", "north", "--as", "root",
+                "--team", "north",
             )  # fmt: skip
-        await cli(
+        await root(
             "provider", "add", "harbour-housing", "--name", "Harbour Housing",
             "--category", "housing", "--webhook", provider.provider_url("harbour-housing"),
-            "--as", "root",
         )  # fmt: skip
-        await cli(
+        await root(
             "provider", "add-service", "harbour-housing", "emergency-bed", "--name",
-            "Emergency bed", "--domain", "housing", "--as", "root",
+            "Emergency bed", "--domain", "housing",
         )  # fmt: skip
+        await jo.join(root, "jo", "jo's own long passphrase")
+        await sue.join(root, "sue", "sue's own long passphrase")
 
-        opened = await cli(
+        opened = await jo(
             "case", "open", "--client-ref", "CL-77", "--name", "Marguerite Okonkwo-Baird",
-            "--worker", "jo", "--need", "housing", "--source", "agency_referral", "--as", "jo",
+            "--worker", "jo", "--need", "housing", "--source", "agency_referral",
         )  # fmt: skip
         case = opened["case_id"]
-        await cli(
+        await jo(
             "case", "consent", case, "--share", "name", "--share", "contact",
-            "--provider", "harbour-housing", "--as", "jo",
+            "--provider", "harbour-housing",
         )  # fmt: skip
-        assessed = await cli(
-            "case", "assess", case, str(EXAMPLES / "assessment.yaml"), "--as", "jo"
-        )
+        assessed = await jo("case", "assess", case, str(EXAMPLES / "assessment.yaml"))
         assert assessed["detail"]["risk_level"] == "high"
-        await cli("case", "plan", case, str(EXAMPLES / "plan.yaml"), "--as", "jo")
-        await cli("case", "submit", case, "--as", "jo")
-        refused = await cli("case", "approve", case, "--as", "jo", ok=False)
+        await jo("case", "plan", case, str(EXAMPLES / "plan.yaml"))
+        await jo("case", "submit", case)
+        refused = await jo("case", "approve", case, ok=False)
         assert "may not approve" in refused
-        await cli("case", "approve", case, "--as", "sue")
-        await cli(
+        # A stale version is refused, not overwritten.
+        stale = await sue("case", "approve", case, "--if-version", "1", ok=False)
+        assert "changed" in stale
+        await sue("case", "approve", case)
+        await jo(
             "case", "refer", case, "--provider", "harbour-housing", "--service",
-            "emergency-bed", "--goal", "goal-housing", "--share", "name", "--as", "jo",
+            "emergency-bed", "--goal", "goal-housing", "--share", "name",
         )  # fmt: skip
-        await cli(
-            "case", "referral-reply", case, "referral-1", "--outcome", "accepted", "--as", "jo"
-        )
+        await jo("case", "referral-reply", case, "referral-1", "--outcome", "accepted")
         # Contact dates follow the case's own opening date (the server's clock), never
         # a calendar date: the rule refuses a contact dated before the case was opened.
-        shown = await cli("case", "show", case, "--as", "jo")
+        shown = await jo("case", "show", case)
         opened_on = datetime.fromisoformat(shown["opened_at"]).date()
         for week in range(3):
             day = (opened_on + timedelta(days=7 * week)).isoformat()
-            await cli("case", "contact", case, "--kind", "home_visit", "--date", day, "--as", "jo")
+            await jo("case", "contact", case, "--kind", "home_visit", "--date", day)
         # A colleague of the team covers: case notes are not only the assigned worker's.
-        await cli("case", "note", case, "--text", "Spoke with the GP about sleep", "--as", "sue")
-        await cli(
-            "case", "progress", case, "--goal", "goal-housing", "--status", "met", "--as", "jo"
-        )
-        await cli("case", "evaluate", case, str(EXAMPLES / "evaluation.yaml"), "--as", "jo")
-        await cli("case", "close", case, "--reason", "goals_met", "--as", "jo")
-        closed = await cli("case", "approve-closure", case, "--as", "sue")
+        await sue("case", "note", case, "--text", "Spoke with the GP about sleep")
+        await jo("case", "progress", case, "--goal", "goal-housing", "--status", "met")
+        await jo("case", "evaluate", case, str(EXAMPLES / "evaluation.yaml"))
+        await jo("case", "close", case, "--reason", "goals_met")
+        closed = await sue("case", "approve-closure", case)
         assert closed["status"] == "closed"
-        history = await cli("case", "history", case, "--as", "sue")
+        history = await sue("case", "history", case)
+
+        # Signing out ends the session on the server and here.
+        await jo("logout")
+        assert json.loads((jo.home / "credentials.json").read_text()) == {}
+        assert "not signed in" in await jo("case", "show", case, ok=False)
 
     steps = [(row["type"], row["actor"]) for row in history]
     assert steps[0] == ("CaseOpened", "jo")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import urllib.request
 import uuid
-from datetime import date
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
@@ -20,6 +19,7 @@ from infrastructure.embedded_postgres import free_port
 from tests.cases import inputs
 from tests.cases.people import ALICE
 from tests.codec_keys import TEST_DATA_CONVERTER
+from tests.workflows.scenarios import days_after_opening
 
 
 async def test_metrics_endpoint(
@@ -43,7 +43,11 @@ async def test_metrics_endpoint(
         await cases.open(cmd)
         await cases.execute(
             cmd.case_id,
-            c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=date(2027, 1, 4)),
+            c.LogContact(
+                actor=ALICE,
+                kind=ContactKind.PHONE,
+                contact_date=await days_after_opening(cases, cmd.case_id, 1),
+            ),
         )
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:  # noqa: ASYNC210
             text = reply.read().decode()

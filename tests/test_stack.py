@@ -8,11 +8,14 @@ beyond creating and dropping a database.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import stat
 import subprocess
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -20,13 +23,22 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import WorkflowExecutionStatus
 
-from casework.stack import StackAlreadyRunning, running_stack
-from demo.run import reviews_line
+from application.bootstrap import open_casework
+from application.identity import sign_in
+from casework.provider_simulator import ProviderSimulator
+from casework.stack import StackAlreadyRunning, running_stack, simulator_url
+from demo.agency import PROVIDERS
+from demo.run import escalated_case, reviews_line, webhooks_handed_over
+from demo.setup import seed_directories, webhook_templates
+from directory import load_resource_directory, load_staff_directory
 from events.store import EventStore
 from infrastructure.embedded_postgres import free_port, port_answers
 from infrastructure.settings import Settings
+from projections.reviews import OpenEscalation
+from tests.cases import inputs
 from tests.conftest import ROOT
 from tests.events.factories import contact_event
+from tests.workflows.scenarios import approved_plan
 from workflows import search_attributes
 
 pytestmark = pytest.mark.timeout(120)
@@ -105,6 +117,14 @@ async def test_embedded_postgres_path(tmp_path: Path) -> None:
     assert not port_answers("127.0.0.1", settings.embedded_pg_port)
 
 
+async def signs_in(settings: Settings, dsn: str, passwords: dict[str, str]) -> bool:
+    """Each demo account signs in with its password (sign_in raises otherwise)."""
+    async with open_casework(settings, dsn=dsn) as app:
+        for staff_id, password in passwords.items():
+            await sign_in(app, staff_id, password, now=datetime.now(UTC))
+    return True
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 def test_demo_command(database_url: str, tmp_path: Path) -> None:
@@ -113,6 +133,7 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     cases' reviews go due, lapse and escalate (once each, up to the manager);
     notifications reach the simulator, and the command exits 0 after the summary."""
     settings = stack_settings(tmp_path / "data", database_url)
+    api_port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -121,6 +142,7 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
         "CASEWORK_TEMPORAL_UI_PORT": str(settings.temporal_ui_port),
         "CASEWORK_TASK_QUEUE": settings.task_queue,
         "CASEWORK_LOG_FORMAT": "console",
+        "CASEWORK_HTTP_PORT": str(api_port),
     }
     args = ["demo", "--cases", "12", "--seed", "3", "--watch-seconds", "120", "--json"]
     result = subprocess.run(
@@ -152,6 +174,13 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     summary = reviews_line(reviews, data["escalations_by_path"])
     assert f"lapsed: {neglected} (neglected {neglected}); open escalations" in summary
     assert sum(data["outcomes"]["closures"].values()) >= 1
+    # The demo's staff have accounts: the summary offers four sign-ins, kept in a file
+    # only its owner reads, and each password signs in.
+    assert data["api_url"] == f"http://127.0.0.1:{api_port}"
+    assert set(data["sign_ins"]) == {"j.morales", "s.patel", "m.okafor", "a.lindqvist"}
+    accounts = settings.data_dir / "demo-accounts.json"
+    assert stat.S_IMODE(accounts.stat().st_mode) == 0o600
+    assert asyncio.run(signs_in(settings, database_url, data["sign_ins"]))
     assert not port_answers("127.0.0.1", settings.temporal_port)
     # The log lines went to the data directory's log file, not to the terminal; server
     # addresses are not personal data and stay readable there.
@@ -160,3 +189,60 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     logged = log_file.read_text(encoding="utf-8")
     assert "stack ready" in logged and "stack ready" not in result.stderr
     assert f"temporal_address={settings.temporal_address}" in logged
+
+
+async def test_the_demo_agency_still_works_under_the_stack_after_the_demo(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The demo seeds its webhooks at a simulator of its own, which stops with it; on the
+    way out it hands them to the simulated providers every stack on the data directory
+    serves. A referral to a demo provider made afterwards is delivered and answered."""
+    settings = stack_settings(tmp_path / "data", database_url)
+    async with running_stack(settings) as stack:
+        assert "simulated-providers" in stack.tasks
+        store = stack.app.store
+        async with webhooks_handed_over(store, settings.data_dir), ProviderSimulator() as own:
+            await seed_directories(store, *webhook_templates(own.base_url))
+        base = simulator_url(settings.data_dir)
+        assert base == simulator_url(settings.data_dir)  # the port is kept
+        resources = await load_resource_directory(store)
+        staff = await load_staff_directory(store)
+        provider = PROVIDERS[0].provider_id
+        url = str(resources.any_provider(provider).channel.webhook_url)
+        assert url == f"{base}/providers/{provider}/referrals"
+        assert all(
+            str(m.webhook_url).startswith(base) for m in staff.members.values() if m.webhook_url
+        )
+
+        cases = await stack.app.cases()
+        case_id = await approved_plan(cases, provider_ids=(provider,))
+        await cases.execute(case_id, inputs.refer(url=url, provider=provider))
+        async with asyncio.timeout(60):
+            while True:
+                types = [e.event_type for e in await store.read_stream(f"case-{case_id}")]
+                if "ReferralAccepted" in types:
+                    break
+                await asyncio.sleep(0.2)  # the log has no wake-up per stream to wait on
+        assert "ReferralDispatched" in types
+        await cases.handle(case_id).terminate("test over")
+
+
+def test_the_demo_summary_points_to_an_escalated_case_only_when_one_escalated() -> None:
+    def open_escalation(case_id: str, level: int) -> OpenEscalation:
+        return OpenEscalation(
+            case_id=case_id,
+            escalation_id=f"esc-{case_id}",
+            subject="review",
+            subject_id="review-1",
+            level=level,
+            escalated_to="supervisor",
+            reason="review lapsed",
+            raised_at=datetime(2026, 1, 5, tzinfo=UTC),
+            open_hours=1.0,
+            worker="j.morales",
+            team="north",
+        )
+
+    assert escalated_case([]) is None
+    assert escalated_case([open_escalation("a", 1)]) == "a"
+    assert escalated_case([open_escalation("a", 1), open_escalation("b", 2)]) == "b"

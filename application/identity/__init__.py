@@ -7,8 +7,12 @@ composition root and the time as an explicit `now`:
   own password with it; `change_password` from a session.
 * `sign_in` (password, TOTP code if enrolled) or `sign_in_oidc` (single sign-on,
   after the caller verified the provider's token) → a session token; `sign_out`.
-* `authenticate(token)` → the `Principal` of a session or personal access token,
+* `authenticate(token)` → the `Principal` of a session or personal access token (or,
+  with single sign-on configured, a JWT bearer token of the identity provider),
   checked against the staff directory on every call.
+* Single sign-on (`oidc.py`, token checks in `jwks.py`): `sign_in_with_id_token`, and
+  the code flow with PKCE for the console, `begin_authorization` then
+  `complete_authorization`.
 * `create_access_token`, `revoke_access_token`, `list_access_tokens`.
 * `enrol_totp`, `confirm_totp`.
 
@@ -29,6 +33,13 @@ from application.identity.errors import (
     NotAuthenticated,
     SecondFactorEnrolmentRequired,
     SecondFactorRequired,
+)
+from application.identity.jwks import OidcUnavailable, OidcVerifier, verifier_of
+from application.identity.oidc import (
+    AuthorizationRequest,
+    begin_authorization,
+    complete_authorization,
+    sign_in_with_id_token,
 )
 from application.identity.principal import (
     AccessTokenInfo,
@@ -53,19 +64,24 @@ __all__ = [
     "SESSION_PREFIX",
     "AccessTokenInfo",
     "AccountLocked",
+    "AuthorizationRequest",
     "Invitation",
     "InvitationInvalid",
     "IssuedSession",
     "IssuedToken",
     "Method",
     "NotAuthenticated",
+    "OidcUnavailable",
+    "OidcVerifier",
     "Principal",
     "SecondFactorEnrolmentRequired",
     "SecondFactorRequired",
     "TotpEnrolment",
     "accept_invitation",
     "authenticate",
+    "begin_authorization",
     "change_password",
+    "complete_authorization",
     "confirm_totp",
     "create_access_token",
     "enrol_totp",
@@ -77,5 +93,7 @@ __all__ = [
     "revoke_access_token",
     "sign_in",
     "sign_in_oidc",
+    "sign_in_with_id_token",
     "sign_out",
+    "verifier_of",
 ]

@@ -43,6 +43,7 @@ from application.identity.errors import (
     SecondFactorEnrolmentRequired,
     SecondFactorRequired,
 )
+from application.identity.jwks import authenticate_bearer, looks_like_jwt, oidc_configured
 from application.identity.principal import IssuedSession, Principal
 from application.identity.tokens import authenticate_access_token
 from application.identity.totp import check_sign_in_code, totp_enabled
@@ -177,7 +178,9 @@ async def sign_out(app: Casework, token: str, *, now: datetime) -> None:
 async def authenticate(
     app: Casework, token: str, *, now: datetime, allow_enrolment_only: bool = False
 ) -> Principal:
-    """The principal of a session token (`cws_…`) or personal access token (`cwp_…`).
+    """The principal of a session token (`cws_…`), a personal access token (`cwp_…`), or,
+    when single sign-on is configured, a JWT bearer token of the identity provider
+    (method "oidc"; verified locally, see jwks.py).
 
     NotAuthenticated when the token is unknown, revoked, idle, expired, or its staff
     member is deactivated. An admin's session that must enrol TOTP first raises
@@ -187,6 +190,8 @@ async def authenticate(
     if token.startswith(ACCESS_TOKEN_PREFIX):
         return await authenticate_access_token(app, token, now=now)
     if not token.startswith(SESSION_PREFIX):
+        if oidc_configured(app.settings) and looks_like_jwt(token):
+            return await authenticate_bearer(app, token, now=now)
         raise NotAuthenticated()
     row = await app.pool.fetchrow(
         """SELECT session_id, staff_id, method, second_factor, last_seen_at, expires_at,

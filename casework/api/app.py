@@ -16,10 +16,22 @@ from datetime import UTC, datetime
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from application import request_context
 from application.bootstrap import Casework, open_casework
-from casework.api import cases, problems, reads, sessions
+from application.request_context import REQUEST_ID_HEADER
+from casework.api import (
+    cases,
+    clients,
+    directory,
+    policy,
+    problems,
+    reads,
+    sessions,
+    transfers,
+)
 from casework.api.auth import Clock, casework_of
 from casework.api.ratelimit import RateLimit
+from casework.console import install as install_console
 from infrastructure.logs import get_logger
 from infrastructure.metrics import meter
 from infrastructure.settings import Settings
@@ -53,7 +65,10 @@ def create_api(
             api.state.casework = casework
             yield
             return
-        async with open_casework(settings, pool_size=10) as opened:
+        # Stateless pool: no use case leaves session state (SET, LISTEN, session locks) on
+        # a connection, so releasing one sends no reset query (a round trip per release,
+        # 3 in a command or a caseload read; docs/performance.md, "HTTP API").
+        async with open_casework(settings, pool_size=10, stateless_pool=True) as opened:
             api.state.casework = opened
             yield
 
@@ -69,10 +84,16 @@ def create_api(
     if casework is not None:
         api.state.casework = casework
     problems.install(api)
+    problems.install_openapi(api)
     api.include_router(sessions.router)
     api.include_router(cases.router)
     api.include_router(reads.router)
+    api.include_router(directory.router)
+    api.include_router(policy.router)
+    api.include_router(clients.router)
+    api.include_router(transfers.router)
     reads.install_refusals(api)
+    install_console(api)
     log = get_logger(component="api")
     # Request count and duration by route and status, on the process's Prometheus
     # endpoint (CASEWORK_METRICS_PORT; the worker's in `casework up`). Off with port 0.
@@ -92,23 +113,31 @@ def create_api(
     async def guard(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        # The request's id (a safe incoming X-Request-ID, else a new one) and the client's
+        # address, for the access log (application/request_context.py); answered back.
+        context = request_context.for_request(
+            request.headers.get(REQUEST_ID_HEADER), request.client.host if request.client else None
+        )
         length = request.headers.get("content-length")
         if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
             return JSONResponse(
                 {"title": "Request too large", "status": 413},
                 status_code=413,
                 media_type=problems.PROBLEM_JSON,
+                headers={REQUEST_ID_HEADER: str(context.request_id)},
             )
         started = time.perf_counter()
-        response = await call_next(request)
+        with request_context.bound(context):
+            response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        response.headers[REQUEST_ID_HEADER] = str(context.request_id)
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", None) or "(unrouted)"
         labels = {"method": request.method, "route": route, "status": str(response.status_code)}
         if requests is not None and durations is not None:
             requests.add(1, labels)
             durations.record(elapsed, labels)
-        log.info("request", **labels, ms=round(elapsed * 1000, 1))
+        log.info("request", **labels, ms=round(elapsed * 1000, 1), request_id=context.request_id)
         return response
 
     @api.get("/healthz", tags=["operations"], summary="The process answers")

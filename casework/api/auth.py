@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from application import request_context
 from application.bootstrap import Casework
 from application.identity import NotAuthenticated, Principal, authenticate
 from casework.api.problems import ApiProblem
@@ -55,6 +56,7 @@ async def principal(
     except NotAuthenticated as exc:
         raise unauthenticated(str(exc)) from None
     request.state.principal = found
+    request_context.authenticated(found.method, found.credential_id)  # for the access log
     return found
 
 

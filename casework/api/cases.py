@@ -12,25 +12,40 @@ staff (resolved in the directory, never trusted from the body).
 - **Retries are safe**: an `Idempotency-Key` header becomes the Temporal update id; the
   same key with the same body answers the first result, with another body 422.
 - A case out of the caller's scope answers 404 exactly as a case that does not exist,
-  for commands as for reads.
+  for commands as for reads; a caller who may see the case but whose role may not send
+  the command (the access table, through the command table's `action`) gets 403. Both
+  refusals are written to the access log.
 """
 
 from __future__ import annotations
 
+import unicodedata
 import uuid
 from typing import Annotated, Any
+from urllib.parse import unquote
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from application import access_log, idempotency, referrals
 from application.bootstrap import Casework
 from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
 from application.case_reads import read_case, read_history
+from application.references import UnknownReference, check_references
 from cases import commands as c
-from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible, Query, decide_read
-from cases.actors import Actor
-from cases.command_table import TABLE, CaseCommand
+from cases.access import (
+    COMMANDS,
+    AccessDenied,
+    Action,
+    BreakGlassRefused,
+    CaseNotVisible,
+    NotPermitted,
+    Query,
+    check,
+    decide_read,
+)
+from cases.actors import Actor, Role
+from cases.command_table import BY_UPDATE, TABLE, CaseCommand
 from cases.state import CaseState
 from casework.api.auth import Caller, casework_of
 from casework.api.problems import ApiProblem, FieldProblem, invalid
@@ -45,19 +60,61 @@ NOT_BY_THIS_ROUTE = {"refer", "forget", "apply_policy"}
 """Commands with routes of their own: a referral's channel comes from the resource
 directory; forgetting a client and applying a policy are not commands on one case."""
 
-ReasonHeader = Annotated[
-    str | None, Header(alias="Casework-Reason", description="Why you read the case.")
-]
-BreakGlassHeader = Annotated[
+MAX_REASON = 2000
+"""The longest reason the access log keeps (its column's check)."""
+
+
+def _header_text(name: str, value: str | None) -> str | None:
+    """A free-text header: percent-encoded UTF-8 (so a reason may be in any language),
+    at most MAX_REASON characters once decoded, no control characters; else 422."""
+    if value is None:
+        return None
+    try:
+        text = unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise invalid([FieldProblem(field=name, message="not percent-encoded UTF-8")]) from None
+    if len(text) > MAX_REASON:
+        message = f"at most {MAX_REASON} characters"
+        raise invalid([FieldProblem(field=name, message=message)])
+    if any(unicodedata.category(ch) == "Cc" for ch in text):
+        raise invalid([FieldProblem(field=name, message="control characters are not allowed")])
+    return text
+
+
+def _reason(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="Casework-Reason",
+            description="Why you read the case (percent-encoded UTF-8).",
+        ),
+    ] = None,
+) -> str | None:
+    return _header_text("Casework-Reason", value)
+
+
+def _break_glass(
+    value: Annotated[
+        str | None,
+        Header(
+            alias="Casework-Break-Glass",
+            description="Emergency access to a case outside your scope, with the reason "
+            "(percent-encoded UTF-8): recorded, and the case's supervisors are notified.",
+        ),
+    ] = None,
+) -> str | None:
+    return _header_text("Casework-Break-Glass", value)
+
+
+ReasonHeader = Annotated[str | None, Depends(_reason)]
+BreakGlassHeader = Annotated[str | None, Depends(_break_glass)]
+IfMatch = Annotated[
     str | None,
     Header(
-        alias="Casework-Break-Glass",
-        description="Emergency access to a case outside your scope, with the reason: "
-        "recorded, and the case's supervisors are notified.",
+        alias="If-Match",
+        description='The ETag of the case you saw: "<version>"; `*` acts on the case as it '
+        "stands (no conflict check).",
     ),
-]
-IfMatch = Annotated[
-    str | None, Header(alias="If-Match", description='The ETag of the case you saw: "<version>".')
 ]
 IdempotencyKey = Annotated[
     str | None,
@@ -65,11 +122,26 @@ IdempotencyKey = Annotated[
 ]
 
 
+COMMAND_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role may not send this command to this case"},
+    404: {"description": "No such case visible to you"},
+    409: {"description": "The case's rules refuse the command"},
+    412: {"description": "The case changed since the ETag sent"},
+    428: {"description": "If-Match missing"},
+}
+READ_REFUSALS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Your role may not read cases, or emergency access was refused"},
+    404: {"description": "No such case visible to you"},
+}
+
+
 def etag(version: int) -> str:
     return f'"{version}"'
 
 
-def expected_version(if_match: str | None) -> int:
+def expected_version(if_match: str | None) -> int | None:
+    """The version the caller saw; None for `If-Match: *` (RFC 9110: whatever the case's
+    current version is — the caller chose to act on the case as it stands)."""
     if if_match is None:
         raise ApiProblem(
             428,
@@ -77,6 +149,8 @@ def expected_version(if_match: str | None) -> int:
             'send If-Match: "<version>" with the ETag of the case as you last read it',
             kind="if-match-required",
         )
+    if if_match.strip() == "*":
+        return None
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
         raise invalid([FieldProblem(field="If-Match", message='expected "<version>"')])
@@ -89,23 +163,61 @@ def not_found(case_id: str) -> ApiProblem:
     )
 
 
-async def visible_state(app: Casework, actor: Actor, case_id: str, command: str) -> CaseState:
-    """The case as its workflow holds it, when the caller may see it; else 404 (a case
-    out of scope reads exactly as one that does not exist), the refused attempt written
-    to the access log like a refused read."""
+def judged_against(actor: Actor, action: Action, state: CaseState) -> tuple[str, str | None]:
+    """The team and worker the access table judges `action` on this case against: the
+    case's own, or for a transfer reply the receiving side's (any caseworker of the
+    receiving team when the transfer names no worker)."""
+    pending = state.pending_transfer
+    if action is Action.TRANSFER_REPLY and pending is not None:
+        worker = pending.to_worker
+        if worker is None and actor.role is Role.CASEWORKER:
+            worker = actor.staff_id
+        return pending.to_team, worker
+    return state.team, state.assigned_worker
+
+
+async def visible_state(
+    app: Casework, actor: Actor, case_id: str, command: str, action: Action
+) -> CaseState:
+    """The case as its workflow holds it, when the access table lets the caller send it
+    `action`. Otherwise the refused attempt is written to the access log, like a refused
+    read, and the answer is what a read would tell the caller: 403 when they may see the
+    case (their role may not do this to it), else 404, exactly as for a case that does not
+    exist (no team, no worker named). A role that may never send the command answers 403
+    before the case is looked up, whatever the case (as a role that may never read cases
+    does on a read). An id that is no case id at all is simply not found."""
     try:
         uuid.UUID(case_id)
     except ValueError:
         raise not_found(case_id) from None
+    if COMMANDS[action].get(actor.role) is None:
+        await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
+        raise ApiProblem(
+            403,
+            "Not for your role",
+            f"{actor.staff_id} ({actor.role}) may not {action} cases",
+            kind="access-denied",
+        )
     try:
         state = await (await app.cases()).state(case_id)
+    except CaseNotFound:
+        await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
+        raise not_found(case_id) from None
+    team, worker = judged_against(actor, action, state)
+    try:
+        check(actor, action, team=team, assigned_worker=worker)
+    except NotPermitted as exc:
+        refusal = str(exc)
+    else:
+        return state
+    await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
+    try:
         decide_read(
             actor, Query.CASE_DETAILS, case_id, team=state.team, worker=state.assigned_worker
         )
-    except (CaseNotFound, CaseNotVisible, AccessDenied):
-        await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
+    except (CaseNotVisible, AccessDenied):
         raise not_found(case_id) from None
-    return state
+    raise ApiProblem(403, "Not permitted", refusal, kind="not-permitted")
 
 
 def answer(result: CommandResult, response: Response) -> CommandResult:
@@ -175,7 +287,7 @@ def body_model(command: type[c.Command]) -> type[BaseModel]:
 
 
 async def build_command(
-    app: Casework, entry: CaseCommand[Any], caller: Actor, body: BaseModel, version: int
+    app: Casework, entry: CaseCommand[Any], caller: Actor, body: BaseModel, version: int | None
 ) -> c.Command:
     data = body.model_dump()
     for name, info in entry.command.model_fields.items():
@@ -205,8 +317,12 @@ def _command_route(entry: CaseCommand[Any]) -> None:
         app = casework_of(request)
         version = expected_version(if_match)
         sent: BaseModel = body
-        await visible_state(app, caller.actor, case_id, entry.update)
+        await visible_state(app, caller.actor, case_id, entry.update, entry.action)
         cmd = await build_command(app, entry, caller.actor, sent, version)
+        try:
+            await check_references(app.store, cmd)
+        except UnknownReference as exc:
+            raise invalid([FieldProblem(field=exc.field, message=exc.message)]) from None
         data = sent.model_dump(mode="json")
         result = await execute(app, caller.actor, case_id, cmd, body=data, key=idempotency_key)
         return answer(result, response)
@@ -221,12 +337,7 @@ def _command_route(entry: CaseCommand[Any]) -> None:
         response_model=CommandResult,
         name=entry.update,
         summary=(entry.command.__doc__ or entry.update).strip().splitlines()[0],
-        responses={
-            404: {"description": "No such case visible to you"},
-            409: {"description": "The case's rules refuse the command"},
-            412: {"description": "The case changed since the ETag sent"},
-            428: {"description": "If-Match missing"},
-        },
+        responses=COMMAND_REFUSALS,
     )
 
 
@@ -246,7 +357,16 @@ class OpenCaseBody(BaseModel):
     presenting_needs: list[str] = Field(min_length=1, max_length=50)
 
 
-@router.post("", status_code=201, response_model=CommandResult, summary="Open a case")
+@router.post(
+    "",
+    status_code=201,
+    response_model=CommandResult,
+    summary="Open a case",
+    responses={
+        403: {"description": "Your role may not open a case for this team"},
+        409: {"description": "The rules refuse the case"},
+    },
+)
 async def open_case(
     body: OpenCaseBody, request: Request, response: Response, caller: Caller
 ) -> CommandResult:
@@ -255,6 +375,11 @@ async def open_case(
         assignee = await app.actor(body.assignee)
     except (LookupError, DirectoryError) as exc:
         raise invalid([FieldProblem(field="assignee", message=str(exc))]) from None
+    if assignee.team is not None:  # (an assignee of no team: the rules name the field)
+        try:
+            check(caller.actor, Action.OPEN, team=assignee.team, assigned_worker=assignee.staff_id)
+        except NotPermitted as exc:
+            raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
     cmd = c.OpenCase(
         actor=caller.actor,
         case_id=uuid.uuid4(),
@@ -279,7 +404,12 @@ class ReferBody(BaseModel):
     note: str = Field("", max_length=10_000)
 
 
-@router.post("/{case_id}/referrals", response_model=CommandResult, summary="Refer the client")
+@router.post(
+    "/{case_id}/referrals",
+    response_model=CommandResult,
+    summary="Refer the client",
+    responses=COMMAND_REFUSALS,
+)
 async def refer(
     case_id: str,
     body: ReferBody,
@@ -291,7 +421,7 @@ async def refer(
     """Refer to a provider's service from the resource directory (dispatched to it)."""
     app = casework_of(request)
     version = expected_version(if_match)
-    await visible_state(app, caller.actor, case_id, "refer")
+    await visible_state(app, caller.actor, case_id, "refer", BY_UPDATE["refer"].action)
     try:
         result = await referrals.refer(
             app, caller.actor, case_id,
@@ -318,7 +448,11 @@ def _read_refused(case_id: str, exc: Exception) -> ApiProblem:
     return not_found(case_id)
 
 
-@router.get("/{case_id}", summary="The case as it stands (recorded in the access log)")
+@router.get(
+    "/{case_id}",
+    summary="The case as it stands (recorded in the access log)",
+    responses=READ_REFUSALS,
+)
 async def show_case(
     case_id: str,
     request: Request,
@@ -339,7 +473,11 @@ async def show_case(
     return state
 
 
-@router.get("/{case_id}/history", summary="Every event of the case: who did what, when")
+@router.get(
+    "/{case_id}/history",
+    summary="Every event of the case: who did what, when",
+    responses=READ_REFUSALS,
+)
 async def case_history(
     case_id: str,
     request: Request,

@@ -7,6 +7,7 @@ Refusals never tell more than a read would: a case out of the caller's scope ans
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -64,6 +65,17 @@ class ApiProblem(Exception):
             current_version=current_version,
         )
         self.headers = headers or {}
+
+
+def event_problems(exc: EventValidationError) -> list[FieldProblem]:
+    """An event's validation problems ("field: message"), each field named once."""
+    parts = [problem.partition(": ") for problem in exc.problems]
+    return [
+        FieldProblem(field=field, message=message)
+        if sep
+        else FieldProblem(field="(body)", message=field)
+        for field, sep, message in parts
+    ]
 
 
 def problem_response(
@@ -132,10 +144,61 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(EventValidationError)
     async def _event_invalid(request: Request, exc: EventValidationError) -> JSONResponse:
-        errors = [FieldProblem(field=p.partition(": ")[0], message=p) for p in exc.problems]
-        return problem_response(invalid(errors).problem, request)
+        return problem_response(invalid(event_problems(exc)).problem, request)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         problem = Problem(title=str(exc.detail), status=exc.status_code)
         return problem_response(problem, request, dict(exc.headers or {}))
+
+
+# --- the OpenAPI document: every refusal documented as the problem it is ------------------
+
+PROBLEM_SCHEMA_REF = "#/components/schemas/Problem"
+
+
+def _problem_content() -> dict[str, Any]:
+    return {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_SCHEMA_REF}}}
+
+
+def document_problems(spec: dict[str, Any]) -> dict[str, Any]:
+    """Rewrite an OpenAPI document so that it says what the app answers on refusals:
+    every 4xx/5xx response an `application/problem+json` `Problem` (FastAPI documents
+    its own 422 body otherwise), 401 on every route that needs a token, 400 (not JSON)
+    and 413 on every route that takes a body, 422 on every route with input.
+    Idempotent."""
+    schemas = spec.setdefault("components", {}).setdefault("schemas", {})
+    generated = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(generated.pop("$defs", {}))
+    schemas["Problem"] = generated
+    for path_item in spec.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            if operation.get("security"):
+                responses.setdefault("401", {"description": "Not signed in (or signed out)"})
+            if "requestBody" in operation:
+                responses.setdefault("400", {"description": "The body is not JSON"})
+                responses.setdefault("413", {"description": "Request too large"})
+            if operation.get("parameters") or "requestBody" in operation:
+                responses.setdefault("422", {"description": "Invalid input (fields named)"})
+            for status, response in responses.items():
+                if status[:1] in ("4", "5"):
+                    response["content"] = _problem_content()
+    for name in ("HTTPValidationError", "ValidationError"):
+        if name in schemas and f'"#/components/schemas/{name}"' not in json.dumps(spec["paths"]):
+            del schemas[name]
+    return spec
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Serve `document_problems` of FastAPI's document at /openapi.json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_problems(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

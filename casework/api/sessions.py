@@ -44,6 +44,10 @@ class Whoami(BaseModel):
     response_model=Session,
     summary="Sign in",
     dependencies=[Depends(limit_by_address)],
+    responses={
+        401: {"description": "Wrong staff id, password or code (or a second factor needed)"},
+        429: {"description": "Too many attempts from this address, or the account is locked"},
+    },
 )
 async def sign_in(body: SignIn, request: Request) -> Session:
     try:
@@ -65,6 +69,54 @@ async def sign_in(body: SignIn, request: Request) -> Session:
         raise ApiProblem(
             401, "Second factor required", str(exc), kind="second-factor-required",
             headers={"WWW-Authenticate": 'Bearer realm="casework"'},
+        ) from None  # fmt: skip
+    except identity.NotAuthenticated as exc:
+        raise unauthenticated(str(exc)) from None
+    return Session(token=issued.token, session_id=issued.session_id, expires_at=issued.expires_at)
+
+
+class OidcSignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id_token: str = Field(
+        min_length=1,
+        max_length=16_384,
+        description="An ID token from the agency's identity provider, issued to Casework's "
+        "client id (CASEWORK_OIDC_CLIENT_ID).",
+    )
+
+
+@router.post(
+    "/sessions/oidc",
+    status_code=201,
+    response_model=Session,
+    summary="Sign in with single sign-on (an ID token of the identity provider)",
+    dependencies=[Depends(limit_by_address)],
+    responses={
+        401: {"description": "The token or its staff member is refused (the detail says why)"},
+        404: {"description": "Single sign-on is not configured"},
+        429: {"description": "Too many attempts from this address"},
+        503: {"description": "The identity provider cannot be reached"},
+    },
+)
+async def sign_in_oidc(body: OidcSignIn, request: Request) -> Session:
+    app = casework_of(request)
+    if app.settings.oidc_issuer is None:
+        raise ApiProblem(
+            404, "Single sign-on is not configured", "set CASEWORK_OIDC_ISSUER to use it",
+            kind="sso-not-configured",
+        )  # fmt: skip
+    try:
+        issued = await identity.sign_in_with_id_token(
+            app,
+            body.id_token,
+            now=now_of(request),
+            client=request.client.host if request.client else None,
+        )
+    except identity.OidcUnavailable as exc:
+        raise ApiProblem(
+            503, "Identity provider unavailable", str(exc), kind="identity-provider-unavailable",
+            headers={"Retry-After": "30"},
         ) from None  # fmt: skip
     except identity.NotAuthenticated as exc:
         raise unauthenticated(str(exc)) from None
@@ -115,7 +167,29 @@ async def create_token(body: NewToken, request: Request, caller: Caller) -> Issu
     )
 
 
-@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke a personal token")
+class TokenInfo(BaseModel):
+    token_id: str
+    staff_id: str
+    name: str
+    created_at: datetime
+    expires_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+@router.get("/tokens", response_model=list[TokenInfo], summary="Your personal tokens")
+async def list_tokens(request: Request, caller: Caller) -> list[TokenInfo]:
+    """Your personal access tokens, newest first (never the tokens themselves)."""
+    found = await identity.list_access_tokens(casework_of(request), caller)
+    return [TokenInfo.model_validate(t, from_attributes=True) for t in found]
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=204,
+    summary="Revoke a personal token",
+    responses={404: {"description": "No such token of yours"}},
+)
 async def revoke_token(token_id: str, request: Request, caller: Caller) -> Response:
     try:
         await identity.revoke_access_token(
@@ -137,6 +211,10 @@ class InvitationCode(BaseModel):
     status_code=201,
     response_model=InvitationCode,
     summary="Invite a staff member to set their password (admins)",
+    responses={
+        403: {"description": "Only administrators invite"},
+        404: {"description": "No such staff member"},
+    },
 )
 async def invite(staff_id: str, request: Request, caller: Caller) -> InvitationCode:
     made = await identity.invite(casework_of(request), caller.actor, staff_id, now=now_of(request))
@@ -156,6 +234,7 @@ class AcceptInvitation(BaseModel):
     status_code=204,
     summary="Set your password with your invitation",
     dependencies=[Depends(limit_by_address)],
+    responses={429: {"description": "Too many attempts from this address"}},
 )
 async def accept_invitation(body: AcceptInvitation, request: Request) -> Response:
     try:

@@ -12,10 +12,11 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from application import access_log
-from casework.cli.context import AsOption, JsonOption
+from application.read_models import AccessEntry
+from casework.cli.api_client import api_path
+from casework.cli.context import JsonOption
 from casework.cli.output import console, emit
-from casework.cli.projection_commands import _query
+from casework.cli.projection_commands import _listed
 
 app = typer.Typer()
 
@@ -23,16 +24,11 @@ app = typer.Typer()
 @app.command("access-log")
 def access_log_command(
     case_id: str = typer.Argument(..., help="The case id."),
-    staff_id: str = AsOption,
-    limit: int = typer.Option(1000, "--limit", help="At most this many entries."),
+    limit: int = typer.Option(1000, "--limit", min=1, help="At most this many entries."),
     as_json: bool = JsonOption,
 ) -> None:
     """Every read of the case's details or history, newest first (auditors, managers)."""
-    found = _query(
-        staff_id,
-        as_json,
-        lambda pool, actor: access_log.entries(pool, actor, case_id, limit=limit),
-    )
+    found = _listed(api_path("/api/v1/cases/{}/access-log", case_id), AccessEntry, as_json)[:limit]
     data = {"case_id": case_id, "entries": [e.model_dump(mode="json") for e in found]}
 
     def render(_: Any) -> None:

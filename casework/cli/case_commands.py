@@ -1,40 +1,38 @@
 """`casework case …`: open a case and drive it through its lifecycle.
 
-Every command names the acting staff member with `--as STAFF_ID`, resolved in the
-staff directory; structured inputs (assessment, plan, evaluation) are read from a
-JSON or YAML file. A rejected command exits 1 with the reason on stderr.
+Every command is a request to the HTTP API as the staff member signed in with
+`casework login` (what they may do follows from their role in the directory);
+structured inputs (assessment, plan, evaluation) are read from a JSON or YAML file and
+checked before they are sent. A command acts on the case as it stands (`If-Match: *`);
+`--if-version N` refuses it when the case has moved past version N. A rejected
+command exits 1 with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
 import yaml
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from rich.table import Table
 
-from application import referrals
-from application.bootstrap import Casework
-from application.case_reads import read_case, read_history
 from cases import commands as c
-from cases.actors import Actor
+from casework.cli.api_client import api_path
 from casework.cli.context import (
-    AsOption,
     BreakGlassOption,
     JsonOption,
     ReasonOption,
-    drive,
+    describe_validation,
+    read_headers,
+    staff_drive,
 )
 from casework.cli.output import console, fail
 from events.vocabulary import (
     ApprovalKind,
-    ClientContact,
     ClientDetails,
     ClosureReason,
     ContactKind,
@@ -50,28 +48,52 @@ case_app = typer.Typer(
 M = TypeVar("M", bound=BaseModel)
 
 
-def read_structured(path: Path, model: type[M], **extra: Any) -> M:
-    """A JSON or YAML file validated as `model` (errors name the field)."""
+def read_object(path: Path, as_json: bool) -> dict[str, Any]:
+    """A JSON or YAML file holding one object."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        fail(f"{path}: {exc.strerror}")
+        fail(f"{path}: {exc.strerror}", as_json, kind="invalid", field=str(path))
+    except UnicodeDecodeError:
+        fail(f"{path}: not UTF-8 text", as_json, kind="invalid", field=str(path))
+    yaml_file = path.suffix in (".yaml", ".yml")
     try:
-        data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
+        data = yaml.safe_load(text) if yaml_file else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        fail(f"{path}: not valid {'YAML' if path.suffix in ('.yaml', '.yml') else 'JSON'}: {exc}")
+        kind = "YAML" if yaml_file else "JSON"
+        fail(f"{path}: not valid {kind}: {exc}", as_json, kind="invalid", field=str(path))
     if not isinstance(data, dict):
-        fail(f"{path}: expected an object at the top level")
-    return model.model_validate({**data, **extra})
+        fail(f"{path}: expected an object at the top level", as_json, kind="invalid")
+    return data
+
+
+def read_structured(path: Path, model: type[M], as_json: bool) -> M:
+    """A JSON or YAML file validated as `model` before it is sent (errors name the field)."""
+    try:
+        return model.model_validate(read_object(path, as_json))
+    except ValidationError as exc:
+        fail(f"{path}: {describe_validation(exc)}", as_json, kind="invalid")
+
+
+IfVersionOption = typer.Option(
+    None,
+    "--if-version",
+    min=0,
+    help="Refuse the command if the case is no longer at this version (its ETag).",
+)
 
 
 def command(
-    case_id: str, build: Callable[[Actor], c.Command]
-) -> Callable[[Casework, Actor], Awaitable[Any]]:
-    async def action(s: Casework, actor: Actor) -> Any:
-        return await (await s.cases()).execute(case_id, build(actor))
-
-    return action
+    case_id: str, update: str, body: dict[str, Any], as_json: bool, if_version: int | None
+) -> None:
+    """Send one command of the case's command table through the API and print the result."""
+    staff_drive(
+        "POST",
+        api_path("/api/v1/cases/{}/commands/{}", case_id, update),
+        as_json=as_json,
+        body=body,
+        headers={"If-Match": "*" if if_version is None else f'"{if_version}"'},
+    )
 
 
 # --- opening ------------------------------------------------------------------------------
@@ -90,34 +112,31 @@ def open_case(
     email: str | None = typer.Option(None),
     address: str | None = typer.Option(None),
     details_file: Path | None = typer.Option(None, help="Client details as JSON/YAML instead."),
-    staff_id: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Open a case for a client; prints the new case id."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        client = (
-            read_structured(details_file, ClientDetails)
-            if details_file
-            else ClientDetails(
-                name=name,
-                date_of_birth=date.fromisoformat(date_of_birth) if date_of_birth else None,
-                contact=ClientContact(phone=phone, email=email, address=address),
-            )
-        )
-        cmd = c.OpenCase(
-            actor=actor,
-            case_id=uuid.uuid4(),
-            client_ref=client_ref,
-            client=client,
-            referral_source=source,
-            referring_agency=referring_agency,
-            assignee=await s.actor(worker),
-            presenting_needs=need,
-        )
-        return await (await s.cases()).open(cmd)
-
-    drive(as_json, staff_id, action)
+    client = (
+        read_structured(details_file, ClientDetails, as_json).model_dump(mode="json")
+        if details_file
+        else {
+            "name": name,
+            "date_of_birth": date_of_birth,
+            "contact": {"phone": phone, "email": email, "address": address},
+        }
+    )
+    staff_drive(
+        "POST",
+        "/api/v1/cases",
+        as_json=as_json,
+        body={
+            "client_ref": client_ref,
+            "client": client,
+            "referral_source": source.value,
+            "referring_agency": referring_agency,
+            "assignee": worker,
+            "presenting_needs": need,
+        },
+    )
 
 
 @case_app.command("consent")
@@ -126,78 +145,63 @@ def consent(
     share: list[SharedField] = typer.Option([], "--share", help="A field the client shares."),
     provider: list[str] = typer.Option([], "--provider", help="A provider it may go to."),
     preferences: str = typer.Option("", help="Confidentiality preferences."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Record what the client consents to share, and with which providers."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.RecordConsent(
-                actor=a, shared_fields=share, providers=provider, preferences=preferences
-            ),
-        ),
-    )
+    body = {
+        "shared_fields": [s.value for s in share],
+        "providers": provider,
+        "preferences": preferences,
+    }
+    command(case_id, "record_consent", body, as_json, if_version)
 
 
 @case_app.command("assess")
 def assess(
     case_id: str,
     file: Path = typer.Argument(..., help="The assessment as JSON or YAML."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a (re)assessment; it is scored into needs and a risk level."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.RecordAssessment(
-                actor=a, assessment=read_structured(file, c.AssessmentInput)
-            ),
-        ),
-    )
+    assessment = read_structured(file, c.AssessmentInput, as_json).model_dump(mode="json")
+    command(case_id, "record_assessment", {"assessment": assessment}, as_json, if_version)
 
 
 @case_app.command("plan")
 def plan(
     case_id: str,
     file: Path = typer.Argument(..., help="The plan (goals, crisis plan, participation)."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Draft or revise the plan with the client."""
-    drive(
-        as_json,
-        staff_id,
-        command(case_id, lambda a: c.DraftPlan(actor=a, plan=read_structured(file, c.PlanInput))),
-    )
+    drafted = read_structured(file, c.PlanInput, as_json).model_dump(mode="json")
+    command(case_id, "draft_plan", {"plan": drafted}, as_json, if_version)
 
 
 @case_app.command("submit")
 def submit(
-    case_id: str, note: str = "", staff_id: str = AsOption, as_json: bool = JsonOption
+    case_id: str,
+    note: str = "",
+    if_version: int | None = IfVersionOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Submit the draft plan for a supervisor's approval."""
-    drive(as_json, staff_id, command(case_id, lambda a: c.SubmitPlan(actor=a, note=note)))
+    command(case_id, "submit_plan", {"note": note}, as_json, if_version)
 
 
 @case_app.command("approve")
 def approve(
-    case_id: str, note: str = "", staff_id: str = AsOption, as_json: bool = JsonOption
+    case_id: str,
+    note: str = "",
+    if_version: int | None = IfVersionOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Approve the submitted plan (a supervisor of the case's team, not its author)."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.DecideApproval(actor=a, kind=ApprovalKind.PLAN, approve=True, note=note),
-        ),
-    )
+    body = {"kind": ApprovalKind.PLAN.value, "approve": True, "note": note}
+    command(case_id, "decide_approval", body, as_json, if_version)
 
 
 @case_app.command("return")
@@ -205,19 +209,13 @@ def return_(
     case_id: str,
     reason: list[str] = typer.Option(..., "--reason", help="Why (repeatable)."),
     closure: bool = typer.Option(False, help="Return a closure request instead of a plan."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Return the submitted plan (or closure request) with reasons."""
     kind = ApprovalKind.CLOSURE if closure else ApprovalKind.PLAN
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.DecideApproval(actor=a, kind=kind, approve=False, reasons=reason),
-        ),
-    )
+    body = {"kind": kind.value, "approve": False, "reasons": reason}
+    command(case_id, "decide_approval", body, as_json, if_version)
 
 
 # --- coordination -------------------------------------------------------------------------
@@ -231,18 +229,23 @@ def refer(
     goal: str = typer.Option(..., help="The goal of the active plan it serves."),
     share: list[SharedField] = typer.Option([], "--share", help="A field to share (consented)."),
     note: str = "",
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Refer the client to a provider's service; it is dispatched to the provider."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        return await referrals.refer(
-            s, actor, case_id,
-            provider=provider, service=service, goal=goal, shared_fields=share, note=note,
-        )  # fmt: skip
-
-    drive(as_json, staff_id, action)
+    staff_drive(
+        "POST",
+        api_path("/api/v1/cases/{}/referrals", case_id),
+        as_json=as_json,
+        body={
+            "provider": provider,
+            "service": service,
+            "goal": goal,
+            "shared_fields": [s.value for s in share],
+            "note": note,
+        },
+        headers={"If-Match": "*" if if_version is None else f'"{if_version}"'},
+    )
 
 
 @case_app.command("provider-report")
@@ -250,18 +253,12 @@ def provider_report(
     case_id: str,
     referral_id: str,
     report: str = typer.Option(..., help="What the provider reported."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a provider's report on a referral (progress, attendance, outcome)."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.ProviderReport(actor=a, referral_id=referral_id, report=report),
-        ),
-    )
+    body = {"referral_id": referral_id, "report": report}
+    command(case_id, "provider_report", body, as_json, if_version)
 
 
 @case_app.command("referral-reply")
@@ -271,26 +268,12 @@ def referral_reply(
     outcome: str = typer.Option(..., help="accepted | declined | completed"),
     reason: str | None = typer.Option(None, help="Why it was declined."),
     note: str = "",
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Record a provider's reply to a referral."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.ReferralReply.model_validate(
-                {
-                    "actor": a,
-                    "referral_id": referral_id,
-                    "outcome": outcome,
-                    "reason": reason,
-                    "note": note,
-                }
-            ),
-        ),
-    )
+    body = {"referral_id": referral_id, "outcome": outcome, "reason": reason, "note": note}
+    command(case_id, "referral_reply", body, as_json, if_version)
 
 
 # --- monitoring -----------------------------------------------------------------------------
@@ -305,26 +288,17 @@ def contact(
     ),
     minutes: int = 0,
     notes: str = "",
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Log a contact with the client."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.LogContact.model_validate(
-                {
-                    "actor": a,
-                    "kind": kind,
-                    "contact_date": on or datetime.now(UTC).date().isoformat(),
-                    "duration_minutes": minutes,
-                    "notes": notes,
-                }
-            ),
-        ),
-    )
+    body = {
+        "kind": kind.value,
+        "contact_date": on or datetime.now(UTC).date().isoformat(),
+        "duration_minutes": minutes,
+        "notes": notes,
+    }
+    command(case_id, "log_contact", body, as_json, if_version)
 
 
 @case_app.command("progress")
@@ -333,32 +307,23 @@ def progress(
     goal: str = typer.Option(...),
     status: GoalStatus = typer.Option(...),
     note: str = "",
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Record progress on a goal of the active plan."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id, lambda a: c.RecordProgress(actor=a, goal_id=goal, status=status, note=note)
-        ),
-    )
+    body = {"goal_id": goal, "status": status.value, "note": note}
+    command(case_id, "record_progress", body, as_json, if_version)
 
 
 @case_app.command("evaluate")
 def evaluate(
     case_id: str,
     file: Path = typer.Argument(..., help="evaluations (goal_id, outcome, reason) and next_step"),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Evaluate every goal of the active plan: met, partly met, not met and why."""
-    drive(
-        as_json,
-        staff_id,
-        command(case_id, lambda a: read_structured(file, c.Evaluate, actor=a.model_dump())),
-    )
+    command(case_id, "evaluate", read_object(file, as_json), as_json, if_version)
 
 
 # --- assignment and transfer ------------------------------------------------------------------
@@ -369,16 +334,11 @@ def assign(
     case_id: str,
     worker: str = typer.Option(...),
     reason: str = typer.Option(...),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Assign the case to another worker of its team (a supervisor, at once)."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        cmd = c.Assign(actor=actor, assignee=await s.actor(worker), reason=reason)
-        return await (await s.cases()).execute(case_id, cmd)
-
-    drive(as_json, staff_id, action)
+    command(case_id, "assign", {"assignee": worker, "reason": reason}, as_json, if_version)
 
 
 @case_app.command("transfer")
@@ -387,17 +347,12 @@ def transfer(
     team: str = typer.Option(..., help="The receiving team."),
     worker: str | None = typer.Option(None, help="The receiving worker, if known."),
     reason: str = typer.Option(...),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Ask to transfer the case to another worker or team."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        to_worker = await s.actor(worker) if worker else None
-        cmd = c.RequestTransfer(actor=actor, to_team=team, to_worker=to_worker, reason=reason)
-        return await (await s.cases()).execute(case_id, cmd)
-
-    drive(as_json, staff_id, action)
+    body = {"to_team": team, "to_worker": worker, "reason": reason}
+    command(case_id, "request_transfer", body, as_json, if_version)
 
 
 @case_app.command("transfer-reply")
@@ -405,15 +360,11 @@ def transfer_reply(
     case_id: str,
     accept: bool = typer.Option(..., "--accept/--reject"),
     reason: str | None = None,
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Accept or reject the pending transfer (the receiving worker or supervisor)."""
-    drive(
-        as_json,
-        staff_id,
-        command(case_id, lambda a: c.ReplyTransfer(actor=a, accept=accept, reason=reason)),
-    )
+    command(case_id, "reply_transfer", {"accept": accept, "reason": reason}, as_json, if_version)
 
 
 # --- closure ------------------------------------------------------------------------------------
@@ -424,30 +375,24 @@ def close(
     case_id: str,
     reason: ClosureReason = typer.Option(...),
     note: str = "",
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Ask to close the case; a supervisor approves with `case approve-closure`."""
-    drive(
-        as_json,
-        staff_id,
-        command(case_id, lambda a: c.RequestClosure(actor=a, reason=reason, note=note)),
-    )
+    body = {"reason": reason.value, "note": note}
+    command(case_id, "request_closure", body, as_json, if_version)
 
 
 @case_app.command("approve-closure")
 def approve_closure(
-    case_id: str, note: str = "", staff_id: str = AsOption, as_json: bool = JsonOption
+    case_id: str,
+    note: str = "",
+    if_version: int | None = IfVersionOption,
+    as_json: bool = JsonOption,
 ) -> None:
     """Approve the closure request: the case closes."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.DecideApproval(actor=a, kind=ApprovalKind.CLOSURE, approve=True, note=note),
-        ),
-    )
+    body = {"kind": ApprovalKind.CLOSURE.value, "approve": True, "note": note}
+    command(case_id, "decide_approval", body, as_json, if_version)
 
 
 @case_app.command("hold")
@@ -455,31 +400,22 @@ def hold(
     case_id: str,
     reason: str = typer.Option(..., help="Why (the client is in hospital, for example)."),
     until: str = typer.Option(..., help="When the hold ends: YYYY-MM-DD or an ISO time."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Put the case on hold: the review clock pauses until the date."""
-    drive(
-        as_json,
-        staff_id,
-        command(
-            case_id,
-            lambda a: c.HoldCase.model_validate(
-                {"actor": a, "reason": reason, "until": _aware(until)}
-            ),
-        ),
-    )
+    command(case_id, "hold", {"reason": reason, "until": _aware(until)}, as_json, if_version)
 
 
 @case_app.command("resume")
 def resume(
     case_id: str,
     reason: str = typer.Option(...),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """End a hold early: the review clock resumes."""
-    drive(as_json, staff_id, command(case_id, lambda a: c.ResumeCase(actor=a, reason=reason)))
+    command(case_id, "resume", {"reason": reason}, as_json, if_version)
 
 
 def _aware(text: str) -> str:
@@ -495,22 +431,22 @@ def _aware(text: str) -> str:
 def reopen(
     case_id: str,
     reason: str = typer.Option(...),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Reopen a closed case."""
-    drive(as_json, staff_id, command(case_id, lambda a: c.Reopen(actor=a, reason=reason)))
+    command(case_id, "reopen", {"reason": reason}, as_json, if_version)
 
 
 @case_app.command("note")
 def note(
     case_id: str,
     text: str = typer.Option(..., "--text", help="The note (anyone of the case's team may)."),
-    staff_id: str = AsOption,
+    if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Write a free-text case note (kept as personal data, shown in the case's history)."""
-    drive(as_json, staff_id, command(case_id, lambda a: c.RecordNote(actor=a, text=text)))
+    command(case_id, "record_note", {"text": text}, as_json, if_version)
 
 
 # --- reading --------------------------------------------------------------------------------------
@@ -519,31 +455,27 @@ def note(
 @case_app.command("show")
 def show(
     case_id: str,
-    staff_id: str = AsOption,
     reason: str | None = ReasonOption,
     break_glass: str | None = BreakGlassOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The case as its workflow holds it (the read is recorded in the access log)."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        return await read_case(s, actor, case_id, reason=reason, break_glass=break_glass)
-
-    drive(as_json, staff_id, action)
+    staff_drive(
+        "GET",
+        api_path("/api/v1/cases/{}", case_id),
+        as_json=as_json,
+        headers=read_headers(reason, break_glass),
+    )
 
 
 @case_app.command("history")
 def history(
     case_id: str,
-    staff_id: str = AsOption,
     reason: str | None = ReasonOption,
     break_glass: str | None = BreakGlassOption,
     as_json: bool = JsonOption,
 ) -> None:
     """The case's event log: every step, who did it and when (recorded in the access log)."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        return await read_history(s, actor, case_id, reason=reason, break_glass=break_glass)
 
     def render(rows: list[dict[str, Any]]) -> None:
         table = Table("v", "when", "event", "by", "role", title=f"case {case_id}")
@@ -551,4 +483,10 @@ def history(
             table.add_row(str(r["version"]), r["occurred_at"], r["type"], r["actor"], r["role"])
         console.print(table)
 
-    drive(as_json, staff_id, action, render=render)
+    staff_drive(
+        "GET",
+        api_path("/api/v1/cases/{}/history", case_id),
+        as_json=as_json,
+        headers=read_headers(reason, break_glass),
+        render=render,
+    )

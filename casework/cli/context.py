@@ -1,8 +1,11 @@
-"""What every command shares: the options declared once, and `drive`, the one way a
-command opens Casework (the composition root, handed over through Typer's context),
-runs one use case and prints its result or a clear error.
+"""What every command shares: the options declared once, and the two ways a command
+reaches Casework.
 
-A command parses its input, calls `drive(...)` with the use case, and renders.
+* Staff commands (cases, queries, the directory, policy) are clients of the HTTP API
+  as the signed-in staff member (`casework login`): `staff_call` sends one request and
+  `staff_drive` prints its answer; the API decides what the caller may do.
+* Operator commands (`up`, `migrate`, `verify`, `inspect`, `projections rebuild`, …)
+  open Casework directly through the composition root: `call` runs one use case.
 """
 
 from __future__ import annotations
@@ -10,16 +13,18 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import asyncpg
 import click
 import typer
 from pydantic import BaseModel, ValidationError
 
+from application import request_context
 from application.bootstrap import Casework, open_casework
 from application.case_client import CaseCommandRejected
-from cases.actors import Actor
-from casework.cli.output import console, emit, fail, run
+from casework.cli.api_client import api
+from casework.cli.output import ExitCode, console, emit, fail, run
 from directory import DirectoryError
 from events.keys import CryptoKeyError
 from events.registry import EventValidationError
@@ -27,9 +32,6 @@ from infrastructure.settings import Settings, get_settings
 
 T = TypeVar("T")
 
-AsOption = typer.Option(
-    ..., "--as", help="Your staff id: what you may do and see follows from your role."
-)
 JsonOption = typer.Option(False, "--json", help="Print the result as one JSON object.")
 ReasonOption = typer.Option(None, "--reason", help="Why you read the case (access log).")
 BreakGlassOption = typer.Option(
@@ -54,23 +56,36 @@ def describe_validation(exc: ValidationError) -> str:
     )
 
 
-def _failure(exc: BaseException) -> str | None:
-    """The message a refused or failed command prints, or None for a bug (re-raised)."""
+def _failure(exc: BaseException) -> tuple[str, str, int] | None:
+    """How a refused or failed operator command ends (message, kind, exit code), or None
+    for a bug (re-raised)."""
     if isinstance(exc, CaseCommandRejected):
-        return str(exc)
+        return str(exc), "refused", ExitCode.REFUSED
     if isinstance(exc, ValidationError):
-        return describe_validation(exc)
+        return describe_validation(exc), "invalid", ExitCode.REFUSED
     if isinstance(
         exc,
         LookupError | PermissionError | DirectoryError | CryptoKeyError | EventValidationError,
     ):
-        return str(exc)
+        return str(exc), "refused", ExitCode.REFUSED
     if isinstance(exc, asyncpg.UndefinedTableError):
-        return "the event log or read-model tables are missing: run `casework migrate` first"
-    if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
-        return f"database unavailable: {exc}"
+        return (
+            "the event log or read-model tables are missing: run `casework migrate` first",
+            "unavailable",
+            ExitCode.UNAVAILABLE,
+        )
+    if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | TimeoutError):
+        return (
+            f"database unavailable (is the stack running? casework up): {exc}",
+            "unavailable",
+            ExitCode.UNAVAILABLE,
+        )
     if isinstance(exc, RuntimeError) and "connect" in str(exc).lower():
-        return f"Temporal unavailable (start the stack with `casework up`): {exc}"
+        return (
+            f"Temporal unavailable (is the stack running? casework up): {exc}",
+            "unavailable",
+            ExitCode.UNAVAILABLE,
+        )
     return None
 
 
@@ -78,25 +93,19 @@ def call(work: Callable[[Casework], Awaitable[T]], as_json: bool, *, pool_size: 
     """Open Casework, run `work` on it, close it; a refusal or an outage fails the command."""
 
     async def main() -> T:
-        async with open_casework(settings_from_context(), pool_size=pool_size) as app:
-            return await work(app)
+        # Run directly on the servers: the access log records the operating-system user.
+        with request_context.bound(request_context.operator()):
+            async with open_casework(settings_from_context(), pool_size=pool_size) as app:
+                return await work(app)
 
     try:
         return run(main())
     except Exception as exc:
-        message = _failure(exc)
-        if message is None:
+        failure = _failure(exc)
+        if failure is None:
             raise
-        fail(message, as_json)
-
-
-def call_as(staff_id: str, work: Callable[[Casework, Actor], Awaitable[T]], as_json: bool) -> T:
-    """`call`, with the acting staff member resolved from `--as` first."""
-
-    async def with_actor(app: Casework) -> T:
-        return await work(app, await app.actor(staff_id))
-
-    return call(with_actor, as_json)
+        message, kind, code = failure
+        fail(message, as_json, code, kind=kind)
 
 
 def dump(value: Any) -> Any:
@@ -112,15 +121,45 @@ def dump(value: Any) -> Any:
     return value
 
 
-def drive(
+def staff_call(
+    method: str,
+    path: str,
+    *,
     as_json: bool,
-    staff_id: str,
-    action: Callable[[Casework, Actor], Awaitable[Any]],
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """One request to the API as the signed-in staff member: its JSON answer."""
+    settings = settings_from_context()
+    return api(
+        settings, method, path, as_json=as_json, body=body, params=params, headers=headers
+    ).data
+
+
+def staff_drive(
+    method: str,
+    path: str,
+    *,
+    as_json: bool,
+    body: Any = None,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
     render: Callable[[Any], None] | None = None,
 ) -> None:
-    """Resolve the actor, run the use case, print the result, or fail with the reason."""
-    result = call_as(staff_id, action, as_json)
-    emit(dump(result), as_json, render or (lambda d: console.print(summary(d))))
+    """`staff_call`, then print the answer (one line for people, or JSON)."""
+    data = staff_call(method, path, as_json=as_json, body=body, params=params, headers=headers)
+    emit(data, as_json, render or (lambda d: console.print(summary(d))))
+
+
+def read_headers(reason: str | None, break_glass: str | None) -> dict[str, str]:
+    """`--reason` and `--break-glass` as the API's headers (percent-encoded UTF-8)."""
+    headers = {}
+    if reason:
+        headers["Casework-Reason"] = quote(reason, safe=" ")
+    if break_glass:
+        headers["Casework-Break-Glass"] = quote(break_glass, safe=" ")
+    return headers
 
 
 def summary(d: Any) -> str:

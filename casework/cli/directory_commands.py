@@ -1,55 +1,50 @@
 """`casework staff …` and `casework provider …`: the staff and resource directories.
 
-Changes name the acting admin with `--as STAFF_ID`; the very first admin is created
-with `casework staff bootstrap-admin`, allowed only while the staff directory is
-empty. Every command takes `--json`; a refused command exits 1 with the reason on
-stderr.
+Every command but `bootstrap-admin` goes through the HTTP API as the staff member
+signed in with `casework login` (changes: admins). The very first admin is created by
+the operator with `casework staff bootstrap-admin`, allowed only while the staff
+directory is empty; it prints the admin's invitation code. Every command takes
+`--json`; a refused command exits 1 with the reason on stderr.
 
-Passwords: `casework staff invite STAFF_ID --as ADMIN` prints a one-time code for the
+Passwords: `casework staff invite STAFF_ID` (an admin) prints a one-time code for the
 staff member, who sets their own password with `casework staff set-password STAFF_ID`
 (the code and the password are asked for without echo).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import typer
+from pydantic import BaseModel
 from rich.markup import escape
 from rich.table import Table
 
-from application.identity import Invitation, NotAuthenticated, accept_invitation, invite
-from casework.cli.context import AsOption, JsonOption, call, call_as
+from application.bootstrap import Casework
+from application.identity import Invitation, invite
+from casework.cli.api_client import api, api_path, pages
+from casework.cli.context import JsonOption, call, settings_from_context, staff_call
 from casework.cli.output import console, emit, fail
 from directory import (
     KEEP,
     Keep,
     Provider,
+    Service,
     StaffMember,
-    add_provider,
-    add_service,
-    add_staff,
-    add_team,
+    Team,
     bootstrap_admin,
-    change_provider,
-    change_staff,
-    deactivate_provider,
-    deactivate_staff,
-    load_resource_directory,
-    load_staff_directory,
     resolve_actor,
-    withdraw_service,
 )
 from events.directory_events import ProviderCategory, StaffRole
-from events.store import EventStore
 from events.vocabulary import Domain
 
 staff_app = typer.Typer(help="The staff directory: people, roles and teams.")
 provider_app = typer.Typer(help="The resource directory: providers and their services.")
 
 T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
 
 ReasonOption = typer.Option(None, "--reason", help="Why (recorded with the change).")
 
@@ -57,20 +52,16 @@ ReasonOption = typer.Option(None, "--reason", help="Why (recorded with the chang
 # --- plumbing ------------------------------------------------------------------------
 
 
-def _execute(work: Callable[[EventStore], Awaitable[T]], as_json: bool) -> T:
-    """Run `work` against the event store; a refusal or database error fails the command."""
-    return call(lambda app: work(app.store), as_json, pool_size=2)
+def _staff_change(
+    method: str, path: str, model: type[M], as_json: bool, body: dict[str, Any] | None = None
+) -> M:
+    """One change through the API, as the signed-in staff member (an admin)."""
+    return model.model_validate(staff_call(method, path, as_json=as_json, body=body))
 
 
-def _as_admin(
-    as_staff: str, change: Callable[[EventStore, Any], Awaitable[T]]
-) -> Callable[[EventStore], Awaitable[T]]:
-    """`change(store, actor)` with the actor resolved from `--as`."""
-
-    async def work(store: EventStore) -> T:
-        return await change(store, await resolve_actor(store, as_staff))
-
-    return work
+def _given(**fields: Any) -> dict[str, Any]:
+    """The change's fields that were given (KEEP: left out, so kept as it is)."""
+    return {k: v for k, v in fields.items() if v is not KEEP}
 
 
 def _either(value: T | None, clear: bool, option: str, as_json: bool) -> T | Keep | None:
@@ -112,12 +103,37 @@ def bootstrap_admin_command(
     webhook: str | None = typer.Option(None, "--webhook", help="Notification webhook URL."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Create the very first admin (only while the staff directory is empty)."""
-    member = _execute(lambda s: bootstrap_admin(s, staff_id, name, webhook), as_json)
+    """Create the very first admin (only while the staff directory is empty).
+
+    An operator command (straight to the database): it prints the admin's one-time
+    invitation code, with which they set their password (`casework staff set-password`)
+    and then sign in (`casework login`)."""
+
+    async def work(app: Casework) -> tuple[StaffMember, Invitation]:
+        member = await bootstrap_admin(app.store, staff_id, name, webhook)
+        admin = await resolve_actor(app.store, staff_id)
+        return member, await invite(app, admin, staff_id, now=datetime.now(UTC))
+
+    member, issued = call(work, as_json, pool_size=2)
+    expires = issued.expires_at.isoformat(timespec="seconds")
+
+    def render(_data: Any) -> None:
+        console.print(f"bootstrapped admin {_member_line(member)}", highlight=False)
+        console.print(f"their invitation, valid until {expires}, usable once:", highlight=False)
+        console.print(issued.code, highlight=False, soft_wrap=True)
+        console.print(
+            f"Set the password with: casework staff set-password {escape(staff_id)}",
+            highlight=False,
+        )
+
     emit(
-        {"ok": True, "staff_member": member.model_dump(mode="json")},
+        {
+            "ok": True,
+            "staff_member": member.model_dump(mode="json"),
+            "invitation": {"code": issued.code, "expires_at": expires},
+        },
         as_json,
-        _done("bootstrapped admin", _member_line(member)),
+        render,
     )
 
 
@@ -125,11 +141,10 @@ def bootstrap_admin_command(
 def add_team_command(
     team_id: str = typer.Argument(..., help="The new team's id."),
     name: str = typer.Option(..., "--name", help="The team's name."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add a team."""
-    team = _execute(_as_admin(as_staff, lambda s, a: add_team(s, a, team_id, name)), as_json)
+    team = _staff_change("POST", "/api/v1/teams", Team, as_json, {"team_id": team_id, "name": name})
     emit(
         {"ok": True, "team": team.model_dump(mode="json")},
         as_json,
@@ -144,14 +159,17 @@ def add_staff_command(
     role: StaffRole = typer.Option(..., "--role", help="The member's role."),
     team: str | None = typer.Option(None, "--team", help="Team (caseworkers, supervisors)."),
     webhook: str | None = typer.Option(None, "--webhook", help="Notification webhook URL."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add a staff member (a caseworker or supervisor needs --team)."""
-    member = _execute(
-        _as_admin(as_staff, lambda s, a: add_staff(s, a, staff_id, name, role, team, webhook)),
-        as_json,
-    )
+    body = {
+        "staff_id": staff_id,
+        "display_name": name,
+        "role": role.value,
+        "team": team,
+        "webhook_url": webhook,
+    }
+    member = _staff_change("POST", "/api/v1/staff", StaffMember, as_json, body)
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
         as_json,
@@ -169,27 +187,18 @@ def change_staff_command(
     webhook: str | None = typer.Option(None, "--webhook", help="New webhook URL."),
     no_webhook: bool = typer.Option(False, "--no-webhook", help="Remove the webhook."),
     reason: str | None = ReasonOption,
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change a member's name, role, team or notification webhook."""
-    new_team = _either(team, no_team, "team", as_json)
-    new_webhook = _either(webhook, no_webhook, "webhook", as_json)
-    member = _execute(
-        _as_admin(
-            as_staff,
-            lambda s, a: change_staff(
-                s,
-                a,
-                staff_id,
-                display_name=KEEP if name is None else name,
-                role=KEEP if role is None else role,
-                team=new_team,
-                webhook_url=new_webhook,
-                reason=reason,
-            ),
-        ),
-        as_json,
+    body = _given(
+        display_name=KEEP if name is None else name,
+        role=KEEP if role is None else role.value,
+        team=_either(team, no_team, "team", as_json),
+        webhook_url=_either(webhook, no_webhook, "webhook", as_json),
+        reason=KEEP if reason is None else reason,
+    )
+    member = _staff_change(
+        "PATCH", api_path("/api/v1/staff/{}", staff_id), StaffMember, as_json, body
     )
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
@@ -202,12 +211,15 @@ def change_staff_command(
 def deactivate_staff_command(
     staff_id: str = typer.Argument(..., help="The member who may no longer act."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Deactivate a staff member (the id is never reused)."""
-    member = _execute(
-        _as_admin(as_staff, lambda s, a: deactivate_staff(s, a, staff_id, reason)), as_json
+    """Deactivate a staff member (the id is never reused); their sessions end at once."""
+    member = _staff_change(
+        "POST",
+        api_path("/api/v1/staff/{}/deactivation", staff_id),
+        StaffMember,
+        as_json,
+        {"reason": reason},
     )
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
@@ -219,7 +231,6 @@ def deactivate_staff_command(
 @staff_app.command("invite")
 def invite_command(
     staff_id: str = typer.Argument(..., help="The member who is to set a password."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Issue a one-time code with which the member sets their own password (admins).
@@ -227,38 +238,21 @@ def invite_command(
     Earlier unused codes of the member stop working. Give the code to the member
     through a channel you trust; it is shown only now.
     """
-    try:
-        issued: Invitation = call_as(
-            as_staff,
-            lambda app, admin: invite(app, admin, staff_id, now=datetime.now(UTC)),
-            as_json,
-        )
-    except NotAuthenticated as exc:
-        fail(str(exc), as_json)
-    expires = issued.expires_at.isoformat(timespec="seconds")
+    issued = staff_call("POST", api_path("/api/v1/staff/{}/invitations", staff_id), as_json=as_json)
 
     def render(_data: Any) -> None:
         console.print(
-            f"invitation for [bold]{escape(staff_id)}[/], valid until {expires}, usable once:",
+            f"invitation for [bold]{escape(staff_id)}[/], valid until "
+            f"{issued['expires_at']}, usable once:",
             highlight=False,
         )
-        console.print(issued.code, highlight=False, soft_wrap=True)
+        console.print(issued["code"], highlight=False, soft_wrap=True)
         console.print(
             f"They set their password with: casework staff set-password {escape(staff_id)}",
             highlight=False,
         )
 
-    emit(
-        {
-            "ok": True,
-            "staff_id": staff_id,
-            "invitation_id": issued.invitation_id,
-            "code": issued.code,
-            "expires_at": expires,
-        },
-        as_json,
-        render,
-    )
+    emit({"ok": True, **issued}, as_json, render)
 
 
 @staff_app.command("set-password")
@@ -267,31 +261,35 @@ def set_password_command(
     code: str | None = typer.Option(
         None, "--code", help="The invitation code from your admin (asked for if not given)."
     ),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the new password from standard input."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
     """Set your password with an invitation code (asked for twice, not echoed)."""
     if code is None:
         code = typer.prompt("Invitation code", hide_input=True, err=True)
-    password = typer.prompt(
-        "New password (at least 12 characters)",
-        hide_input=True,
-        confirmation_prompt="Repeat the password",
-        err=True,
-    )
-    try:
-        call(
-            lambda app: accept_invitation(
-                app, staff_id, code.strip(), password, now=datetime.now(UTC)
-            ),
-            as_json,
-            pool_size=2,
+    if password_stdin:
+        password = typer.get_text_stream("stdin").readline().rstrip("\n")
+    else:
+        password = typer.prompt(
+            "New password (at least 12 characters)",
+            hide_input=True,
+            confirmation_prompt="Repeat the password",
+            err=True,
         )
-    except NotAuthenticated as exc:
-        fail(str(exc), as_json)
+    api(
+        settings_from_context(),
+        "POST",
+        "/api/v1/invitations/accept",
+        as_json=as_json,
+        body={"staff_id": staff_id, "code": code.strip(), "password": password},
+        signed_in=False,
+    )
     emit(
         {"ok": True, "staff_id": staff_id},
         as_json,
-        _done("password set for", f"[bold]{escape(staff_id)}[/]: sign in with it"),
+        _done("password set for", f"[bold]{escape(staff_id)}[/]: sign in with `casework login`"),
     )
 
 
@@ -302,11 +300,21 @@ def list_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """List staff members and teams."""
-    directory = _execute(load_staff_directory, as_json)
-    if team is not None and team not in directory.teams:
+    settings = settings_from_context()
+    everyone = True if include_inactive else None
+    teams = [
+        Team.model_validate(t)
+        for t in pages(settings, "/api/v1/teams", as_json=as_json)
+        if team is None or t["team_id"] == team
+    ]
+    if team is not None and not teams:
         fail(f"no team {team!r} in the staff directory", as_json)
-    members = directory.listing(team, include_inactive)
-    teams = [t for t in directory.teams.values() if team is None or t.team_id == team]
+    members = [
+        StaffMember.model_validate(m)
+        for m in pages(
+            settings, "/api/v1/staff", as_json=as_json, params={"team": team, "all": everyone}
+        )
+    ]
     data = {
         "ok": True,
         "teams": [t.model_dump(mode="json") for t in teams],
@@ -341,11 +349,7 @@ def show_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Show one staff member (active or deactivated)."""
-
-    async def work(store: EventStore) -> StaffMember:
-        return (await load_staff_directory(store)).member(staff_id)
-
-    member = _execute(work, as_json)
+    member = _staff_change("GET", api_path("/api/v1/staff/{}", staff_id), StaffMember, as_json)
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
         as_json,
@@ -365,19 +369,19 @@ def add_provider_command(
     phone: str | None = typer.Option(None, "--phone", help="Contact phone."),
     email: str | None = typer.Option(None, "--email", help="Contact email."),
     eligibility: str = typer.Option("", "--eligibility", help="Eligibility notes."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add a provider to the resource directory."""
-    provider = _execute(
-        _as_admin(
-            as_staff,
-            lambda s, a: add_provider(
-                s, a, provider_id, name, category, webhook, phone, email, eligibility
-            ),
-        ),
-        as_json,
-    )
+    body = {
+        "provider_id": provider_id,
+        "name": name,
+        "category": category.value,
+        "webhook_url": webhook,
+        "phone": phone,
+        "email": email,
+        "eligibility": eligibility,
+    }
+    provider = _staff_change("POST", "/api/v1/providers", Provider, as_json, body)
     emit(
         {"ok": True, "provider": provider.model_dump(mode="json")},
         as_json,
@@ -392,16 +396,17 @@ def add_service_command(
     name: str = typer.Option(..., "--name", help="The service's name."),
     domains: list[Domain] = typer.Option(..., "--domain", help="A need it serves (repeat)."),
     eligibility: str = typer.Option("", "--eligibility", help="Eligibility notes."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Add a service to a provider."""
-    service = _execute(
-        _as_admin(
-            as_staff,
-            lambda s, a: add_service(s, a, provider_id, service_id, name, domains, eligibility),
-        ),
-        as_json,
+    body = {
+        "service_id": service_id,
+        "name": name,
+        "domains": [d.value for d in domains],
+        "eligibility": eligibility,
+    }
+    service = _staff_change(
+        "POST", api_path("/api/v1/providers/{}/services", provider_id), Service, as_json, body
     )
     emit(
         {"ok": True, "service": service.model_dump(mode="json")},
@@ -427,29 +432,20 @@ def change_provider_command(
     no_email: bool = typer.Option(False, "--no-email", help="Remove the email."),
     eligibility: str | None = typer.Option(None, "--eligibility", help="New eligibility."),
     reason: str | None = ReasonOption,
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Change a provider's name, category, contact channel or eligibility notes."""
-    new_phone = _either(phone, no_phone, "phone", as_json)
-    new_email = _either(email, no_email, "email", as_json)
-    provider = _execute(
-        _as_admin(
-            as_staff,
-            lambda s, a: change_provider(
-                s,
-                a,
-                provider_id,
-                name=KEEP if name is None else name,
-                category=KEEP if category is None else category,
-                webhook_url=KEEP if webhook is None else webhook,
-                phone=new_phone,
-                email=new_email,
-                eligibility=KEEP if eligibility is None else eligibility,
-                reason=reason,
-            ),
-        ),
-        as_json,
+    body = _given(
+        name=KEEP if name is None else name,
+        category=KEEP if category is None else category.value,
+        webhook_url=KEEP if webhook is None else webhook,
+        phone=_either(phone, no_phone, "phone", as_json),
+        email=_either(email, no_email, "email", as_json),
+        eligibility=KEEP if eligibility is None else eligibility,
+        reason=KEEP if reason is None else reason,
+    )
+    provider = _staff_change(
+        "PATCH", api_path("/api/v1/providers/{}", provider_id), Provider, as_json, body
     )
     emit(
         {"ok": True, "provider": provider.model_dump(mode="json")},
@@ -462,13 +458,15 @@ def change_provider_command(
 def deactivate_provider_command(
     provider_id: str = typer.Argument(..., help="The provider to take out of use."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Deactivate a provider: no new referrals go to it."""
-    provider = _execute(
-        _as_admin(as_staff, lambda s, a: deactivate_provider(s, a, provider_id, reason)),
+    provider = _staff_change(
+        "POST",
+        api_path("/api/v1/providers/{}/deactivation", provider_id),
+        Provider,
         as_json,
+        {"reason": reason},
     )
     emit(
         {"ok": True, "provider": provider.model_dump(mode="json")},
@@ -482,13 +480,15 @@ def withdraw_service_command(
     provider_id: str = typer.Argument(..., help="The provider."),
     service_id: str = typer.Argument(..., help="The service it no longer offers."),
     reason: str = typer.Option(..., "--reason", help="Why (recorded)."),
-    as_staff: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Withdraw a provider's service."""
-    service = _execute(
-        _as_admin(as_staff, lambda s, a: withdraw_service(s, a, provider_id, service_id, reason)),
+    service = _staff_change(
+        "POST",
+        api_path("/api/v1/providers/{}/services/{}/withdrawal", provider_id, service_id),
+        Service,
         as_json,
+        {"reason": reason},
     )
     emit(
         {"ok": True, "service": service.model_dump(mode="json")},
@@ -505,8 +505,19 @@ def list_providers_command(
     as_json: bool = JsonOption,
 ) -> None:
     """List providers (with their services)."""
-    directory = _execute(load_resource_directory, as_json)
-    providers = directory.listing(category, domain, include_inactive)
+    providers = [
+        Provider.model_validate(found)
+        for found in pages(
+            settings_from_context(),
+            "/api/v1/providers",
+            as_json=as_json,
+            params={
+                "category": category and category.value,
+                "domain": domain and domain.value,
+                "all": True if include_inactive else None,
+            },
+        )
+    ]
 
     def render(_data: Any) -> None:
         table = Table("provider id", "name", "category", "services", "webhook", "active")
@@ -537,10 +548,9 @@ def show_provider_command(
 ) -> None:
     """Show one provider: contact channel, eligibility and services."""
 
-    async def work(store: EventStore) -> Provider:
-        return (await load_resource_directory(store)).any_provider(provider_id)
-
-    provider = _execute(work, as_json)
+    provider = _staff_change(
+        "GET", api_path("/api/v1/providers/{}", provider_id), Provider, as_json
+    )
 
     def render(_data: Any) -> None:
         channel = provider.channel

@@ -6,10 +6,12 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
+from enum import IntEnum
 from typing import Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 err_console = Console(stderr=True)
@@ -25,11 +27,34 @@ def emit(data: Any, as_json: bool, render: Callable[[Any], None] | None = None) 
         render(data)
 
 
-def fail(message: str, as_json: bool = False, code: int = 1) -> NoReturn:
-    """Reject a command: the reason on stderr (and as JSON on stdout with --json)."""
+class ExitCode(IntEnum):
+    """How a command ended (documented in the README: scripts may rely on it)."""
+
+    OK = 0
+    REFUSED = 1
+    """Refused or invalid: bad input, not permitted, not found, a conflict."""
+    USAGE = 2
+    """The command line itself was wrong (an unknown option, a missing argument)."""
+    UNAVAILABLE = 3
+    """A server could not be reached or answered with an outage: try again later."""
+    NOT_SIGNED_IN = 4
+    """No session, or it ended: `casework login`."""
+
+
+def fail(
+    message: str,
+    as_json: bool = False,
+    code: int = ExitCode.REFUSED,
+    *,
+    kind: str = "refused",
+    field: str | None = None,
+) -> NoReturn:
+    """End the command: one readable line on stderr; with `--json`, exactly one JSON object
+    on stdout, `{"ok": false, "error": {"code", "message", "field"}}`; a non-zero exit."""
     if as_json:
-        sys.stdout.write(json.dumps({"ok": False, "error": message}) + "\n")
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+        error = {"code": kind, "message": message, "field": field}
+        sys.stdout.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False) + "\n")
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 

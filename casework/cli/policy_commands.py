@@ -8,13 +8,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from application.bootstrap import Casework
-from application.policies import PolicyRefused, apply_policy, current_policy
-from cases.actors import Actor
 from cases.policy import Policy
 from casework.cli.case_commands import read_structured
-from casework.cli.context import AsOption, JsonOption, call, drive
-from casework.cli.output import console, emit, fail
+from casework.cli.context import JsonOption, staff_call, staff_drive
+from casework.cli.output import console, emit
 
 policy_app = typer.Typer(help="The agency's review and escalation policy.", no_args_is_help=True)
 
@@ -34,31 +31,15 @@ def _render(data: dict[str, Any]) -> None:
 @policy_app.command("show")
 def show(as_json: bool = JsonOption) -> None:
     """The policy in force (the defaults until one is applied)."""
-
-    async def work(app: Casework) -> Policy:
-        return await current_policy(app.store)
-
-    emit(call(work, as_json).model_dump(mode="json"), as_json, _render)
+    found = staff_call("GET", "/api/v1/policy", as_json=as_json)
+    emit(found["policy"] | {k: found[k] for k in ("version", "label")}, as_json, _render)
 
 
 @policy_app.command("apply")
 def apply(
     file: Path = typer.Argument(..., help="The policy as JSON or YAML (durations: 90d, 30s …)."),
-    staff_id: str = AsOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Record a new policy version and send it to every open case."""
-
-    async def action(s: Casework, actor: Actor) -> Any:
-        policy = read_structured(file, Policy)
-        try:
-            report = await apply_policy(s.store, (await s.cases()).client, actor, policy)
-        except PolicyRefused as exc:
-            fail(str(exc), as_json)
-        return {
-            "version": report.version,
-            "cases_updated": report.cases_updated,
-            "cases_failed": report.cases_failed,
-        }
-
-    drive(as_json, staff_id, action)
+    """Record a new policy version and send it to every open case (admins, managers)."""
+    policy = read_structured(file, Policy, as_json).model_dump(mode="json")
+    staff_drive("POST", "/api/v1/policy", as_json=as_json, body=policy)

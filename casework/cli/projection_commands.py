@@ -1,8 +1,9 @@
 """The projector and the read-model queries on the command line.
 
 `casework projector` runs the projector; `casework projections status|rebuild` look
-after it; `casework caseload|approvals|referrals|reviews|escalations|outcomes|
-timeline|summary` query the read models as the staff member given with `--as`.
+after it (operator commands, straight to the database); `casework caseload|approvals|
+referrals|reviews|escalations|outcomes|timeline|summary|overdue` query the read models
+through the HTTP API as the signed-in staff member (`casework login`).
 """
 
 from __future__ import annotations
@@ -10,29 +11,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
 import asyncpg
 import typer
+from pydantic import BaseModel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from application.access_log import View, read_case_view
-from cases.actors import Actor
+from application.read_models import (
+    Caseload,
+    OpenEscalation,
+    PendingApproval,
+    Referral,
+    ReferralCount,
+    ReviewDue,
+    TimelineEntry,
+)
+from casework.cli.api_client import api_path, pages
 from casework.cli.context import (
-    AsOption,
     BreakGlassOption,
     JsonOption,
     ReasonOption,
-    call_as,
     dump,
+    read_headers,
     settings_from_context,
+    staff_call,
 )
 from casework.cli.output import console, emit, fail, run
 from infrastructure.database import database_url
-from projections import queries
 from projections.catalog import all_projections, projection_named
 from projections.rebuild import RebuildError, rebuild
 from projections.service import run_projector
@@ -42,16 +50,20 @@ app = typer.Typer()
 projections_app = typer.Typer(help="Read models: status and rebuild.")
 
 
-T = TypeVar("T")
+R = TypeVar("R", bound=BaseModel)
 
 
 def _dsn() -> str:
     return database_url(settings_from_context())
 
 
-def _query(staff_id: str, as_json: bool, ask: Callable[[asyncpg.Pool, Actor], Awaitable[T]]) -> T:
-    """Resolve the actor, run one query over the read models, or fail with the reason."""
-    return call_as(staff_id, lambda app, actor: ask(app.pool, actor), as_json)
+def _listed(
+    path: str, model: type[R], as_json: bool, headers: dict[str, str] | None = None, **params: Any
+) -> list[R]:
+    """Every row of one of the API's paged lists, as the signed-in staff member."""
+    settings = settings_from_context()
+    rows = pages(settings, path, as_json=as_json, params=params, headers=headers)
+    return [model.model_validate(row) for row in rows]
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> Table:
@@ -71,13 +83,18 @@ def _day(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M") if value else ""
 
 
-def _parse_day(value: str | None, option: str) -> datetime | None:
+def _parse_day(value: str | None, option: str, as_json: bool) -> datetime | None:
     if value is None:
         return None
     try:
         return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
     except ValueError:
-        fail(f"{option}: expected a date as YYYY-MM-DD, got {value!r}")
+        fail(
+            f"{option}: expected a date as YYYY-MM-DD, got {value!r}",
+            as_json,
+            kind="invalid",
+            field=option,
+        )
 
 
 # --- the projector ------------------------------------------------------------------------
@@ -198,19 +215,19 @@ def rebuild_command(
 
 @app.command("caseload")
 def caseload_command(
-    staff_id: str = AsOption,
     worker: str | None = typer.Option(None, "--worker", help="Only this worker's cases."),
     team: str | None = typer.Option(None, "--team", help="Only this team's cases."),
     by_team: bool = typer.Option(False, "--by-team", help="One line per team."),
     as_json: bool = JsonOption,
 ) -> None:
     """Open cases per worker (or team): by risk, overdue reviews, days since contact."""
-    rows = _query(
-        staff_id,
+    rows = _listed(
+        "/api/v1/caseload",
+        Caseload,
         as_json,
-        lambda pool, actor: queries.caseload(
-            pool, actor, worker=worker, team=team, by="team" if by_team else "worker"
-        ),
+        worker=worker,
+        team=team,
+        by="team" if by_team else "worker",
     )
 
     def render(_: Any) -> None:
@@ -254,14 +271,11 @@ def caseload_command(
 
 @app.command("approvals")
 def approvals_command(
-    staff_id: str = AsOption,
     kind: str | None = typer.Option(None, "--kind", help="plan or closure."),
     as_json: bool = JsonOption,
 ) -> None:
     """Approvals waiting for a decision, oldest first."""
-    rows = _query(
-        staff_id, as_json, lambda pool, actor: queries.pending_approvals(pool, actor, kind=kind)
-    )
+    rows = _listed("/api/v1/approvals", PendingApproval, as_json, kind=kind)
 
     def render(_: Any) -> None:
         console.print(
@@ -300,7 +314,6 @@ def approvals_command(
 
 @app.command("referrals")
 def referrals_command(
-    staff_id: str = AsOption,
     provider: str | None = typer.Option(None, "--provider"),
     status: str | None = typer.Option(None, "--status"),
     open_only: bool = typer.Option(False, "--open", help="Leave out declined and completed."),
@@ -308,14 +321,15 @@ def referrals_command(
 ) -> None:
     """Referrals by provider and status, the longest waiting for a reply first."""
 
-    async def ask(pool: asyncpg.Pool, actor: Actor) -> tuple[Any, Any]:
-        rows = await queries.referrals(
-            pool, actor, provider=provider, status=status, open_only=open_only
-        )
-        counts = await queries.referral_counts(pool, actor, provider=provider)
-        return rows, counts
-
-    rows, counts = _query(staff_id, as_json, ask)
+    rows = _listed(
+        "/api/v1/referrals",
+        Referral,
+        as_json,
+        provider=provider,
+        status=status,
+        open=open_only or None,
+    )
+    counts = _listed("/api/v1/referrals/by-provider", ReferralCount, as_json, provider=provider)
 
     def render(_: Any) -> None:
         console.print(
@@ -353,17 +367,12 @@ def referrals_command(
 
 @app.command("reviews")
 def reviews_command(
-    staff_id: str = AsOption,
     within: int = typer.Option(14, "--within", help="Also reviews due within this many days."),
     overdue: bool = typer.Option(False, "--overdue", help="Only overdue reviews."),
     as_json: bool = JsonOption,
 ) -> None:
     """Reviews overdue and due soon, the most overdue first."""
-    rows = _query(
-        staff_id,
-        as_json,
-        lambda pool, actor: queries.reviews(pool, actor, within_days=within, overdue_only=overdue),
-    )
+    rows = _listed("/api/v1/reviews", ReviewDue, as_json, within=within, overdue=overdue or None)
 
     def render(_: Any) -> None:
         console.print(
@@ -391,14 +400,11 @@ def reviews_command(
 
 @app.command("escalations")
 def escalations_command(
-    staff_id: str = AsOption,
     level: int | None = typer.Option(None, "--level"),
     as_json: bool = JsonOption,
 ) -> None:
     """Open escalations by level, the highest and oldest first."""
-    rows = _query(
-        staff_id, as_json, lambda pool, actor: queries.escalations(pool, actor, level=level)
-    )
+    rows = _listed("/api/v1/escalations", OpenEscalation, as_json, level=level)
 
     def render(_: Any) -> None:
         console.print(
@@ -426,15 +432,17 @@ def escalations_command(
 
 @app.command("outcomes")
 def outcomes_command(
-    staff_id: str = AsOption,
     since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
     as_json: bool = JsonOption,
 ) -> None:
     """Goals met / not met by domain and team, closures by reason, time to plan approval."""
-    lo, hi = _parse_day(since, "--since"), _parse_day(until, "--until")
-    data = _query(
-        staff_id, as_json, lambda pool, actor: queries.outcomes(pool, actor, since=lo, until=hi)
+    lo, hi = _parse_day(since, "--since", as_json), _parse_day(until, "--until", as_json)
+    data = staff_call(
+        "GET",
+        "/api/v1/outcomes",
+        as_json=as_json,
+        params={"since": lo and lo.date().isoformat(), "until": hi and hi.date().isoformat()},
     )
 
     def render(d: dict[str, Any]) -> None:
@@ -457,30 +465,22 @@ def outcomes_command(
             f"approval: {_hours(approval['avg_hours_to_approval']) or 'n/a'}"
         )
 
-    emit(dump(data), as_json, render)
+    emit(data, as_json, render)
 
 
 @app.command("timeline")
 def timeline_command(
     case_id: str = typer.Argument(..., help="The case id."),
-    staff_id: str = AsOption,
     reason: str | None = ReasonOption,
     break_glass: str | None = BreakGlassOption,
     as_json: bool = JsonOption,
 ) -> None:
     """What happened on a case and who did it (the read is recorded in the access log)."""
-    rows = _query(
-        staff_id,
+    rows = _listed(
+        api_path("/api/v1/cases/{}/timeline", case_id),
+        TimelineEntry,
         as_json,
-        lambda pool, actor: read_case_view(
-            pool,
-            actor,
-            case_id,
-            View.TIMELINE,
-            lambda reader: queries.timeline(pool, reader, case_id),
-            reason=reason,
-            break_glass=break_glass,
-        ),
+        headers=read_headers(reason, break_glass),
     )
 
     def render(_: Any) -> None:
@@ -501,7 +501,6 @@ def timeline_command(
 @app.command("summary")
 def summary_command(
     case_id: str = typer.Argument(..., help="The case id."),
-    staff_id: str = AsOption,
     reason: str | None = ReasonOption,
     break_glass: str | None = BreakGlassOption,
     as_json: bool = JsonOption,
@@ -509,42 +508,29 @@ def summary_command(
     """Where a case stands: status, worker, risk, plan, referrals, reviews, escalations.
 
     The read is recorded in the access log."""
-    summary = _query(
-        staff_id,
-        as_json,
-        lambda pool, actor: read_case_view(
-            pool,
-            actor,
-            case_id,
-            View.SUMMARY,
-            lambda reader: queries.case_summary(pool, reader, case_id),
-            reason=reason,
-            break_glass=break_glass,
-        ),
+    summary = staff_call(
+        "GET",
+        api_path("/api/v1/cases/{}/summary", case_id),
+        as_json=as_json,
+        headers=read_headers(reason, break_glass),
     )
 
     def render(_: Any) -> None:
         table = Table("", "", show_header=False, title=f"Case {case_id}", title_justify="left")
-        for key, value in summary.model_dump().items():
+        for key, value in summary.items():
             table.add_row(key.replace("_", " "), "" if value is None else str(value))
         console.print(table)
 
-    emit(dump(summary), as_json, render)
+    emit(summary, as_json, render)
 
 
 @app.command("overdue")
-def overdue_command(staff_id: str = AsOption, as_json: bool = JsonOption) -> None:
+def overdue_command(as_json: bool = JsonOption) -> None:
     """Overdue and lapsed reviews, and open escalations: the oldest first."""
-
-    async def ask(pool: asyncpg.Pool, actor: Actor) -> dict[str, Any]:
-        overdue = await queries.reviews(pool, actor, overdue_only=True)
-        open_escalations = await queries.escalations(pool, actor)
-        return {
-            "reviews": sorted(overdue, key=lambda r: r.due_at),
-            "escalations": sorted(open_escalations, key=lambda e: e.raised_at),
-        }
-
-    found = _query(staff_id, as_json, ask)
+    overdue = _listed("/api/v1/reviews", ReviewDue, as_json, overdue=True)
+    open_escalations = _listed("/api/v1/escalations", OpenEscalation, as_json)
+    reviews = sorted(overdue, key=lambda r: r.due_at)
+    escalations = sorted(open_escalations, key=lambda e: e.raised_at)
 
     def render(_: Any) -> None:
         console.print(
@@ -561,7 +547,7 @@ def overdue_command(staff_id: str = AsOption, as_json: bool = JsonOption) -> Non
                         r.team,
                         r.risk_level,
                     ]
-                    for r in found["reviews"]
+                    for r in reviews
                 ],
             )
         )
@@ -579,9 +565,9 @@ def overdue_command(staff_id: str = AsOption, as_json: bool = JsonOption) -> Non
                         e.worker,
                         e.team,
                     ]
-                    for e in found["escalations"]
+                    for e in escalations
                 ],
             )
         )
 
-    emit({k: dump(v) for k, v in found.items()}, as_json, render)
+    emit({"reviews": dump(reviews), "escalations": dump(escalations)}, as_json, render)

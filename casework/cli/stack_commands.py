@@ -104,6 +104,7 @@ def _render_ready(info: dict[str, Any]) -> None:
     table.add_row("psql", info["psql"])
     table.add_row("Services", ", ".join(info["services"]))
     if info.get("api"):
+        table.add_row("Staff console", f"{info['api']}/console")
         table.add_row("HTTP API", f"{info['api']} (docs at {info['api']}/docs)")
     table.add_row("Data", info["data_dir"])
     console.print(Panel(table, title="Casework is up", border_style="green", expand=False))
@@ -248,12 +249,21 @@ def _render_demo(data: dict[str, Any]) -> None:
             console.print(f"  {failure}", highlight=False)
     console.rule("Where to look next")
     console.print(f"Temporal UI: {data['ui_url']}  (run [bold]make up[/] to keep it running)")
+    if data["api_url"]:
+        console.print(f"Console:     {data['api_url']}/console  (sign in as below)")
+        console.print(f"HTTP API:    {data['api_url']}  (docs at {data['api_url']}/docs)")
+    for staff_id, password in data["sign_ins"].items():
+        console.print(
+            f"Sign in as {staff_id:<12} [bold]casework login {staff_id}[/]  password: {password}",
+            highlight=False,
+        )
+    console.print("As m.okafor:       [bold]casework overdue[/]")
     if data["interesting_case"]:
         case = data["interesting_case"]
-        console.print(f"An escalated case: [bold]casework case show {case} --as m.okafor[/]")
-        console.print(f"Its audit trail:   [bold]casework timeline {case} --as a.lindqvist[/]")
-    console.print("Overdue reviews:   [bold]casework overdue --as m.okafor[/]")
+        console.print(f"An escalated case: [bold]casework case show {case}[/] (m.okafor)")
+        console.print(f"Its audit trail:   [bold]casework timeline {case}[/] (a.lindqvist)")
     console.print(f"Database:          {data['psql']}")
+    console.print(f"The sign-ins are kept in {data['data_dir']}/demo-accounts.json (mode 0600).")
 
 
 async def _demo(settings: Settings, **options: Any) -> DemoReport | None:
@@ -289,7 +299,15 @@ def demo_command(
         fail(str(exc), as_json)
     if report is None:
         fail("interrupted", as_json, code=130)
-    emit({"ok": not report.failures, **dataclasses.asdict(report)}, as_json, _render_demo)
+    emit(
+        {
+            "ok": not report.failures,
+            "data_dir": str(settings.data_dir),
+            **dataclasses.asdict(report),
+        },
+        as_json,
+        _render_demo,
+    )
     if report.failures:
         raise typer.Exit(1)
 
@@ -338,8 +356,8 @@ async def _codec_server(
             as_json,
             lambda d: console.print(
                 f"codec server on [bold]{d['url']}[/] for namespace {d['namespace']} "
-                f"(Ctrl-C stops). Temporal UI: Data Encoder → {d['url']}; CLI: "
-                f"--codec-endpoint {d['url']}"
+                f"(Ctrl-C stops). Temporal UI: Data Encoder → {d['url']}, pass access "
+                f'token; CLI: --codec-endpoint {d["url"]} --codec-auth "Bearer <token>"'
             ),
         )
 
@@ -364,13 +382,15 @@ def codec_server_command(
     allow_origin: list[str] = typer.Option(
         [],
         "--allow-origin",
-        help="Another Temporal UI origin allowed by CORS (repeatable); the UI of "
-        "`casework up` (CASEWORK_TEMPORAL_UI_PORT) is always allowed.",
+        help="A Temporal UI origin allowed by CORS (repeatable), besides "
+        "CASEWORK_CODEC_ALLOWED_ORIGINS; none by default.",
     ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Serve Temporal's codec protocol so the UI and CLI can read encrypted payloads."""
+    """Serve Temporal's codec protocol so operators can read encrypted payloads in the UI
+    and CLI: each request needs an operator's or admin's token and is recorded in the
+    access log."""
     try:
         run(_codec_server(settings_from_context(), host, port, allow_origin, as_json))
-    except (OSError, CodecError) as exc:
+    except (OSError, CodecError, ValueError) as exc:
         fail(f"the codec server could not run: {exc}", as_json)

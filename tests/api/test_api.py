@@ -153,6 +153,34 @@ async def test_bad_input_names_the_field_and_writes_nothing(api: Api) -> None:
     assert await api.app.store.stream_version(f"case-{case_id}") == before
 
 
+async def test_names_that_do_not_exist_are_refused_by_name(api: Api) -> None:
+    """A consent to share with a provider the resource directory does not hold, and a
+    reason longer than the access log keeps, answer 422 naming the field; nothing is
+    written."""
+    alice = await api.sign_in("alice")
+    case_id, etag = await open_case(api, alice)
+    before = await api.app.store.stream_version(f"case-{case_id}")
+    found = problem(
+        await api.http.post(
+            f"/api/v1/cases/{case_id}/commands/record_consent",
+            json={"shared_fields": ["name"], "providers": ["no-such-provider"]},
+            headers={**alice, "If-Match": etag},
+        ),
+        422,
+    )
+    assert found["errors"] == [
+        {
+            "field": "providers",
+            "message": "no provider 'no-such-provider' in the resource directory",
+        }
+    ]
+    assert await api.app.store.stream_version(f"case-{case_id}") == before
+    read = await api.http.get(
+        f"/api/v1/cases/{case_id}", headers={**alice, "Casework-Reason": "x" * 2001}
+    )
+    assert [e["field"] for e in problem(read, 422)["errors"]] == ["Casework-Reason"]
+
+
 async def test_another_team_cannot_learn_that_a_case_exists(api: Api) -> None:
     alice, erin = await api.sign_in("alice"), await api.sign_in("erin")
     case_id, etag = await open_case(api, alice)

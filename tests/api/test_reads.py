@@ -253,8 +253,8 @@ async def test_an_auditor_reads_every_case_and_changes_nothing(api: Api, databas
         json={"text": "an auditor's note"},
         headers={**audrey, "If-Match": etag},
     )
-    problem(refused, 409)
-    problem(await api.http.post("/api/v1/cases", json=OPEN_CASE, headers=audrey), 409)
+    problem(refused, 403)
+    problem(await api.http.post("/api/v1/cases", json=OPEN_CASE, headers=audrey), 403)
     assert await api.app.store.stream_version(f"case-{case_id}") == before
 
 

@@ -118,7 +118,10 @@ def test_a_table_with_a_command_twice_is_refused(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ValueError, match="RecordConsent has two entries"):
         table._index()
     renamed = table.CaseCommand(
-        command=c.ResumeCase, update="record_consent", decide=table.TABLE[0].decide
+        command=c.ResumeCase,
+        update="record_consent",
+        action=table.TABLE[0].action,
+        decide=table.TABLE[0].decide,
     )
     monkeypatch.setattr(table, "TABLE", (table.TABLE[0], renamed))
     with pytest.raises(ValueError, match="'record_consent' carries two commands"):

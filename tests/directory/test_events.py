@@ -28,7 +28,7 @@ def test_caseworkers_and_supervisors_need_a_team(role: str) -> None:
     assert f"team: Value error, required for a {role}" in message
 
 
-@pytest.mark.parametrize("role", ["manager", "auditor", "admin"])
+@pytest.mark.parametrize("role", ["manager", "auditor", "admin", "operator"])
 def test_other_roles_need_no_team(role: str) -> None:
     REGISTRY.validate_new(
         "StaffMemberAdded", 1, {"staff_id": "x", "display_name": "X", "role": role}

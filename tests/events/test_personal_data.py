@@ -20,11 +20,9 @@ import asyncpg
 import pytest
 from pydantic import BaseModel
 from temporalio.testing import WorkflowEnvironment
-from typer.testing import CliRunner
 
 from application.forget import NotAdmin, forget, rewrap
 from cases.actors import Actor, Role
-from casework.cli.client_commands import client_app
 from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.chain import verify_chains
 from events.crypto import (
@@ -65,8 +63,9 @@ from events.vocabulary import (
     ReviewDue,
     RiskLevel,
 )
-from infrastructure.logs import configure_logging
-from infrastructure.settings import Settings, get_settings
+from infrastructure.settings import Settings
+from tests.cli_session import served_cli
+from tests.codec_keys import TEST_CODEC_KEYS
 
 NAME = "Rosalind Quennell-Ashby"
 DOB = date(1961, 3, 14)
@@ -462,40 +461,52 @@ async def test_after_forget_new_personal_data_is_stored_erased_and_retries_still
         await open_case(sealed)
 
 
-def test_forget_through_the_command_line(
-    database_url: str, monkeypatch: pytest.MonkeyPatch, time_skipping_env: WorkflowEnvironment
+async def test_forget_through_the_command_line(
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    time_skipping_env: WorkflowEnvironment,
 ) -> None:
+    """`casework client forget` as the signed-in admin, through `casework serve`."""
     ring = keyring()
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    # The CLI asks Temporal whether each case workflow runs (none does here).
-    monkeypatch.setenv(
-        "TEMPORAL_ADDRESS", time_skipping_env.client.service_client.config.target_host
-    )
-    monkeypatch.setenv("CASEWORK_MASTER_KEYS", ring.to_spec())
-    get_settings.cache_clear()
-    configure_logging(get_settings(), force=True)  # logs to stderr, never into stdout's JSON
-
-    async def setup() -> str:
-        pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
-        try:
-            store = EventStore(pool, cipher=FieldCipher(ring))
-            await seed_staff(store)
-            return await open_case(store)
-        finally:
-            await pool.close()
-
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
     try:
-        stream = asyncio.run(setup())
-        runner = CliRunner()
-        args = ["forget", "client-rqa", "--reason", "client asked", "--as", "ada", "--json"]
-        result = runner.invoke(client_app, args)
-        assert result.exit_code == 0, result.stderr
-        out = json.loads(result.stdout)
-        assert out["ok"] and out["destroyed_now"] and out["recorded_in"] == [stream]
-        refused = runner.invoke(client_app, [*args[:-3], "--as", "cal", "--json"])
-        assert refused.exit_code == 1 and "only an admin" in json.loads(refused.stdout)["error"]
+        store = EventStore(pool, cipher=FieldCipher(ring))
+        await seed_staff(store)
+        stream = await open_case(store)
+        env = {
+            # The API asks Temporal whether each case workflow runs (none does here).
+            "TEMPORAL_ADDRESS": time_skipping_env.client.service_client.config.target_host,
+            "CASEWORK_CODEC_KEYS": TEST_CODEC_KEYS,
+            "CASEWORK_MASTER_KEYS": ring.to_spec(),
+        }
+        async with served_cli(database_url, monkeypatch, tmp_path, env) as cli:
+            for who in ("ada", "cal"):
+                await cli.enrol_directly(who, by="ada")
+            forget_rqa = ("client", "forget", "client-rqa", "--reason", "client asked")
+
+            # A caseworker may not; a mistyped confirmation refuses, naming the field.
+            assert "only an admin" in await cli.refused(*forget_rqa, "--yes", as_="cal")
+            code, out, err = await cli.run(*forget_rqa, "--json", input="client-rq\n", as_="ada")
+            # (CliRunner echoes the typed answer to stdout: the JSON is the last line.)
+            assert code == 1 and json.loads(out.splitlines()[-1])["ok"] is False
+            assert "confirm: must repeat the client's reference" in " ".join(err.split())
+            case = store.decode((await store.read_stream(stream, limit=1))[0])
+            assert isinstance(case, CaseOpened) and case.client.name == NAME  # not forgotten
+
+            # Confirmed by typing the reference, or with --yes.
+            code, out, err = await cli.run(*forget_rqa, "--json", input="client-rqa\n", as_="ada")
+            assert code == 0, err
+            forgotten = json.loads(out.splitlines()[-1])
+            assert forgotten["ok"] and forgotten["destroyed_now"]
+            assert forgotten["recorded_in"] == [stream]
+            again = await cli.ok_json(*forget_rqa, "--yes", as_="ada")
+            assert not again["destroyed_now"] and again["recorded_in"] == []
+        case = store.decode((await store.read_stream(stream, limit=1))[0])
+        assert isinstance(case, CaseOpened) and case.client.name == ERASED_TEXT
+        assert "client asked" in json.dumps([e.data for e in await store.read_stream(stream)])
     finally:
-        get_settings.cache_clear()
+        await pool.close()
 
 
 # --- master keys ------------------------------------------------------------------------

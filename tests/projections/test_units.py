@@ -18,11 +18,20 @@ from projections import (
     referrals,
     reviews,
     timeline,
+    transfers,
 )
 from projections.base import Projection
 from projections.catalog import all_projections
 
-UNITS: tuple[ModuleType, ...] = (case_summary, approvals, referrals, reviews, outcomes, timeline)
+UNITS: tuple[ModuleType, ...] = (
+    case_summary,
+    approvals,
+    referrals,
+    reviews,
+    outcomes,
+    timeline,
+    transfers,
+)
 
 
 def _projections_of(unit: ModuleType) -> list[Projection]:

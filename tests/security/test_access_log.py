@@ -4,15 +4,14 @@ case's supervisors."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 from temporalio.testing import WorkflowEnvironment
-from typer.testing import CliRunner
 
 from application import access_log
 from application.access_log import View
@@ -24,11 +23,9 @@ from cases.actors import Actor, Role
 from casework.provider_simulator import ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.store import EventStore
-from infrastructure.database import create_pool
-from infrastructure.logs import configure_logging
-from infrastructure.settings import Settings, get_settings
-from starter import app
+from infrastructure.settings import Settings
 from tests.cases import inputs
+from tests.cli_session import StaffCli, served_cli
 from tests.security.test_db_roles import LoginFor, connected, login_as
 from tests.workflows.conftest import case_harness
 
@@ -213,36 +210,38 @@ async def test_break_the_glass_to_read_a_case_of_another_team(case_worker: Harne
 
 
 @pytest.fixture
-def cli_db(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    get_settings.cache_clear()
-    configure_logging(get_settings(), force=True)
-    yield database_url
-    get_settings.cache_clear()
+async def cli(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> AsyncIterator[StaffCli]:
+    async with served_cli(database_url, monkeypatch, tmp_path) as cli:
+        yield cli
 
 
-def test_access_log_command(cli_db: str) -> None:
+async def test_access_log_command(cli: StaffCli, pool: asyncpg.Pool) -> None:
+    """Read through the API as the signed-in staff member (each at a desk of their own):
+    auditors and managers see the entries, newest first; a caseworker is refused."""
     case_id = str(uuid.uuid4())
+    await staff(EventStore(pool))
+    await access_log.record(pool, ALICE, case_id, View.CASE_SHOW, "visit")
+    await access_log.record(pool, ERIN, case_id, View.TIMELINE, "emergency", True)
+    for who in ("audrey", "max", "alice"):
+        await cli.enrol_directly(who, by="root")
 
-    async def given() -> None:
-        pool = await create_pool(cli_db, max_size=2)
-        try:
-            await staff(EventStore(pool))
-            await access_log.record(pool, ALICE, case_id, View.CASE_SHOW, "visit")
-            await access_log.record(pool, ERIN, case_id, View.TIMELINE, "emergency", True)
-        finally:
-            await pool.close()
-
-    asyncio.run(given())
-    runner = CliRunner()
-    result = runner.invoke(app, ["access-log", case_id, "--as", "audrey", "--json"])
-    assert result.exit_code == 0, result.stderr
-    data = json.loads(result.stdout)
+    code, out, err = await cli.run("access-log", case_id, "--json", as_="audrey")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["case_id"] == case_id
     assert [(e["staff_id"], e["break_glass"], e["reason"]) for e in data["entries"]] == [
         ("erin", True, "emergency"),
         ("alice", False, "visit"),
     ]
-    table = runner.invoke(app, ["access-log", case_id, "--as", "max"])
-    assert table.exit_code == 0 and "erin" in table.stdout and "alice" in table.stdout
-    refused = runner.invoke(app, ["access-log", case_id, "--as", "alice", "--json"])
-    assert refused.exit_code == 1 and "may not read the access log" in refused.stderr
+    code, out, err = await cli.run("access-log", case_id, "--limit", "1", "--json", as_="max")
+    assert code == 0, err
+    assert [e["staff_id"] for e in json.loads(out)["entries"]] == ["erin"]
+    code, out, err = await cli.run("access-log", case_id, as_="max")
+    assert code == 0 and "erin" in out and "alice" in out, err
+    assert f"Access log of case {case_id}" in out
+    refused = await cli.refused("access-log", case_id, as_="alice")
+    assert "may not read the access log" in refused
+    # Reading the access log is not a read of the case: no entry was added by these.
+    assert len(await access_log.entries(pool, AUDREY, case_id)) == 2

@@ -68,6 +68,7 @@ ACTORS: dict[Role, Actor] = {
     Role.MANAGER: Actor(staff_id="max", role=Role.MANAGER),
     Role.AUDITOR: Actor(staff_id="audrey", role=Role.AUDITOR),
     Role.ADMIN: Actor(staff_id="root", role=Role.ADMIN),
+    Role.OPERATOR: Actor(staff_id="otto", role=Role.OPERATOR),
     Role.SYSTEM: SYSTEM_ACTOR,
 }
 
@@ -445,7 +446,23 @@ def test_auditors_change_nothing_and_admins_see_no_case_data() -> None:
     assert all(Role.AUDITOR not in cells for cells in COMMANDS.values())
     assert all(Role.ADMIN not in QUERIES[q] for q in CASE_DATA_QUERIES)
     assert Role.ADMIN not in BREAK_GLASS_ROLES
-    assert all(Role.AUDITOR in QUERIES[q] for q in Query if q is not Query.DIRECTORIES)
+    readable = set(Query) - {Query.DIRECTORIES, Query.PAYLOADS}
+    assert all(Role.AUDITOR in QUERIES[q] for q in readable)
+
+
+def test_operators_decode_payloads_inspect_workflows_and_nothing_else() -> None:
+    assert all(Role.OPERATOR not in cells for cells in COMMANDS.values())
+    assert {q for q in Query if Role.OPERATOR in QUERIES[q]} == {
+        Query.DIRECTORIES,
+        Query.WORKFLOWS,
+        Query.PAYLOADS,
+    }
+    assert QUERIES[Query.WORKFLOWS][Role.OPERATOR] == "any"
+    assert Role.ADMIN not in QUERIES[Query.WORKFLOWS]
+    assert Role.OPERATOR not in BREAK_GLASS_ROLES
+    assert set(QUERIES[Query.PAYLOADS]) == {Role.OPERATOR, Role.ADMIN}
+    with pytest.raises(AccessDenied, match="operators run the servers"):
+        query_relation(ACTORS[Role.OPERATOR], Query.CASE_DETAILS)
 
 
 @pytest.mark.parametrize("kind", [ApprovalKind.PLAN, ApprovalKind.CLOSURE])
@@ -539,7 +556,7 @@ async def test_the_sql_scope_is_the_python_scope(role: Role, pool: asyncpg.Pool)
     try:
         scope = case_scope(actor)
     except AccessDenied:
-        assert role is Role.ADMIN
+        assert role in (Role.ADMIN, Role.OPERATOR)
         return
     args: list[object] = []
     predicate = scope.sql("cs", args)

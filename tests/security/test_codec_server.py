@@ -1,50 +1,50 @@
-"""The codec server speaks Temporal's codec protocol over real HTTP."""
+"""The codec server speaks Temporal's codec protocol over real HTTP (as an operator with a
+personal access token: tests/security/test_codec_front_door.py tests the door itself)."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import pytest
-from google.protobuf import json_format
-from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.api.common.v1 import Payload
 
 from casework.codec_server import CodecServer
+from events.store import EventStore
 from infrastructure.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, Keyring
 from tests.codec_keys import TEST_CODEC_KEYS, settings_for_tests
+from tests.security.test_codec_front_door import FrontDoor, front_door, parse, request_body
+from tests.security.test_codec_front_door import b64 as _b64
 
 UI = "http://127.0.0.1:8233"
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def request_body(*payloads: Payload) -> dict[str, Any]:
-    body: dict[str, Any] = json.loads(json_format.MessageToJson(Payloads(payloads=list(payloads))))
-    return body
-
-
-def parse(body: dict[str, Any]) -> list[Payload]:
-    return list(json_format.Parse(json.dumps(body), Payloads()).payloads)
+@pytest.fixture
+async def door(sealed_store: EventStore) -> AsyncIterator[FrontDoor]:
+    settings = settings_for_tests(
+        metrics_port=0, codec_allowed_origins=f"{UI},http://localhost:8233"
+    )
+    async with front_door(sealed_store, settings) as opened:
+        yield opened
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[CodecServer]:
-    async with CodecServer(settings_for_tests(), port=0) as running:
-        yield running
+def server(door: FrontDoor) -> CodecServer:
+    return door.server
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
+async def http(door: FrontDoor) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client that sends an operator's personal access token with every request."""
+    token = (await door.access_token("otto")).token
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
         yield session
 
 
@@ -142,11 +142,20 @@ async def test_cors_preflight_from_the_temporal_ui(
         assert "Access-Control-Allow-Origin" not in response.headers
 
 
-async def test_the_cli_command_serves_until_interrupted(tmp_path: Any) -> None:
+async def test_the_cli_command_serves_until_interrupted(
+    tmp_path: Any, database_url: str, sealed_store: EventStore
+) -> None:
+    # An operator's token in the database the command serves from (the command's clock is
+    # the system's, so the token is made at the system's time).
+    async with front_door(sealed_store, settings_for_tests(metrics_port=0)) as door:
+        door.clock.now = datetime.now(UTC)
+        token = (await door.access_token("otto")).token
     env = {
         **os.environ,
         "CASEWORK_CODEC_KEYS": TEST_CODEC_KEYS,
         "CASEWORK_DATA_DIR": str(tmp_path),
+        "DATABASE_URL": database_url,
+        "CASEWORK_METRICS_PORT": "0",
     }
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -174,6 +183,14 @@ async def test_the_cli_command_serves_until_interrupted(tmp_path: Any) -> None:
                 f"{ready['url']}/decode", headers={"Origin": "http://localhost:8080"}
             ) as response:
                 assert response.headers["Access-Control-Allow-Origin"] == "http://localhost:8080"
+            async with http.post(f"{ready['url']}/decode", json={"payloads": []}) as response:
+                assert response.status == 401
+            async with http.post(
+                f"{ready['url']}/decode",
+                json={"payloads": []},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as response:
+                assert response.status == 200, await response.text()
         proc.send_signal(signal.SIGINT)
         assert await asyncio.wait_for(proc.wait(), timeout=30) == 0
     finally:
