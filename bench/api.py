@@ -68,9 +68,16 @@ from application import identity
 from application.bootstrap import Casework, open_casework
 from application.case_client import CaseClient
 from application.runtime import run_worker
-from bench.common import add_size_arguments, print_json, server_dsn, size_of
-from bench.lifecycle import (
+from bench.common import (
     BenchError,
+    add_size_arguments,
+    positive,
+    run_bench,
+    server_dsn,
+    size_of,
+    until_signalled,
+)
+from bench.lifecycle import (
     Child,
     bench_database,
     child_process,
@@ -84,7 +91,7 @@ from bench.read_models import review_for
 from cases import commands as c
 from cases.actors import Actor
 from casework.api.service import run_api
-from casework.stack import StackError, running_stack
+from casework.stack import running_stack
 from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.envelope import NewEvent
 from infrastructure.database import database_url
@@ -733,10 +740,6 @@ def report(console: Console, f: dict[str, Any]) -> None:
     )
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM stopped the run (everything started was stopped)."""
-
-
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     size = size_of(args)
     sizes = SIZES[size]
@@ -749,35 +752,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     def say(message: str) -> None:
         progress.log(message)
 
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    stopped: list[int] = []
-
-    def stop(signum: int) -> None:
-        stopped.append(signum)
-        if task is not None:
-            task.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        f = await measure(size, sizes, say)
-    except BaseException:
-        if stopped:
-            raise Interrupted(signal.Signals(stopped[0]).name) from None
-        raise
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+    f = await until_signalled(measure(size, sizes, say))
     report(Console(width=140), f)
     return f
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return number
 
 
 def main() -> int:
@@ -793,19 +770,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     configure_logging(Settings.model_validate({"CASEWORK_LOG_LEVEL": "WARNING"}))
-    try:
-        f = asyncio.run(main_async(args))
-    except (BenchError, StackError) as exc:
-        Console(stderr=True).print(f"[red]API benchmark failed:[/] {exc}")
-        return 1
-    except (Interrupted, KeyboardInterrupt, asyncio.CancelledError) as exc:
-        Console(stderr=True).print(
-            f"[yellow]interrupted ({exc or 'SIGINT'}); everything started was stopped[/]"
-        )
-        return 130
-    if args.json:
-        print_json(f)
-    return 0
+    return run_bench("API", lambda: main_async(args), args.json)
 
 
 if __name__ == "__main__":

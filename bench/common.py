@@ -25,17 +25,20 @@ and the full size (no flag).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
+import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+from rich.console import Console
 
 from application.migrations import apply_migrations
 
@@ -44,6 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 Size = Literal["smoke", "quick", "full"]
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+T = TypeVar("T")
 
 
 def add_size_arguments(parser: argparse.ArgumentParser, *, quick: str, smoke: str) -> None:
@@ -98,3 +104,69 @@ def print_json(figures: dict[str, Any]) -> None:
     """The figures as one JSON object on the last line of stdout."""
     sys.stdout.write(json.dumps(figures) + "\n")
     sys.stdout.flush()
+
+
+# --- running a bench: signals, failures, the JSON -------------------------------------------
+
+
+class BenchError(RuntimeError):
+    """The benchmark cannot go on; the message says why."""
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM stopped the run (everything started was stopped)."""
+
+
+def positive(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return number
+
+
+async def until_signalled(work: Awaitable[T]) -> T:
+    """Await `work`; SIGINT or SIGTERM cancels it, and surfaces as Interrupted (the
+    cancellation may come out as another error, a Temporal client's say: it is ours)."""
+    task = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    stopped: list[int] = []
+
+    def stop(signum: int) -> None:
+        stopped.append(signum)
+        if task is not None:
+            task.cancel()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop, sig)
+    try:
+        return await work
+    except BaseException:
+        if stopped:
+            raise Interrupted(signal.Signals(stopped[0]).name) from None
+        raise
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run_bench(
+    name: str, work: Callable[[], Coroutine[Any, Any, dict[str, Any]]], as_json: bool
+) -> int:
+    """Run a bench's `main_async`: its JSON on stdout with `--json`; a failure or an
+    interruption as one line on stderr and exit code 1 or 130."""
+    from casework.stack import StackError
+
+    try:
+        figures = asyncio.run(work())
+    except (BenchError, StackError) as exc:
+        Console(stderr=True).print(f"[red]{name} benchmark failed:[/] {exc}")
+        return 1
+    except (Interrupted, KeyboardInterrupt, asyncio.CancelledError) as exc:
+        Console(stderr=True).print(
+            f"[yellow]interrupted ({exc or 'SIGINT'}); everything started was stopped[/]"
+        )
+        return 130
+    if as_json:
+        print_json(figures)
+    return 0

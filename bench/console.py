@@ -36,13 +36,11 @@ p50/p99 of each (target: p99 at most 100 ms each at 2,000 open cases and 400 eve
 from __future__ import annotations
 
 import argparse
-import asyncio
 import contextlib
 import cProfile
 import os
 import platform
 import secrets
-import signal
 import sys
 import tempfile
 import time
@@ -71,9 +69,16 @@ from bench.api import (
     teams_for,
     with_metrics,
 )
-from bench.common import add_size_arguments, print_json, server_dsn, size_of
-from bench.lifecycle import (
+from bench.common import (
     BenchError,
+    add_size_arguments,
+    positive,
+    run_bench,
+    server_dsn,
+    size_of,
+    until_signalled,
+)
+from bench.lifecycle import (
     bench_database,
     child_process,
     server_facts,
@@ -82,7 +87,7 @@ from bench.lifecycle import (
 from cases import commands as c
 from casework.api.app import create_api
 from casework.console.web import SESSION_COOKIE
-from casework.stack import StackError, running_stack
+from casework.stack import running_stack
 from directory import resolve_actor
 from events.vocabulary import ApprovalKind, ClientDetails, ReferralSource
 from infrastructure.logs import configure_logging, get_logger
@@ -376,10 +381,6 @@ def report(f: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-class Interrupted(Exception):
-    """SIGINT or SIGTERM stopped the run (everything started was stopped)."""
-
-
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     size = size_of(args)
     sizes = SIZES[size]
@@ -392,33 +393,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         sys.stderr.write(f"[console bench] {message}\n")
         sys.stderr.flush()
 
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    stopped: list[int] = []
-
-    def stop(signum: int) -> None:
-        stopped.append(signum)
-        if task is not None:
-            task.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        return await measure(size, sizes, say, args.profile)
-    except BaseException:
-        if stopped:
-            raise Interrupted(signal.Signals(stopped[0]).name) from None
-        raise
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
-
-
-def positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return number
+    f = await until_signalled(measure(size, sizes, say, args.profile))
+    sys.stdout.write(report(f) + "\n")
+    return f
 
 
 def main() -> int:
@@ -440,18 +417,7 @@ def main() -> int:
     )  # fmt: skip
     args = parser.parse_args()
     configure_logging(Settings.model_validate({"CASEWORK_LOG_LEVEL": "WARNING"}))
-    try:
-        f = asyncio.run(main_async(args))
-    except (BenchError, StackError) as exc:
-        log.error("console benchmark failed", error=str(exc))
-        return 1
-    except (Interrupted, KeyboardInterrupt, asyncio.CancelledError) as exc:
-        log.warning("interrupted; everything started was stopped", signal=str(exc) or "SIGINT")
-        return 130
-    sys.stdout.write(report(f) + "\n")
-    if args.json:
-        print_json(f)
-    return 0
+    return run_bench("console", lambda: main_async(args), args.json)
 
 
 if __name__ == "__main__":

@@ -87,15 +87,17 @@ from application.bootstrap import open_casework
 from application.case_client import CaseClient
 from bench.common import (
     ROOT,
+    BenchError,
     add_size_arguments,
-    print_json,
+    run_bench,
     scratch_database,
     server_dsn,
     size_of,
+    until_signalled,
 )
 from cases import commands as c
 from casework.provider_simulator import ProviderSimulator, ReceivedReferral
-from casework.stack import Stack, StackError, running_stack
+from casework.stack import Stack, running_stack
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalKind,
@@ -405,10 +407,6 @@ def plan_from_history(events: Sequence[Any]) -> BarePlan:
 
 
 # --- processes, the database and the stack ------------------------------------------------
-
-
-class BenchError(RuntimeError):
-    """The benchmark cannot go on; the message says why."""
 
 
 def _die_with_parent() -> None:
@@ -1448,33 +1446,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     def say(message: str) -> None:
         progress.log(message)
 
-    task = asyncio.current_task()
-    loop = asyncio.get_running_loop()
-    stopped: list[int] = []
-
-    def stop(signum: int) -> None:
-        stopped.append(signum)
-        if task is not None:
-            task.cancel()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop, sig)
-    try:
-        f = await measure(size, sizes, concurrency, idle, args.idle_only, say)
-    except BaseException:
-        if stopped:
-            # The cancellation may surface as a Temporal client error: it is still ours.
-            raise Interrupted(signal.Signals(stopped[0]).name) from None
-        raise
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+    f = await until_signalled(measure(size, sizes, concurrency, idle, args.idle_only, say))
     report(Console(width=140), f)
     return f
-
-
-class Interrupted(Exception):
-    """SIGINT or SIGTERM stopped the run (everything started was stopped)."""
 
 
 def main() -> int:
@@ -1489,19 +1463,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     configure_logging(Settings.model_validate({"CASEWORK_LOG_LEVEL": "WARNING"}))
-    try:
-        f = asyncio.run(main_async(args))
-    except (BenchError, StackError) as exc:
-        Console(stderr=True).print(f"[red]lifecycle benchmark failed:[/] {exc}")
-        return 1
-    except (Interrupted, KeyboardInterrupt, asyncio.CancelledError) as exc:
-        Console(stderr=True).print(
-            f"[yellow]interrupted ({exc or 'SIGINT'}); everything started was stopped[/]"
-        )
-        return 130
-    if args.json:
-        print_json(f)
-    return 0
+    return run_bench("lifecycle", lambda: main_async(args), args.json)
 
 
 if __name__ == "__main__":
