@@ -5,7 +5,7 @@ audit view with a break-the-glass read."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.async_api import Page, expect
@@ -128,18 +128,22 @@ async def test_a_whole_case_in_the_browser(stack: Stack) -> None:
 
 async def test_two_browsers_conflict_and_nothing_typed_is_lost(stack: Stack) -> None:
     case_id = await stack.open_case("CL-CONFLICT-1")
+    # A contact dated a week after the case opened, on the case's own clock: never a
+    # calendar date, which a later day would put before the opening.
+    opened = (await stack.cases.state(case_id)).opened_at.date()
+    contact_date = (opened + timedelta(days=7)).isoformat()
     alice = await stack.signed_in("alice")
     carol = await stack.signed_in("carol")
     for page in (alice, carol):
         await page.goto(f"/console/cases/{case_id}")
     # Both start typing a contact; alice sends hers first.
     await alice.select_option("#log_contact-kind", "phone")
-    await alice.fill("#log_contact-contact-date", "2030-05-04")
+    await alice.fill("#log_contact-contact-date", contact_date)
     await submit(alice, "log_contact")
     await recorded(alice, "log_contact")
     words = "Visited at home; the boiler is fixed and she is sleeping better"
     await carol.select_option("#log_contact-kind", "home_visit")
-    await carol.fill("#log_contact-contact-date", "2030-05-04")
+    await carol.fill("#log_contact-contact-date", contact_date)
     await carol.fill("#log_contact-notes", words)
     await submit(carol, "log_contact")
     conflict = carol.locator("section.conflict")
