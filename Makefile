@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/lifecycle.py --quick --json
 	$(BIN)/python bench/api.py --quick --json
 	$(BIN)/python bench/console.py --quick --json
+	$(BIN)/python bench/notary.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

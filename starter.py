@@ -14,9 +14,14 @@ from typer.core import TyperGroup
 
 from casework.cli import (
     access_commands,
+    action_commands,
+    advocacy_commands,
     case_commands,
+    case_file_commands,
+    circle_commands,
     client_commands,
     directory_commands,
+    notary_commands,
     operator_commands,
     policy_commands,
     projection_commands,
@@ -65,15 +70,22 @@ for _module_app in (
     projection_commands.app,
     operator_commands.app,
     access_commands.app,
+    case_file_commands.app,
 ):
     app.registered_commands.extend(_module_app.registered_commands)
+case_commands.case_app.add_typer(circle_commands.circle_app, name="circle")
+case_commands.case_app.add_typer(circle_commands.conference_app, name="conference")
+case_commands.case_app.add_typer(action_commands.case_action_app, name="action")
+case_commands.case_app.add_typer(advocacy_commands.advocacy_app, name="advocacy")
 app.add_typer(case_commands.case_app, name="case")
+app.add_typer(action_commands.actions_app, name="actions")
 app.add_typer(directory_commands.staff_app, name="staff")
 app.add_typer(directory_commands.provider_app, name="provider")
 app.add_typer(projection_commands.projections_app, name="projections")
 app.add_typer(policy_commands.policy_app, name="policy")
 app.add_typer(client_commands.client_app, name="client")
 app.add_typer(session_commands.token_app, name="token")
+app.add_typer(notary_commands.notary_app, name="notary")
 
 
 @app.callback()

@@ -77,6 +77,7 @@ class View(StrEnum):
     TIMELINE = "timeline"
     SUMMARY = "summary"
     INSPECT = "inspect"
+    CASE_EXPORT = "case export"
 
 
 VIEW_QUERY: dict[View, Query] = {
@@ -85,6 +86,7 @@ VIEW_QUERY: dict[View, Query] = {
     View.CASE_HISTORY: Query.CASE_HISTORY,
     View.TIMELINE: Query.CASE_HISTORY,
     View.INSPECT: Query.WORKFLOWS,
+    View.CASE_EXPORT: Query.CASE_EXPORT,
 }
 
 

@@ -27,8 +27,15 @@ from infrastructure.temporal import connect
 
 
 def event_store(pool: asyncpg.Pool, settings: Settings) -> EventStore:
-    """The event store over `pool`, personal fields sealed with the settings' master keys."""
-    return EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+    """The event store over `pool`, personal fields sealed with the settings' master keys,
+    every event signed with the settings' origin key (events/origin.py)."""
+    return EventStore(
+        pool,
+        cipher=FieldCipher(
+            settings.master_keyring(), key_cache_seconds=settings.data_key_cache_seconds
+        ),
+        origin=settings.origin_keyring(),
+    )
 
 
 @dataclass

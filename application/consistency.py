@@ -1,6 +1,10 @@
 """`casework verify`: the whole system's consistency, with a list of findings.
 
 * every stream's hash chain is intact and its versions contiguous;
+* every event carries a valid origin proof (events/origin.py), or is one of the events
+  recorded as written before proofs began;
+* the log reproduces every signed checkpoint of its Merkle tree (events/notary.py): the
+  first event that no longer matches is named, with the checkpoint that proves it;
 * every open case (by its log) has a running workflow, and every running case
   workflow has a stream;
 * each running workflow's state is at its log's version;
@@ -14,16 +18,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import asyncpg
 from temporalio.client import Client
 from temporalio.service import RPCError
 
 from application.access_log import locate_in_read_model
 from application.bootstrap import Casework
+from application.notary import check_checkpoints
 from cases.access import Query, decide_read
 from cases.actors import Actor
 from events.chain import ChainFinding, VerifyReport, verify_chains
+from events.notary import TreeReport
+from events.origin import OriginReport, verify_origins
 from events.store import EventStore
 from infrastructure.database import database_url
+from infrastructure.settings import Settings
 from projections.catalog import all_projections
 from projections.compare import compare_with_rebuild
 from workflows.case import CaseWorkflow
@@ -43,9 +52,13 @@ RUNNING_CASES = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
 @dataclass
 class ConsistencyReport:
     chains: VerifyReport
+    origins: OriginReport | None = None
+    """Every event's origin proof (None: the store holds no origin key to check with)."""
     open_cases: int = 0
     running_workflows: int = 0
     findings: list[str] = field(default_factory=list)
+    checkpoints: TreeReport | None = None
+    """The log against the notary's signed checkpoints (None: not checked)."""
 
     @property
     def ok(self) -> bool:
@@ -53,12 +66,28 @@ class ConsistencyReport:
 
 
 async def check_consistency(
-    dsn: str, store: EventStore, client: Client | None, *, read_models: bool = True
+    dsn: str,
+    store: EventStore,
+    client: Client | None,
+    *,
+    read_models: bool = True,
+    settings: Settings | None = None,
 ) -> ConsistencyReport:
     async with store.pool.acquire() as conn:
         chains = await verify_chains(conn)
     report = ConsistencyReport(chains=chains)
     report.findings += [f"hash chain: {f}" for f in chains.findings]
+    if store.origin is not None:
+        async with store.pool.acquire() as conn:
+            report.origins = await verify_origins(conn, store.origin)
+        report.findings += report.origins.lines()
+    if settings is not None:
+        conn = await asyncpg.connect(dsn)
+        try:
+            report.checkpoints = await check_checkpoints(settings, conn)
+        finally:
+            await conn.close()
+        report.findings += [f"checkpoints: {f}" for f in report.checkpoints.findings]
 
     open_streams = {r["stream_id"] for r in await store.pool.fetch(OPEN_CASES_SQL)}
     report.open_cases = len(open_streams)
@@ -112,7 +141,9 @@ async def verify(app: Casework, *, chains_only: bool = False) -> ConsistencyRepo
                 "start the stack, or run `casework verify --chains-only`"
             ) from exc
     dsn = database_url(app.settings)
-    return await check_consistency(dsn, app.store, client, read_models=not chains_only)
+    return await check_consistency(
+        dsn, app.store, client, read_models=not chains_only, settings=app.settings
+    )
 
 
 @dataclass(frozen=True)

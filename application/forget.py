@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import structlog
 
 from application.case_client import CaseClient
+from application.history_erasure import erase_case_history
 from cases import commands as c
 from cases.actors import Actor, Role
 from events.crypto import FieldCipher
@@ -52,6 +53,12 @@ class ForgetResult:
     """Every stream of the client."""
     recorded_in: tuple[str, ...]
     """The streams a ClientForgotten was appended to now (not already there)."""
+    histories_deleted: int = 0
+    """Temporal workflow runs of the client's cases deleted now (their histories held the
+    client's personal data under the shared codec keys)."""
+    histories_not_erased: tuple[str, ...] = ()
+    """Case workflows whose Temporal histories may still hold personal data (the server
+    could not delete them, or a case did not continue as new in time): run forget again."""
 
 
 FORGET_ATTEMPTS = 5
@@ -131,7 +138,10 @@ async def forget(
     """Forget a client on behalf of `actor`, who must be an admin.
 
     With `cases`, each running case workflow records the erasure itself (so its state
-    is erased too); closed cases get the event appended directly.
+    is erased too); closed cases get the event appended directly. Then the Temporal
+    histories of the client's cases are erased (application/history_erasure.py): running
+    cases continue as new from their erased state and every other run is deleted. Run
+    again, it erases whatever is left.
     """
     require_admin(actor, "forget a client")
     metadata = EventMetadata(actor_id=actor.staff_id, actor_role=actor.role.value)
@@ -145,7 +155,22 @@ async def forget(
         await cases.execute(case_id, c.ForgetClient(actor=actor, reason=event.reason))
         return True
 
-    return await forget_client_in_log(store, client_ref, reason, metadata, record=through_workflow)
+    result = await forget_client_in_log(
+        store, client_ref, reason, metadata, record=through_workflow
+    )
+    if cases is None:
+        return result
+    deleted = 0
+    not_erased: list[str] = []
+    for stream_id in result.streams:
+        if not stream_id.startswith("case-"):
+            continue
+        erased = await erase_case_history(cases, stream_id.removeprefix("case-"))
+        deleted += len(erased.deleted)
+        if not erased.erased:
+            not_erased.append(erased.workflow_id)
+            log.warning("forget.history_not_erased", workflow_id=erased.workflow_id, why=erased.why)
+    return replace(result, histories_deleted=deleted, histories_not_erased=tuple(not_erased))
 
 
 async def rewrap(store: EventStore, actor: Actor) -> int:

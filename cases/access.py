@@ -71,6 +71,22 @@ class Action(StrEnum):
     """Record a provider's reply to a referral, or a provider's report."""
     NOTE = "note"
     """Write a case note (a colleague covering the case may, not only its worker)."""
+    PLAN_ACTIONS = "plan_actions"
+    """Add, drop or reassign the actions of a plan's goals."""
+    COMPLETE_ACTION = "complete_action"
+    """Mark a plan's action done (a colleague of the team who carried it out may)."""
+    ADVOCACY = "advocacy"
+    """Advocate for the client with an organisation: open, record a step, conclude."""
+    FEEDBACK = "feedback"
+    """Record the client's feedback on a service, a referral or their plan."""
+    CIRCLE = "circle"
+    """Keep the client's circle of support: add, update or remove a member."""
+    CIRCLE_CONSENT = "circle_consent"
+    """Record what the client consents to share with a member of their circle."""
+    SHARE_WITH_CIRCLE = "share_with_circle"
+    """Share the plan, conference decisions, … with a circle member (within consent)."""
+    CONFERENCE = "conference"
+    """Record a case conference (whoever of the team chaired it, not only the worker)."""
     ERASE = "erase"
     """Record a client's erasure (their personal data made unreadable)."""
     POLICY = "policy"
@@ -97,6 +113,30 @@ COMMANDS: dict[Action, dict[Role, Relation]] = {
         Role.SYSTEM: "any",
     },
     Action.NOTE: {Role.CASEWORKER: "team", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.PLAN_ACTIONS: {
+        Role.CASEWORKER: "assigned",
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+    },
+    Action.COMPLETE_ACTION: {
+        Role.CASEWORKER: "team",
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+    },
+    Action.ADVOCACY: {Role.CASEWORKER: "assigned", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.FEEDBACK: {Role.CASEWORKER: "assigned", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.CIRCLE: {Role.CASEWORKER: "assigned", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
+    Action.CIRCLE_CONSENT: {
+        Role.CASEWORKER: "assigned",
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+    },
+    Action.SHARE_WITH_CIRCLE: {
+        Role.CASEWORKER: "assigned",
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+    },
+    Action.CONFERENCE: {Role.CASEWORKER: "team", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
     Action.ERASE: {Role.ADMIN: "any"},
     Action.POLICY: {Role.MANAGER: "any", Role.ADMIN: "any", Role.SYSTEM: "any"},
     Action.DIRECTORY: {Role.ADMIN: "any"},
@@ -115,6 +155,14 @@ COMMAND_NAMES: dict[Action, str] = {
     Action.REOPEN: "reopen a closed case",
     Action.PROVIDER_REPLY: "record a provider's reply or report",
     Action.NOTE: "write a case note",
+    Action.PLAN_ACTIONS: "add, drop or reassign a plan's actions",
+    Action.COMPLETE_ACTION: "mark a plan's action done",
+    Action.ADVOCACY: "advocate for the client (open, step, outcome)",
+    Action.FEEDBACK: "record the client's feedback (service, referral, plan)",
+    Action.CIRCLE: "keep the circle of support (add, update, remove a member)",
+    Action.CIRCLE_CONSENT: "record what the client consents to share with a circle member",
+    Action.SHARE_WITH_CIRCLE: "share with a circle member (only what the client consented to)",
+    Action.CONFERENCE: "record a case conference (participants, decisions, actions agreed)",
     Action.ERASE: "erase a client (`client forget`)",
     Action.POLICY: "change the agency's policy",
     Action.DIRECTORY: "change the staff and resource directories",
@@ -180,6 +228,11 @@ class Query(StrEnum):
     """Reviews due and overdue (`reviews`, `overdue`)."""
     ESCALATIONS = "escalations"
     OUTCOMES = "outcomes"
+    ACTIONS = "actions"
+    """Plan actions due and overdue (`actions mine`, `actions overdue`)."""
+    CONFERENCES = "conferences"
+    """Case conferences held and circles of support (`case conference list`): who took
+    part, how many decisions, which actions; never names or decisions (the case has them)."""
     ACCESS_LOG = "access_log"
     """Who read a case, when and why (`access-log`)."""
     DIRECTORIES = "directories"
@@ -191,6 +244,11 @@ class Query(StrEnum):
     PAYLOADS = "payloads"
     """Workflow payloads in Temporal, decrypted by the codec server (the Temporal UI and
     CLI). Not a case data query: it shows what the workflows carry, to those who run them."""
+    CASE_EXPORT = "case_export"
+    """A case file the auditor verifies alone (`case export`): the case's events as
+    stored, each with its proof against a signed checkpoint, and (unless asked without)
+    their personal fields decrypted. For review and audit: supervisors of the team,
+    managers and auditors; recorded in the access log."""
 
 
 _CASE_DATA: dict[Role, Relation] = {
@@ -210,6 +268,8 @@ CASE_DATA_QUERIES: tuple[Query, ...] = (
     Query.REVIEWS,
     Query.ESCALATIONS,
     Query.OUTCOMES,
+    Query.ACTIONS,
+    Query.CONFERENCES,
 )
 """Queries over case data: scoped by `case_scope`, never shown to administrators."""
 
@@ -219,6 +279,12 @@ QUERIES: dict[Query, dict[Role, Relation]] = {
     Query.DIRECTORIES: dict.fromkeys(ROLES, "any"),
     Query.WORKFLOWS: {**_CASE_DATA, Role.OPERATOR: "any"},
     Query.PAYLOADS: {Role.OPERATOR: "any", Role.ADMIN: "any"},
+    Query.CASE_EXPORT: {
+        Role.SUPERVISOR: "team",
+        Role.MANAGER: "any",
+        Role.AUDITOR: "any",
+        Role.SYSTEM: "any",
+    },
 }
 
 QUERY_NAMES: dict[Query, str] = {
@@ -230,10 +296,13 @@ QUERY_NAMES: dict[Query, str] = {
     Query.REVIEWS: "reviews due and overdue (`reviews`, `overdue`)",
     Query.ESCALATIONS: "escalations",
     Query.OUTCOMES: "outcomes",
+    Query.ACTIONS: "plan actions due and overdue (`actions mine`, `actions overdue`)",
+    Query.CONFERENCES: "case conferences held (`case conference list`)",
     Query.ACCESS_LOG: "the access log (`access-log`)",
     Query.DIRECTORIES: "staff and resource directories",
     Query.WORKFLOWS: "what a case's workflow waits on (`inspect`)",
     Query.PAYLOADS: "workflow payloads, decrypted (the codec server)",
+    Query.CASE_EXPORT: "a verifiable case file (`case export`)",
 }
 
 BREAK_GLASS_ROLES: frozenset[Role] = frozenset(

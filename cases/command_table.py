@@ -26,10 +26,12 @@ Pure: no Temporal, no I/O.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import wraps
 from typing import Any, Generic, TypeVar
 
+from cases import actions, circle
 from cases import commands as c
 from cases import decide as rules
 from cases.access import Action
@@ -74,6 +76,48 @@ class CaseCommand(Generic[C]):
     """The command makes a referral: where the workflow dispatches it (in the background)."""
     adopts_policy: Callable[[C], Policy] | None = None
     """The command replaces the case's policy; its reactions run under the new one."""
+
+    def __post_init__(self) -> None:
+        # Every rule of the table refuses personal details on a forgotten client's case
+        # (rules.refuse_personal_details_once_forgotten), entries added later included.
+        object.__setattr__(self, "decide", _refusing_personal_once_forgotten(self.decide))
+        if self.scoring is not None:
+            scoring = self.scoring
+            object.__setattr__(
+                self,
+                "scoring",
+                replace(scoring, decide=_scored_refusing_personal_once_forgotten(scoring.decide)),
+            )
+
+
+def _refusing_personal_once_forgotten(rule: Decide[C]) -> Decide[C]:
+    if getattr(rule, "refuses_personal_once_forgotten", False):
+        return rule
+
+    @wraps(rule)
+    def decide(state: CaseState, cmd: C, now: datetime) -> list[DomainEvent]:
+        events = rule(state, cmd, now)
+        rules.refuse_personal_details_once_forgotten(state, cmd, events)
+        return events
+
+    decide.refuses_personal_once_forgotten = True  # type: ignore[attr-defined]
+    return decide
+
+
+def _scored_refusing_personal_once_forgotten(
+    rule: Callable[[CaseState, C, Score], list[DomainEvent]],
+) -> Callable[[CaseState, C, Score], list[DomainEvent]]:
+    if getattr(rule, "refuses_personal_once_forgotten", False):
+        return rule
+
+    @wraps(rule)
+    def decide(state: CaseState, cmd: C, score: Score) -> list[DomainEvent]:
+        events = rule(state, cmd, score)
+        rules.refuse_personal_details_once_forgotten(state, cmd, events)
+        return events
+
+    decide.refuses_personal_once_forgotten = True  # type: ignore[attr-defined]
+    return decide
 
 
 def _stateful(rule: Callable[[CaseState, C], list[DomainEvent]]) -> Decide[C]:
@@ -217,6 +261,90 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         update="record_note",
         action=Action.NOTE,
         decide=_stateful(rules.decide_note),
+    ),
+    CaseCommand(
+        command=c.AddAction,
+        update="add_action",
+        action=Action.PLAN_ACTIONS,
+        decide=actions.decide_add_action,
+    ),
+    CaseCommand(
+        command=c.CompleteAction,
+        update="complete_action",
+        action=Action.COMPLETE_ACTION,
+        decide=actions.decide_complete_action,
+    ),
+    CaseCommand(
+        command=c.DropAction,
+        update="drop_action",
+        action=Action.PLAN_ACTIONS,
+        decide=actions.decide_drop_action,
+    ),
+    CaseCommand(
+        command=c.ReassignAction,
+        update="reassign_action",
+        action=Action.PLAN_ACTIONS,
+        decide=actions.decide_reassign_action,
+    ),
+    CaseCommand(
+        command=c.OpenAdvocacy,
+        update="open_advocacy",
+        action=Action.ADVOCACY,
+        decide=rules.decide_open_advocacy,
+    ),
+    CaseCommand(
+        command=c.RecordAdvocacyStep,
+        update="advocacy_step",
+        action=Action.ADVOCACY,
+        decide=rules.decide_advocacy_step,
+    ),
+    CaseCommand(
+        command=c.ConcludeAdvocacy,
+        update="conclude_advocacy",
+        action=Action.ADVOCACY,
+        decide=_stateful(rules.decide_conclude_advocacy),
+    ),
+    CaseCommand(
+        command=c.RecordFeedback,
+        update="record_feedback",
+        action=Action.FEEDBACK,
+        decide=_stateful(rules.decide_feedback),
+    ),
+    CaseCommand(
+        command=c.AddCircleMember,
+        update="add_circle_member",
+        action=Action.CIRCLE,
+        decide=_stateful(circle.decide_add_member),
+    ),
+    CaseCommand(
+        command=c.UpdateCircleMember,
+        update="update_circle_member",
+        action=Action.CIRCLE,
+        decide=_stateful(circle.decide_update_member),
+    ),
+    CaseCommand(
+        command=c.RemoveCircleMember,
+        update="remove_circle_member",
+        action=Action.CIRCLE,
+        decide=_stateful(circle.decide_remove_member),
+    ),
+    CaseCommand(
+        command=c.RecordCircleConsent,
+        update="record_circle_consent",
+        action=Action.CIRCLE_CONSENT,
+        decide=_stateful(circle.decide_circle_consent),
+    ),
+    CaseCommand(
+        command=c.ShareWithCircle,
+        update="share_with_circle",
+        action=Action.SHARE_WITH_CIRCLE,
+        decide=_stateful(circle.decide_share),
+    ),
+    CaseCommand(
+        command=c.RecordConference,
+        update="record_conference",
+        action=Action.CONFERENCE,
+        decide=circle.decide_conference,
     ),
     CaseCommand(
         command=c.ForgetClient,

@@ -7,27 +7,46 @@ workflow's validators decide without I/O.
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated, Literal
+from datetime import UTC, date, datetime, time
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+)
 
 from cases.actors import Actor
 from cases.policy import Policy
 from events.fields import Identifier, LongText, ShortList, ShortText
 from events.vocabulary import (
+    ActionOwner,
+    AdvocacyAction,
+    AdvocacyBarrier,
+    AdvocacyOutcome,
     ApprovalKind,
+    CircleMemberDetails,
+    CircleRole,
+    CircleShare,
+    ClientContact,
     ClientDetails,
     ClientParticipation,
     ClosureReason,
+    ConsentGiver,
     ContactKind,
     Domain,
     DomainRating,
+    FeedbackSubject,
     Goal,
     GoalEvaluation,
     GoalStatus,
     NextStep,
+    Participants,
     ReferralSource,
     SharedField,
 )
@@ -80,6 +99,8 @@ class PlanInput(BaseModel):
     goals: list[Goal] = Field(min_length=1, max_length=30)
     crisis_plan: LongText = ""
     participation: ClientParticipation
+    participants: Participants = Participants()
+    """Who besides the client took part in making the plan: staff ids, circle member ids."""
 
 
 class DraftPlan(Command):
@@ -186,3 +207,184 @@ class ForgetClient(Command):
 
 class ApplyPolicy(Command):
     policy: Policy
+
+
+# --- advocacy and the client's feedback (issue 16) ------------------------------------------
+
+
+class OpenAdvocacy(Command):
+    """Take up a barrier with an organisation on the client's behalf, with consent."""
+
+    barrier: AdvocacyBarrier
+    organisation: ShortText
+    action: AdvocacyAction
+    consent_by: ConsentGiver
+    consent_name: ShortText | None = None
+    """Who consented, when not the client (required then)."""
+    details: LongText = ""
+    next_step: ShortText
+    next_step_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+
+
+class RecordAdvocacyStep(Command):
+    advocacy_id: Identifier
+    action: AdvocacyAction
+    note: LongText = ""
+    next_step: ShortText
+    next_step_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+
+
+class ConcludeAdvocacy(Command):
+    advocacy_id: Identifier
+    outcome: AdvocacyOutcome
+    note: LongText = ""
+
+
+class RecordFeedback(Command):
+    """The client's opinion of a service (`provider_id`, `service_id`), a referral
+    (`referral_id`) or their plan (`agrees_with_plan` required)."""
+
+    subject: FeedbackSubject
+    referral_id: Identifier | None = None
+    provider_id: Identifier | None = None
+    service_id: Identifier | None = None
+    rating: int = Field(ge=1, le=5)
+    words: LongText = ""
+    agrees_with_plan: bool | None = None
+
+
+# --- plan actions (cases/actions.py) ---------------------------------------------------------
+
+
+def _end_of_day(value: Any) -> Any:
+    """A due date given as a day is due at the end of that day (23:59 UTC)."""
+    if isinstance(value, str) and len(value.strip()) == 10:
+        try:
+            value = date.fromisoformat(value.strip())
+        except ValueError:
+            return value
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, time(23, 59), tzinfo=UTC)
+    return value
+
+
+DueAt = Annotated[AwareDatetime, BeforeValidator(_end_of_day)]
+"""When an action is due: a time with its UTC offset, or a day (due at 23:59 UTC)."""
+
+
+class ActionInput(BaseModel):
+    """One action towards a goal: what, who, by when (a case conference agrees several)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    goal_id: Identifier
+    description: ShortText
+    owner: ActionOwner
+    due_at: DueAt
+    crisis_plan: bool = False
+    """Part of the crisis plan (the policy may make it critical: escalated when neglected)."""
+
+
+class AddAction(Command):
+    goal_id: Identifier
+    description: ShortText
+    owner: ActionOwner
+    due_at: DueAt
+    crisis_plan: bool = False
+    conference_id: Identifier | None = None
+    """Set when the action was agreed at a case conference."""
+
+    def input(self) -> ActionInput:
+        return ActionInput(
+            goal_id=self.goal_id,
+            description=self.description,
+            owner=self.owner,
+            due_at=self.due_at,
+            crisis_plan=self.crisis_plan,
+        )
+
+
+class CompleteAction(Command):
+    action_id: Identifier
+    note: LongText = ""
+
+
+class DropAction(Command):
+    action_id: Identifier
+    reason: ShortText
+
+
+class ReassignAction(Command):
+    """Another owner for an action, and a new due date if given (else the same one)."""
+
+    action_id: Identifier
+    owner: ActionOwner
+    due_at: DueAt | None = None
+    reason: ShortText
+
+
+# --- the circle of support and case conferences (issue 16, part 3) ---------------------------
+
+
+class AddCircleMember(Command):
+    """Add a person or professional around the client to their circle of support."""
+
+    role: CircleRole
+    details: CircleMemberDetails
+
+
+class UpdateCircleMember(Command):
+    """Change a member's role or details: the fields given replace the recorded ones."""
+
+    member_id: Identifier
+    role: CircleRole | None = None
+    name: ShortText | None = None
+    relationship: ShortText | None = None
+    organisation: ShortText | None = None
+    contact: ClientContact | None = None
+    notes: LongText | None = None
+
+
+class RemoveCircleMember(Command):
+    member_id: Identifier
+    reason: ShortText
+
+
+class RecordCircleConsent(Command):
+    """What the client consents to share with one member of their circle (replaces what
+    was recorded; an empty list withdraws consent)."""
+
+    member_id: Identifier
+    shared: list[CircleShare] = Field(default_factory=list)
+    note: LongText = ""
+
+
+class ShareWithCircle(Command):
+    """Share the plan, a conference's decisions, … with a member of the circle: refused
+    unless the client consented to share each item with them."""
+
+    member_id: Identifier
+    items: list[CircleShare] = Field(min_length=1)
+    conference_id: Identifier | None = None
+    """Which conference's decisions (default: the latest)."""
+    note: LongText = ""
+
+
+class ConferenceInput(BaseModel):
+    """A case conference as recorded (CLI file, console form, API body)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    held_on: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+    client_attended: bool = False
+    participants: Participants = Participants()
+    decisions: list[ShortText] = Field(default_factory=list, max_length=30)
+    actions: list[ActionInput] = Field(default_factory=list, max_length=30)
+    """The actions agreed: they become actions of the case (cases/actions.py)."""
+    notes: LongText = ""
+
+
+class RecordConference(Command):
+    """Record a case conference: who took part, decisions, and the actions agreed."""
+
+    conference: ConferenceInput

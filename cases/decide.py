@@ -8,15 +8,26 @@ events.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.permissions import Action, NotPermitted, check, check_case
 from cases.scoring import Score
-from cases.state import OPEN_REFERRAL_STATUSES, CaseState, PlanStatus, ReferralStatus
+from cases.state import (
+    OPEN_REFERRAL_STATUSES,
+    Advocacy,
+    CaseState,
+    PlanStatus,
+    ReferralStatus,
+)
+from events.personal import recorded_personal_fields
 from events.registry import DomainEvent
 from events.vocabulary import (
+    AdvocacyConcluded,
+    AdvocacyOpened,
+    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -29,11 +40,15 @@ from events.vocabulary import (
     CaseOpened,
     CaseReopened,
     CaseResumed,
+    ClientFeedbackRecorded,
     ClientForgotten,
+    ConsentGiver,
     ConsentRecorded,
     ContactLogged,
+    FeedbackSubject,
     GoalProgressRecorded,
     GoalsEvaluated,
+    Participants,
     PlanActivated,
     PlanDrafted,
     ProviderReportReceived,
@@ -81,9 +96,14 @@ def _require_open(state: CaseState, what: str) -> None:
         raise CommandRejected(f"the case is closed: {what} needs an open case (reopen it first)")
 
 
-def _work(state: CaseState, cmd: c.Command, what: str) -> None:
+def permit_open(state: CaseState, cmd: c.Command, action: Action, what: str) -> None:
+    """Refuse `what` unless the case is open and the command's actor may do `action`."""
     _require_open(state, what)
-    _permit(state, cmd.actor, Action.WORK)
+    _permit(state, cmd.actor, action)
+
+
+def _work(state: CaseState, cmd: c.Command, what: str) -> None:
+    permit_open(state, cmd, Action.WORK, what)
 
 
 # --- opening ---------------------------------------------------------------------------
@@ -165,6 +185,13 @@ def decide_draft_plan(state: CaseState, cmd: c.DraftPlan) -> list[DomainEvent]:
     duplicates = sorted({g for g in goal_ids if goal_ids.count(g) > 1})
     if duplicates:
         raise CommandRejected(f"plan.goals: duplicate goal_id {', '.join(duplicates)}")
+    participants = cmd.plan.participants
+    for member_id in participants.circle:
+        member = state.circle.get(member_id)
+        if member is None or not member.active:
+            raise CommandRejected(
+                f"plan.participants.circle: {member_id} is not in the client's circle of support"
+            )
     version = state.plan_versions + 1
     return [
         PlanDrafted(
@@ -173,6 +200,10 @@ def decide_draft_plan(state: CaseState, cmd: c.DraftPlan) -> list[DomainEvent]:
             goals=cmd.plan.goals,
             crisis_plan=cmd.plan.crisis_plan,
             participation=cmd.plan.participation,
+            participants=Participants(
+                staff=list(dict.fromkeys(participants.staff)),
+                circle=list(dict.fromkeys(participants.circle)),
+            ),
         )
     ]
 
@@ -494,6 +525,32 @@ def decide_forget(state: CaseState, cmd: c.ForgetClient) -> list[DomainEvent]:
     return [ClientForgotten(client_ref=state.client_ref, reason=cmd.reason)]
 
 
+def refuse_personal_details_once_forgotten(
+    state: CaseState, cmd: c.Command, events: Sequence[DomainEvent] = ()
+) -> None:
+    """On a forgotten client's case, refuse a command that would record personal details.
+
+    Driven by the personal-field marking (events/fields.py): any personal field of the
+    command, or of the events it yields, that records something (not empty, not the
+    erased marker) is refused, naming the field. Commands without personal text (closing
+    the case, assigning it) still pass. Every rule of the command table runs through it
+    (cases/command_table.py), so a command added later is covered too.
+    """
+    if not state.forgotten:
+        return
+    fields = recorded_personal_fields(type(cmd), cmd.model_dump(mode="json"))
+    for event in events:
+        if fields:
+            break
+        fields = recorded_personal_fields(type(event), event.to_data())
+    if fields:
+        on = f" on {state.forgotten_at.date().isoformat()}" if state.forgotten_at else ""
+        raise CommandRejected(
+            f"{fields[0]}: the client was forgotten{on}; personal details can no longer "
+            "be recorded on this case"
+        )
+
+
 def check_apply_policy(cmd: c.ApplyPolicy) -> None:
     if cmd.actor.role not in (Role.ADMIN, Role.MANAGER, Role.SYSTEM):
         raise CommandRejected(
@@ -506,3 +563,123 @@ def decide_reopen(state: CaseState, cmd: c.Reopen) -> list[DomainEvent]:
         raise CommandRejected("the case is open: only a closed case can be reopened")
     _permit(state, cmd.actor, Action.REOPEN)
     return [CaseReopened(reason=cmd.reason)]
+
+
+# --- advocacy and the client's feedback (issue 16) ------------------------------------------
+
+
+def _advocate(state: CaseState, cmd: c.Command, what: str) -> None:
+    permit_open(state, cmd, Action.ADVOCACY, what)
+
+
+def _not_past(day: date, now: datetime, field: str) -> None:
+    if day < now.date():
+        raise CommandRejected(f"{field}: {day} is in the past (today is {now.date()})")
+
+
+def _open_advocacy(state: CaseState, advocacy_id: str) -> Advocacy:
+    advocacy = state.advocacy.get(advocacy_id)
+    if advocacy is None:
+        raise CommandRejected(f"advocacy_id: the case has no advocacy {advocacy_id}")
+    if not advocacy.is_open:
+        raise CommandRejected(f"{advocacy_id} was concluded ({advocacy.outcome})")
+    return advocacy
+
+
+def decide_open_advocacy(state: CaseState, cmd: c.OpenAdvocacy, now: datetime) -> list[DomainEvent]:
+    """Take up a barrier on the client's behalf: with consent, and a dated next step."""
+    _advocate(state, cmd, "advocacy")
+    if cmd.consent_by is not ConsentGiver.CLIENT and not cmd.consent_name:
+        raise CommandRejected(
+            f"consent_name: name the {cmd.consent_by} who consented to this advocacy"
+        )
+    _not_past(cmd.next_step_date, now, "next_step_date")
+    return [
+        AdvocacyOpened(
+            advocacy_id=f"advocacy-{len(state.advocacy) + 1}",
+            barrier=cmd.barrier,
+            organisation=cmd.organisation,
+            action=cmd.action,
+            consent_by=cmd.consent_by,
+            consent_name=cmd.consent_name if cmd.consent_by is not ConsentGiver.CLIENT else None,
+            details=cmd.details,
+            next_step=cmd.next_step,
+            next_step_date=cmd.next_step_date,
+        )
+    ]
+
+
+def decide_advocacy_step(
+    state: CaseState, cmd: c.RecordAdvocacyStep, now: datetime
+) -> list[DomainEvent]:
+    _advocate(state, cmd, "an advocacy step")
+    advocacy = _open_advocacy(state, cmd.advocacy_id)
+    _not_past(cmd.next_step_date, now, "next_step_date")
+    return [
+        AdvocacyStepRecorded(
+            advocacy_id=advocacy.advocacy_id,
+            step=advocacy.step + 1,
+            action=cmd.action,
+            note=cmd.note,
+            next_step=cmd.next_step,
+            next_step_date=cmd.next_step_date,
+        )
+    ]
+
+
+def decide_conclude_advocacy(state: CaseState, cmd: c.ConcludeAdvocacy) -> list[DomainEvent]:
+    _advocate(state, cmd, "an advocacy outcome")
+    advocacy = _open_advocacy(state, cmd.advocacy_id)
+    return [AdvocacyConcluded(advocacy_id=advocacy.advocacy_id, outcome=cmd.outcome, note=cmd.note)]
+
+
+def decide_feedback(state: CaseState, cmd: c.RecordFeedback) -> list[DomainEvent]:
+    """The client's feedback on a service, a referral or the plan they were asked about."""
+    _require_open(state, "the client's feedback")
+    _permit(state, cmd.actor, Action.FEEDBACK)
+    feedback_id = f"feedback-{state.feedback + 1}"
+    common = {"feedback_id": feedback_id, "rating": cmd.rating, "words": cmd.words}
+    if cmd.subject is FeedbackSubject.PLAN:
+        if cmd.agrees_with_plan is None:
+            raise CommandRejected("agrees_with_plan: say whether the client agrees with the plan")
+        plan = state.draft_plan or state.active_plan
+        if plan is None:
+            raise CommandRejected("the case has no plan yet: draft one first")
+        return [
+            ClientFeedbackRecorded(
+                subject=cmd.subject,
+                plan_id=plan.plan_id,
+                plan_version=plan.plan_version,
+                agrees_with_plan=cmd.agrees_with_plan,
+                **common,
+            )
+        ]
+    if cmd.agrees_with_plan is not None:
+        raise CommandRejected("agrees_with_plan: only feedback on the plan says it")
+    if cmd.subject is FeedbackSubject.REFERRAL:
+        if not cmd.referral_id:
+            raise CommandRejected("referral_id: feedback on a referral names it")
+        referral = state.referrals.get(cmd.referral_id)
+        if referral is None:
+            raise CommandRejected(f"referral_id: the case has no referral {cmd.referral_id}")
+        return [
+            ClientFeedbackRecorded(
+                subject=cmd.subject,
+                referral_id=referral.referral_id,
+                provider_id=referral.provider_id,
+                service_id=referral.service_id,
+                **common,
+            )
+        ]
+    if not cmd.provider_id or not cmd.service_id:
+        raise CommandRejected(
+            "provider_id, service_id: feedback on a service names the provider and the service"
+        )
+    return [
+        ClientFeedbackRecorded(
+            subject=cmd.subject,
+            provider_id=cmd.provider_id,
+            service_id=cmd.service_id,
+            **common,
+        )
+    ]

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 from cases.state import (
+    ActionStatus,
+    Advocacy,
     AssessmentSummary,
     CaseState,
     CaseStatus,
+    CircleMember,
+    Conference,
     Consent,
     Escalation,
     Hold,
     PendingApproval,
     PendingTransfer,
+    PlanAction,
     PlanStatus,
     PlanVersion,
     Referral,
@@ -24,6 +29,16 @@ from events.envelope import RecordedEvent
 from events.personal import erase_personal
 from events.registry import DomainEvent, EventRegistry
 from events.vocabulary import (
+    ActionAdded,
+    ActionCompleted,
+    ActionDropped,
+    ActionOverdue,
+    ActionReassigned,
+    ActionReminderDue,
+    AdvocacyConcluded,
+    AdvocacyFollowUpDue,
+    AdvocacyOpened,
+    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -31,11 +46,17 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseConferenceRecorded,
     CaseNoteRecorded,
     CaseOnHold,
     CaseOpened,
     CaseReopened,
     CaseResumed,
+    CircleConsentRecorded,
+    CircleMemberAdded,
+    CircleMemberRemoved,
+    CircleMemberUpdated,
+    ClientFeedbackRecorded,
     ClientForgotten,
     ConsentRecorded,
     ContactLogged,
@@ -57,6 +78,7 @@ from events.vocabulary import (
     ReviewDue,
     ReviewLapsed,
     ReviewScheduled,
+    SharedWithCircleMember,
     TransferAccepted,
     TransferRejected,
     TransferRequested,
@@ -120,6 +142,7 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
                 client_agreed=event.participation.agreed,
                 drafted_by=actor_id,
                 drafted_at=at,
+                participants=event.participants,
             )
         case ApprovalRequested():
             state.approvals_requested += 1
@@ -266,16 +289,96 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
             state.hold = Hold(reason=event.reason, since=at, until=event.until)
             state.next_review_due = None
         case CaseResumed():
+            if state.hold is not None:
+                _pause_advocacy(state, state.hold.since, at)
             if state.hold is not None and state.review_base_at is not None:
                 state.review_base_at += at - state.hold.since
             state.hold = None
         case CaseNoteRecorded():
             state.notes += 1
+        case (
+            CircleMemberAdded()
+            | CircleMemberUpdated()
+            | CircleMemberRemoved()
+            | CircleConsentRecorded()
+            | SharedWithCircleMember()
+            | CaseConferenceRecorded()
+        ):
+            _evolve_circle(state, event, actor_id, at)
+        case AdvocacyOpened():
+            state.advocacy[event.advocacy_id] = Advocacy(
+                advocacy_id=event.advocacy_id,
+                barrier=event.barrier,
+                organisation=event.organisation,
+                actions=[event.action],
+                consent_by=event.consent_by,
+                next_step=event.next_step,
+                next_step_date=event.next_step_date,
+                follow_up_at=follow_up_at(event.next_step_date),
+                opened_at=at,
+                opened_by=actor_id,
+            )
+        case AdvocacyStepRecorded():
+            advocacy = _advocacy(state, event.advocacy_id)
+            advocacy.actions.append(event.action)
+            advocacy.step = event.step
+            advocacy.next_step = event.next_step
+            advocacy.next_step_date = event.next_step_date
+            advocacy.follow_up_at = follow_up_at(event.next_step_date)
+            advocacy.followed_up = False
+        case AdvocacyConcluded():
+            advocacy = _advocacy(state, event.advocacy_id)
+            advocacy.outcome = event.outcome
+            advocacy.concluded_at = at
+        case AdvocacyFollowUpDue():
+            _advocacy(state, event.advocacy_id).followed_up = True
+        case ClientFeedbackRecorded():
+            state.feedback += 1
+        case ActionAdded():
+            state.actions_added += 1
+            state.actions[event.action_id] = PlanAction(
+                action_id=event.action_id,
+                goal_id=event.goal_id,
+                description=event.description,
+                owner=event.owner,
+                due_at=event.due_at,
+                crisis_plan=event.crisis_plan,
+                conference_id=event.conference_id,
+                added_at=at,
+                added_by=actor_id,
+            )
+        case ActionCompleted():
+            action = _plan_action(state, event.action_id)
+            action.status = ActionStatus.DONE
+            action.closed_at = at
+            action.late = event.late
+        case ActionDropped():
+            action = _plan_action(state, event.action_id)
+            action.status = ActionStatus.DROPPED
+            action.closed_at = at
+            action.drop_reason = event.reason
+        case ActionReassigned():
+            action = _plan_action(state, event.action_id)
+            action.owner = event.owner
+            if event.due_at != action.due_at:
+                action.due_at = event.due_at
+                action.reminded = False
+                if action.status is ActionStatus.OVERDUE and event.due_at > at:
+                    action.status = ActionStatus.OPEN
+                    action.overdue_at = None
+        case ActionReminderDue():
+            _plan_action(state, event.action_id).reminded = True
+        case ActionOverdue():
+            action = _plan_action(state, event.action_id)
+            action.status = ActionStatus.OVERDUE
+            action.overdue_at = at
+            action.reminded = True
         case ClientForgotten():
             erased = erase_personal(state)
             for name in type(state).model_fields:
                 setattr(state, name, getattr(erased, name))
             state.forgotten = True
+            state.forgotten_at = at
         case CaseOpened():
             raise FoldError("CaseOpened can only start a case")
         case _:
@@ -283,11 +386,82 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
     return state
 
 
+def _plan_action(state: CaseState, action_id: str) -> PlanAction:
+    try:
+        return state.actions[action_id]
+    except KeyError:
+        raise FoldError(f"no action {action_id}") from None
+
+
+def _evolve_circle(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) -> None:
+    """The circle of support and case conferences (cases/circle.py)."""
+    match event:
+        case CircleMemberAdded():
+            state.circle[event.member_id] = CircleMember(
+                member_id=event.member_id,
+                role=event.role,
+                details=event.details,
+                added_at=at,
+                added_by=actor_id,
+            )
+        case CircleMemberUpdated():
+            member = _circle_member(state, event.member_id)
+            member.role = event.role
+            member.details = event.details
+        case CircleMemberRemoved():
+            member = _circle_member(state, event.member_id)
+            member.removed_at = at
+            member.removed_reason = event.reason
+        case CircleConsentRecorded():
+            member = _circle_member(state, event.member_id)
+            member.consent = list(event.shared)
+            member.consent_recorded_at = at
+        case SharedWithCircleMember():
+            _circle_member(state, event.member_id).shared += 1
+        case CaseConferenceRecorded():
+            state.conferences[event.conference_id] = Conference(
+                conference_id=event.conference_id,
+                held_on=event.held_on,
+                client_attended=event.client_attended,
+                participants=event.participants,
+                decisions=list(event.decisions),
+                action_ids=list(event.action_ids),
+                recorded_at=at,
+                recorded_by=actor_id,
+            )
+
+
+def _circle_member(state: CaseState, member_id: str) -> CircleMember:
+    try:
+        return state.circle[member_id]
+    except KeyError:
+        raise FoldError(f"no circle member {member_id}") from None
+
+
 def _take_approval(state: CaseState, approval_id: str) -> PendingApproval:
     try:
         return state.approvals.pop(approval_id)
     except KeyError:
         raise FoldError(f"no pending approval {approval_id}") from None
+
+
+def follow_up_at(next_step_date: date) -> datetime:
+    """When an advocacy's next step is overdue: the start (UTC) of the day after its date."""
+    return datetime.combine(next_step_date + timedelta(days=1), time(0), tzinfo=UTC)
+
+
+def _advocacy(state: CaseState, advocacy_id: str) -> Advocacy:
+    try:
+        return state.advocacy[advocacy_id]
+    except KeyError:
+        raise FoldError(f"no advocacy {advocacy_id}") from None
+
+
+def _pause_advocacy(state: CaseState, since: datetime, until: datetime) -> None:
+    """A hold pauses each open advocacy's follow-up: what was left of it runs on after."""
+    for advocacy in state.advocacy.values():
+        if advocacy.is_open and not advocacy.followed_up and advocacy.follow_up_at > since:
+            advocacy.follow_up_at += until - since
 
 
 def _referral(state: CaseState, referral_id: str, at: datetime) -> Referral:

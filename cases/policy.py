@@ -63,6 +63,8 @@ Delay = Annotated[
 
 Notify = Literal["worker", "supervisor", "manager"]
 
+CriticalAction = Literal["crisis_plan", "crisis_risk", "high_risk"]
+
 
 class EscalationStep(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -79,6 +81,10 @@ def _default_intervals() -> dict[RiskLevel, timedelta]:
         RiskLevel.MEDIUM: timedelta(days=60),
         RiskLevel.LOW: timedelta(days=90),
     }
+
+
+def _default_critical_actions() -> list[CriticalAction]:
+    return ["crisis_plan", "crisis_risk"]
 
 
 def _default_ladder() -> list[EscalationStep]:
@@ -103,6 +109,23 @@ class Policy(BaseModel):
     """A plan or closure submitted and not decided by then escalates up the ladder."""
     referral_reply_deadline: Duration = timedelta(days=10)
     """A referral with no reply from the provider by then is followed up and escalates."""
+    action_reminder_lead: Delay = timedelta(days=2)
+    """How long before a plan's action is due its owner's worker is reminded (0: never)."""
+    critical_actions: list[CriticalAction] = Field(
+        default_factory=_default_critical_actions, max_length=3
+    )
+    """Which overdue actions escalate up the ladder: `crisis_plan` (actions of the crisis
+    plan), `crisis_risk` (every action of a case at crisis risk), `high_risk` (every
+    action of a case at high or crisis risk)."""
+
+    def action_is_critical(self, crisis_plan: bool, risk: RiskLevel | None) -> bool:
+        """Whether an action (of the crisis plan or not, on a case at `risk`) escalates."""
+        rules = set(self.critical_actions)
+        return (
+            (crisis_plan and "crisis_plan" in rules)
+            or (risk is RiskLevel.CRISIS and bool(rules & {"crisis_risk", "high_risk"}))
+            or (risk is RiskLevel.HIGH and "high_risk" in rules)
+        )
 
     def interval(self, risk: RiskLevel | None) -> timedelta:
         risk = risk or self.initial_risk

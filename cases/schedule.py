@@ -11,19 +11,30 @@ and sleeps until `next_wakeup`.
   without action raises the next level. An assessment resolves it and re-arms.
 * A plan or closure approval undecided past the approval deadline escalates; a
   referral with no reply past the reply deadline is followed up and escalates.
+* An open advocacy whose next step's date has passed with nothing recorded is
+  followed up (`AdvocacyFollowUpDue`, the day after the date) and escalates like a
+  referral; recording a step or the outcome resolves it. A hold pauses the follow-up.
+* A plan's open action reminds its owner's worker `action_reminder_lead` before its due
+  date (`ActionReminderDue`) and is marked overdue at it (`ActionOverdue`); an overdue
+  action the policy counts as critical (`critical_actions`) escalates up the same
+  ladder as a lapsed review. Done, dropped or given a new due date resolves it. A hold
+  suspends all of it (an action that fell due during the hold is overdue at its end).
 * A case on hold raises nothing about its review until the hold ends; a closed
   case raises nothing at all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from cases.policy import Policy
-from cases.state import CaseState, Escalation
+from cases.state import ActionStatus, CaseState, Escalation
 from events.registry import DomainEvent
 from events.vocabulary import (
+    ActionOverdue,
+    ActionReminderDue,
+    AdvocacyFollowUpDue,
     AssessmentRecorded,
     CaseOpened,
     CaseReopened,
@@ -65,6 +76,26 @@ def _subject_resolved(state: CaseState, esc: Escalation) -> str | None:
         referral = state.referrals.get(esc.subject_id)
         if referral is None or not referral.waiting_for_reply:
             return "provider replied"
+    elif esc.subject is EscalationSubject.ACTION:
+        action = state.actions.get(esc.subject_id)
+        if action is None or action.status is ActionStatus.DONE:
+            return "action done"
+        if action.status is ActionStatus.DROPPED:
+            return "action dropped"
+        if action.status is not ActionStatus.OVERDUE:
+            return "action given a new due date"
+    elif esc.subject is EscalationSubject.ADVOCACY:
+        return _advocacy_resolved(state, esc.subject_id)
+    return None
+
+
+def _advocacy_resolved(state: CaseState, subject_id: str) -> str | None:
+    """An advocacy escalation (subject `advocacy-<n>.step-<k>`) stands until the step moves."""
+    advocacy = state.advocacy.get(subject_id.split(".", 1)[0])
+    if advocacy is None or not advocacy.is_open:
+        return "advocacy concluded"
+    if advocacy.step_subject != subject_id:
+        return "advocacy step recorded"
     return None
 
 
@@ -204,8 +235,41 @@ def _timed(state: CaseState, policy: Policy) -> list[tuple[datetime, list[Domain
                 )
             )
 
+    if state.hold is None:  # a hold pauses advocacy follow-ups (evolve shifts them on)
+        for advocacy in state.advocacy.values():
+            if not advocacy.is_open:
+                continue
+            why = (
+                f"{advocacy.advocacy_id} ({advocacy.barrier}): next step due "
+                f"{advocacy.next_step_date} not recorded"
+            )
+            if not advocacy.followed_up:
+                advocacy_follow_up: list[DomainEvent] = [
+                    AdvocacyFollowUpDue(
+                        advocacy_id=advocacy.advocacy_id,
+                        step=advocacy.step,
+                        next_step_date=advocacy.next_step_date,
+                    )
+                ]
+                if not first.after:
+                    advocacy_follow_up += escalate(
+                        EscalationSubject.ADVOCACY, advocacy.step_subject, why
+                    )
+                pending.append((advocacy.follow_up_at, advocacy_follow_up))
+            elif not_escalated(EscalationSubject.ADVOCACY, advocacy.step_subject):
+                pending.append(
+                    (
+                        advocacy.follow_up_at + first.after,
+                        escalate(EscalationSubject.ADVOCACY, advocacy.step_subject, why),
+                    )
+                )
+
+    if state.hold is None:  # a hold suspends action reminders, overdue marks and escalations
+        pending += _action_timers(state, policy, escalate)
+
     for esc in state.escalations.values():
-        if esc.subject is EscalationSubject.REVIEW and state.hold is not None:
+        paused = (EscalationSubject.REVIEW, EscalationSubject.ADVOCACY, EscalationSubject.ACTION)
+        if esc.subject in paused and state.hold is not None:
             continue
         if esc.level < len(ladder):
             step = ladder[esc.level]
@@ -219,6 +283,51 @@ def _timed(state: CaseState, policy: Policy) -> list[tuple[datetime, list[Domain
                 reason=esc.reason,
             )
             pending.append((esc.level_raised_at + step.after, [raised]))
+    return pending
+
+
+def _action_timers(
+    state: CaseState,
+    policy: Policy,
+    escalate: Callable[[EscalationSubject, str, str], list[DomainEvent]],
+) -> list[tuple[datetime, list[DomainEvent]]]:
+    """Reminders, overdue marks and first escalations of the plan's open actions."""
+    pending: list[tuple[datetime, list[DomainEvent]]] = []
+    first = policy.escalation_ladder[0]
+    escalated = {
+        esc.subject_id
+        for esc in state.escalations.values()
+        if esc.subject is EscalationSubject.ACTION
+    }
+    for action in state.actions.values():
+        if not action.is_open:
+            continue
+        worker = action.worker(state.assigned_worker)
+        critical = policy.action_is_critical(action.crisis_plan, state.risk_level)
+        why = (
+            f"{action.action_id} ({action.owner.label()}) "
+            f"overdue since {action.due_at:%Y-%m-%d %H:%M}"
+        )
+        if action.status is ActionStatus.OPEN:
+            lead = policy.action_reminder_lead
+            if lead and not action.reminded:
+                reminder = ActionReminderDue(
+                    action_id=action.action_id, due_at=action.due_at, worker=worker
+                )
+                pending.append((action.due_at - lead, [reminder]))
+            overdue: list[DomainEvent] = [
+                ActionOverdue(action_id=action.action_id, due_at=action.due_at, worker=worker)
+            ]
+            if critical and not first.after:
+                overdue += escalate(EscalationSubject.ACTION, action.action_id, why)
+            pending.append((action.due_at, overdue))
+        elif critical and action.action_id not in escalated and action.overdue_at is not None:
+            pending.append(
+                (
+                    action.overdue_at + first.after,
+                    escalate(EscalationSubject.ACTION, action.action_id, why),
+                )
+            )
     return pending
 
 

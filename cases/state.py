@@ -13,11 +13,20 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from events.fields import PersonalText
+from events.fields import PersonalShortText, PersonalText
 from events.vocabulary import (
+    ActionOwner,
+    ActionOwnerKind,
+    AdvocacyAction,
+    AdvocacyBarrier,
+    AdvocacyOutcome,
     ApprovalKind,
+    CircleMemberDetails,
+    CircleRole,
+    CircleShare,
     ClientDetails,
     ClosureReason,
+    ConsentGiver,
     ContactKind,
     Domain,
     DomainNeed,
@@ -25,6 +34,7 @@ from events.vocabulary import (
     Goal,
     GoalOutcome,
     GoalStatus,
+    Participants,
     ReferralSource,
     RiskLevel,
     SharedField,
@@ -89,6 +99,42 @@ class PlanVersion(_Model):
     status: PlanStatus = PlanStatus.DRAFT
     submitted_by: str | None = None
     returned_reasons: list[str] = Field(default_factory=list)
+    participants: Participants = Participants()
+    """Who besides the client took part in making it (staff, circle members)."""
+
+
+class CircleMember(_Model):
+    """A person or professional around the client (their details are personal data)."""
+
+    member_id: str
+    role: CircleRole
+    details: CircleMemberDetails
+    consent: list[CircleShare] = Field(default_factory=list)
+    """What the client consents to share with them (nothing until recorded)."""
+    consent_recorded_at: datetime | None = None
+    added_at: datetime
+    added_by: str
+    removed_at: datetime | None = None
+    removed_reason: str | None = None
+    shared: int = 0
+    """How many times something was shared with them."""
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
+
+
+class Conference(_Model):
+    """A case conference as recorded (its decisions are personal data)."""
+
+    conference_id: str
+    held_on: date
+    client_attended: bool
+    participants: Participants
+    decisions: list[PersonalShortText] = Field(default_factory=list)
+    action_ids: list[str] = Field(default_factory=list)
+    recorded_at: datetime
+    recorded_by: str
 
 
 class PendingApproval(_Model):
@@ -139,6 +185,80 @@ class Hold(_Model):
     reason: str
     since: datetime
     until: datetime
+
+
+class Advocacy(_Model):
+    """An advocacy on the client's behalf: the barrier, the organisation, the steps taken.
+
+    Open until concluded; while open its next step is followed up (cases/schedule.py)."""
+
+    advocacy_id: str
+    barrier: AdvocacyBarrier
+    organisation: str
+    actions: list[AdvocacyAction]
+    """Every action taken, in order (the first is the opening one)."""
+    consent_by: ConsentGiver
+    step: int = 1
+    next_step: PersonalShortText
+    next_step_date: date
+    follow_up_at: datetime
+    """When the next step is overdue (the day after its date, shifted by any hold)."""
+    followed_up: bool = False
+    opened_at: datetime
+    opened_by: str
+    outcome: AdvocacyOutcome | None = None
+    concluded_at: datetime | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.outcome is None
+
+    @property
+    def step_subject(self) -> str:
+        """The escalation subject id of the current step (each step escalates once)."""
+        return f"{self.advocacy_id}.step-{self.step}"
+
+
+class ActionStatus(StrEnum):
+    OPEN = "open"
+    OVERDUE = "overdue"
+    """Still to do, past its due date."""
+    DONE = "done"
+    DROPPED = "dropped"
+
+
+OPEN_ACTION_STATUSES = frozenset({ActionStatus.OPEN, ActionStatus.OVERDUE})
+
+
+class PlanAction(_Model):
+    """An action towards a goal of the plan (cases/actions.py; timers in cases/schedule.py)."""
+
+    action_id: str
+    goal_id: str
+    description: PersonalShortText
+    owner: ActionOwner
+    due_at: datetime
+    crisis_plan: bool = False
+    conference_id: str | None = None
+    status: ActionStatus = ActionStatus.OPEN
+    added_at: datetime
+    added_by: str
+    reminded: bool = False
+    overdue_at: datetime | None = None
+    closed_at: datetime | None = None
+    """When it was done or dropped."""
+    late: bool = False
+    drop_reason: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_ACTION_STATUSES
+
+    def worker(self, assigned_worker: str) -> str:
+        """The worker who answers for it: the owning worker, else the case's worker."""
+        if self.owner.kind is ActionOwnerKind.WORKER and self.owner.staff_id is not None:
+            return self.owner.staff_id
+        return assigned_worker
 
 
 class PendingTransfer(_Model):
@@ -194,8 +314,21 @@ class CaseState(_Model):
     escalations: dict[str, Escalation] = Field(default_factory=dict)
     escalations_raised: int = 0
     escalated_subjects: list[str] = Field(default_factory=list)
+    advocacy: dict[str, Advocacy] = Field(default_factory=dict)
+    """Advocacy on the client's behalf, by id (advocacy-<n>), open and concluded."""
+    actions: dict[str, PlanAction] = Field(default_factory=dict)
+    """The plan's actions, by id (action-<n>), open and closed."""
+    actions_added: int = 0
+    feedback: int = 0
+    """The client's feedback recorded (the next is feedback-<feedback + 1>)."""
+    circle: dict[str, CircleMember] = Field(default_factory=dict)
+    """The client's circle of support by member id (member-<n>), removed members kept."""
+    conferences: dict[str, Conference] = Field(default_factory=dict)
+    """Case conferences by id (conference-<n>)."""
     forgotten: bool = False
     """The client's personal data was erased: personal fields read as erased."""
+    forgotten_at: datetime | None = None
+    """When (ClientForgotten): personal details can no longer be recorded from then on."""
     """`subject:subject_id` of every escalation ever opened (each is raised once)."""
 
     @property

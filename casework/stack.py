@@ -58,6 +58,7 @@ from temporalio.client import Client
 
 from application.bootstrap import Casework, open_casework
 from application.migrations import apply_migrations
+from application.notary import run_notary
 from application.runtime import run_worker
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR
@@ -113,6 +114,7 @@ class Service:
 SERVICES: tuple[Service, ...] = (
     Service("worker", run_worker),
     Service("projector", run_projector),
+    Service("notary", run_notary),
 )
 """What the stack runs beside PostgreSQL and Temporal, in start order."""
 

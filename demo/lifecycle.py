@@ -13,8 +13,11 @@ from application.case_client import CaseClient, CaseCommandRejected, CaseNotFoun
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.state import CaseState, ReferralStatus
+from demo.actions import add_actions, do_actions
+from demo.advocacy import advocate, plan_feedback, referral_feedback
 from demo.agency import provider_for, supervisor_of
 from demo.caseload import CasePath, CaseScript
+from demo.circle import gather_circle, hold_conference, plan_participants
 from events.vocabulary import (
     ApprovalKind,
     ClientParticipation,
@@ -97,6 +100,7 @@ class CaseRun:
                 preferences="Contact by phone; no letters to the home address",
             ),
         )
+        await gather_circle(self)
         await cases.execute(case_id, self._assess())
         self.assessed.set()
         if s.path is CasePath.WITHDREW:
@@ -121,8 +125,11 @@ class CaseRun:
             c.DecideApproval(actor=self.supervisor, kind=ApprovalKind.PLAN, approve=True),
         )
         progress("planned")
+        await plan_feedback(self)
+        await add_actions(self)
         if s.path is CasePath.NEGLECTED:
             return case_id  # nobody acts: the review will go due, lapse and escalate
+        await hold_conference(self)
         goal = s.goals[0]
         await self._refer(goal.goal_id, goal.domain)
         if s.path is CasePath.DECLINED:
@@ -131,6 +138,8 @@ class CaseRun:
             await self._wait_referral(lambda st: st.status is ReferralStatus.ACCEPTED, "referral-2")
         else:
             await self._wait_referral(lambda st: st.status is ReferralStatus.ACCEPTED, "referral-1")
+        await referral_feedback(self)
+        await advocate(self)
         for n in range(s.contacts):
             await cases.execute(
                 case_id,
@@ -147,6 +156,7 @@ class CaseRun:
                 case_id,
                 c.RecordProgress(actor=worker, goal_id=g.goal_id, status=GoalStatus.IN_PROGRESS),
             )
+        await do_actions(self)
         progress("working")
         if s.path is CasePath.ONGOING:
             return case_id
@@ -218,6 +228,7 @@ class CaseRun:
                     participation=ClientParticipation(
                         participated=True, agreed=agreed, client_comment="Written together"
                     ),
+                    participants=plan_participants(self),
                 ),
             ),
         )

@@ -44,6 +44,7 @@ from casework.stack import StackAlreadyRunning, running_stack, simulator_url
 from demo.accounts import ensure_demo_accounts
 from demo.caseload import CasePath, CaseScript, caseload
 from demo.lifecycle import CaseRun
+from demo.notarised import checkpoint_covering, checkpoint_summary, closed_case
 from demo.reviews import tally_reviews
 from demo.setup import DEMO_POLICY, REVIEW_LEAD, seed_directories, webhook_templates
 from events.store import EventStore
@@ -84,6 +85,13 @@ class DemoReport:
     """The HTTP API (and staff console) of the stack, when it serves one."""
     sign_ins: dict[str, str] = field(default_factory=dict)
     """Demo accounts to sign in with, by staff id: their passwords."""
+    actions_overdue_by_team: dict[str, dict[str, int]] = field(default_factory=dict)
+    action_escalations_by_level: dict[int, int] = field(default_factory=dict)
+    """Open escalations of overdue critical actions (not in `escalations_by_level`)."""
+    """Plan actions overdue on open cases, by team: how many, and of them of a crisis plan."""
+    checkpoint: dict[str, Any] | None = None
+    """The latest signed checkpoint, covering `checkpoint["case_id"]`, and the auditor's
+    commands to export that case and verify it offline (demo/notarised.py)."""
 
 
 def reviews_line(reviews: dict[str, Any], escalations_by_path: dict[str, int]) -> str:
@@ -100,6 +108,24 @@ def reviews_line(reviews: dict[str, Any], escalations_by_path: dict[str, int]) -
         f"lapsed: {by_path(reviews.get('lapsed_by_path', {}))}; "
         f"open escalations: {by_path(escalations_by_path)}"
     )
+
+
+def actions_line(
+    by_team: dict[str, dict[str, int]], escalated: dict[Any, int] | None = None
+) -> str:
+    """The summary's "actions overdue by team" line (and the critical ones escalated)."""
+    line = "Actions overdue by team: " + (
+        ", ".join(
+            f"{team} {n['overdue']}"
+            + (f" ({n['crisis_plan']} of a crisis plan)" if n["crisis_plan"] else "")
+            for team, n in sorted(by_team.items())
+        )
+        or "none"
+    )
+    if escalated:
+        levels = ", ".join(f"level {k}: {v}" for k, v in sorted(escalated.items()))
+        line += f"; critical actions escalated: {levels}"
+    return line
 
 
 def escalated_case(open_escalations: Sequence[OpenEscalation]) -> str | None:
@@ -260,7 +286,10 @@ async def run_demo(
                     top = {
                         e.case_id
                         for e in rows
-                        if e.level >= 2 and e.case_id in neglected and e.case_id in told
+                        if e.level >= 2
+                        and e.case_id in neglected
+                        and e.case_id in told
+                        and e.subject != "action"  # the review's ladder, not an action's
                     }
                     progress.update(escalated, completed=len(top))
                     return len(top)
@@ -306,11 +335,13 @@ async def run_demo(
                         await asyncio.sleep(2)
 
                     # The picture, taken while the workers still keep up with reviews.
-                    open_escalations = [
+                    every_escalation = [
                         e
                         for e in await queries.escalations(pool, MANAGER, limit=EVERYTHING)
                         if e.case_id in path_of
                     ]
+                    open_escalations = [e for e in every_escalation if e.subject != "action"]
+                    action_escalations = [e for e in every_escalation if e.subject == "action"]
                     overdue = [
                         r
                         for r in await queries.reviews(
@@ -319,6 +350,7 @@ async def run_demo(
                         if r.case_id in path_of
                     ]
                     load = await queries.caseload(pool, MANAGER)
+                    overdue_actions = await queries.overdue_actions_by_team(pool, MANAGER)
                     outcome = await queries.outcomes(pool, MANAGER)
                 except BaseException:
                     for task in (watcher, *reviewers):
@@ -333,6 +365,10 @@ async def run_demo(
             interesting = escalated_case(open_escalations)
             tally = await tally_reviews(pool, path_of)
             delivered = len(simulator.notifications)
+            # The end: a signed checkpoint covering a closed case the auditor can export.
+            exported = await closed_case(pool, path_of)
+            signed = await checkpoint_covering(settings, exported) if exported else None
+            notarised = checkpoint_summary(settings, signed, exported)
     report = DemoReport(
         cases=len(scripts),
         seed=seed,
@@ -351,5 +387,12 @@ async def run_demo(
         overdue_by_path=dict(sorted(Counter(path_of[r.case_id] for r in overdue).items())),
         api_url=settings.api_base_url if settings.http_port else None,
         sign_ins={s: passwords[s] for s in SIGN_INS if s in passwords},
+        action_escalations_by_level=dict(
+            sorted(Counter(e.level for e in action_escalations).items())
+        ),
+        actions_overdue_by_team={
+            t.team: {"overdue": t.overdue, "crisis_plan": t.critical} for t in overdue_actions
+        },
+        checkpoint=notarised,
     )
     return report

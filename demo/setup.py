@@ -36,6 +36,7 @@ DEMO_POLICY = Policy(
     ],
     approval_deadline=timedelta(seconds=90),
     referral_reply_deadline=timedelta(seconds=60),
+    action_reminder_lead=timedelta(seconds=5),
 )
 """Second-scale durations, so reviews go due, lapse and escalate while you watch."""
 

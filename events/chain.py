@@ -64,6 +64,15 @@ class ChainFinding:
             f"position {self.global_position}): {self.problem}"
         )
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "stream_id": self.stream_id,
+            "stream_version": self.stream_version,
+            "event_id": str(self.event_id) if self.event_id else None,
+            "global_position": self.global_position,
+            "problem": self.problem,
+        }
+
 
 @dataclass(frozen=True)
 class VerifyReport:

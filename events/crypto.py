@@ -16,6 +16,17 @@
 A stream's client is the `client_ref` of its CaseOpened: appending the CaseOpened
 makes the client's data key if needed, and links the stream to the client in the
 same INSERT statement as the event.
+
+Appends to a stream already linked to a client use a short-lived, bounded per-process
+cache of its live data key (`key_cache_seconds`, `key_cache_size`), so a steady command
+costs one SQL statement, not a key lookup and an INSERT. The cache can never outlive an
+erasure on disk: every append sealed with a live key names it (`SealedAppend.live_key`),
+and the store's INSERT writes only if that key is still live *in the same statement*.
+`forget` destroys the key in the database (from another process); an append whose
+statement starts after that finds the key destroyed, writes nothing, drops the cached
+key (`drop_cached_key`) and seals again from the database, storing the fields erased.
+So no event sealed with a destroyed key is written once `forget` has returned, and no
+read ever opens a field with a cached key (reads always look their keys up).
 """
 
 from __future__ import annotations
@@ -24,6 +35,8 @@ import base64
 import binascii
 import json
 import os
+import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -84,8 +97,44 @@ def _dotted(where: Sequence[Step]) -> str:
 class FieldCipher:
     """Seals and opens the personal fields of events with their client's data key."""
 
-    def __init__(self, keyring: MasterKeyring) -> None:
+    def __init__(
+        self,
+        keyring: MasterKeyring,
+        *,
+        key_cache_seconds: float = 60.0,
+        key_cache_size: int = 1024,
+    ) -> None:
         self.keys = ClientKeys(keyring)
+        self.key_cache_seconds = key_cache_seconds
+        """How long a stream's live data key is kept for sealing (0: never cached)."""
+        self.key_cache_size = key_cache_size
+        self._live: OrderedDict[str, tuple[float, DataKey, AESGCM]] = OrderedDict()
+        """stream_id -> (expires at, its client's live data key, the key's AEAD): for
+        sealing only, every use confirmed by the append's own INSERT (see module doc)."""
+
+    def _cached(self, stream_id: str) -> tuple[DataKey, AESGCM] | None:
+        entry = self._live.get(stream_id)
+        if entry is None:
+            return None
+        expires, key, aead = entry
+        if time.monotonic() >= expires:
+            del self._live[stream_id]
+            return None
+        self._live.move_to_end(stream_id)
+        return key, aead
+
+    def _remember(self, stream_id: str, key: DataKey, aead: AESGCM) -> None:
+        if self.key_cache_seconds <= 0 or self.key_cache_size <= 0:
+            return
+        self._live[stream_id] = (time.monotonic() + self.key_cache_seconds, key, aead)
+        self._live.move_to_end(stream_id)
+        while len(self._live) > self.key_cache_size:
+            self._live.popitem(last=False)
+
+    def drop_cached_key(self, key_id: str) -> None:
+        """Forget every cached copy of data key `key_id` (an append found it destroyed)."""
+        for stream_id in [s for s, (_, key, _a) in self._live.items() if key.key_id == key_id]:
+            del self._live[stream_id]
 
     # --- writing ---------------------------------------------------------------------
 
@@ -107,7 +156,10 @@ class FieldCipher:
         if link_client is None and not any(personal_paths(m) for m in models):
             return SealedAppend(list(events), None)
         key: DataKey | None
-        if link_client is not None:
+        aead: AESGCM | None = None
+        if link_client is None and (cached := self._cached(stream_id)) is not None:
+            key, aead = cached
+        elif link_client is not None:
             key = await self.keys.for_client(db, link_client)
             if key.destroyed:
                 raise ClientAlreadyForgotten(
@@ -121,8 +173,11 @@ class FieldCipher:
                     f"stream {stream_id!r} has no client (no CaseOpened through a store "
                     "with a cipher): its personal fields cannot be encrypted"
                 )
+        if aead is None and key.key is not None:
+            aead = AESGCM(key.key)
+            if link_client is None:
+                self._remember(stream_id, key, aead)
         sealed: list[NewEvent] = []
-        aead = None if key.key is None else AESGCM(key.key)
         for event, model in zip(events, models, strict=True):
             if not personal_paths(model):
                 sealed.append(event)
@@ -138,7 +193,9 @@ class FieldCipher:
             else:
                 data = map_personal(model, event.data, _sealer(aead, key.key_id))
             sealed.append(event.model_copy(update={"data": data}))
-        return SealedAppend(sealed, link_client)
+        # Sealed with a live key: the INSERT writes only if it is still live then.
+        live_key = key.key_id if aead is not None and link_client is None else None
+        return SealedAppend(sealed, link_client, live_key)
 
     # --- reading ---------------------------------------------------------------------
 
@@ -262,6 +319,56 @@ def _set(data: Any, where: tuple[Step, ...], value: Any) -> None:
     for step in where[:-1]:
         node = node[step]
     node[where[-1]] = value
+
+
+def sealed_fields(data: Any) -> list[tuple[tuple[Step, ...], str]]:
+    """Where the stored `data` holds sealed personal fields: (path, envelope) pairs."""
+    found: list[tuple[tuple[Step, ...], str]] = []
+    _find_envelopes(data, (), found)
+    return found
+
+
+def open_sealed_data(
+    registry: EventRegistry,
+    event_type: str,
+    data: Any,
+    keys: Mapping[str, bytes | None],
+    describe: str,
+) -> Any:
+    """Stored `data` with every sealed field opened with `keys` (data key id -> key, None
+    for a destroyed key: the field's erased value). Pure: no database. Raises
+    UnknownDataKey for a key not given, KeyIntegrityError for a field that does not
+    authenticate (altered, or moved from another field)."""
+    opened = clone(data)
+    for where, envelope in sealed_fields(data):
+        key_id = _key_id(envelope)
+        if key_id not in keys:
+            raise UnknownDataKey(
+                f"{describe}: field {_dotted(where)}: data key {key_id!r} not given"
+            )
+        key = keys[key_id]
+        if key is None:
+            try:
+                value = clone(erased_at(registry.model(event_type), where))
+            except UnknownEventType:
+                value = ERASED_TEXT
+        else:
+            try:
+                sealed = base64.urlsafe_b64decode(
+                    envelope[len(ENVELOPE_PREFIX) + len(key_id) + 1 :]
+                )
+                value = json.loads(
+                    AESGCM(key).decrypt(
+                        sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], _aad(key_id, where)
+                    )
+                )
+            except (InvalidTag, binascii.Error, ValueError):
+                raise KeyIntegrityError(
+                    f"{describe}: field {_dotted(where)} does not open with data key "
+                    f"{key_id!r} (altered, or moved from another field)"
+                ) from None
+        _set(opened, where, value)
+    return opened
 
 
 # --- forgetting a client --------------------------------------------------------------------

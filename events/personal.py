@@ -226,6 +226,24 @@ def erase_personal_data(model: type[BaseModel], data: Mapping[str, Any]) -> dict
     return map_personal(model, data, erase)
 
 
+def recorded_personal_fields(model: type[BaseModel], data: Mapping[str, Any]) -> list[str]:
+    """The dotted paths (with list indexes) of the personal fields of a model's JSON that
+    record something: a value neither empty (None, "", [], {}) nor the field's erased value.
+
+    What a command or an event would put on record about the client; the rules refuse
+    it on a forgotten client's case.
+    """
+    found: list[str] = []
+
+    def note(where: tuple[Step, ...], value: Any) -> Any:
+        if value not in (None, "", [], {}) and value != erased_at(model, where):
+            found.append(".".join(str(step) for step in where))
+        return value
+
+    map_personal(model, data, note)
+    return found
+
+
 # --- models (objects) --------------------------------------------------------------------
 
 

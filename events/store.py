@@ -21,6 +21,9 @@ Guarantees
   the pair (transaction id, global position); see `GlobalCursor`.
 * The database refuses UPDATE, DELETE and TRUNCATE on the log, chains each
   stream's events with SHA-256, and NOTIFYs channel `casework_events` on append.
+* With an `origin` keyring (events/origin.py), every event is stored with an HMAC of
+  its canonical bytes made with the engine's origin key, which the database never
+  sees; `verify_origins` names any event without a valid one.
 * With a `cipher` (events/crypto.py `FieldCipher`), personal fields are encrypted
   with the client's data key after validation and before the INSERT, so the log and
   its hash chain hold only ciphertext; every read (`read_stream`, `read_all`,
@@ -41,6 +44,7 @@ import asyncpg
 
 from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent, RecordedEvent
+from events.origin import OriginKeyring, origin_body, record_cutover
 from events.registry import DomainEvent, EventRegistry
 
 NOTIFY_CHANNEL = "casework_events"
@@ -101,8 +105,8 @@ _COLUMNS = """global_position, transaction_id::text::bigint AS transaction_id, s
 # With a cipher, the client's data key is looked up (or made, for a CaseOpened)
 # before the INSERT; the INSERT stays one statement.
 _INSERT_ONE = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
-    schema_version, data, metadata, occurred_at)
-    VALUES ($1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8)
+    schema_version, data, metadata, occurred_at, origin_key, origin_mac)
+    VALUES ($1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)
     RETURNING global_position"""
 
 # Several events: one INSERT over unnested arrays, in version order. The chain
@@ -111,23 +115,48 @@ _INSERT_ONE = """INSERT INTO events (stream_id, stream_version, event_id, event_
 # chained to the one before it. Were rows ever inserted out of order, the trigger
 # would find no event to follow and the append would fail whole, never chain wrongly.
 _INSERT_MANY = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
-    schema_version, data, metadata, occurred_at)
+    schema_version, data, metadata, occurred_at, origin_key, origin_mac)
     SELECT $1, $2 + new.i, new.event_id, new.event_type, new.schema_version,
-           new.data::jsonb, new.metadata::jsonb, new.occurred_at
+           new.data::jsonb, new.metadata::jsonb, new.occurred_at, new.origin_key,
+           new.origin_mac
       FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::text[],
-                  $8::timestamptz[])
+                  $8::timestamptz[], $9::text[], $10::bytea[])
            WITH ORDINALITY AS new(event_id, event_type, schema_version, data, metadata,
-                                  occurred_at, i)
+                                  occurred_at, origin_key, origin_mac, i)
      ORDER BY new.i
     RETURNING global_position, stream_version"""
 
 
 # A stream's CaseOpened (with a cipher) links the stream to its client in the same
-# statement as the events: $9 is the client_ref, $1 the stream.
+# statement as the events: $11 is the client_ref, $1 the stream. ($9 and $10 are the
+# events' origin proofs: events/origin.py, NULL from a store without an origin key.)
 _LINK_CLIENT = """WITH link AS (INSERT INTO stream_clients (stream_id, client_ref)
-    VALUES ($1, $9) ON CONFLICT (stream_id) DO NOTHING) """
+    VALUES ($1, $11) ON CONFLICT (stream_id) DO NOTHING) """
 _INSERT_ONE_LINKED = _LINK_CLIENT + _INSERT_ONE
 _INSERT_MANY_LINKED = _LINK_CLIENT + _INSERT_MANY
+
+# Events sealed with a (possibly cached) data key: the same one statement, writing only
+# if $11, the key, is still live when the statement starts. Destroying a key (`forget`)
+# commits before it returns, so a statement started after it sees the key destroyed
+# and inserts nothing (then `append` seals again, from the database).
+_LIVE_KEY = """WITH live AS (SELECT FROM client_keys
+    WHERE key_id = $11 AND wrapped_key IS NOT NULL) """
+_INSERT_ONE_GUARDED = (
+    _LIVE_KEY
+    + """INSERT INTO events (stream_id, stream_version, event_id, event_type,
+    schema_version, data, metadata, occurred_at, origin_key, origin_mac)
+    SELECT $1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10
+     WHERE EXISTS (SELECT FROM live)
+    RETURNING global_position"""
+)
+_INSERT_MANY_GUARDED = _LIVE_KEY + _INSERT_MANY.replace(
+    "\n     ORDER BY new.i", "\n     WHERE EXISTS (SELECT FROM live)\n     ORDER BY new.i"
+)
+assert "EXISTS" in _INSERT_MANY_GUARDED
+
+SEAL_ATTEMPTS = 3
+"""Seals an append tries when its key turns out destroyed in between (the last one
+reads the key from the database, so it sees the destruction)."""
 
 
 def _by_version(row: asyncpg.Record) -> int:
@@ -163,6 +192,11 @@ class SealedAppend:
     events: list[NewEvent]
     link_client: str | None
     """The client_ref of the batch's CaseOpened, if it holds one."""
+    live_key: str | None = None
+    """The data key id the events' fields were sealed with (None: no key, or a CaseOpened
+    that made or found it): the INSERT writes only if that key is still live, checked
+    in the same statement, so a cached key can never seal an event written after the
+    key was destroyed."""
 
 
 class Cipher(Protocol):
@@ -181,6 +215,9 @@ class Cipher(Protocol):
 
     def erase(self, registry: EventRegistry, event_type: str, data: Mapping[str, Any]) -> Any: ...
 
+    def drop_cached_key(self, key_id: str) -> None:
+        """An append sealed with `key_id` found it destroyed: seal from the database next."""
+
 
 class EventStore:
     """Append to and read from the event log through an asyncpg pool."""
@@ -190,10 +227,43 @@ class EventStore:
         pool: asyncpg.Pool,
         registry: EventRegistry | None = None,
         cipher: Cipher | None = None,
+        origin: OriginKeyring | None = None,
     ) -> None:
         self.pool = pool
         self.registry = registry or default_registry()
         self.cipher = cipher
+        self.origin = origin
+        """The engine's origin key (events/origin.py): every appended event carries an
+        HMAC made with it. None (tests, tools): events are stored without a proof."""
+        self._cutover_checked = origin is None
+
+    def _proofs(
+        self, stream_id: str, expected_version: int, stored: Sequence[NewEvent]
+    ) -> tuple[list[str | None], list[bytes | None]]:
+        """The origin key id and MAC of each event as it will be stored."""
+        if self.origin is None:
+            return [None] * len(stored), [None] * len(stored)
+        keys: list[str | None] = []
+        macs: list[bytes | None] = []
+        metadata: dict[int, dict[str, Any]] = {}
+        for i, event in enumerate(stored, start=1):
+            if id(event.metadata) not in metadata:
+                metadata[id(event.metadata)] = event.metadata.model_dump(mode="json")
+            key_id, mac = self.origin.sign(
+                origin_body(
+                    stream_id,
+                    expected_version + i,
+                    event.event_id,
+                    event.event_type,
+                    event.schema_version,
+                    event.occurred_at,
+                    event.data,
+                    metadata[id(event.metadata)],
+                )
+            )
+            keys.append(key_id)
+            macs.append(mac)
+        return keys, macs
 
     # --- writing ----------------------------------------------------------------------
 
@@ -208,48 +278,19 @@ class EventStore:
             self.registry.validate_new(event.event_type, event.schema_version, event.data)
         if len({e.event_id for e in events}) != len(events):
             raise ValueError("append: the events' ids must be distinct")
-        stored: Sequence[NewEvent] = events
-        link: tuple[str, ...] = ()
-        if self.cipher is not None:
-            sealed = await self.cipher.seal(self.pool, self.registry, stream_id, events)
-            stored = sealed.events
-            if sealed.link_client is not None:
-                link = (sealed.link_client,)
+        if not self._cutover_checked and self.origin is not None:
+            await record_cutover(self.pool, self.origin)
+            self._cutover_checked = True
         try:
-            if len(stored) == 1:
-                (event,) = stored
-                position = await self.pool.fetchval(
-                    _INSERT_ONE_LINKED if link else _INSERT_ONE,
-                    stream_id,
-                    expected_version,
-                    event.event_id,
-                    event.event_type,
-                    event.schema_version,
-                    _to_json(event.data),
-                    event.metadata.model_dump_json(),
-                    event.occurred_at,
-                    *link,
-                )
-                positions = [int(position)]
+            for _ in range(SEAL_ATTEMPTS):
+                positions = await self._insert(stream_id, expected_version, events)
+                if positions is not None:
+                    break
             else:
-                # Events of one append usually share one metadata object: dump it once.
-                metadata_json: dict[int, str] = {}
-                for event in stored:
-                    if id(event.metadata) not in metadata_json:
-                        metadata_json[id(event.metadata)] = event.metadata.model_dump_json()
-                rows = await self.pool.fetch(
-                    _INSERT_MANY_LINKED if link else _INSERT_MANY,
-                    stream_id,
-                    expected_version,
-                    [e.event_id for e in stored],
-                    [e.event_type for e in stored],
-                    [e.schema_version for e in stored],
-                    [_to_json(e.data) for e in stored],
-                    [metadata_json[id(e.metadata)] for e in stored],
-                    [e.occurred_at for e in stored],
-                    *link,
+                raise RuntimeError(
+                    f"{stream_id}: its client's data key was destroyed during each of "
+                    f"{SEAL_ATTEMPTS} attempts to append; nothing was written"
                 )
-                positions = [r["global_position"] for r in sorted(rows, key=_by_version)]
         except asyncpg.UniqueViolationError:
             # These versions (or these ids) are taken: by a concurrent writer, or by
             # an earlier attempt of this very append.
@@ -266,6 +307,71 @@ class EventStore:
             global_positions=tuple(positions),
             occurred_at=tuple(e.occurred_at for e in events),
         )
+
+    async def _insert(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent]
+    ) -> list[int] | None:
+        """Seal and INSERT in one statement: the events' global positions, or None when
+        the data key they were sealed with was found destroyed (nothing written; the
+        cached key is dropped, so the next seal reads the key from the database)."""
+        stored: Sequence[NewEvent] = events
+        link: tuple[str, ...] = ()
+        live_key: str | None = None
+        if self.cipher is not None:
+            sealed = await self.cipher.seal(self.pool, self.registry, stream_id, events)
+            stored = sealed.events
+            if sealed.link_client is not None:
+                link = (sealed.link_client,)
+            elif sealed.live_key is not None:
+                live_key = sealed.live_key
+        guard = (live_key,) if live_key is not None else ()
+        origin_keys, origin_macs = self._proofs(stream_id, expected_version, stored)
+        if len(stored) == 1:
+            (event,) = stored
+            position = await self.pool.fetchval(
+                _INSERT_ONE_LINKED if link else _INSERT_ONE_GUARDED if guard else _INSERT_ONE,
+                stream_id,
+                expected_version,
+                event.event_id,
+                event.event_type,
+                event.schema_version,
+                _to_json(event.data),
+                event.metadata.model_dump_json(),
+                event.occurred_at,
+                origin_keys[0],
+                origin_macs[0],
+                *link,
+                *guard,
+            )
+            positions = [] if position is None else [int(position)]
+        else:
+            # Events of one append usually share one metadata object: dump it once.
+            metadata_json: dict[int, str] = {}
+            for event in stored:
+                if id(event.metadata) not in metadata_json:
+                    metadata_json[id(event.metadata)] = event.metadata.model_dump_json()
+            rows = await self.pool.fetch(
+                _INSERT_MANY_LINKED if link else _INSERT_MANY_GUARDED if guard else _INSERT_MANY,
+                stream_id,
+                expected_version,
+                [e.event_id for e in stored],
+                [e.event_type for e in stored],
+                [e.schema_version for e in stored],
+                [_to_json(e.data) for e in stored],
+                [metadata_json[id(e.metadata)] for e in stored],
+                [e.occurred_at for e in stored],
+                origin_keys,
+                origin_macs,
+                *link,
+                *guard,
+            )
+            positions = [r["global_position"] for r in sorted(rows, key=_by_version)]
+        if len(positions) == len(stored):
+            return positions
+        if live_key is None or positions or self.cipher is None:
+            raise RuntimeError(f"{stream_id}: {len(positions)} of {len(stored)} events written")
+        self.cipher.drop_cached_key(live_key)
+        return None
 
     async def _retry_or_conflict(
         self, stream_id: str, expected_version: int, events: Sequence[NewEvent]

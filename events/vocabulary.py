@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
@@ -122,6 +122,54 @@ class NextStep(StrEnum):
     CLOSE = "close"
 
 
+class AdvocacyBarrier(StrEnum):
+    """What stood between the client and a service (issue 16, advocacy)."""
+
+    SERVICE_REFUSED = "service_refused"
+    BENEFIT_DENIED = "benefit_denied"
+    BENEFIT_STOPPED = "benefit_stopped"
+    ELIGIBILITY_DISPUTE = "eligibility_dispute"
+    DISCRIMINATION = "discrimination"
+    WAITING_LIST = "waiting_list"
+    OTHER = "other"
+
+
+class AdvocacyAction(StrEnum):
+    """What the worker did on the client's behalf."""
+
+    REQUEST = "request"
+    COMPLAINT = "complaint"
+    APPEAL = "appeal"
+    HEARING = "hearing"
+    """Representation at a hearing."""
+    ESCALATION = "escalation"
+    """Escalation to a manager at the organisation."""
+
+
+class AdvocacyOutcome(StrEnum):
+    RESOLVED = "resolved"
+    PARTLY_RESOLVED = "partly_resolved"
+    NOT_RESOLVED = "not_resolved"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentGiver(StrEnum):
+    """Whose consent the worker acts on."""
+
+    CLIENT = "client"
+    GUARDIAN = "guardian"
+    REPRESENTATIVE = "representative"
+    """A legal representative (power of attorney, appointee)."""
+
+
+class FeedbackSubject(StrEnum):
+    """What the client gave their opinion of."""
+
+    SERVICE = "service"
+    REFERRAL = "referral"
+    PLAN = "plan"
+
+
 # --- parts ------------------------------------------------------------------------------
 
 
@@ -175,10 +223,55 @@ class ClientParticipation(_Part):
     client_comment: PersonalText = ""
 
 
+class Participants(_Part):
+    """Who besides the client took part (in a plan, a case conference): staff by staff id,
+    members of the client's circle of support by member id (their names are in the
+    circle, sealed with the client's key)."""
+
+    staff: list[Identifier] = Field(default_factory=list, max_length=50)
+    circle: list[Identifier] = Field(default_factory=list, max_length=50)
+
+
 class GoalEvaluation(_Part):
     goal_id: Identifier
     outcome: GoalOutcome
     reason: ShortText
+
+
+class ActionOwnerKind(StrEnum):
+    """Who carries out a plan's action."""
+
+    CASEWORKER = "caseworker"
+    """The case's assigned worker."""
+    CLIENT = "client"
+    FAMILY = "family"
+    """A family member (named in `ActionOwner.name`)."""
+    PROVIDER = "provider"
+    """A provider (`ActionOwner.provider_id`)."""
+    WORKER = "worker"
+    """Another worker of the agency (`ActionOwner.staff_id`)."""
+
+
+class ActionOwner(_Part):
+    kind: ActionOwnerKind
+    staff_id: Identifier | None = None
+    provider_id: Identifier | None = None
+    name: Annotated[ShortText | None, PersonalField()] = None
+    """Who, in words (a family member's name, say): personal data."""
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.kind is ActionOwnerKind.WORKER and self.staff_id is None:
+            raise ValueError("owner.staff_id: an action owned by another worker names the worker")
+        if self.kind is ActionOwnerKind.PROVIDER and self.provider_id is None:
+            raise ValueError("owner.provider_id: an action owned by a provider names the provider")
+
+    def label(self) -> str:
+        """The owner in a few words (no personal data)."""
+        if self.kind is ActionOwnerKind.WORKER:
+            return f"worker {self.staff_id}"
+        if self.kind is ActionOwnerKind.PROVIDER:
+            return f"provider {self.provider_id}"
+        return self.kind.value
 
 
 # --- events -------------------------------------------------------------------------------
@@ -220,12 +313,23 @@ class AssessmentRecorded(DomainEvent):
 class PlanDrafted(DomainEvent):
     """A new plan version (the first draft, or a revision of a returned or active plan)."""
 
+    schema_version: ClassVar[int] = 2
+    """v2 added `participants` (v1 plans read as made by no one recorded besides the
+    client: `upcast_plan_drafted_v1`)."""
+
     type: Literal["PlanDrafted"] = "PlanDrafted"
     plan_id: Identifier
     plan_version: int = Field(ge=1)
     goals: list[Goal] = Field(min_length=1, max_length=30)
     crisis_plan: PersonalText = ""
     participation: ClientParticipation
+    participants: Participants = Participants()
+    """Who else took part in making the plan (staff, members of the circle of support)."""
+
+
+def upcast_plan_drafted_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """PlanDrafted v1 → v2: no participants were recorded besides the client."""
+    return {**data, "participants": {"staff": [], "circle": []}}
 
 
 class ApprovalRequested(DomainEvent):
@@ -384,6 +488,8 @@ class EscalationSubject(StrEnum):
     REVIEW = "review"
     APPROVAL = "approval"
     REFERRAL = "referral"
+    ADVOCACY = "advocacy"
+    ACTION = "action"
 
 
 class ReviewScheduled(DomainEvent):
@@ -462,6 +568,241 @@ class CaseNoteRecorded(DomainEvent):
     text: PersonalText
 
 
+# --- advocacy and the client's feedback (issue 16) -------------------------------------------
+
+
+class AdvocacyOpened(DomainEvent):
+    """The worker takes up a barrier with an organisation on the client's behalf.
+
+    `next_step` and `next_step_date`: what happens next and by when; the case follows it
+    up (`AdvocacyFollowUpDue`) once that day has passed with nothing recorded."""
+
+    type: Literal["AdvocacyOpened"] = "AdvocacyOpened"
+    advocacy_id: Identifier
+    barrier: AdvocacyBarrier
+    organisation: ShortText
+    action: AdvocacyAction
+    consent_by: ConsentGiver
+    consent_name: PersonalShortText | None = None
+    """Who consented when it was not the client (a guardian's name): personal data."""
+    details: PersonalText = ""
+    next_step: PersonalShortText
+    next_step_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+
+
+class AdvocacyStepRecorded(DomainEvent):
+    """A further step with the organisation (an appeal, a hearing) and the next one."""
+
+    type: Literal["AdvocacyStepRecorded"] = "AdvocacyStepRecorded"
+    advocacy_id: Identifier
+    step: int = Field(ge=2)
+    action: AdvocacyAction
+    note: PersonalText = ""
+    next_step: PersonalShortText
+    next_step_date: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+
+
+class AdvocacyConcluded(DomainEvent):
+    type: Literal["AdvocacyConcluded"] = "AdvocacyConcluded"
+    advocacy_id: Identifier
+    outcome: AdvocacyOutcome
+    note: PersonalText = ""
+
+
+class AdvocacyFollowUpDue(DomainEvent):
+    """An advocacy's next step passed its date with nothing recorded."""
+
+    type: Literal["AdvocacyFollowUpDue"] = "AdvocacyFollowUpDue"
+    advocacy_id: Identifier
+    step: int = Field(ge=1)
+    next_step_date: date
+
+
+class ClientFeedbackRecorded(DomainEvent):
+    """The client's opinion of a service, a referral or their plan: a rating (1 poor … 5
+    very good) and their own words (personal data). On the plan, whether they agree with
+    it (the version they were asked about)."""
+
+    type: Literal["ClientFeedbackRecorded"] = "ClientFeedbackRecorded"
+    feedback_id: Identifier
+    subject: FeedbackSubject
+    referral_id: Identifier | None = None
+    provider_id: Identifier | None = None
+    service_id: Identifier | None = None
+    plan_id: Identifier | None = None
+    plan_version: int | None = Field(default=None, ge=1)
+    rating: int = Field(ge=1, le=5)
+    words: PersonalText = ""
+    agrees_with_plan: bool | None = None
+
+
+# --- plan actions ---------------------------------------------------------------------------
+
+
+class ActionAdded(DomainEvent):
+    """An action towards a goal: who does it, by when. Added to a plan by a worker or agreed
+    at a case conference (`conference_id`)."""
+
+    type: Literal["ActionAdded"] = "ActionAdded"
+    action_id: Identifier
+    goal_id: Identifier
+    description: PersonalShortText
+    owner: ActionOwner
+    due_at: datetime
+    crisis_plan: bool = False
+    """Part of the crisis plan (the policy's `critical_actions` may make it critical)."""
+    conference_id: Identifier | None = None
+
+
+class ActionCompleted(DomainEvent):
+    type: Literal["ActionCompleted"] = "ActionCompleted"
+    action_id: Identifier
+    late: bool = False
+    """Done after its due date."""
+    note: PersonalText = ""
+
+
+class ActionDropped(DomainEvent):
+    type: Literal["ActionDropped"] = "ActionDropped"
+    action_id: Identifier
+    reason: PersonalShortText
+    """Why it no longer needs doing: often about the client or their family, so personal."""
+
+
+class ActionReassigned(DomainEvent):
+    """Another owner, and the due date from now on (a new one re-arms its reminder)."""
+
+    type: Literal["ActionReassigned"] = "ActionReassigned"
+    action_id: Identifier
+    owner: ActionOwner
+    due_at: datetime
+    reason: PersonalShortText
+
+
+class ActionReminderDue(DomainEvent):
+    """The action falls due soon: a reminder to the owner's worker."""
+
+    type: Literal["ActionReminderDue"] = "ActionReminderDue"
+    action_id: Identifier
+    due_at: datetime
+    worker: Identifier
+
+
+class ActionOverdue(DomainEvent):
+    type: Literal["ActionOverdue"] = "ActionOverdue"
+    action_id: Identifier
+    due_at: datetime
+    worker: Identifier
+
+
+# --- the circle of support and case conferences ---------------------------------------------
+
+
+class CircleRole(StrEnum):
+    """How a member of the client's circle of support stands to them."""
+
+    FAMILY_MEMBER = "family_member"
+    CARER = "carer"
+    FRIEND = "friend"
+    ADVOCATE = "advocate"
+    GP = "gp"
+    TEACHER = "teacher"
+    PROBATION_OFFICER = "probation_officer"
+    AGENCY_WORKER = "agency_worker"
+    """A worker of another agency or service (another discipline or organisation)."""
+    OTHER_PROFESSIONAL = "other_professional"
+    OTHER = "other"
+
+
+class CircleShare(StrEnum):
+    """What a client may consent to share with a member of their circle of support."""
+
+    PLAN = "plan"
+    """The active plan: goals in the client's words, objectives, target dates."""
+    CONFERENCE_DECISIONS = "conference_decisions"
+    """Decisions and agreed actions of case conferences."""
+    ASSESSMENT_SUMMARY = "assessment_summary"
+    """Risk level and need level per domain."""
+    PROGRESS = "progress"
+    """Progress on the goals of the active plan."""
+    CONTACT_DETAILS = "contact_details"
+    """The client's own phone, email and address."""
+
+
+class CircleMemberDetails(_Part):
+    """Who a member of the circle is: personal data, sealed with the client's data key and
+    erased when the client is forgotten, like the client's own details."""
+
+    name: PersonalShortText
+    relationship: Annotated[ShortText | None, PersonalField()] = None
+    """In the client's words ("older sister", "key worker at the day centre")."""
+    organisation: Annotated[ShortText | None, PersonalField()] = None
+    contact: Annotated[ClientContact, PersonalField()] = ClientContact()
+    notes: PersonalText = ""
+
+
+class CircleMemberAdded(DomainEvent):
+    """A person or professional around the client joined the circle of support."""
+
+    type: Literal["CircleMemberAdded"] = "CircleMemberAdded"
+    member_id: Identifier
+    role: CircleRole
+    details: CircleMemberDetails
+
+
+class CircleMemberUpdated(DomainEvent):
+    """A member's role or details changed (the event carries them whole)."""
+
+    type: Literal["CircleMemberUpdated"] = "CircleMemberUpdated"
+    member_id: Identifier
+    role: CircleRole
+    details: CircleMemberDetails
+
+
+class CircleMemberRemoved(DomainEvent):
+    type: Literal["CircleMemberRemoved"] = "CircleMemberRemoved"
+    member_id: Identifier
+    reason: PersonalShortText
+
+
+class CircleConsentRecorded(DomainEvent):
+    """What the client consents to share with one member (replaces what it was; empty:
+    nothing, consent withdrawn)."""
+
+    type: Literal["CircleConsentRecorded"] = "CircleConsentRecorded"
+    member_id: Identifier
+    shared: list[CircleShare] = Field(default_factory=list)
+    note: PersonalText = ""
+
+
+class SharedWithCircleMember(DomainEvent):
+    """Information was shared with a member of the circle, within the client's consent."""
+
+    type: Literal["SharedWithCircleMember"] = "SharedWithCircleMember"
+    member_id: Identifier
+    items: list[CircleShare] = Field(min_length=1)
+    plan_id: Identifier | None = None
+    """The plan shared (when `items` has `plan`)."""
+    conference_id: Identifier | None = None
+    """The conference whose decisions were shared (when `items` has
+    `conference_decisions`)."""
+    note: PersonalText = ""
+
+
+class CaseConferenceRecorded(DomainEvent):
+    """A case conference: who took part, what was decided, which actions were agreed."""
+
+    type: Literal["CaseConferenceRecorded"] = "CaseConferenceRecorded"
+    conference_id: Identifier
+    held_on: date = Field(ge=date(2000, 1, 1), le=date(2100, 1, 1))
+    client_attended: bool
+    participants: Participants
+    decisions: list[PersonalShortText] = Field(default_factory=list, max_length=30)
+    action_ids: list[Identifier] = Field(default_factory=list, max_length=30)
+    """The actions agreed, recorded as the case's actions in the same append."""
+    notes: PersonalText = ""
+
+
 class ClientForgotten(DomainEvent):
     """The client's data key was destroyed: their personal fields read as erased from now on.
 
@@ -508,7 +849,24 @@ CaseEvent = Annotated[
     | CaseOnHold
     | CaseResumed
     | ClientForgotten
-    | CaseNoteRecorded,
+    | CaseNoteRecorded
+    | CircleMemberAdded
+    | CircleMemberUpdated
+    | CircleMemberRemoved
+    | CircleConsentRecorded
+    | SharedWithCircleMember
+    | CaseConferenceRecorded
+    | ActionAdded
+    | ActionCompleted
+    | ActionDropped
+    | ActionReassigned
+    | ActionReminderDue
+    | ActionOverdue
+    | AdvocacyOpened
+    | AdvocacyStepRecorded
+    | AdvocacyConcluded
+    | AdvocacyFollowUpDue
+    | ClientFeedbackRecorded,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -551,4 +909,21 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     PolicyApplied,
     ClientForgotten,
     CaseNoteRecorded,
+    CircleMemberAdded,
+    CircleMemberUpdated,
+    CircleMemberRemoved,
+    CircleConsentRecorded,
+    SharedWithCircleMember,
+    CaseConferenceRecorded,
+    ActionAdded,
+    ActionCompleted,
+    ActionDropped,
+    ActionReassigned,
+    ActionReminderDue,
+    ActionOverdue,
+    AdvocacyOpened,
+    AdvocacyStepRecorded,
+    AdvocacyConcluded,
+    AdvocacyFollowUpDue,
+    ClientFeedbackRecorded,
 )

@@ -32,6 +32,12 @@ PERSONAL_KEYS: frozenset[str] = frozenset(
         # free text written about or by the client
         "notes", "note", "crisis_plan", "client_words", "client_comment", "preferences",
         "report", "narrative", "comment",
+        # advocacy and the client's feedback (issue 16)
+        "words", "next_step", "consent_name",
+        # a plan's actions (issue 16): what is to be done (owners' names are `name`)
+        "description",
+        # the circle of support and case conferences (issue 16)
+        "relationship", "organisation", "decisions",
         # whole messages and documents (webhook bodies, Temporal payloads, event data)
         "body", "payload", "payloads", "document", "event_data", "request_body",
         "response_body",

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 if TYPE_CHECKING:
     from events.keys import MasterKeyring
+    from events.origin import OriginKeyring
 
 
 OIDC_SIGNATURE_ALGORITHMS = (
@@ -88,6 +89,72 @@ class Settings(BaseSettings):
             "Master keys wrapping each client's data key (personal fields in the event log), "
             "'id1:base64key,id2:base64key' (32-byte keys; the first wraps new keys, all "
             "unwrap). Unset: a development key generated once in <data dir>/keys/master.keys."
+        ),
+    )
+    data_key_cache_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        alias="CASEWORK_DATA_KEY_CACHE_SECONDS",
+        description=(
+            "How long the worker keeps a case's live client data key for sealing appends "
+            "(each append still checks, in its own INSERT, that the key is live). "
+            "0: look the key up on every append."
+        ),
+    )
+
+    # --- tamper evidence: the notary and its signed checkpoints (issue 17) ----------
+    notary_database_url: str | None = Field(
+        default=None,
+        alias="CASEWORK_NOTARY_DATABASE_URL",
+        description=(
+            "DSN of the notary's login (a member of role casework_notary: SELECT on the event "
+            "log, INSERT into the Merkle tree tables only). Defaults to DATABASE_URL."
+        ),
+    )
+    notary_key_file: Path | None = Field(
+        default=None,
+        alias="CASEWORK_NOTARY_KEY_FILE",
+        description=(
+            "The Ed25519 private key (PEM) that signs checkpoints; a file of the notary's "
+            "host, never in the database. Unset: <data dir>/keys/notary.key, made once."
+        ),
+    )
+    notary_public_keys: Path | None = Field(
+        default=None,
+        alias="CASEWORK_NOTARY_PUBLIC_KEYS",
+        description=(
+            "The trusted checkpoint keys, one '<key id> <base64 public key>' a line; keep "
+            "retired keys here after a rotation. Unset: <data dir>/keys/notary.pub."
+        ),
+    )
+    checkpoint_dir: Path | None = Field(
+        default=None,
+        alias="CASEWORK_CHECKPOINT_DIR",
+        description=(
+            "The directory the notary publishes signed checkpoints to (one file each, never "
+            "rewritten); copy it off the host. Unset: <data dir>/checkpoints."
+        ),
+    )
+    checkpoint_interval: timedelta = Field(
+        default=timedelta(minutes=1),
+        alias="CASEWORK_CHECKPOINT_INTERVAL",
+        description="How often the notary publishes a checkpoint when the log grew.",
+    )
+    notary_log_id: str = Field(
+        default="casework",
+        alias="CASEWORK_NOTARY_LOG_ID",
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._:/-]+$",
+        description="The log's name in every checkpoint (one per deployment of an agency).",
+    )
+    origin_keys: SecretStr | None = Field(
+        default=None,
+        alias="CASEWORK_ORIGIN_KEYS",
+        description=(
+            "Origin keys the engine signs every event with (HMAC-SHA256; never in the "
+            "database), 'id1:base64key,id2:base64key' (32-byte keys; the first signs, all "
+            "verify). Unset: a development key generated once in <data dir>/keys/origin.keys."
         ),
     )
 
@@ -345,6 +412,7 @@ class Settings(BaseSettings):
         "session_absolute_timeout",
         "invitation_lifetime",
         "access_token_max_lifetime",
+        "checkpoint_interval",
     )
     @classmethod
     def _positive(cls, value: timedelta) -> timedelta:
@@ -359,12 +427,21 @@ class Settings(BaseSettings):
         spec = self.master_keys.get_secret_value() if self.master_keys else None
         return MasterKeyring.configured(spec, self.data_dir)
 
+    def origin_keyring(self) -> OriginKeyring:
+        """The origin keys of `CASEWORK_ORIGIN_KEYS`, else the development key file."""
+        from events.origin import OriginKeyring
+
+        spec = self.origin_keys.get_secret_value() if self.origin_keys else None
+        return OriginKeyring.configured(spec, self.data_dir)
+
     @model_validator(mode="after")
     def _role_urls_default_to_database_url(self) -> Settings:
         if self.engine_database_url is None:
             self.engine_database_url = self.database_url
         if self.projector_database_url is None:
             self.projector_database_url = self.database_url
+        if self.notary_database_url is None:
+            self.notary_database_url = self.database_url
         return self
 
     @property

@@ -225,6 +225,23 @@ REVIEWED_CASE_EVENT_TYPES: frozenset[str] = event_types(
     "PolicyApplied",
     "ClientForgotten",
     "CaseNoteRecorded",
+    "CircleMemberAdded",
+    "CircleMemberUpdated",
+    "CircleMemberRemoved",
+    "CircleConsentRecorded",
+    "SharedWithCircleMember",
+    "CaseConferenceRecorded",
+    "AdvocacyOpened",
+    "AdvocacyStepRecorded",
+    "AdvocacyConcluded",
+    "AdvocacyFollowUpDue",
+    "ClientFeedbackRecorded",
+    "ActionAdded",
+    "ActionCompleted",
+    "ActionDropped",
+    "ActionReassigned",
+    "ActionReminderDue",
+    "ActionOverdue",
 )
 """The event types every projection has been reviewed against: each handles or ignores
 each of them. A type added to the vocabulary later is in no projection's sets, so it

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from projections import (
+    actions,
     approvals,
     case_summary,
+    circle,
     outcomes,
     referrals,
     reviews,
@@ -24,6 +26,8 @@ def all_projections() -> list[Projection]:
         outcomes.PROJECTION,
         timeline.PROJECTION,
         transfers.PROJECTION,
+        actions.PROJECTION,
+        circle.PROJECTION,
     ]
 
 

@@ -9,7 +9,12 @@ they exist after the migrations):
   working state: it never reads another projection's tables);
 * `outcome_plan_goals` — the domain of every goal of every drafted plan version;
 * `outcome_goal_evaluations`, `outcome_closures`, `outcome_plan_approvals` — the facts
-  counted by the `outcomes` query.
+  counted by the `outcomes` query;
+* `outcome_advocacy` — each advocacy on a client's behalf: barrier, organisation, the
+  actions taken (was there an appeal?) and its outcome; `outcome_feedback` — each
+  rating the client gave a provider's service, a referral or their plan (created by
+  projections/migrations/0005_advocacy_feedback.sql, issue 16). No personal data: the
+  client's words and the advocacy's details stay in the encrypted log.
 
 An evaluated goal takes its domain from the case's active plan (the last
 `PlanActivated`), else from the latest drafted version that has that goal, else
@@ -28,6 +33,9 @@ import asyncpg
 from cases.actors import Actor
 from events.envelope import RecordedEvent
 from events.vocabulary import (
+    AdvocacyConcluded,
+    AdvocacyOpened,
+    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -35,6 +43,7 @@ from events.vocabulary import (
     CaseAssigned,
     CaseClosed,
     CaseOpened,
+    ClientFeedbackRecorded,
     GoalsEvaluated,
     PlanActivated,
     PlanDrafted,
@@ -50,8 +59,10 @@ TABLES = (
     "outcome_goal_evaluations",
     "outcome_closures",
     "outcome_plan_approvals",
+    "outcome_advocacy",
+    "outcome_feedback",
 )
-MIGRATIONS = ("0001_read_models.sql",)
+MIGRATIONS = ("0001_read_models.sql", "0005_advocacy_feedback.sql")
 """The migrations (projections/migrations/) that create TABLES."""
 
 
@@ -181,6 +192,68 @@ async def case_closed(conn: asyncpg.Connection, event: CaseClosed, envelope: Rec
     )
 
 
+async def advocacy_opened(
+    conn: asyncpg.Connection, event: AdvocacyOpened, envelope: RecordedEvent
+) -> None:
+    await conn.execute(
+        f"""INSERT INTO outcome_advocacy
+               (case_id, advocacy_id, team, barrier, organisation, actions, opened_at)
+            VALUES ($1, $2, coalesce({_TEAM}, ''), $3, $4, $5, $6)""",
+        case_id_of(envelope),
+        event.advocacy_id,
+        event.barrier.value,
+        event.organisation,
+        [event.action.value],
+        envelope.occurred_at,
+    )
+
+
+async def advocacy_step(
+    conn: asyncpg.Connection, event: AdvocacyStepRecorded, envelope: RecordedEvent
+) -> None:
+    await conn.execute(
+        """UPDATE outcome_advocacy SET actions = array_append(actions, $3)
+            WHERE case_id = $1 AND advocacy_id = $2""",
+        case_id_of(envelope),
+        event.advocacy_id,
+        event.action.value,
+    )
+
+
+async def advocacy_concluded(
+    conn: asyncpg.Connection, event: AdvocacyConcluded, envelope: RecordedEvent
+) -> None:
+    await conn.execute(
+        """UPDATE outcome_advocacy SET outcome = $3, concluded_at = $4
+            WHERE case_id = $1 AND advocacy_id = $2""",
+        case_id_of(envelope),
+        event.advocacy_id,
+        event.outcome.value,
+        envelope.occurred_at,
+    )
+
+
+async def feedback_recorded(
+    conn: asyncpg.Connection, event: ClientFeedbackRecorded, envelope: RecordedEvent
+) -> None:
+    await conn.execute(
+        f"""INSERT INTO outcome_feedback
+               (case_id, feedback_id, team, subject, provider_id, service_id, plan_version,
+                rating, agrees_with_plan, recorded_at)
+            VALUES ($1, $2, coalesce({_TEAM}, ''), $3, $4, $5, $6, $7, $8, $9)
+            ON CONFLICT (case_id, feedback_id) DO NOTHING""",
+        case_id_of(envelope),
+        event.feedback_id,
+        event.subject.value,
+        event.provider_id,
+        event.service_id,
+        event.plan_version,
+        event.rating,
+        event.agrees_with_plan,
+        envelope.occurred_at,
+    )
+
+
 HANDLERS = handler_map(
     on(CaseOpened, case_opened),
     on(CaseAssigned, reassigned),
@@ -192,6 +265,10 @@ HANDLERS = handler_map(
     on(ApprovalReturned, approval_returned),
     on(GoalsEvaluated, goals_evaluated),
     on(CaseClosed, case_closed),
+    on(AdvocacyOpened, advocacy_opened),
+    on(AdvocacyStepRecorded, advocacy_step),
+    on(AdvocacyConcluded, advocacy_concluded),
+    on(ClientFeedbackRecorded, feedback_recorded),
 )
 
 PROJECTION = Projection(
@@ -203,6 +280,11 @@ PROJECTION = Projection(
 
 
 # --- queries -------------------------------------------------------------------------------
+
+
+_CONCLUDED = (
+    "count(*) FILTER (WHERE a.concluded_at >= $1 AND a.concluded_at < $2 AND a.outcome = '{}')"
+)
 
 
 async def outcomes(
@@ -253,6 +335,47 @@ async def outcomes(
         *args,
     )
     assert approval is not None
+    advocacy = await pool.fetch(
+        f"""SELECT a.barrier, a.team,
+                   count(*) FILTER (WHERE a.opened_at >= $1 AND a.opened_at < $2) AS opened,
+                   count(*) FILTER (WHERE a.outcome IS NULL) AS still_open,
+                   {_CONCLUDED.format("resolved")} AS resolved,
+                   {_CONCLUDED.format("partly_resolved")} AS partly_resolved,
+                   {_CONCLUDED.format("not_resolved")} AS not_resolved,
+                   {_CONCLUDED.format("withdrawn")} AS withdrawn,
+                   count(*) FILTER (WHERE a.concluded_at >= $1 AND a.concluded_at < $2
+                                      AND 'appeal' = ANY(a.actions)) AS appealed,
+                   count(*) FILTER (WHERE a.concluded_at >= $1 AND a.concluded_at < $2
+                                      AND 'appeal' = ANY(a.actions)
+                                      AND a.outcome = 'resolved') AS won_on_appeal
+              FROM outcome_advocacy a JOIN case_summary cs ON cs.case_id = a.case_id
+             WHERE ((a.opened_at >= $1 AND a.opened_at < $2)
+                    OR (a.concluded_at >= $1 AND a.concluded_at < $2)
+                    OR a.outcome IS NULL) AND {scope}
+             GROUP BY a.barrier, a.team ORDER BY a.barrier, a.team""",
+        *args,
+    )
+    feedback = await pool.fetch(
+        f"""SELECT f.provider_id, f.service_id, count(*) AS ratings,
+                   round(avg(f.rating), 2)::float8 AS avg_rating,
+                   count(*) FILTER (WHERE f.rating <= 2) AS poor
+              FROM outcome_feedback f JOIN case_summary cs ON cs.case_id = f.case_id
+             WHERE f.recorded_at >= $1 AND f.recorded_at < $2 AND f.provider_id IS NOT NULL
+               AND {scope}
+             GROUP BY f.provider_id, f.service_id
+             ORDER BY avg(f.rating), f.provider_id, f.service_id""",
+        *args,
+    )
+    plans = await pool.fetchrow(
+        f"""SELECT count(*) AS ratings, round(avg(f.rating), 2)::float8 AS avg_rating,
+                   count(*) FILTER (WHERE f.agrees_with_plan) AS agrees,
+                   count(*) FILTER (WHERE NOT f.agrees_with_plan) AS disagrees
+              FROM outcome_feedback f JOIN case_summary cs ON cs.case_id = f.case_id
+             WHERE f.recorded_at >= $1 AND f.recorded_at < $2 AND f.subject = 'plan'
+               AND {scope}""",
+        *args,
+    )
+    assert plans is not None
     return {
         "since": since,
         "until": until,
@@ -264,4 +387,7 @@ async def outcomes(
                 round(approval["avg_hours"], 2) if approval["avg_hours"] is not None else None
             ),
         },
+        "advocacy": [dict(r) for r in advocacy],
+        "feedback": [dict(r) for r in feedback],
+        "plan_feedback": dict(plans),
     }

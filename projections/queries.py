@@ -7,6 +7,14 @@ working. Add a query to its read model's module, then name it here.
 
 from __future__ import annotations
 
+from projections.actions import (
+    ActionRow,
+    TeamOverdue,
+    goal_actions,
+    my_actions,
+    overdue_actions,
+    overdue_actions_by_team,
+)
 from projections.approvals import PendingApproval, pending_approvals
 from projections.case_summary import (
     RISK_LEVELS,
@@ -16,6 +24,7 @@ from projections.case_summary import (
     caseload,
     open_cases,
 )
+from projections.circle import CircleMemberRow, ConferenceRow, circle_members, conferences
 from projections.outcomes import outcomes
 from projections.referrals import (
     AWAITING_REPLY,
@@ -31,20 +40,30 @@ from projections.transfers import PendingTransfer, pending_transfers
 __all__ = [
     "AWAITING_REPLY",
     "RISK_LEVELS",
+    "ActionRow",
     "CaseSummary",
     "Caseload",
+    "CircleMemberRow",
+    "ConferenceRow",
     "OpenEscalation",
     "PendingApproval",
     "PendingTransfer",
     "Referral",
     "ReferralCount",
     "ReviewDue",
+    "TeamOverdue",
     "TimelineEntry",
     "case_summary",
     "caseload",
+    "circle_members",
+    "conferences",
     "escalations",
+    "goal_actions",
+    "my_actions",
     "open_cases",
     "outcomes",
+    "overdue_actions",
+    "overdue_actions_by_team",
     "pending_approvals",
     "pending_transfers",
     "referral_counts",

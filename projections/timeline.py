@@ -26,6 +26,16 @@ from cases.actors import Actor
 from events.envelope import RecordedEvent
 from events.registry import DomainEvent
 from events.vocabulary import (
+    ActionAdded,
+    ActionCompleted,
+    ActionDropped,
+    ActionOverdue,
+    ActionReassigned,
+    ActionReminderDue,
+    AdvocacyConcluded,
+    AdvocacyFollowUpDue,
+    AdvocacyOpened,
+    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -33,11 +43,17 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseConferenceRecorded,
     CaseNoteRecorded,
     CaseOnHold,
     CaseOpened,
     CaseReopened,
     CaseResumed,
+    CircleConsentRecorded,
+    CircleMemberAdded,
+    CircleMemberRemoved,
+    CircleMemberUpdated,
+    ClientFeedbackRecorded,
     ClientForgotten,
     ConsentRecorded,
     ContactLogged,
@@ -46,6 +62,7 @@ from events.vocabulary import (
     GoalOutcome,
     GoalProgressRecorded,
     GoalsEvaluated,
+    Participants,
     PlanActivated,
     PlanDrafted,
     ProviderReportReceived,
@@ -59,6 +76,7 @@ from events.vocabulary import (
     ReviewDue,
     ReviewLapsed,
     ReviewScheduled,
+    SharedWithCircleMember,
     TransferAccepted,
     TransferRejected,
     TransferRequested,
@@ -81,6 +99,21 @@ Describe = Callable[[DomainEvent], str]
 
 def _words(code: str) -> str:
     return code.replace("_", " ")
+
+
+def _feedback(e: ClientFeedbackRecorded) -> str:
+    about = f"the {e.subject}"
+    if e.referral_id:
+        about += f" {e.referral_id}"
+    if e.provider_id:
+        about += f" ({e.provider_id}/{e.service_id})"
+    if e.plan_version:
+        about += f" v{e.plan_version}"
+    agrees = {None: "", True: "; agrees with it", False: "; does not agree with it"}
+    return (
+        f"Client feedback {e.feedback_id} on {about}: rated {e.rating}/5"
+        + agrees[e.agrees_with_plan]
+    )
 
 
 def _plural(n: int, word: str) -> str:
@@ -108,6 +141,12 @@ def _goals_evaluated(e: GoalsEvaluated) -> str:
         if o in outcomes
     )
     return f"Goals evaluated ({counts}); next step: {_words(e.next_step)}"
+
+
+def _made_with(participants: Participants) -> str:
+    """Who else took part in a plan (ids only: staff and circle member ids)."""
+    who = [*participants.staff, *participants.circle]
+    return f", made with {', '.join(who)}" if who else ""
 
 
 def _line(model: type[E], render: Callable[[E], str]) -> tuple[type[DomainEvent], Describe]:
@@ -149,6 +188,7 @@ DESCRIBE: dict[type[DomainEvent], Describe] = dict(
                 f"{_plural(len(e.goals), 'goal')} (client "
                 f"{'participated' if e.participation.participated else 'did not participate'}, "
                 f"{'agreed' if e.participation.agreed else 'did not agree'})"
+                + _made_with(e.participants)
             ),
         ),
         _line(
@@ -244,6 +284,93 @@ DESCRIBE: dict[type[DomainEvent], Describe] = dict(
             ),
         ),
         _line(CaseNoteRecorded, lambda e: f"Case note {e.note_id} recorded"),
+        _line(
+            CircleMemberAdded,
+            lambda e: f"Circle of support: {e.member_id} added ({_words(e.role)})",
+        ),
+        _line(
+            CircleMemberUpdated,
+            lambda e: f"Circle of support: {e.member_id} updated ({_words(e.role)})",
+        ),
+        _line(CircleMemberRemoved, lambda e: f"Circle of support: {e.member_id} removed"),
+        _line(
+            CircleConsentRecorded,
+            lambda e: (
+                f"Consent to share with {e.member_id}: "
+                + (", ".join(_words(s) for s in e.shared) if e.shared else "nothing")
+            ),
+        ),
+        _line(
+            SharedWithCircleMember,
+            lambda e: f"Shared with {e.member_id}: " + ", ".join(_words(s) for s in e.items),
+        ),
+        _line(
+            CaseConferenceRecorded,
+            lambda e: (
+                f"Case conference {e.conference_id} held {e.held_on.isoformat()}: "
+                f"{_plural(len(e.participants.staff), 'staff member')}, "
+                f"{_plural(len(e.participants.circle), 'circle member')}, client "
+                f"{'attended' if e.client_attended else 'absent'}; "
+                f"{_plural(len(e.decisions), 'decision')}, "
+                f"{_plural(len(e.action_ids), 'action')} agreed"
+            ),
+        ),
+        _line(
+            AdvocacyOpened,
+            lambda e: (
+                f"Advocacy {e.advocacy_id} opened with {e.organisation}: {_words(e.barrier)}, "
+                f"{_words(e.action)} (consent: {e.consent_by}); next step due "
+                f"{e.next_step_date.isoformat()}"
+            ),
+        ),
+        _line(
+            AdvocacyStepRecorded,
+            lambda e: (
+                f"Advocacy {e.advocacy_id} step {e.step}: {_words(e.action)}; next step due "
+                f"{e.next_step_date.isoformat()}"
+            ),
+        ),
+        _line(
+            AdvocacyConcluded,
+            lambda e: f"Advocacy {e.advocacy_id} concluded: {_words(e.outcome)}",
+        ),
+        _line(
+            AdvocacyFollowUpDue,
+            lambda e: (
+                f"Advocacy {e.advocacy_id} needs a follow-up: step {e.step} was due "
+                f"{e.next_step_date.isoformat()}"
+            ),
+        ),
+        _line(ClientFeedbackRecorded, _feedback),
+        _line(
+            ActionAdded,
+            lambda e: (
+                f"Action {e.action_id} added to goal {e.goal_id} for {e.owner.label()}, "
+                f"due {e.due_at:%Y-%m-%d %H:%M}"
+                + (" (crisis plan)" if e.crisis_plan else "")
+                + (f", agreed at {e.conference_id}" if e.conference_id else "")
+            ),
+        ),
+        _line(
+            ActionCompleted,
+            lambda e: f"Action {e.action_id} done" + (" (late)" if e.late else ""),
+        ),
+        _line(ActionDropped, lambda e: f"Action {e.action_id} dropped"),
+        _line(
+            ActionReassigned,
+            lambda e: (
+                f"Action {e.action_id} reassigned to {e.owner.label()}, "
+                f"due {e.due_at:%Y-%m-%d %H:%M}"
+            ),
+        ),
+        _line(
+            ActionReminderDue,
+            lambda e: f"Action {e.action_id} due {e.due_at:%Y-%m-%d %H:%M}: {e.worker} reminded",
+        ),
+        _line(
+            ActionOverdue,
+            lambda e: f"Action {e.action_id} overdue (due {e.due_at:%Y-%m-%d %H:%M})",
+        ),
         _line(
             ClientForgotten,
             lambda e: f"Client {e.client_ref} forgotten: personal details erased",

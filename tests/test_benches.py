@@ -136,6 +136,25 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=240.0,
     ),
+    "notary": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "note",
+                "seed_seconds",
+                "upkeep",
+                "appends",
+                "proofs",
+                "export",
+                "targets",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
 }
 
 
@@ -230,6 +249,16 @@ def check(name: str, figures: dict[str, Any]) -> None:
         for page in pages.values():
             assert page["n"] == sizes["rounds"] and 0 < page["p50_ms"] <= page["p99_ms"]
             assert page["bytes"] > 0
+    elif name == "notary":
+        assert figures["upkeep"]["events"] == figures["sizes"]["events"]
+        assert figures["upkeep"]["raw_read_events_per_s"] > 0
+        assert figures["proofs"]["case_events"] == figures["sizes"]["case_events"]
+        assert 0 < figures["proofs"]["per_event_p50_ms"] <= figures["proofs"]["per_event_p99_ms"]
+        assert figures["appends"]["checkpoints_published"] > 0
+        export = figures["export"]  # a real case exported and verified offline
+        assert export["measured"] is True and export["personal_fields"] == "disclosed"
+        assert export["case_events"] == figures["sizes"]["case_events"]
+        assert export["export_ms"] > 0 and export["verify_ms"] > 0
 
 
 # Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two

@@ -15,6 +15,8 @@ import os
 import stat
 import sys
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -70,15 +72,17 @@ class Cli:
         assert signed_in["staff_id"] == staff_id
 
 
-@pytest.mark.slow
-async def test_a_case_from_the_command_line(
+@asynccontextmanager
+async def cli_stack(
     dev_server: WorkflowEnvironment,
     sealed_store: EventStore,
     master_keyring: MasterKeyring,
     database_url: str,
-    tmp_path: Path,
-) -> None:
-    queue = f"cli-{uuid.uuid4().hex[:6]}"
+    queue_prefix: str = "cli",
+) -> AsyncIterator[dict[str, str]]:
+    """The environment of `casework …` processes: a worker beside the test on its own task
+    queue, and `casework serve` as the API (its address in CASEWORK_API_URL)."""
+    queue = f"{queue_prefix}-{uuid.uuid4().hex[:6]}"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -91,7 +95,6 @@ async def test_a_case_from_the_command_line(
     }
     env.pop("CASEWORK_TOKEN", None)
     async with (
-        ProviderSimulator() as provider,
         Worker(
             dev_server.client,
             task_queue=queue,
@@ -101,40 +104,72 @@ async def test_a_case_from_the_command_line(
         served_api(env) as api_url,
     ):
         env["CASEWORK_API_URL"] = api_url
-        operator = Cli(env, tmp_path / "operator")
-        root, jo, sue = (Cli(env, tmp_path / who) for who in ("root", "jo", "sue"))
+        yield env
+
+
+async def signed_in_admin(env: dict[str, str], homes: Path, name: str = "Admin") -> Cli:
+    """`root`, the first admin: made by the operator (straight in the database), with a
+    password set, signed in."""
+    operator, root = Cli(env, homes / "operator"), Cli(env, homes / "root")
+    bootstrapped = await operator("staff", "bootstrap-admin", "root", "--name", name)
+    await root(
+        "staff", "set-password", "root", "--code", bootstrapped["invitation"]["code"],
+        "--password-stdin", stdin="root's long passphrase\n",
+    )  # fmt: skip
+    await root("login", "root", "--password-stdin", stdin="root's long passphrase\n")
+    return root
+
+
+async def add_north_team(root: Cli) -> None:
+    """Team north: jo (caseworker) and sue (supervisor), not yet signed in."""
+    await root("staff", "add-team", "north", "--name", "North")
+    for staff_id, role in (("jo", "caseworker"), ("sue", "supervisor")):
+        await root(
+            "staff", "add", staff_id, "--name", staff_id.title(), "--role", role,
+            "--team", "north",
+        )  # fmt: skip
+
+
+async def add_harbour_housing(root: Cli, provider: ProviderSimulator) -> None:
+    """The provider harbour-housing (its webhook on `provider`) with its emergency bed."""
+    await root(
+        "provider", "add", "harbour-housing", "--name", "Harbour Housing",
+        "--category", "housing", "--webhook", provider.provider_url("harbour-housing"),
+    )  # fmt: skip
+    await root(
+        "provider", "add-service", "harbour-housing", "emergency-bed", "--name",
+        "Emergency bed", "--domain", "housing",
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+async def test_a_case_from_the_command_line(
+    dev_server: WorkflowEnvironment,
+    sealed_store: EventStore,
+    master_keyring: MasterKeyring,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    async with (
+        ProviderSimulator() as provider,
+        cli_stack(dev_server, sealed_store, master_keyring, database_url) as env,
+    ):
+        jo, sue = (Cli(env, tmp_path / who) for who in ("jo", "sue"))
 
         # Nobody is anybody until they sign in: the API refuses, and so does the CLI.
-        async with httpx.AsyncClient(base_url=api_url) as http:
+        async with httpx.AsyncClient(base_url=env["CASEWORK_API_URL"]) as http:
             assert (await http.get("/api/v1/caseload")).status_code == 401
         refused = await jo("caseload", ok=False)
         assert "not signed in" in refused and "casework login" in refused
 
         # The operator creates the first admin, who sets a password and signs in.
-        bootstrapped = await operator("staff", "bootstrap-admin", "root", "--name", "Agency admin")
-        await root(
-            "staff", "set-password", "root", "--code", bootstrapped["invitation"]["code"],
-            "--password-stdin", stdin="root's long passphrase\n",
-        )  # fmt: skip
-        await root("login", "root", "--password-stdin", stdin="root's long passphrase\n")
+        root = await signed_in_admin(env, tmp_path, "Agency admin")
         credentials = root.home / "credentials.json"
         assert stat.S_IMODE(credentials.stat().st_mode) == 0o600
         assert (await root("whoami"))["role"] == "admin"
 
-        await root("staff", "add-team", "north", "--name", "North")
-        for staff_id, role in (("jo", "caseworker"), ("sue", "supervisor")):
-            await root(
-                "staff", "add", staff_id, "--name", staff_id.title(), "--role", role,
-                "--team", "north",
-            )  # fmt: skip
-        await root(
-            "provider", "add", "harbour-housing", "--name", "Harbour Housing",
-            "--category", "housing", "--webhook", provider.provider_url("harbour-housing"),
-        )  # fmt: skip
-        await root(
-            "provider", "add-service", "harbour-housing", "emergency-bed", "--name",
-            "Emergency bed", "--domain", "housing",
-        )  # fmt: skip
+        await add_north_team(root)
+        await add_harbour_housing(root, provider)
         await jo.join(root, "jo", "jo's own long passphrase")
         await sue.join(root, "sue", "sue's own long passphrase")
 
@@ -147,9 +182,26 @@ async def test_a_case_from_the_command_line(
             "case", "consent", case, "--share", "name", "--share", "contact",
             "--provider", "harbour-housing",
         )  # fmt: skip
+        # The client's circle of support: their sister and their GP; the plan may be
+        # shared with the sister only.
+        await jo(
+            "case", "circle", "add", case, "--role", "family_member", "--name",
+            "Ines Okonkwo-Baird", "--relationship", "younger sister", "--phone", "555-0123",
+        )  # fmt: skip
+        await jo(
+            "case", "circle", "add", case, "--role", "gp", "--name", "Dr Achebe",
+            "--organisation", "Quayside Practice",
+        )  # fmt: skip
+        await jo(
+            "case", "circle", "consent", case, "member-1", "--share", "plan",
+            "--share", "conference_decisions",
+        )  # fmt: skip
         assessed = await jo("case", "assess", case, str(EXAMPLES / "assessment.yaml"))
         assert assessed["detail"]["risk_level"] == "high"
-        await jo("case", "plan", case, str(EXAMPLES / "plan.yaml"))
+        await jo(
+            "case", "plan", case, str(EXAMPLES / "plan.yaml"), "--participant", "member-1",
+            "--participant", "sue",
+        )  # fmt: skip
         await jo("case", "submit", case)
         refused = await jo("case", "approve", case, ok=False)
         assert "may not approve" in refused
@@ -157,6 +209,31 @@ async def test_a_case_from_the_command_line(
         stale = await sue("case", "approve", case, "--if-version", "1", ok=False)
         assert "changed" in stale
         await sue("case", "approve", case)
+        shown = await jo("case", "show", case)
+        assert shown["active_plan"]["participants"] == {"staff": ["sue"], "circle": ["member-1"]}
+        # A case conference chaired by the supervisor agrees an action for the sister.
+        opened_on = datetime.fromisoformat(shown["opened_at"]).date()
+        due = (opened_on + timedelta(days=14)).isoformat()
+        conference = await sue(
+            "case", "conference", "record", case, "--held-on", opened_on.isoformat(),
+            "--participant", "client", "--participant", "jo", "--participant", "sue",
+            "--participant", "member-1", "--decision", "Ines goes with Marguerite to viewings",
+            "--action", f"goal-housing:{due}:family=Ines (sister):Go to the Quay St viewing",
+        )  # fmt: skip
+        assert conference["events"] == ["CaseConferenceRecorded", "ActionAdded"]
+        await jo(
+            "case", "circle", "share", case, "member-1", "--item", "plan",
+            "--item", "conference_decisions",
+        )  # fmt: skip
+        refused = await jo("case", "circle", "share", case, "member-2", "--item", "plan", ok=False)
+        assert "not consented" in refused
+        await jo(
+            "case", "circle", "update", case, "member-2", "--phone", "555-0188",
+        )  # fmt: skip
+        await jo("case", "circle", "remove", case, "member-2", "--reason", "changed GP")
+        circle = await jo("case", "circle", "list", case)
+        assert circle["circle"]["member-1"]["details"]["name"] == "Ines Okonkwo-Baird"
+        assert circle["conferences"]["conference-1"]["action_ids"] == ["action-1"]
         await jo(
             "case", "refer", case, "--provider", "harbour-housing", "--service",
             "emergency-bed", "--goal", "goal-housing", "--share", "name",
@@ -192,6 +269,12 @@ async def test_a_case_from_the_command_line(
         ("ReferralDispatched", "casework"),
         ("ReferralAccepted", "jo"),
         ("CaseNoteRecorded", "sue"),
+        ("CircleMemberAdded", "jo"),
+        ("CircleConsentRecorded", "jo"),
+        ("CaseConferenceRecorded", "sue"),
+        ("ActionAdded", "sue"),
+        ("SharedWithCircleMember", "jo"),
+        ("CircleMemberRemoved", "jo"),
         ("GoalsEvaluated", "jo"),
         ("CaseClosed", "sue"),
     ]:
@@ -203,5 +286,13 @@ async def test_a_case_from_the_command_line(
         f"case-{case}",
     )
     assert "enc:v1:" in stored and "Spoke with the GP" not in stored
+    circle_rows = await sealed_store.pool.fetch(
+        "SELECT data::text AS data FROM events WHERE stream_id = $1 AND event_type IN "
+        "('CircleMemberAdded', 'CaseConferenceRecorded')",
+        f"case-{case}",
+    )
+    assert len(circle_rows) == 3
+    for row in circle_rows:
+        assert "Ines" not in row["data"] and "555-0123" not in row["data"]
     received = provider.referrals_for("harbour-housing")
     assert len(received) == 1 and received[0].body["shared"]["name"] == "Marguerite Okonkwo-Baird"

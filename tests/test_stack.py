@@ -11,12 +11,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
+import shlex
 import stat
 import subprocess
 import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -27,14 +30,18 @@ from application.bootstrap import open_casework
 from application.identity import sign_in
 from casework.provider_simulator import ProviderSimulator
 from casework.stack import StackAlreadyRunning, running_stack, simulator_url
+from demo.advocacy import advocacy_line, feedback_line
 from demo.agency import PROVIDERS
-from demo.run import escalated_case, reviews_line, webhooks_handed_over
+from demo.notarised import checkpoint_lines
+from demo.run import actions_line, escalated_case, reviews_line, webhooks_handed_over
 from demo.setup import seed_directories, webhook_templates
 from directory import load_resource_directory, load_staff_directory
+from events.checkpoints import SignedCheckpoint, TrustedKeys
 from events.store import EventStore
 from infrastructure.embedded_postgres import free_port, port_answers
 from infrastructure.settings import Settings
 from projections.reviews import OpenEscalation
+from tests.api_server import served_api
 from tests.cases import inputs
 from tests.conftest import ROOT
 from tests.events.factories import contact_event
@@ -61,7 +68,7 @@ async def test_stack_runs_stops_and_keeps_temporal_data(database_url: str, tmp_p
 
     async with running_stack(settings) as stack:
         assert port_answers("127.0.0.1", settings.temporal_ui_port)
-        assert set(stack.tasks) >= {"worker"}
+        assert set(stack.tasks) >= {"worker", "projector", "notary"}
         reply = await stack.client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace=settings.temporal_namespace)
         )
@@ -87,6 +94,9 @@ async def test_stack_runs_stops_and_keeps_temporal_data(database_url: str, tmp_p
     assert process.returncode is not None
     assert not port_answers("127.0.0.1", settings.temporal_port)
     assert all(task.done() for task in stack.tasks.values())
+    # the notary made its development signing key (0600) and stopped cleanly
+    assert stack.tasks["notary"].exception() is None
+    assert (settings.data_dir / "keys" / "notary.key").stat().st_mode & 0o777 == 0o600
     db_file = settings.data_dir / "temporal.db"
     assert db_file.stat().st_size > 0
 
@@ -126,7 +136,7 @@ async def signs_in(settings: Settings, dsn: str, passwords: dict[str, str]) -> b
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 def test_demo_command(database_url: str, tmp_path: Path) -> None:
     """End to end on the real dev server with second-scale policy durations: the demo
     walks a small caseload; the workers do their reviews on time, so only the neglected
@@ -174,6 +184,20 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     summary = reviews_line(reviews, data["escalations_by_path"])
     assert f"lapsed: {neglected} (neglected {neglected}); open escalations" in summary
     assert sum(data["outcomes"]["closures"].values()) >= 1
+    # Plans have actions: a neglected case's crisis-plan action fell overdue and climbed
+    # the ladder (kept apart from the reviews' escalations above); the workers left some
+    # of their own overdue on cases that stay open, and the summary counts them by team.
+    assert data["action_escalations_by_level"].get("2", 0) >= 1, data
+    assert sum(t["overdue"] for t in data["actions_overdue_by_team"].values()) >= neglected
+    assert actions_line(data["actions_overdue_by_team"]).startswith("Actions overdue by team: ")
+    # Advocacy on a share of the cases, some appeals won; the clients rated their
+    # providers and their plans; the summary has a line for each (issue 16).
+    advocacy = data["outcomes"]["advocacy"]
+    assert sum(r["won_on_appeal"] for r in advocacy) >= 1, advocacy
+    assert any(r["not_resolved"] or r["partly_resolved"] for r in advocacy), advocacy
+    assert data["outcomes"]["feedback"] and data["outcomes"]["plan_feedback"]["ratings"] >= 1
+    assert "appeals won" in advocacy_line(data["outcomes"])
+    assert feedback_line(data["outcomes"]).startswith("Client feedback by provider: ")
     # The demo's staff have accounts: the summary offers four sign-ins, kept in a file
     # only its owner reads, and each password signs in.
     assert data["api_url"] == f"http://127.0.0.1:{api_port}"
@@ -189,6 +213,63 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     logged = log_file.read_text(encoding="utf-8")
     assert "stack ready" in logged and "stack ready" not in result.stderr
     assert f"temporal_address={settings.temporal_address}" in logged
+    # The summary ends with the latest signed checkpoint (it covers the named case,
+    # a closed one) and the auditor's two commands; run as printed, they verify it.
+    checkpoint = data["checkpoint"]
+    assert checkpoint is not None, data
+    case_id = checkpoint["case_id"]
+    assert checkpoint["export_as"] == "a.lindqvist" and "a.lindqvist" in data["sign_ins"]
+    lines = checkpoint_lines(checkpoint)
+    assert lines[0].startswith(
+        f"Signed checkpoint #{checkpoint['sequence']}: {checkpoint['tree_size']} events, "
+        f"root {checkpoint['root_hash'][:16]}…, "
+    ), lines
+    assert lines[0].endswith(f"key {checkpoint['key_id']}"), lines
+    assert f"  casework case export {case_id} --out case.json" in lines
+    assert f"  casework verify-export case.json --public-key {checkpoint['public_key']}" in lines
+    published = SignedCheckpoint.from_json(json.loads(Path(checkpoint["file"]).read_text()))
+    TrustedKeys.load(Path(checkpoint["public_key"])).check(published)
+    assert published.tree_size == checkpoint["tree_size"]
+    assert published.root_hash.hex() == checkpoint["root_hash"]
+    (tmp_path / "auditor").mkdir()
+    exported, verified = asyncio.run(
+        auditor_runs(env, checkpoint, data["sign_ins"]["a.lindqvist"], tmp_path / "auditor")
+    )
+    wrote = re.search(r"(\d+) event\(s\), (\d+) within the latest signed checkpoint", exported)
+    assert wrote is not None and int(wrote[1]) >= 3 and wrote[1] == wrote[2], exported
+    assert f"verified: case {case_id}" in verified, verified
+
+
+async def auditor_runs(
+    env: dict[str, str], checkpoint: dict[str, Any], password: str, workdir: Path
+) -> tuple[str, str]:
+    """`casework serve` on the demo's database and data directory; the auditor signs in,
+    then runs the summary's export and verify-export commands as printed (in `workdir`):
+    their outputs. Each must exit 0."""
+
+    def casework(args: list[str], cli_env: dict[str, str], stdin: str | None = None) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "starter", *args],
+            cwd=workdir, env=cli_env, input=stdin, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, (args, done.stdout[-2000:], done.stderr[-2000:])
+        return done.stdout
+
+    async with served_api({**env, "CASEWORK_LOG_LEVEL": "WARNING"}) as api_url:
+        cli_env = {
+            **env,
+            "CASEWORK_API_URL": api_url,
+            "CASEWORK_CONFIG_DIR": str(workdir / "config"),
+            "COLUMNS": "400",
+        }
+        login = ["login", checkpoint["export_as"], "--password-stdin"]
+        await asyncio.to_thread(casework, login, cli_env, password + "\n")
+        outputs = []
+        for command in (checkpoint["export_command"], checkpoint["verify_command"]):
+            program, *args = shlex.split(command)
+            assert program == "casework", command
+            outputs.append(await asyncio.to_thread(casework, args, cli_env))
+    return outputs[0], outputs[1]
 
 
 async def test_the_demo_agency_still_works_under_the_stack_after_the_demo(

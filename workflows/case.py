@@ -94,6 +94,18 @@ workflow (a worker lost after a commit, before its task completed) the workflow 
 what it missed and takes its first attempt's events, or decides again. Cases started
 earlier append by a regular activity (PATCH_APPEND_ACTIVITY)."""
 
+PATCH_SHED_HISTORY = "forgotten-client-sheds-history"
+"""The `shed_history` Update: a case whose client was forgotten during its run continues as
+new from its erased state, so the run holding the personal data can be deleted from
+Temporal (application/forget.py). Only runs that receive the Update take the new path."""
+
+PATCH_KEEP_TIMER = "keep-wakeup-timer-until-sooner"
+"""The wakeup timer (reviews, escalations, follow-ups) is kept while the next wakeup is not
+sooner than it: a command that moves the wakeup later no longer cancels and starts a timer
+(two history events and two timer tasks a command); the kept timer, firing early, finds
+nothing due and the next sleep starts one for the rest. Cases started earlier replay with
+a timer per sleep."""
+
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c5a2e-3b7d-4c1e-9a55-0c2f1e7d9b40")
 """Namespace of the event ids derived from a command's key (uuid5)."""
 
@@ -131,6 +143,19 @@ class CaseInput(BaseModel):
     reopening: bool = False
     """The snapshot is a closed case started again to receive a `reopen` update."""
     policy: Policy = DEFAULT_POLICY
+
+
+class ShedReply(BaseModel):
+    """The answer of `shed_history`."""
+
+    run_id: str
+    """The run that answered."""
+    holds_personal_data: bool
+    """This run's history holds personal data of a client since forgotten: it was not
+    started from an erased state (it must be deleted once it has ended or moved on)."""
+    continues_as_new: bool
+    """True: this run continues as new from the erased state (then it can be deleted).
+    False: it does not (nothing to shed; or the case is closed, and the run ends)."""
 
 
 class CommandResult(BaseModel):
@@ -186,6 +211,11 @@ class CaseWorkflow:
         self._timed_enabled: bool | None = None
         self._local_enabled: bool | None = None
         self._registry: EventRegistry | None = None
+        self._born_forgotten = input.snapshot is not None and input.snapshot.forgotten
+        self._shed = False
+        self._keep_timer: bool | None = None
+        self._timer: asyncio.Task[None] | None = None
+        self._timer_at: datetime | None = None
 
     # --- the run -------------------------------------------------------------------------
 
@@ -211,13 +241,13 @@ class CaseWorkflow:
             while self._dispatch_queue:
                 job = self._dispatch_queue.pop(0)
                 self._dispatching[job.referral_id] = asyncio.create_task(self._dispatch(job))
-            if not self._state().is_open or self._history_too_long():
+            if not self._state().is_open or self._history_too_long() or self._shed:
                 await workflow.wait_condition(
                     lambda: workflow.all_handlers_finished() and not self._dispatching
                 )
                 if not self._state().is_open and not self._dispatch_queue:
                     return self._state()
-                if self._history_too_long():
+                if self._history_too_long() or self._shed:
                     workflow.continue_as_new(
                         CaseInput(
                             snapshot=self._state(),
@@ -239,10 +269,16 @@ class CaseWorkflow:
                 or self._history_too_long()
                 or not self._state().is_open
                 or self._rearm
+                or self._shed
             )
 
         wakeup = schedule.next_wakeup(self._state(), self.policy) if self._timed() else None
         self._rearm = False
+        if self._keep_timer is None:
+            self._keep_timer = workflow.patched(PATCH_KEEP_TIMER)
+        if self._keep_timer:
+            await self._sleep_on_kept_timer(ready, wakeup)
+            return
         if wakeup is None:
             await workflow.wait_condition(ready)
             return
@@ -251,6 +287,27 @@ class CaseWorkflow:
             return
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(ready, timeout=delay)
+
+    async def _sleep_on_kept_timer(
+        self, ready: Callable[[], bool], wakeup: datetime | None
+    ) -> None:
+        """Sleep until `ready` or `wakeup` (PATCH_KEEP_TIMER): a running timer due no later
+        than `wakeup` is kept (firing early is harmless: nothing is due yet, and the next
+        sleep starts a timer for the rest); one due later than `wakeup` is replaced."""
+        if wakeup is not None:
+            delay = wakeup - workflow.now()
+            if delay <= timedelta(0):
+                return
+            timer_at = self._timer_at
+            if self._timer is None or self._timer.done() or timer_at is None or wakeup < timer_at:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = asyncio.create_task(workflow.sleep(delay))
+                self._timer_at = wakeup
+        timer = self._timer
+        await workflow.wait_condition(lambda: ready() or (timer is not None and timer.done()))
+        if timer is not None and timer.done():
+            self._timer = self._timer_at = None
 
     async def _fire_due_events(self) -> None:
         """Apply every timed consequence that has fallen due, one group at a time (each group
@@ -778,6 +835,21 @@ class CaseWorkflow:
         async with self._lock:
             return self._result([])
 
+    @workflow.update
+    async def shed_history(self) -> ShedReply:
+        """Leave the history holding a forgotten client's personal data behind: continue as
+        new from the erased state (once every handler has finished), so that this run can
+        be deleted from Temporal. Answers whether it will (see `ShedReply`)."""
+        await workflow.wait_condition(lambda: self.state is not None)
+        async with self._lock:
+            state = self._state()
+            tainted = state.forgotten and not self._born_forgotten
+            sheds = tainted and state.is_open and workflow.patched(PATCH_SHED_HISTORY)
+            self._shed = self._shed or sheds
+            return ShedReply(
+                run_id=workflow.info().run_id, holds_personal_data=tainted, continues_as_new=sheds
+            )
+
     @workflow.signal
     async def provider_replied(self, cmd: c.ReferralReply) -> None:
         """A provider's reply from outside (fire and forget): applied if it still fits."""
@@ -807,6 +879,20 @@ class CaseWorkflow:
     hold = command_update(c.HoldCase)
     resume = command_update(c.ResumeCase)
     record_note = command_update(c.RecordNote)
+    add_action = command_update(c.AddAction)
+    complete_action = command_update(c.CompleteAction)
+    drop_action = command_update(c.DropAction)
+    reassign_action = command_update(c.ReassignAction)
+    open_advocacy = command_update(c.OpenAdvocacy)
+    advocacy_step = command_update(c.RecordAdvocacyStep)
+    conclude_advocacy = command_update(c.ConcludeAdvocacy)
+    record_feedback = command_update(c.RecordFeedback)
+    add_circle_member = command_update(c.AddCircleMember)
+    update_circle_member = command_update(c.UpdateCircleMember)
+    remove_circle_member = command_update(c.RemoveCircleMember)
+    record_circle_consent = command_update(c.RecordCircleConsent)
+    share_with_circle = command_update(c.ShareWithCircle)
+    record_conference = command_update(c.RecordConference)
     forget = command_update(c.ForgetClient)
     apply_policy = command_update(c.ApplyPolicy)
     reopen = command_update(c.Reopen)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from application import access_log, idempotency, referrals
 from application.bootstrap import Casework
 from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
+from application.case_export import export_case
 from application.case_reads import read_case, read_history
 from application.references import UnknownReference, check_references
 from cases import commands as c
@@ -495,3 +496,43 @@ async def case_history(
         raise not_found(case_id) from None
     except (CaseNotVisible, AccessDenied, BreakGlassRefused) as exc:
         raise _read_refused(case_id, exc) from None
+
+
+@router.get(
+    "/{case_id}/export",
+    summary="A case file the auditor verifies alone (recorded in the access log)",
+    description=(
+        "The case's events as stored, each with its inclusion proof against the latest "
+        "signed checkpoint, the checkpoint and its signature, and (unless `personal=false`) "
+        "the personal fields decrypted with the client's data key included so they can be "
+        "checked. One JSON document in its canonical form: save it byte for byte and check "
+        "it with `casework verify-export FILE --public-key KEY` (no database needed). "
+        "Supervisors of the case's team, managers and auditors."
+    ),
+    responses={**READ_REFUSALS, 200: {"content": {"application/json": {}}}},
+    response_class=Response,
+)
+async def case_export(
+    case_id: str,
+    request: Request,
+    caller: Caller,
+    personal: bool = True,
+    reason: ReasonHeader = None,
+    break_glass: BreakGlassHeader = None,
+) -> Response:
+    app = casework_of(request)
+    try:
+        uuid.UUID(case_id)
+    except ValueError:
+        raise not_found(case_id) from None
+    try:
+        content = await export_case(
+            app, caller.actor, case_id, personal=personal, reason=reason, break_glass=break_glass
+        )
+    except (CaseNotVisible, AccessDenied, BreakGlassRefused) as exc:
+        raise _read_refused(case_id, exc) from None
+    return Response(
+        content,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="case-{case_id}.json"'},
+    )

@@ -9,6 +9,10 @@
 | `GET /api/v1/reviews` | `reviews`, `overdue` | `within` (days), `overdue` |
 | `GET /api/v1/escalations` | `escalations`, `overdue` | `level` |
 | `GET /api/v1/outcomes` | `outcomes` | `since`, `until` (days) |
+| `GET /api/v1/actions/mine` | `actions mine` | `within` (days) |
+| `GET /api/v1/actions/overdue` | `actions overdue` | `team` |
+| `GET /api/v1/actions/overdue/by-team` | `actions overdue --by-team` | |
+| `GET /api/v1/conferences` | `case conference list` | `within` (days) |
 | `GET /api/v1/cases/{case_id}/timeline` | `timeline` | |
 | `GET /api/v1/cases/{case_id}/summary` | `summary` | |
 | `GET /api/v1/cases/{case_id}/access-log` | `access-log` | |
@@ -37,7 +41,10 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
+from application import actions as plan_actions
+from application import conferences as case_conferences
 from application import read_models as rm
+from application.actions import ActionRow, TeamOverdue
 from application.read_models import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -283,6 +290,72 @@ async def outcomes(
     until: Annotated[date | None, Query(description="Before this day (YYYY-MM-DD).")] = None,
 ) -> Outcomes:
     return await rm.outcomes(casework_of(request), caller.actor, since=since, until=until)
+
+
+@router.get(
+    "/actions/mine",
+    response_model=Page[ActionRow],
+    summary="Your open plan actions due this week (or within `within` days), overdue first",
+    responses=REFUSALS,
+)
+async def my_actions(
+    request: Request,
+    caller: Caller,
+    within: Annotated[int, Query(ge=0, le=3660, description="Due within this many days.")] = 7,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ActionRow]:
+    return await plan_actions.my_actions(
+        casework_of(request), caller.actor, _page(limit, cursor), within_days=within
+    )
+
+
+@router.get(
+    "/actions/overdue",
+    response_model=Page[ActionRow],
+    summary="Overdue plan actions of the teams you see, oldest due first",
+    responses=REFUSALS,
+)
+async def overdue_actions(
+    request: Request,
+    caller: Caller,
+    team: IdFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[ActionRow]:
+    return await plan_actions.overdue_actions(
+        casework_of(request), caller.actor, _page(limit, cursor), team=team
+    )
+
+
+@router.get(
+    "/actions/overdue/by-team",
+    response_model=list[TeamOverdue],
+    summary="How many plan actions are overdue per team (of the teams you see)",
+    responses=REFUSALS,
+)
+async def overdue_actions_by_team(request: Request, caller: Caller) -> list[TeamOverdue]:
+    return await plan_actions.overdue_by_team(casework_of(request), caller.actor)
+
+
+@router.get(
+    "/conferences",
+    response_model=Page[case_conferences.ConferenceRow],
+    summary="Case conferences of the cases you see, the latest first (no names, no decisions)",
+    responses=REFUSALS,
+)
+async def conferences(
+    request: Request,
+    caller: Caller,
+    within: Annotated[
+        int | None, Query(ge=0, le=3660, description="Held within this many days.")
+    ] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Page[case_conferences.ConferenceRow]:
+    return await case_conferences.conferences(
+        casework_of(request), caller.actor, _page(limit, cursor), within_days=within
+    )
 
 
 # --- one case: checked and recorded in the access log ----------------------------------------

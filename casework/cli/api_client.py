@@ -110,6 +110,8 @@ class Answer:
 
     data: Any
     headers: httpx.Headers
+    content: bytes = b""
+    """The body as sent (a file to save byte for byte, such as a case export)."""
 
 
 def describe_problem(response: httpx.Response) -> str:
@@ -218,7 +220,7 @@ def api(
     if not 200 <= response.status_code < 300:
         fail_with(response, as_json)
     data = response.json() if response.content else None
-    return Answer(data=data, headers=response.headers)
+    return Answer(data=data, headers=response.headers, content=response.content)
 
 
 def pages(

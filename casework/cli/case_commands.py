@@ -31,6 +31,7 @@ from casework.cli.context import (
     staff_drive,
 )
 from casework.cli.output import console, fail
+from casework.cli.participants import participants
 from events.vocabulary import (
     ApprovalKind,
     ClientDetails,
@@ -173,11 +174,21 @@ def assess(
 def plan(
     case_id: str,
     file: Path = typer.Argument(..., help="The plan (goals, crisis plan, participation)."),
+    participant: list[str] = typer.Option(
+        [],
+        "--participant",
+        help="Who else took part in making it (repeatable): a staff id (or `staff:ID`), "
+        "a circle member (`member-N` or `circle:member-N`); added to the file's.",
+    ),
     if_version: int | None = IfVersionOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Draft or revise the plan with the client."""
+    """Draft or revise the plan with the client (and who else took part in making it)."""
     drafted = read_structured(file, c.PlanInput, as_json).model_dump(mode="json")
+    if participant:
+        _, people = participants(participant, as_json, "--participant")
+        for key in ("staff", "circle"):
+            drafted["participants"][key] = [*drafted["participants"][key], *people[key]]
     command(case_id, "draft_plan", {"plan": drafted}, as_json, if_version)
 
 

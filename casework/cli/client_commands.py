@@ -57,9 +57,16 @@ def forget_command(
         console.print(
             f"client [bold]{result['client_ref']}[/] {state}: data key destroyed; "
             f"{len(result['streams'])} case(s), ClientForgotten recorded in "
-            f"{len(result['recorded_in'])} now",
+            f"{len(result['recorded_in'])} now; "
+            f"{result.get('histories_deleted', 0)} Temporal run(s) deleted",
             highlight=False,
         )
+        for workflow_id in result.get("histories_not_erased", []):
+            console.print(
+                f"[yellow]warning:[/] the Temporal history of {workflow_id} may still hold "
+                "personal data (see the server log); run forget again",
+                highlight=False,
+            )
 
     emit({"ok": True, **result}, as_json, render)
 

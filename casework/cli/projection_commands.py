@@ -8,9 +8,6 @@ through the HTTP API as the signed-in staff member (`casework login`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import signal
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
@@ -39,7 +36,7 @@ from casework.cli.context import (
     settings_from_context,
     staff_call,
 )
-from casework.cli.output import console, emit, fail, run
+from casework.cli.output import console, emit, fail, run, stop_on_signals
 from infrastructure.database import database_url
 from projections.catalog import all_projections, projection_named
 from projections.rebuild import RebuildError, rebuild
@@ -105,11 +102,7 @@ def projector_command() -> None:
     """Run the projector: follow the event log into the read models until stopped."""
 
     async def go() -> None:
-        shutdown = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, shutdown.set)
+        shutdown = stop_on_signals()
         await run_projector(settings_from_context(), _dsn(), shutdown)
 
     run(go())
@@ -430,13 +423,47 @@ def escalations_command(
     emit({"escalations": dump(rows)}, as_json, render)
 
 
+def render_advocacy_and_feedback(d: dict[str, Any]) -> None:
+    """Advocacy by barrier and outcome per team, and feedback by provider (issue 16)."""
+    console.print(
+        _table(
+            "Advocacy by barrier",
+            ["barrier", "team", "opened", "open", "resolved", "partly", "not resolved",
+             "withdrawn", "appealed", "won on appeal"],
+            [
+                [a["barrier"], a["team"], a["opened"], a["still_open"], a["resolved"],
+                 a["partly_resolved"], a["not_resolved"], a["withdrawn"], a["appealed"],
+                 a["won_on_appeal"]]
+                for a in d.get("advocacy", [])
+            ],
+        )
+    )  # fmt: skip
+    console.print(
+        _table(
+            "Client feedback by provider (lowest rated first)",
+            ["provider", "service", "ratings", "average", "poor (1-2)"],
+            [
+                [f["provider_id"], f["service_id"], f["ratings"], f["avg_rating"], f["poor"]]
+                for f in d.get("feedback", [])
+            ],
+        )
+    )
+    plans = d.get("plan_feedback") or {}
+    if plans.get("ratings"):
+        console.print(
+            f"Plans rated by clients: {plans['ratings']} (average {plans['avg_rating']}); "
+            f"agreed {plans['agrees']}, did not agree {plans['disagrees']}"
+        )
+
+
 @app.command("outcomes")
 def outcomes_command(
     since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
     as_json: bool = JsonOption,
 ) -> None:
-    """Goals met / not met by domain and team, closures by reason, time to plan approval."""
+    """Goals met / not met by domain and team, closures by reason, time to plan approval,
+    advocacy by barrier and outcome per team, the client's feedback by provider."""
     lo, hi = _parse_day(since, "--since", as_json), _parse_day(until, "--until", as_json)
     data = staff_call(
         "GET",
@@ -464,6 +491,7 @@ def outcomes_command(
             f"Plans approved: {approval['approved']}; average time from submission to "
             f"approval: {_hours(approval['avg_hours_to_approval']) or 'n/a'}"
         )
+        render_advocacy_and_feedback(d)
 
     emit(data, as_json, render)
 

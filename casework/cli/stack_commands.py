@@ -31,7 +31,9 @@ from casework.stack import (
     redact,
     running_stack,
 )
-from demo.run import DemoReport, reviews_line, run_demo
+from demo.advocacy import advocacy_line, feedback_line
+from demo.notarised import checkpoint_lines
+from demo.run import DemoReport, actions_line, reviews_line, run_demo
 from infrastructure.codec import CodecError
 from infrastructure.database import database_url
 from infrastructure.logs import configure_logging, get_logger, log_file_for
@@ -227,6 +229,12 @@ def _render_demo(data: dict[str, Any]) -> None:
         )
     console.print(load)
     console.print(reviews_line(data["reviews"], data["escalations_by_path"]), highlight=False)
+    console.print(
+        actions_line(
+            data.get("actions_overdue_by_team", {}), data.get("action_escalations_by_level")
+        ),
+        highlight=False,
+    )
     levels = data["escalations_by_level"]
     console.print(
         "Open escalations: "
@@ -243,6 +251,8 @@ def _render_demo(data: dict[str, Any]) -> None:
     console.print(
         "Closures by reason: " + (", ".join(f"{k} {v}" for k, v in closures.items()) or "none")
     )
+    console.print(advocacy_line(data["outcomes"]), highlight=False)
+    console.print(feedback_line(data["outcomes"]), highlight=False)
     if data["failures"]:
         console.print(f"[yellow]{len(data['failures'])} case(s) hit an error[/]:")
         for failure in data["failures"][:5]:
@@ -264,6 +274,8 @@ def _render_demo(data: dict[str, Any]) -> None:
         console.print(f"Its audit trail:   [bold]casework timeline {case}[/] (a.lindqvist)")
     console.print(f"Database:          {data['psql']}")
     console.print(f"The sign-ins are kept in {data['data_dir']}/demo-accounts.json (mode 0600).")
+    for line in checkpoint_lines(data.get("checkpoint")):
+        console.print(line, highlight=False, markup=False)
 
 
 async def _demo(settings: Settings, **options: Any) -> DemoReport | None:

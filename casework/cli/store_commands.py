@@ -45,23 +45,46 @@ def verify_command(
         "open_cases": report.open_cases,
         "running_workflows": report.running_workflows,
         "findings": report.findings,
-        "chain_findings": [
-            {
-                "stream_id": f.stream_id,
-                "stream_version": f.stream_version,
-                "event_id": str(f.event_id) if f.event_id else None,
-                "global_position": f.global_position,
-                "problem": f.problem,
-            }
-            for f in chains.findings
-        ],
+        "chain_findings": [f.to_json() for f in chains.findings],
+        "origins": None
+        if report.origins is None
+        else {
+            "ok": report.origins.ok,
+            "signed": report.origins.signed,
+            "before_proofs": report.origins.before_proofs,
+            "problems": report.origins.problems,
+            "findings": [f.to_json() for f in report.origins.findings],
+        },
+        "checkpoints": None
+        if report.checkpoints is None
+        else {
+            "ok": report.checkpoints.ok,
+            "checkpoints": report.checkpoints.checkpoints,
+            "reproduced": report.checkpoints.checkpoints_reproduced,
+            "notarised": report.checkpoints.notarised,
+            "findings": [f.to_json() for f in report.checkpoints.findings],
+        },
     }
 
     def render(_: dict[str, object]) -> None:
         if report.ok:
             console.print(
                 f"[green]ok[/]: {chains.events} events in {chains.streams} streams, every hash "
-                f"chain intact; {report.open_cases} open case(s), "
+                f"chain intact; "
+                + (
+                    ""
+                    if report.origins is None
+                    else f"{report.origins.signed} with a valid origin proof, "
+                    f"{report.origins.before_proofs} from before origin proofs (covered by "
+                    "the first checkpoint); "
+                )
+                + (
+                    ""
+                    if report.checkpoints is None
+                    else f"{report.checkpoints.checkpoints_reproduced} signed checkpoint(s) "
+                    f"reproduced ({report.checkpoints.notarised} events notarised); "
+                )
+                + f"{report.open_cases} open case(s), "
                 f"{report.running_workflows} running workflow(s)"
                 + ("" if chains_only else "; read models equal a rebuild")
             )

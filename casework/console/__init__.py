@@ -11,6 +11,7 @@ administrators, served by the same application as the HTTP API (`install(api)` f
 | overdue and escalations board | `board.py` |
 | audit view and access log | `audit.py` |
 | transfers inbox | `transfers.py` |
+| outcomes: goals, closures, advocacy by barrier, feedback by provider | `outcomes.py` |
 | directory and policy | `directory.py` |
 
 Session cookie, CSRF and security headers: `web.py`. See docs/console.md.
@@ -32,6 +33,8 @@ from casework.console import (
     case_page,
     caseload,
     directory,
+    my_actions,
+    outcomes,
     sign_in,
     transfers,
 )
@@ -57,6 +60,8 @@ def install(api: FastAPI) -> None:
     )
     for module in (sign_in, caseload, case_page, approvals, board, audit, transfers, directory):
         api.include_router(module.router)
+    api.include_router(outcomes.router)
+    api.include_router(my_actions.router)
 
     @api.get("/", include_in_schema=False)
     async def root() -> Response:

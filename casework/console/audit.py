@@ -19,9 +19,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from application import read_models as rm
+from application.case_export import export_case
 from application.consistency import verify_case_chain
 from application.read_models import AccessEntry, PageRequest
-from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
+from cases.access import QUERIES, AccessDenied, BreakGlassRefused, CaseNotVisible, Query
 from casework.console.web import PREFIX, casework_of, page, redirect, signed_in
 from projections.base import decode
 from projections.timeline import describe
@@ -63,6 +64,28 @@ async def audit_home(request: Request, case: str = "") -> Response:
                     status_code=403)  # fmt: skip
     return page(request, "audit_home.html", title="Audit", current="audit",
                 break_glass=glass.items)  # fmt: skip
+
+
+@router.get("/audit/{case_id}/export")
+async def audit_export(request: Request, case_id: str, personal: bool = True) -> Response:
+    """The case file an auditor verifies alone (`casework case export`), as a download:
+    allowed by the access table's `case_export` row and recorded in the access log."""
+    principal = await signed_in(request)
+    app = casework_of(request)
+    try:
+        valid = str(uuid.UUID(case_id))
+        content = await export_case(app, principal.actor, valid, personal=personal)
+    except (ValueError, CaseNotVisible):
+        return page(request, "refused.html", title="Case not found",
+                    message=f"No case {case_id} visible to you.", status_code=404)  # fmt: skip
+    except (AccessDenied, BreakGlassRefused) as exc:
+        return page(request, "refused.html", title="Not for your role", message=str(exc),
+                    status_code=403)  # fmt: skip
+    return Response(
+        content,
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="case-{valid}.json"'},
+    )
 
 
 @router.get("/audit/{case_id}")
@@ -110,4 +133,5 @@ async def audit_case(request: Request, case_id: str) -> Response:
         lines=lines,
         chain=chain,
         access=access,
+        may_export=actor.role in QUERIES[Query.CASE_EXPORT],
     )

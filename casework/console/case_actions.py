@@ -8,18 +8,25 @@ command sent is checked again by the case's workflow.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from enum import StrEnum
+from collections.abc import Callable
 
 from cases.access import Action, may
 from cases.actors import Actor
 from cases.state import CaseState, PlanStatus
+from casework.console.circle_forms import circle_forms, plan_participant_inputs
 from casework.console.forms import ActionForm, Choice, Input
+from casework.console.forms import enum_choices as _choices
 from directory import ResourceDirectory
 from events.vocabulary import (
+    ActionOwnerKind,
+    AdvocacyAction,
+    AdvocacyBarrier,
+    AdvocacyOutcome,
     ClosureReason,
+    ConsentGiver,
     ContactKind,
     Domain,
+    FeedbackSubject,
     GoalKind,
     GoalOutcome,
     GoalStatus,
@@ -52,13 +59,21 @@ ACTION_OF: dict[str, Action] = {
     "reply_transfer": Action.TRANSFER_REPLY,
     "reopen": Action.REOPEN,
     "record_note": Action.NOTE,
+    "add_action": Action.PLAN_ACTIONS,
+    "complete_action": Action.COMPLETE_ACTION,
+    "drop_action": Action.PLAN_ACTIONS,
+    "open_advocacy": Action.ADVOCACY,
+    "advocacy_step": Action.ADVOCACY,
+    "conclude_advocacy": Action.ADVOCACY,
+    "record_feedback": Action.FEEDBACK,
+    "add_circle_member": Action.CIRCLE,
+    "update_circle_member": Action.CIRCLE,
+    "remove_circle_member": Action.CIRCLE,
+    "record_circle_consent": Action.CIRCLE_CONSENT,
+    "share_with_circle": Action.SHARE_WITH_CIRCLE,
+    "record_conference": Action.CONFERENCE,
 }
 """Each console action → the row of the access table that allows it."""
-
-
-def _choices(values: Iterable[StrEnum], blank: str | None = "— choose —") -> tuple[Choice, ...]:
-    found = tuple(Choice(v.value, v.value.replace("_", " ")) for v in values)
-    return ((Choice("", blank),) if blank is not None else ()) + found
 
 
 YES_NO = (Choice("", "— choose —"), Choice("true", "yes"), Choice("false", "no"))
@@ -209,6 +224,7 @@ def forms_for(state: CaseState, actor: Actor, resources: ResourceDirectory) -> l
                           YES_NO, group="With the client"),
                     Input("plan.participation.client_comment", "The client's comment",
                           "textarea", optional=True, group="With the client"),
+                    *plan_participant_inputs(state),
                 ),
                 intro="Write each goal in the client's own words beside its measurable "
                 "objective. Leave spare goal rows empty.",
@@ -373,5 +389,153 @@ def forms_for(state: CaseState, actor: Actor, resources: ResourceDirectory) -> l
         forms.append(
             ActionForm("record_note", "Write a case note", "Save the note",
                        (Input("text", "Note", "textarea"),))
+        )  # fmt: skip
+    forms += _plan_action_forms(state, resources, allowed)
+    forms += _advocacy_and_feedback_forms(state, resources, allowed)
+    forms += circle_forms(state, allowed)
+    return forms
+
+
+def _plan_action_forms(
+    state: CaseState, resources: ResourceDirectory, allowed: Callable[[str], bool]
+) -> list[ActionForm]:
+    """A plan's actions: add one to a goal, mark one done, drop one (issue 16)."""
+    forms: list[ActionForm] = []
+    goals = _active_goals(state)
+    if allowed("add_action") and goals:
+        providers, _ = _providers(resources)
+        forms.append(
+            ActionForm(
+                "add_action", "Add an action to a goal", "Add the action",
+                (
+                    Input("goal_id", "Goal", "select", (Choice("", "— choose —"), *goals)),
+                    Input("description", "What is to be done", "text"),
+                    Input("owner.kind", "Who does it", "select", _choices(ActionOwnerKind)),
+                    Input("owner.name", "Their name (a family member)", "text", optional=True),
+                    Input("owner.staff_id", "The worker (another worker)", "text",
+                          optional=True),
+                    Input("owner.provider_id", "The provider", "select", providers,
+                          optional=True),
+                    Input("due_at", "Due by", "date", hint="Due at the end of that day (UTC)."),
+                    Input("crisis_plan", "Part of the crisis plan", "select", YES_NO,
+                          optional=True),
+                ),
+                intro="The owner's worker is reminded before the due date; an action "
+                "of the crisis plan left overdue escalates.",
+            )
+        )  # fmt: skip
+    open_actions = tuple(
+        Choice(a.action_id, f"{a.action_id} ({a.goal_id}): {a.description}, "
+               f"{a.owner.label()}, due {a.due_at:%Y-%m-%d}"
+               + (" — overdue" if a.status.value == "overdue" else ""))
+        for a in state.actions.values() if a.is_open
+    )  # fmt: skip
+    if allowed("complete_action") and open_actions:
+        forms.append(
+            ActionForm(
+                "complete_action", "Mark an action done", "Mark it done",
+                (
+                    Input("action_id", "Action", "select",
+                          (Choice("", "— choose —"), *open_actions)),
+                    Input("note", "How it went", "textarea", optional=True),
+                ),
+            )
+        )  # fmt: skip
+    if allowed("drop_action") and open_actions:
+        forms.append(
+            ActionForm(
+                "drop_action", "Drop an action", "Drop it",
+                (
+                    Input("action_id", "Action", "select",
+                          (Choice("", "— choose —"), *open_actions)),
+                    Input("reason", "Why", "text"),
+                ),
+            )
+        )  # fmt: skip
+    return forms
+
+
+def _advocacy_and_feedback_forms(
+    state: CaseState, resources: ResourceDirectory, allowed: Callable[[str], bool]
+) -> list[ActionForm]:
+    """Advocacy on the client's behalf and the client's feedback (issue 16)."""
+    forms: list[ActionForm] = []
+    open_ones = tuple(
+        Choice(a.advocacy_id, f"{a.advocacy_id}: {a.barrier.value.replace('_', ' ')}, "
+               f"{a.organisation} (next step due {a.next_step_date})")
+        for a in state.advocacy.values() if a.is_open
+    )  # fmt: skip
+    if allowed("open_advocacy"):
+        forms.append(
+            ActionForm(
+                "open_advocacy", "Advocate for the client", "Open the advocacy",
+                (
+                    Input("barrier", "Barrier met", "select", _choices(AdvocacyBarrier)),
+                    Input("organisation", "Organisation", "text"),
+                    Input("action", "What you did on the client's behalf", "select",
+                          _choices(AdvocacyAction)),
+                    Input("consent_by", "With whose consent", "select",
+                          _choices(ConsentGiver), default=ConsentGiver.CLIENT.value),
+                    Input("consent_name", "Who consented (when not the client)", "text",
+                          optional=True),
+                    Input("details", "What happened", "textarea", optional=True),
+                    Input("next_step", "Next step", "text"),
+                    Input("next_step_date", "Next step by", "date"),
+                ),
+                intro="The case follows the next step up the day after its date.",
+            )
+        )  # fmt: skip
+    if allowed("advocacy_step") and open_ones:
+        forms.append(
+            ActionForm(
+                "advocacy_step", "Record an advocacy step", "Record the step",
+                (
+                    Input("advocacy_id", "Advocacy", "select",
+                          (Choice("", "— choose —"), *open_ones)),
+                    Input("action", "What you did", "select", _choices(AdvocacyAction)),
+                    Input("note", "What happened", "textarea", optional=True),
+                    Input("next_step", "Next step", "text"),
+                    Input("next_step_date", "Next step by", "date"),
+                ),
+            )
+        )  # fmt: skip
+    if allowed("conclude_advocacy") and open_ones:
+        forms.append(
+            ActionForm(
+                "conclude_advocacy", "Record an advocacy's outcome", "Record the outcome",
+                (
+                    Input("advocacy_id", "Advocacy", "select",
+                          (Choice("", "— choose —"), *open_ones)),
+                    Input("outcome", "Outcome", "select", _choices(AdvocacyOutcome)),
+                    Input("note", "What was decided", "textarea", optional=True),
+                ),
+            )
+        )  # fmt: skip
+    if allowed("record_feedback"):
+        providers, services = _providers(resources)
+        referrals = tuple(
+            Choice(r.referral_id, f"{r.referral_id} to {r.provider_id}/{r.service_id}")
+            for r in state.referrals.values()
+        )
+        forms.append(
+            ActionForm(
+                "record_feedback", "Record the client's feedback", "Save the feedback",
+                (
+                    Input("subject", "About", "select", _choices(FeedbackSubject)),
+                    Input("referral_id", "Referral (feedback on a referral)", "select",
+                          (Choice("", "—"), *referrals), optional=True),
+                    Input("provider_id", "Provider (feedback on a service)", "select",
+                          providers, optional=True),
+                    Input("service_id", "Service (feedback on a service)", "select",
+                          services, optional=True),
+                    Input("rating", "Rating", "select",
+                          (Choice("", "— choose —"), *(Choice(str(n), f"{n} — {w}") for n, w in
+                           enumerate(("poor", "fair", "good", "very good", "excellent"),
+                                     start=1)))),
+                    Input("words", "In the client's own words", "textarea", optional=True),
+                    Input("agrees_with_plan", "Agrees with the plan (feedback on the plan)",
+                          "select", YES_NO, optional=True),
+                ),
+            )
         )  # fmt: skip
     return forms

@@ -16,7 +16,7 @@ version once they have looked.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -43,6 +43,7 @@ from cases.actors import Actor
 from cases.command_table import BY_UPDATE
 from cases.evolve import fold
 from cases.state import CaseState
+from casework.console import circle_forms
 from casework.console.case_actions import forms_for
 from casework.console.forms import (
     ActionForm,
@@ -64,7 +65,11 @@ from casework.console.web import (
 from directory import DirectoryError, ResourceDirectory, load_resource_directory
 from events.fields import Identifier, LongText
 from events.vocabulary import (
+    AdvocacyConcluded,
+    AdvocacyOpened,
+    AdvocacyStepRecorded,
     AssessmentRecorded,
+    ClientFeedbackRecorded,
     ContactLogged,
     GoalProgressRecorded,
     GoalsEvaluated,
@@ -116,6 +121,9 @@ class Conflict:
     still_offered: bool
 
 
+AdvocacyEvent = AdvocacyOpened | AdvocacyStepRecorded | AdvocacyConcluded
+
+
 @dataclass
 class CaseRecord:
     """What the page shows besides the state: details folded from the case's events."""
@@ -126,6 +134,9 @@ class CaseRecord:
     evaluations: list[tuple[datetime, str, GoalsEvaluated]]
     reports: list[tuple[datetime, ProviderReportReceived]]
     timeline: list[Line]
+    advocacy: list[tuple[datetime, str, AdvocacyEvent]] = field(default_factory=list)
+    """Advocacy events, oldest first (issue 16)."""
+    feedback: list[tuple[datetime, str, ClientFeedbackRecorded]] = field(default_factory=list)
 
 
 async def case_record(app: Casework, case_id: str) -> CaseRecord:
@@ -146,6 +157,10 @@ async def case_record(app: Casework, case_id: str) -> CaseRecord:
             record.evaluations.append((at, who, event))
         elif isinstance(event, ProviderReportReceived):
             record.reports.append((at, event))
+        elif isinstance(event, AdvocacyOpened | AdvocacyStepRecorded | AdvocacyConcluded):
+            record.advocacy.append((at, who, event))
+        elif isinstance(event, ClientFeedbackRecorded):
+            record.feedback.append((at, who, event))
         record.timeline.append(
             Line(recorded.stream_version, recorded.event_type, describe(event), who,
                  recorded.metadata.actor_role, at)
@@ -348,6 +363,7 @@ async def act(request: Request, case_id: str, action: str) -> Response:
                 expected_version=version,
             )  # fmt: skip
         else:
+            data = circle_forms.prepare(action, data)
             cmd = await _command(app, actor, action, data, version, spec, filled, maps)
             if cmd is None:
                 return await render_case(request, principal, valid,

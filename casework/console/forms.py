@@ -15,7 +15,9 @@ with, cases/commands.py) land on the input they are about. Parsing is plain:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
@@ -31,6 +33,12 @@ class Submitted(Protocol):
 class Choice:
     value: str
     label: str
+
+
+def enum_choices(values: Iterable[StrEnum], blank: str | None = "— choose —") -> tuple[Choice, ...]:
+    """A select's choices for an enum's values (`_` read as spaces), after a blank one."""
+    found = tuple(Choice(v.value, v.value.replace("_", " ")) for v in values)
+    return ((Choice("", blank),) if blank is not None else ()) + found
 
 
 @dataclass(frozen=True)

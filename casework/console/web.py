@@ -152,8 +152,10 @@ def sign_in_csrf(request: Request) -> str:
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("caseload", "My caseload", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
     ("approvals", "Approvals", frozenset({Role.SUPERVISOR})),
+    ("actions", "Actions", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
     ("board", "Overdue and escalations", frozenset({Role.SUPERVISOR, Role.MANAGER})),
     ("transfers", "Transfers", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
+    ("outcomes", "Outcomes", frozenset({Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR})),
     ("audit", "Audit", frozenset({Role.AUDITOR, Role.MANAGER})),
     ("directory", "Directory and policy", frozenset(Role)),
 )
@@ -171,8 +173,10 @@ HOME: dict[Role, str] = {
 PATHS = {
     "caseload": f"{PREFIX}/caseload",
     "approvals": f"{PREFIX}/approvals",
+    "actions": f"{PREFIX}/actions",
     "board": f"{PREFIX}/board",
     "transfers": f"{PREFIX}/transfers",
+    "outcomes": f"{PREFIX}/outcomes",
     "audit": f"{PREFIX}/audit",
     "directory": f"{PREFIX}/directory",
 }

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -77,6 +78,49 @@ class Api:
 
     async def actor(self, staff_id: str) -> Actor:
         return await resolve_actor(self.app.store, staff_id)
+
+
+class ApiLike(Protocol):
+    """What `Case` needs of an API fixture (this module's `Api` or tests/api/test_api.py's)."""
+
+    http: httpx.AsyncClient
+    app: Casework
+
+
+class Case:
+    """One case through the HTTP API: its commands (table routes), `case show`, its
+    stream version in the log."""
+
+    def __init__(self, api: ApiLike, case_id: str) -> None:
+        self.api = api
+        self.case_id = case_id
+
+    async def send(self, who: dict[str, str], update: str, body: Any) -> httpx.Response:
+        return await self.api.http.post(
+            f"/api/v1/cases/{self.case_id}/commands/{update}",
+            json=body,
+            headers={**who, "If-Match": "*"},
+        )
+
+    async def ok(self, who: dict[str, str], update: str, body: Any) -> dict[str, Any]:
+        answer = await self.send(who, update, body)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    async def show(self, who: dict[str, str]) -> dict[str, Any]:
+        shown = await self.api.http.get(f"/api/v1/cases/{self.case_id}", headers=who)
+        assert shown.status_code == 200, shown.text
+        state: dict[str, Any] = shown.json()
+        return state
+
+    async def version(self) -> int:
+        return await self.api.app.store.stream_version(f"case-{self.case_id}")
+
+    async def events(self, who: dict[str, str], update: str, body: Any) -> list[str]:
+        """The types of the events a command that must succeed recorded."""
+        events: list[str] = (await self.ok(who, update, body))["events"]
+        return events
 
 
 async def seed_staff(store: EventStore) -> None:

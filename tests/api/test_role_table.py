@@ -50,7 +50,7 @@ from casework.api.cases import NOT_BY_THIS_ROUTE
 from events.store import EventStore
 from events.vocabulary import ApprovalKind, ClosureReason
 from tests.api.conftest import STAFF, Api
-from tests.cases import inputs
+from tests.cases import advocacy_inputs, inputs
 from tests.projections.conftest import catch_up
 
 Outcome = Literal["allowed", "forbidden", "hidden"]
@@ -138,6 +138,20 @@ class Builder:
                 await asyncio.sleep(0.05)
         return case_id
 
+    async def advocating(self) -> str:
+        """Opened, with advocacy-1 open (its next step a week after opening)."""
+        case_id = await self.opened()
+        step = (await self.cases.state(case_id)).opened_at.date() + timedelta(days=7)
+        await self.run(case_id, advocacy_inputs.open_advocacy(step, actor=self.manager))
+        return case_id
+
+    async def with_action(self) -> str:
+        """Active, with action-1 open (the client's, due long after the walk)."""
+        case_id = await self.active()
+        add = c.AddAction(actor=self.manager, **_ADD_ACTION)
+        await self.run(case_id, add)
+        return case_id
+
     async def on_hold(self) -> str:
         case_id = await self.opened()
         until = (await self.cases.state(case_id)).opened_at + timedelta(days=30)
@@ -178,6 +192,14 @@ class Cell:
     for a transfer reply)."""
     seen: tuple[str, str] = (TEAM, WORKER)
     """The case's own team and worker (who may see it)."""
+
+
+_ADD_ACTION: dict[str, Any] = {
+    "goal_id": "housing",
+    "description": "Bring ID documents to the housing office",
+    "owner": {"kind": "client"},
+    "due_at": "2099-12-31",
+}
 
 
 def _plan() -> dict[str, Any]:
@@ -222,6 +244,25 @@ CELLS: dict[str, Cell] = {
     "resume": Cell(Builder.on_hold, lambda: {"reason": "home again"}),
     "record_note": Cell(Builder.opened, lambda: {"text": "called the GP"}, repeatable=True),
     "reopen": Cell(Builder.closed, lambda: {"reason": "relapse"}),
+    "open_advocacy": Cell(Builder.opened, lambda: {}, repeatable=True),  # see `Walk.body`
+    "advocacy_step": Cell(Builder.advocating, lambda: {}, repeatable=True),  # see `Walk.body`
+    "conclude_advocacy": Cell(
+        Builder.advocating, lambda: {"advocacy_id": "advocacy-1", "outcome": "resolved"}
+    ),
+    "add_action": Cell(Builder.active, lambda: dict(_ADD_ACTION), repeatable=True),
+    "complete_action": Cell(Builder.with_action, lambda: {"action_id": "action-1"}),
+    "drop_action": Cell(
+        Builder.with_action, lambda: {"action_id": "action-1", "reason": "no longer needed"}
+    ),
+    "reassign_action": Cell(
+        Builder.with_action,
+        lambda: {"action_id": "action-1", "owner": {"kind": "family"}, "reason": "sister helps"},
+    ),
+    "record_feedback": Cell(
+        Builder.drafted,
+        lambda: {"subject": "plan", "rating": 4, "agrees_with_plan": True},
+        repeatable=True,
+    ),
 }
 
 
@@ -339,6 +380,23 @@ class Walk:
             return {"reason": "in hospital", "until": until.isoformat()}
         if update == "log_contact":
             return {"kind": "phone", "contact_date": opened_at.date().isoformat()}
+        step = (opened_at.date() + timedelta(days=14)).isoformat()
+        if update == "open_advocacy":
+            return {
+                "barrier": "benefit_stopped",
+                "organisation": "Benefits Office",
+                "action": "request",
+                "consent_by": "client",
+                "next_step": "a decision",
+                "next_step_date": step,
+            }
+        if update == "advocacy_step":
+            return {
+                "advocacy_id": "advocacy-1",
+                "action": "appeal",
+                "next_step": "tribunal",
+                "next_step_date": step,
+            }
         return CELLS[update].body()
 
     async def command(self, update: str) -> list[tuple[str, Outcome, int, str]]:
@@ -433,6 +491,7 @@ CASE_READS: dict[str, Query] = {
     "/history": Query.CASE_HISTORY,
     "/timeline": Query.CASE_HISTORY,
     "/summary": Query.CASE_DETAILS,
+    "/export": Query.CASE_EXPORT,
 }
 LIST_READS: dict[str, Query] = {
     "/api/v1/caseload": Query.CASELOAD,
@@ -441,6 +500,7 @@ LIST_READS: dict[str, Query] = {
     "/api/v1/reviews": Query.REVIEWS,
     "/api/v1/escalations": Query.ESCALATIONS,
     "/api/v1/outcomes": Query.OUTCOMES,
+    "/api/v1/conferences": Query.CONFERENCES,
 }
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from cases import actions, circle, schedule
 from cases import command_table as table
 from cases import commands as c
 from cases import decide as rules
-from cases import schedule
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.batch import Batch, batch, follow_ups
 from cases.evolve import evolve, open_state
@@ -20,9 +20,13 @@ from cases.scoring import score
 from cases.state import CaseState
 from events.registry import DomainEvent
 from events.vocabulary import (
+    ActionOwner,
+    ActionOwnerKind,
     ApprovalKind,
     AssessmentRecorded,
     CaseOpened,
+    CircleRole,
+    CircleShare,
     ClosureReason,
     ContactKind,
     EscalationResolved,
@@ -34,8 +38,10 @@ from events.vocabulary import (
     ReviewScheduled,
     RiskLevel,
 )
-from tests.cases import inputs
+from tests.cases import advocacy_inputs, inputs
 from tests.cases.people import ALICE, BOB, CAROL, ERIN, MAX
+from tests.cases.test_circle import GP, with_circle
+from tests.cases.test_circle import conference as circle_conference
 from tests.cases.test_rules import NOW, apply, opened, with_active_plan
 
 ADMIN = Actor(staff_id="root", role=Role.ADMIN)
@@ -60,6 +66,20 @@ UPDATE_NAMES = {
     c.HoldCase: "hold",
     c.ResumeCase: "resume",
     c.RecordNote: "record_note",
+    c.AddAction: "add_action",
+    c.CompleteAction: "complete_action",
+    c.DropAction: "drop_action",
+    c.ReassignAction: "reassign_action",
+    c.AddCircleMember: "add_circle_member",
+    c.UpdateCircleMember: "update_circle_member",
+    c.RemoveCircleMember: "remove_circle_member",
+    c.RecordCircleConsent: "record_circle_consent",
+    c.ShareWithCircle: "share_with_circle",
+    c.RecordConference: "record_conference",
+    c.OpenAdvocacy: "open_advocacy",
+    c.RecordAdvocacyStep: "advocacy_step",
+    c.ConcludeAdvocacy: "conclude_advocacy",
+    c.RecordFeedback: "record_feedback",
     c.ForgetClient: "forget",
     c.ApplyPolicy: "apply_policy",
     c.Reopen: "reopen",
@@ -162,7 +182,21 @@ RULES: dict[type[c.Command], Rule] = {
     c.ResumeCase: rules.decide_resume,
     c.RecordNote: rules.decide_note,
     c.ForgetClient: rules.decide_forget,
+    c.OpenAdvocacy: lambda s, cmd: rules.decide_open_advocacy(s, cmd, NOW),
+    c.RecordAdvocacyStep: lambda s, cmd: rules.decide_advocacy_step(s, cmd, NOW),
+    c.ConcludeAdvocacy: rules.decide_conclude_advocacy,
+    c.RecordFeedback: rules.decide_feedback,
     c.Reopen: rules.decide_reopen,
+    c.AddCircleMember: circle.decide_add_member,
+    c.UpdateCircleMember: circle.decide_update_member,
+    c.RemoveCircleMember: circle.decide_remove_member,
+    c.RecordCircleConsent: circle.decide_circle_consent,
+    c.ShareWithCircle: circle.decide_share,
+    c.RecordConference: lambda s, cmd: circle.decide_conference(s, cmd, NOW),
+    c.AddAction: lambda s, cmd: actions.decide_add_action(s, cmd, NOW),
+    c.CompleteAction: lambda s, cmd: actions.decide_complete_action(s, cmd, NOW),
+    c.DropAction: lambda s, cmd: actions.decide_drop_action(s, cmd, NOW),
+    c.ReassignAction: lambda s, cmd: actions.decide_reassign_action(s, cmd, NOW),
     # The two that yield no events of their own: they only check.
     c.RecordAssessment: assessment_checked,
     c.ApplyPolicy: policy_checked,
@@ -212,7 +246,31 @@ def states() -> dict[str, CaseState]:
         "closure pending": closing,
         "closed": closed,
         "on hold": held,
+        "advocating": advocating(),
+        "with a circle": with_circle(),
+        "with an action": with_an_action(),
     }
+
+
+SISTER = ActionOwner(kind=ActionOwnerKind.FAMILY, name="Mona")
+ADD_ACTION = c.AddAction(
+    actor=ALICE,
+    goal_id="housing",
+    description="bring ID to the housing office",
+    owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
+    due_at=NOW + timedelta(days=5),
+)
+
+
+def advocating() -> CaseState:
+    state = opened()
+    cmd = advocacy_inputs.open_advocacy(NOW.date() + timedelta(days=7))
+    return apply(state, ALICE, rules.decide_open_advocacy(state, cmd, NOW))
+
+
+def with_an_action() -> CaseState:
+    state = with_active_plan()
+    return apply(state, ALICE, actions.decide_add_action(state, ADD_ACTION, NOW))
 
 
 EVALUATE = c.Evaluate(
@@ -262,6 +320,34 @@ COMMANDS: list[c.Command] = [
     c.ApplyPolicy(actor=ALICE, policy=DEFAULT_POLICY),
     c.Reopen(actor=CAROL, reason="relapse"),
     c.Reopen(actor=ALICE, reason="relapse"),
+    advocacy_inputs.open_advocacy(NOW.date() + timedelta(days=7)),
+    advocacy_inputs.open_advocacy(NOW.date() - timedelta(days=1)),
+    advocacy_inputs.appeal("advocacy-1", NOW.date() + timedelta(days=30)),
+    advocacy_inputs.appeal("advocacy-1", NOW.date() - timedelta(days=1)),
+    advocacy_inputs.won("advocacy-1"),
+    advocacy_inputs.won("advocacy-2"),
+    advocacy_inputs.plan_feedback(),
+    advocacy_inputs.referral_feedback(),
+    c.AddCircleMember(actor=ALICE, role=CircleRole.GP, details=GP),
+    c.AddCircleMember(actor=ERIN, role=CircleRole.GP, details=GP),
+    c.UpdateCircleMember(actor=ALICE, member_id="member-1", role=CircleRole.CARER),
+    c.UpdateCircleMember(actor=ALICE, member_id="member-9", role=CircleRole.CARER),
+    c.RemoveCircleMember(actor=ALICE, member_id="member-1", reason="moved away"),
+    c.RemoveCircleMember(actor=ERIN, member_id="member-1", reason="moved away"),
+    c.RecordCircleConsent(actor=ALICE, member_id="member-1", shared=[CircleShare.PROGRESS]),
+    c.RecordCircleConsent(actor=ALICE, member_id="member-2", shared=[CircleShare.PROGRESS]),
+    c.ShareWithCircle(actor=ALICE, member_id="member-1", items=[CircleShare.PLAN]),
+    c.ShareWithCircle(actor=ALICE, member_id="member-1", items=[CircleShare.PROGRESS]),
+    circle_conference(),
+    circle_conference(NOW.date() + timedelta(days=2)),
+    ADD_ACTION,
+    ADD_ACTION.model_copy(update={"goal_id": "nothing"}),
+    c.CompleteAction(actor=BOB, action_id="action-1"),
+    c.CompleteAction(actor=ERIN, action_id="action-1"),
+    c.DropAction(actor=ALICE, action_id="action-1", reason="moved"),
+    c.DropAction(actor=ALICE, action_id="action-2", reason="moved"),
+    c.ReassignAction(actor=CAROL, action_id="action-1", owner=SISTER, reason="helps"),
+    c.ReassignAction(actor=BOB, action_id="action-1", owner=SISTER, reason="helps"),
 ]
 
 

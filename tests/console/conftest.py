@@ -39,12 +39,13 @@ from directory import add_provider, add_service, resolve_actor
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.store import EventStore
-from events.vocabulary import ClientDetails, ReferralSource
+from events.vocabulary import ApprovalKind, ClientDetails, ReferralSource
 from infrastructure.database import create_pool
 from infrastructure.embedded_postgres import free_port
 from infrastructure.settings import Settings
 from projections.catalog import all_projections
 from projections.runner import run_projections
+from tests.cases import inputs
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, with_database
 from tests.security.test_access_log import staff
@@ -126,6 +127,20 @@ class Stack:
             )
         )
         return str(case_id)
+
+    async def open_case_with_plan(self, ref: str) -> str:
+        """A new case of alice's, assessed, with a plan carol approved."""
+        case_id = await self.open_case(ref)
+        alice = await resolve_actor(self.app.store, "alice")
+        carol = await resolve_actor(self.app.store, "carol")
+        for cmd in (
+            inputs.assessment(actor=alice),
+            inputs.plan(actor=alice),
+            c.SubmitPlan(actor=alice),
+            c.DecideApproval(actor=carol, kind=ApprovalKind.PLAN, approve=True),
+        ):
+            await self.cases.execute(case_id, cmd)
+        return case_id
 
     async def until_projected(self, case_id: str, version: int | None = None) -> None:
         """Wait until the read models show the case (at `version` or later)."""

@@ -119,6 +119,8 @@ async def test_every_page_passes_axe(stack: Stack) -> None:
     await check(carol, "approvals")
     await carol.goto("/console/board")
     await check(carol, "board")
+    await carol.goto("/console/outcomes")
+    await check(carol, "outcomes")
 
     erin = await browser(stack, "erin")
     await erin.goto(f"/console/cases/{uuid.uuid4()}")

@@ -105,17 +105,26 @@ async def test_verify_finds_a_recomputed_hash_with_a_broken_link(
 
 
 async def test_verify_command_exits_1_naming_the_tampered_event(
-    store: EventStore, pool: asyncpg.Pool, database_url: str
+    pool: asyncpg.Pool, database_url: str
 ) -> None:
     import json
     import os
     import subprocess
     import sys
 
+    from events.origin import OriginKeyring
     from tests.conftest import ROOT
 
+    # Appended as the engine appends: every event with its origin proof.
+    origin = OriginKeyring.generate("test-origin")
+    store = EventStore(pool, origin=origin)
     await store.append("case-a", 0, [contact_event(i) for i in range(3)])
-    env = {**os.environ, "DATABASE_URL": database_url, "CASEWORK_LOG_LEVEL": "ERROR"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "CASEWORK_LOG_LEVEL": "ERROR",
+        "CASEWORK_ORIGIN_KEYS": origin.to_spec(),
+    }
     args = [sys.executable, "-m", "starter", "verify", "--chains-only", "--json"]
     clean = await asyncio.to_thread(
         subprocess.run, args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

@@ -45,7 +45,7 @@ from events.vocabulary import (
     GoalStatus,
     NextStep,
 )
-from tests.cases import inputs
+from tests.cases import advocacy_inputs, inputs
 from tests.cases.people import ALICE, CAROL, ERIN, MAX
 from tests.faults.conftest import FaultReport
 from tests.workflows import scenarios
@@ -163,6 +163,35 @@ POLICY_VALUES = [
     ("a review interval of 'forever'", {"review_interval": "forever"}),
     ("a ladder of 11 steps", {"escalation_ladder": [{"notify": "manager", "after": 0}] * 11}),
     ("a negative grace", {"review_grace": -5}),
+]
+CIRCLE_MEMBER = {"name": "Mona Quennell", "relationship": "sister", "contact": {"phone": "555"}}
+CIRCLE_MEMBER_VALUES = [
+    ("a 201-character name", {**CIRCLE_MEMBER, "name": "x" * 201}),
+    ("no name", {k: v for k, v in CIRCLE_MEMBER.items() if k != "name"}),
+    ("a phone with a NUL byte", {**CIRCLE_MEMBER, "contact": {"phone": "555\x00"}}),
+    ("10,001 characters of notes", {**CIRCLE_MEMBER, "notes": "x" * 10_001}),
+    ("an extra field", {**CIRCLE_MEMBER, "ssn": "078-05-1120"}),
+    ("a string", "Mona"),
+]
+CIRCLE_SHARES = [("an unknown item", ["diary"]), ("a string", "plan"), ("null", None)]
+CONFERENCE = {
+    "held_on": datetime.now(UTC).date().isoformat(),
+    "client_attended": True,
+    "participants": {"staff": ["alice"], "circle": []},
+    "decisions": ["Mona drives Rosalind to the viewings"],
+}
+CONFERENCE_VALUES = [
+    ("held in 1999", {**CONFERENCE, "held_on": "1999-12-31"}),
+    ("held on no date", {**CONFERENCE, "held_on": "soon"}),
+    ("31 decisions", {**CONFERENCE, "decisions": ["x"] * 31}),
+    ("a 201-character decision", {**CONFERENCE, "decisions": ["x" * 201]}),
+    ("a staff id with SQL", {**CONFERENCE, "participants": {"staff": ["x'; --"]}}),
+    ("51 circle members", {**CONFERENCE, "participants": {"circle": ["m"] * 51}}),
+    (
+        "an action without an owner",
+        {**CONFERENCE, "actions": [{"goal_id": "housing", "description": "x", "due_at": "x"}]},
+    ),
+    ("an extra field", {**CONFERENCE, "approved_by": "max"}),
 ]
 
 Values = list[tuple[str, Json]]
@@ -304,6 +333,99 @@ SPECS: list[Spec] = [
         {"policy": POLICY_VALUES},
     ),
     Spec("reopen", c.Reopen, {"actor": ACTOR, "reason": "new crisis"}, {"reason": SHORT_TEXT}),
+    Spec(
+        "open_advocacy",
+        c.OpenAdvocacy,
+        _dump(advocacy_inputs.open_advocacy(IN_A_WEEK.date())),
+        {
+            "barrier": ENUM,
+            "organisation": SHORT_TEXT,
+            "action": ENUM,
+            "consent_by": ENUM,
+            "consent_name": SHORT_TEXT,
+            "details": LONG_TEXT,
+            "next_step": SHORT_TEXT,
+            "next_step_date": CONTACT_DATE,
+        },
+    ),
+    Spec(
+        "advocacy_step",
+        c.RecordAdvocacyStep,
+        _dump(advocacy_inputs.appeal("advocacy-1", IN_A_WEEK.date())),
+        {
+            "advocacy_id": IDENTIFIER,
+            "action": ENUM,
+            "note": LONG_TEXT,
+            "next_step": SHORT_TEXT,
+            "next_step_date": CONTACT_DATE,
+        },
+    ),
+    Spec(
+        "conclude_advocacy",
+        c.ConcludeAdvocacy,
+        _dump(advocacy_inputs.won("advocacy-1")),
+        {"advocacy_id": IDENTIFIER, "outcome": ENUM, "note": LONG_TEXT},
+    ),
+    Spec(
+        "record_feedback",
+        c.RecordFeedback,
+        _dump(advocacy_inputs.plan_feedback()),
+        {
+            "subject": ENUM,
+            "rating": [("zero", 0), ("six", 6), ("a word", "good"), ("null", None)],
+            "words": LONG_TEXT,
+            "referral_id": IDENTIFIER,
+            "agrees_with_plan": [v for v in BOOL if v[0] != "null"],
+        },
+    ),
+    Spec(
+        "add_circle_member",
+        c.AddCircleMember,
+        {"actor": ACTOR, "role": "family_member", "details": CIRCLE_MEMBER},
+        {"role": ENUM, "details": CIRCLE_MEMBER_VALUES},
+    ),
+    Spec(
+        "update_circle_member",
+        c.UpdateCircleMember,
+        {"actor": ACTOR, "member_id": "member-1", "name": "Mona Quennell"},
+        {
+            "member_id": IDENTIFIER,
+            "role": [v for v in ENUM if v[0] != "null"],
+            "name": SHORT_TEXT,
+            "relationship": SHORT_TEXT,
+            "contact": [("a phone with a NUL byte", {"phone": "555\x00"}), ("a string", "x")],
+            "notes": LONG_TEXT,
+        },
+    ),
+    Spec(
+        "remove_circle_member",
+        c.RemoveCircleMember,
+        {"actor": ACTOR, "member_id": "member-1", "reason": "moved abroad"},
+        {"member_id": IDENTIFIER, "reason": SHORT_TEXT},
+    ),
+    Spec(
+        "record_circle_consent",
+        c.RecordCircleConsent,
+        {"actor": ACTOR, "member_id": "member-1", "shared": ["plan"]},
+        {"member_id": IDENTIFIER, "shared": CIRCLE_SHARES, "note": LONG_TEXT},
+    ),
+    Spec(
+        "share_with_circle",
+        c.ShareWithCircle,
+        {"actor": ACTOR, "member_id": "member-1", "items": ["plan"]},
+        {
+            "member_id": IDENTIFIER,
+            "items": [*CIRCLE_SHARES, ("none", [])],
+            "conference_id": IDENTIFIER,
+            "note": LONG_TEXT,
+        },
+    ),
+    Spec(
+        "record_conference",
+        c.RecordConference,
+        {"actor": ACTOR, "conference": CONFERENCE},
+        {"conference": CONFERENCE_VALUES},
+    ),
 ]
 """Every Update command of the case workflow (OpenCase starts the workflow: see below)."""
 
@@ -486,6 +608,27 @@ async def test_hostile_input_on_every_command_is_refused_and_writes_nothing(
                 c.RequestTransfer(actor=ALICE, to_team="north", to_worker=ERIN, reason="x"),
             ),
             ("until", c.HoldCase(actor=ALICE, reason="x", until=datetime(2001, 1, 1, tzinfo=UTC))),
+            (
+                "member_id",
+                c.ShareWithCircle.model_validate(
+                    {"actor": ACTOR, "member_id": "member-99", "items": ["plan"]}
+                ),
+            ),
+            (
+                "conference.held_on",
+                c.RecordConference.model_validate(
+                    {"actor": ACTOR, "conference": {**CONFERENCE, "held_on": "2099-01-01"}}
+                ),
+            ),
+            (
+                "conference.participants.circle",
+                c.RecordConference.model_validate(
+                    {
+                        "actor": ACTOR,
+                        "conference": {**CONFERENCE, "participants": {"circle": ["member-9"]}},
+                    }
+                ),
+            ),
         ]
         for field, cmd in wrong:
             tally.sent += 1

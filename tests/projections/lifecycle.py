@@ -23,10 +23,19 @@ from events.vocabulary import (
     AssessmentRecorded,
     CaseAssigned,
     CaseClosed,
+    CaseConferenceRecorded,
     CaseOnHold,
     CaseOpened,
     CaseReopened,
     CaseResumed,
+    CircleConsentRecorded,
+    CircleMemberAdded,
+    CircleMemberDetails,
+    CircleMemberRemoved,
+    CircleMemberUpdated,
+    CircleRole,
+    CircleShare,
+    ClientContact,
     ClientDetails,
     ClientParticipation,
     ClosureReason,
@@ -48,6 +57,7 @@ from events.vocabulary import (
     GoalStatus,
     GoalTerm,
     NextStep,
+    Participants,
     PlanActivated,
     PlanDrafted,
     ProviderReportReceived,
@@ -65,6 +75,7 @@ from events.vocabulary import (
     ReviewScheduled,
     RiskLevel,
     SharedField,
+    SharedWithCircleMember,
     TransferAccepted,
     TransferRejected,
     TransferRequested,
@@ -130,6 +141,9 @@ class CaseState:
     escalation: tuple[str, int] | None = None  # (id, level)
     escalations: int = 0
     on_hold: bool = False
+    circle: list[str] = field(default_factory=list)  # active circle members
+    circle_added: int = 0
+    conferences: int = 0
 
 
 def _meta(actor: str, role: str) -> EventMetadata:
@@ -219,6 +233,7 @@ def _options(s: CaseState) -> list[str]:
         opts.append("transfer_answer")
     if s.pending is None:
         opts += ["request_closure", "close"]
+    opts += ["circle", "conference"]
     return sorted(set(opts))
 
 
@@ -439,6 +454,58 @@ def _step_follow_up(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
     )
 
 
+def _step_circle(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
+    """The circle of support: a member added, or one updated, removed, consented for or
+    shared with (their details are the client's personal data: never in a read model)."""
+    details = CircleMemberDetails(
+        name=f"Sister of {CLIENT_NAME}",
+        relationship="sister",
+        contact=ClientContact(phone="555-0199"),
+        notes=f"{CLIENT_NAME} asked us to call her",
+    )
+    op = c.choice(["add", "update", "remove", "consent", "share"] if s.circle else ["add"])
+    if op == "add":
+        s.circle_added += 1
+        member_id = f"member-{s.circle_added}"
+        s.circle.append(member_id)
+        emit(
+            CircleMemberAdded(member_id=member_id, role=c.choice(list(CircleRole)), details=details)
+        )
+        return
+    member_id = c.choice(s.circle)
+    if op == "update":
+        emit(
+            CircleMemberUpdated(
+                member_id=member_id, role=c.choice(list(CircleRole)), details=details
+            )
+        )
+    elif op == "remove":
+        s.circle.remove(member_id)
+        emit(CircleMemberRemoved(member_id=member_id, reason="moved away"))
+    elif op == "consent":
+        shared = [x for x in CircleShare if c.integer(0, 1)]
+        emit(CircleConsentRecorded(member_id=member_id, shared=shared, note=CLIENT_NAME))
+    else:
+        emit(SharedWithCircleMember(member_id=member_id, items=[CircleShare.PLAN]))
+
+
+def _step_conference(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
+    s.conferences += 1
+    emit(
+        CaseConferenceRecorded(
+            conference_id=f"conference-{s.conferences}",
+            held_on=s.clock.date(),
+            client_attended=bool(c.integer(0, 1)),
+            participants=Participants(
+                staff=[s.worker, supervisor_of(s.team)][: c.integer(1, 2)],
+                circle=[m for m in s.circle if c.integer(0, 1)],
+            ),
+            decisions=[f"{CLIENT_NAME} moves in with her sister"][: c.integer(0, 1)],
+            notes=f"{CLIENT_NAME} chaired it",
+        )
+    )
+
+
 def _step_reopen(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
     s.status = "open"
     emit(CaseReopened(reason="client returned"))
@@ -578,4 +645,6 @@ _STEPS = {
     "hold": _step_hold,
     "resume": _step_resume,
     "follow_up": _step_follow_up,
+    "circle": _step_circle,
+    "conference": _step_conference,
 }

@@ -11,8 +11,10 @@ import asyncpg
 
 from projections import (
     MIGRATIONS_DIR,
+    actions,
     approvals,
     case_summary,
+    circle,
     outcomes,
     queries,
     referrals,
@@ -31,6 +33,8 @@ UNITS: tuple[ModuleType, ...] = (
     outcomes,
     timeline,
     transfers,
+    actions,
+    circle,
 )
 
 

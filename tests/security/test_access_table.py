@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import pytest
 
+from cases import actions, circle
 from cases import commands as c
 from cases import decide as rules
 from cases.access import (
@@ -45,17 +46,23 @@ from directory import StaffDirectory, decide_add_team
 from directory.errors import DirectoryError
 from events.registry import DomainEvent
 from events.vocabulary import (
+    ActionOwner,
+    ActionOwnerKind,
     ApprovalKind,
     CaseOpened,
+    CircleMemberDetails,
+    CircleRole,
+    CircleShare,
     ClosureReason,
     ContactKind,
     GoalEvaluation,
     GoalOutcome,
     GoalStatus,
     NextStep,
+    Participants,
 )
 from projections.scope import case_scope
-from tests.cases import inputs
+from tests.cases import advocacy_inputs, inputs
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -194,6 +201,47 @@ def transfer_pending(s: Subject) -> CaseState:
 
 def just_opened(s: Subject) -> CaseState:
     return opened(s.team, s.worker)
+
+
+def in_circle(s: Subject) -> CaseState:
+    """An active plan, a circle member (member-1) the client consented to share it with."""
+    state = active(s)
+    add = c.AddCircleMember(
+        actor=BUILDER, role=CircleRole.FAMILY_MEMBER, details=CircleMemberDetails(name="Mona")
+    )
+    state = apply(state, BUILDER, circle.decide_add_member(state, add))
+    agree = c.RecordCircleConsent(actor=BUILDER, member_id="member-1", shared=[CircleShare.PLAN])
+    return apply(state, BUILDER, circle.decide_circle_consent(state, agree))
+
+
+def conference(actor: Actor) -> c.RecordConference:
+    return c.RecordConference(
+        actor=actor,
+        conference=c.ConferenceInput(
+            held_on=NOW.date(),
+            client_attended=True,
+            participants=Participants(staff=[actor.staff_id], circle=["member-1"]),
+            decisions=["Mona joins the housing viewings"],
+        ),
+    )
+
+
+def with_action(s: Subject) -> CaseState:
+    state = active(s)
+    add = c.AddAction(
+        actor=BUILDER,
+        goal_id="housing",
+        description="bring ID",
+        owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
+        due_at=NOW + timedelta(days=3),
+    )
+    return apply(state, BUILDER, actions.decide_add_action(state, add, NOW))
+
+
+def advocating(s: Subject) -> CaseState:
+    state = opened(s.team, s.worker)
+    cmd = advocacy_inputs.open_advocacy(NOW.date(), actor=BUILDER)
+    return apply(state, BUILDER, rules.decide_open_advocacy(state, cmd, NOW))
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -386,11 +434,148 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
             ),
         ),
     ),
+    "add circle member": (
+        Action.CIRCLE,
+        on(
+            just_opened,
+            lambda st, a: circle.decide_add_member(
+                st,
+                c.AddCircleMember(
+                    actor=a, role=CircleRole.GP, details=CircleMemberDetails(name="Dr Okafor")
+                ),
+            ),
+        ),
+    ),
+    "update circle member": (
+        Action.CIRCLE,
+        on(
+            in_circle,
+            lambda st, a: circle.decide_update_member(
+                st, c.UpdateCircleMember(actor=a, member_id="member-1", role=CircleRole.CARER)
+            ),
+        ),
+    ),
+    "remove circle member": (
+        Action.CIRCLE,
+        on(
+            in_circle,
+            lambda st, a: circle.decide_remove_member(
+                st, c.RemoveCircleMember(actor=a, member_id="member-1", reason="moved away")
+            ),
+        ),
+    ),
+    "circle consent": (
+        Action.CIRCLE_CONSENT,
+        on(
+            in_circle,
+            lambda st, a: circle.decide_circle_consent(
+                st, c.RecordCircleConsent(actor=a, member_id="member-1", shared=[])
+            ),
+        ),
+    ),
+    "share with circle": (
+        Action.SHARE_WITH_CIRCLE,
+        on(
+            in_circle,
+            lambda st, a: circle.decide_share(
+                st, c.ShareWithCircle(actor=a, member_id="member-1", items=[CircleShare.PLAN])
+            ),
+        ),
+    ),
+    "case conference": (
+        Action.CONFERENCE,
+        on(in_circle, lambda st, a: circle.decide_conference(st, conference(a), NOW)),
+    ),
     "case note": (
         Action.NOTE,
         on(
             just_opened,
             lambda st, a: rules.decide_note(st, c.RecordNote(actor=a, text="called the GP")),
+        ),
+    ),
+    "add action": (
+        Action.PLAN_ACTIONS,
+        on(
+            active,
+            lambda st, a: actions.decide_add_action(
+                st,
+                c.AddAction(
+                    actor=a,
+                    goal_id="housing",
+                    description="bring ID",
+                    owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
+                    due_at=NOW + timedelta(days=3),
+                ),
+                NOW,
+            ),
+        ),
+    ),
+    "drop action": (
+        Action.PLAN_ACTIONS,
+        on(
+            with_action,
+            lambda st, a: actions.decide_drop_action(
+                st, c.DropAction(actor=a, action_id="action-1", reason="moved"), NOW
+            ),
+        ),
+    ),
+    "reassign action": (
+        Action.PLAN_ACTIONS,
+        on(
+            with_action,
+            lambda st, a: actions.decide_reassign_action(
+                st,
+                c.ReassignAction(
+                    actor=a,
+                    action_id="action-1",
+                    owner=ActionOwner(kind=ActionOwnerKind.FAMILY),
+                    reason="sister helps",
+                ),
+                NOW,
+            ),
+        ),
+    ),
+    "complete action": (
+        Action.COMPLETE_ACTION,
+        on(
+            with_action,
+            lambda st, a: actions.decide_complete_action(
+                st, c.CompleteAction(actor=a, action_id="action-1"), NOW
+            ),
+        ),
+    ),
+    "open advocacy": (
+        Action.ADVOCACY,
+        on(
+            just_opened,
+            lambda st, a: rules.decide_open_advocacy(
+                st, advocacy_inputs.open_advocacy(NOW.date(), actor=a), NOW
+            ),
+        ),
+    ),
+    "advocacy step": (
+        Action.ADVOCACY,
+        on(
+            advocating,
+            lambda st, a: rules.decide_advocacy_step(
+                st, advocacy_inputs.appeal("advocacy-1", NOW.date(), actor=a), NOW
+            ),
+        ),
+    ),
+    "conclude advocacy": (
+        Action.ADVOCACY,
+        on(
+            advocating,
+            lambda st, a: rules.decide_conclude_advocacy(
+                st, advocacy_inputs.won("advocacy-1", actor=a)
+            ),
+        ),
+    ),
+    "client feedback": (
+        Action.FEEDBACK,
+        on(
+            referred,
+            lambda st, a: rules.decide_feedback(st, advocacy_inputs.referral_feedback(actor=a)),
         ),
     ),
     "forget client": (

@@ -7,7 +7,8 @@ Histories are kept for good: record new labels after a workflow change rather th
 re-recording old ones (`closed_case` and `approved_plan` predate the review timers
 and show that `workflow.patched` keeps such cases replaying; v2 and v3 predate one append
 per command, v4 has it; v5 appends by a local activity with the log as the truth,
-PATCH_LOCAL_APPEND).
+PATCH_LOCAL_APPEND; v6 adds plan actions, advocacy, feedback, the circle of support and
+a forgotten client's case shedding its history (its first run is kept)).
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import asyncio
 import sys
 import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, cast
+from uuid import UUID
 
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
@@ -79,7 +82,7 @@ async def main(labels: list[str]) -> None:
                     team = "north" if role == "supervisor" else None
                     url = provider.notification_url(staff_id)
                     await add_staff(store, admin, staff_id, staff_id, role, team, url)
-                scenario = {
+                scenario: dict[str, Callable[[], Awaitable[UUID | tuple[UUID, str]]]] = {
                     "v2_closed_case": lambda: scenarios.closed_case(
                         cases, provider.provider_url("shelter-1")
                     ),
@@ -108,10 +111,18 @@ async def main(labels: list[str]) -> None:
                     "v5_reopened_case": lambda: scenarios.reopened_case(
                         cases, provider.provider_url("shelter-1")
                     ),
+                    "v6_circle_case": lambda: scenarios.circle_case(cases),
+                    "v6_practice_case": lambda: scenarios.practice_case(
+                        cases, env, provider.provider_url("shelter-1")
+                    ),
+                    "v6_forgotten_case": lambda: scenarios.forgotten_case(cases),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
-                for label, case_id in recorded.items():
-                    history = await cases.handle(case_id).fetch_history()
+                for label, outcome in recorded.items():
+                    # A scenario names the run to keep when it is not the latest one.
+                    case_id, run_id = outcome if isinstance(outcome, tuple) else (outcome, None)
+                    handle = env.client.get_workflow_handle(f"case-{case_id}", run_id=run_id)
+                    history = await handle.fetch_history()
                     (OUT / f"{label}.json").write_text(history.to_json())
             await env.shutdown()
             await pool.close()

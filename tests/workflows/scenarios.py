@@ -10,19 +10,36 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.case_client import CaseClient
 from cases import commands as c
+from cases.actors import Actor, Role
 from cases.policy import DEFAULT_POLICY, Policy
 from events.vocabulary import (
+    ActionOwner,
+    ActionOwnerKind,
+    AdvocacyAction,
+    AdvocacyBarrier,
+    AdvocacyOutcome,
     ApprovalKind,
+    CircleMemberDetails,
+    CircleRole,
+    CircleShare,
+    ClientContact,
     ClosureReason,
+    ConsentGiver,
     ContactKind,
+    FeedbackSubject,
     GoalEvaluation,
     GoalOutcome,
     GoalStatus,
     NextStep,
+    Participants,
     RiskLevel,
 )
 from tests.cases import inputs
 from tests.cases.people import ALICE, CAROL, ERIN, MAX
+from workflows.case import CaseWorkflow
+
+ROOT = Actor(staff_id="root", role=Role.ADMIN)
+"""The agency's first admin, who alone may forget a client."""
 
 
 async def days_after_opening(cases: CaseClient, case_id: UUID, days: int) -> date:
@@ -165,3 +182,215 @@ async def reopened_case(cases: CaseClient, provider_url: str) -> UUID:
         ),
     )
     return case_id
+
+
+async def circle_case(cases: CaseClient) -> UUID:
+    """Intake to closure with the client's circle of support: their sister and their GP,
+    consent to share the plan with the sister only, a case conference she takes part in that
+    agrees an action for her, the plan and the decisions shared with her, the GP's details
+    updated then removed, evaluation and closure."""
+    case_id = await approved_plan(cases)
+    sister = CircleMemberDetails(
+        name="Mona Quennell",
+        relationship="older sister",
+        contact=ClientContact(phone="555-0199"),
+    )
+    await cases.execute(
+        case_id, c.AddCircleMember(actor=ALICE, role=CircleRole.FAMILY_MEMBER, details=sister)
+    )
+    gp = CircleMemberDetails(name="Dr Okafor", organisation="Elm Row Surgery")
+    await cases.execute(case_id, c.AddCircleMember(actor=ALICE, role=CircleRole.GP, details=gp))
+    await cases.execute(
+        case_id,
+        c.RecordCircleConsent(
+            actor=ALICE,
+            member_id="member-1",
+            shared=[CircleShare.PLAN, CircleShare.CONFERENCE_DECISIONS],
+        ),
+    )
+    opened_at = (await cases.state(case_id)).opened_at
+    await cases.execute(
+        case_id,
+        c.RecordConference(
+            actor=CAROL,
+            conference=c.ConferenceInput(
+                held_on=opened_at.date(),
+                client_attended=True,
+                participants=Participants(staff=["alice", "carol"], circle=["member-1"]),
+                decisions=["Mona drives Rosalind to the viewings"],
+                actions=[
+                    c.ActionInput(
+                        goal_id="housing",
+                        description="Drive Rosalind to the Elm Row viewing",
+                        owner=ActionOwner(kind=ActionOwnerKind.FAMILY, name="Mona (sister)"),
+                        due_at=opened_at + timedelta(days=14),
+                    )
+                ],
+            ),
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.ShareWithCircle(
+            actor=ALICE,
+            member_id="member-1",
+            items=[CircleShare.PLAN, CircleShare.CONFERENCE_DECISIONS],
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.UpdateCircleMember(actor=ALICE, member_id="member-2", contact=ClientContact(phone="1")),
+    )
+    await cases.execute(
+        case_id, c.RemoveCircleMember(actor=ALICE, member_id="member-2", reason="changed GP")
+    )
+    await cases.execute(
+        case_id,
+        c.Evaluate(
+            actor=ALICE,
+            evaluations=[
+                GoalEvaluation(goal_id="housing", outcome=GoalOutcome.MET, reason="tenancy")
+            ],
+            next_step=NextStep.CLOSE,
+        ),
+    )
+    await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
+    await cases.execute(
+        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+    )
+    return case_id
+
+
+async def practice_case(cases: CaseClient, env: WorkflowEnvironment, provider_url: str) -> UUID:
+    """Issue 16's practice through the workflow: plan actions (one critical, left to go
+    overdue and escalate, then done late; one dropped; one handed to the client's sister),
+    advocacy with a lapsed next step followed up, an appeal and a win, the client's
+    feedback on the referral and the plan, then evaluation and closure."""
+    case_id = await approved_plan(cases)
+    await cases.execute(case_id, inputs.refer(url=provider_url))
+    await cases.execute(
+        case_id, c.ReferralReply(actor=ALICE, referral_id="referral-1", outcome="accepted")
+    )
+    opened_at = (await cases.state(case_id)).opened_at
+    for description, crisis in (("Call the crisis line if needed", True), ("Find a GP", False)):
+        await cases.execute(
+            case_id,
+            c.AddAction(
+                actor=ALICE,
+                goal_id="housing",
+                description=description,
+                owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
+                due_at=opened_at + timedelta(days=3),
+                crisis_plan=crisis,
+            ),
+        )
+    await cases.execute(
+        case_id,
+        c.OpenAdvocacy(
+            actor=ALICE,
+            barrier=AdvocacyBarrier.BENEFIT_STOPPED,
+            organisation="Benefits office",
+            action=AdvocacyAction.REQUEST,
+            consent_by=ConsentGiver.CLIENT,
+            details="Housing benefit stopped after a missed letter",
+            next_step="Reconsideration decision",
+            next_step_date=opened_at.date() + timedelta(days=4),
+        ),
+    )
+    await env.sleep(timedelta(days=6))  # reminders, overdue, level 1, advocacy follow-up
+    await cases.execute(case_id, c.CompleteAction(actor=ALICE, action_id="action-1"))
+    await cases.execute(
+        case_id, c.DropAction(actor=ALICE, action_id="action-2", reason="registered already")
+    )
+    await cases.execute(
+        case_id,
+        c.AddAction(
+            actor=ALICE,
+            goal_id="housing",
+            description="Drive Rosalind to the viewing",
+            owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
+            due_at=opened_at + timedelta(days=20),
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.ReassignAction(
+            actor=ALICE,
+            action_id="action-3",
+            owner=ActionOwner(kind=ActionOwnerKind.FAMILY, name="Mona (sister)"),
+            due_at=opened_at + timedelta(days=25),
+            reason="her sister has a car",
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.RecordAdvocacyStep(
+            actor=ALICE,
+            advocacy_id="advocacy-1",
+            action=AdvocacyAction.APPEAL,
+            note="Reconsideration refused; appeal lodged",
+            next_step="Tribunal hearing",
+            next_step_date=opened_at.date() + timedelta(days=30),
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.ConcludeAdvocacy(
+            actor=ALICE,
+            advocacy_id="advocacy-1",
+            outcome=AdvocacyOutcome.RESOLVED,
+            note="Benefit reinstated",
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.RecordFeedback(
+            actor=ALICE, subject=FeedbackSubject.REFERRAL, referral_id="referral-1", rating=2
+        ),
+    )
+    await cases.execute(
+        case_id,
+        c.RecordFeedback(
+            actor=ALICE, subject=FeedbackSubject.PLAN, rating=4, agrees_with_plan=True
+        ),
+    )
+    await cases.execute(case_id, c.CompleteAction(actor=ALICE, action_id="action-3"))
+    await cases.execute(
+        case_id,
+        c.Evaluate(
+            actor=ALICE,
+            evaluations=[
+                GoalEvaluation(goal_id="housing", outcome=GoalOutcome.MET, reason="tenancy")
+            ],
+            next_step=NextStep.CLOSE,
+        ),
+    )
+    await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
+    for _ in range(100):  # let the dispatch be recorded before the case closes
+        if all(r.dispatch_attempts for r in (await cases.state(case_id)).referrals.values()):
+            break
+    await cases.execute(
+        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+    )
+    return case_id
+
+
+async def forgotten_case(cases: CaseClient) -> tuple[UUID, str]:
+    """A running case whose client is forgotten: ClientForgotten, then `shed_history` makes
+    the run continue as new from its erased state. Returns the case and the shed run."""
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    await cases.execute(cmd.case_id, inputs.consent())
+    await cases.execute(
+        cmd.case_id,
+        c.LogContact(
+            actor=ALICE,
+            kind=ContactKind.PHONE,
+            contact_date=await days_after_opening(cases, cmd.case_id, 1),
+            notes="Called about the rent arrears",
+        ),
+    )
+    run_id = (await cases.handle(cmd.case_id).describe()).run_id
+    await cases.execute(cmd.case_id, c.ForgetClient(actor=ROOT, reason="erasure request"))
+    await cases.handle(cmd.case_id).execute_update(CaseWorkflow.shed_history)
+    return cmd.case_id, run_id
