@@ -37,7 +37,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy .
 
 test: $(STAMP) tools/node/node_modules/.installed lint typecheck chromium
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 # The console's browser tests drive Debian's Chromium (Playwright's own download is not
 # reachable here); installed when missing.

@@ -133,6 +133,15 @@ SHARED_FIELDS = [("an unknown field", ["ssn"]), ("a string", "name")]
 PROVIDERS = [("101 providers", [f"p{i}" for i in range(101)]), ("an id with SQL", ["x'; --"])]
 
 GOAL = inputs.GOAL.model_dump(mode="json")
+ACTION_OWNER = {"kind": "family", "name": "Mona (sister)"}
+ACTION_OWNERS = [
+    ("an unknown kind", {"kind": "god"}),
+    ("a worker without a staff id", {"kind": "worker"}),
+    ("a provider without an id", {"kind": "provider"}),
+    ("a 201-character name", {"kind": "family", "name": "x" * 201}),
+    ("a name with a NUL byte", {"kind": "family", "name": "a\x00b"}),
+    ("a bare string", "client"),
+]
 PLAN = inputs.plan().plan.model_dump(mode="json")
 ASSESSMENT = inputs.assessment().assessment.model_dump(mode="json")
 EVALUATION = {"goal_id": "housing", "outcome": "met", "reason": "tenancy signed"}
@@ -379,6 +388,53 @@ SPECS: list[Spec] = [
         },
     ),
     Spec(
+        "add_action",
+        c.AddAction,
+        {
+            "actor": ACTOR,
+            "goal_id": "housing",
+            "description": "Bring the tenancy papers",
+            "owner": ACTION_OWNER,
+            "due_at": IN_A_WEEK.isoformat(),
+        },
+        {
+            "goal_id": IDENTIFIER,
+            "description": SHORT_TEXT,
+            "owner": ACTION_OWNERS,
+            "due_at": AWARE,
+            "crisis_plan": BOOL,
+            "conference_id": IDENTIFIER,
+        },
+    ),
+    Spec(
+        "complete_action",
+        c.CompleteAction,
+        {"actor": ACTOR, "action_id": "action-1"},
+        {"action_id": IDENTIFIER, "note": LONG_TEXT},
+    ),
+    Spec(
+        "drop_action",
+        c.DropAction,
+        {"actor": ACTOR, "action_id": "action-1", "reason": "the client found a flat"},
+        {"action_id": IDENTIFIER, "reason": SHORT_TEXT},
+    ),
+    Spec(
+        "reassign_action",
+        c.ReassignAction,
+        {
+            "actor": ACTOR,
+            "action_id": "action-1",
+            "owner": ACTION_OWNER,
+            "reason": "her sister has a car",
+        },
+        {
+            "action_id": IDENTIFIER,
+            "owner": ACTION_OWNERS,
+            "due_at": AWARE,
+            "reason": SHORT_TEXT,
+        },
+    ),
+    Spec(
         "add_circle_member",
         c.AddCircleMember,
         {"actor": ACTOR, "role": "family_member", "details": CIRCLE_MEMBER},
@@ -428,6 +484,16 @@ SPECS: list[Spec] = [
     ),
 ]
 """Every Update command of the case workflow (OpenCase starts the workflow: see below)."""
+
+SPECS_BY_UPDATE = {spec.update: spec.valid for spec in SPECS}
+"""The valid payload of each Update (the case under attack gets an action from its own)."""
+
+RULED_ON_THE_CASE_CLOCK: dict[type[c.Command], tuple[tuple[str, str], ...]] = {
+    c.HoldCase: (("until", "in the past"),),
+    c.AddAction: (("due_at", "in the past"),),
+    c.ReassignAction: (("due_at", "in the past"),),
+}
+"""Values only a rule can refuse: "in the past" is the case's clock, not the edge's."""
 
 OPEN_CASE = _dump(inputs.open_case())
 CLIENT = OPEN_CASE["client"]
@@ -508,6 +574,7 @@ async def test_hostile_input_on_every_command_is_refused_and_writes_nothing(
         await cases.execute(
             case_id, c.ReferralReply(actor=ALICE, referral_id="referral-1", outcome="accepted")
         )
+        await cases.execute(case_id, c.AddAction.model_validate(SPECS_BY_UPDATE["add_action"]))
         stream = f"case-{case_id}"
         handle = cases.handle(case_id)
         for _ in range(100):  # let the referral's dispatch be recorded first
@@ -562,7 +629,7 @@ async def test_hostile_input_on_every_command_is_refused_and_writes_nothing(
                             f"{model.__name__}.{field} {label}: error names {named}"
                         )
                     continue
-                if (model, field, label) != (c.HoldCase, "until", "in the past"):
+                if (field, label) not in RULED_ON_THE_CASE_CLOCK.get(model, ()):
                     tally.violations.append(f"{model.__name__}.{field} {label}: valid at the edge")
 
         # 3. Well-typed but wrong: unknown ids, impossible dates, the wrong people.

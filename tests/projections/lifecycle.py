@@ -16,6 +16,21 @@ from typing import Protocol, TypeVar
 from events.envelope import EventMetadata, NewEvent
 from events.registry import DomainEvent
 from events.vocabulary import (
+    ActionAdded,
+    ActionCompleted,
+    ActionDropped,
+    ActionOverdue,
+    ActionOwner,
+    ActionOwnerKind,
+    ActionReassigned,
+    ActionReminderDue,
+    AdvocacyAction,
+    AdvocacyBarrier,
+    AdvocacyConcluded,
+    AdvocacyFollowUpDue,
+    AdvocacyOpened,
+    AdvocacyOutcome,
+    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -37,8 +52,10 @@ from events.vocabulary import (
     CircleShare,
     ClientContact,
     ClientDetails,
+    ClientFeedbackRecorded,
     ClientParticipation,
     ClosureReason,
+    ConsentGiver,
     ConsentRecorded,
     ContactKind,
     ContactLogged,
@@ -48,6 +65,7 @@ from events.vocabulary import (
     EscalationRaised,
     EscalationResolved,
     EscalationSubject,
+    FeedbackSubject,
     Goal,
     GoalEvaluation,
     GoalKind,
@@ -144,6 +162,10 @@ class CaseState:
     circle: list[str] = field(default_factory=list)  # active circle members
     circle_added: int = 0
     conferences: int = 0
+    actions: dict[str, str] = field(default_factory=dict)  # id -> open/overdue/done/dropped
+    advocacies: dict[str, int] = field(default_factory=dict)  # open advocacy id -> its step
+    advocacies_opened: int = 0
+    feedback: int = 0
 
 
 def _meta(actor: str, role: str) -> EventMetadata:
@@ -233,7 +255,9 @@ def _options(s: CaseState) -> list[str]:
         opts.append("transfer_answer")
     if s.pending is None:
         opts += ["request_closure", "close"]
-    opts += ["circle", "conference"]
+    opts += ["circle", "conference", "advocacy", "feedback"]
+    if s.active_version:
+        opts.append("action")
     return sorted(set(opts))
 
 
@@ -506,6 +530,132 @@ def _step_conference(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
     )
 
 
+def _step_action(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
+    """A plan action added, or one of the open ones reminded of, overdue, done, dropped or
+    handed to someone else (descriptions and owners' names are personal)."""
+    live = sorted(a for a, status in s.actions.items() if status in ("open", "overdue"))
+    op = c.choice(["add", "remind", "overdue", "done", "drop", "reassign"] if live else ["add"])
+    due = s.clock + timedelta(days=c.integer(1, 30))
+    if op == "add":
+        action_id = f"action-{len(s.actions) + 1}"
+        s.actions[action_id] = "open"
+        owner = ActionOwner(kind=ActionOwnerKind.FAMILY, name=f"Sister of {CLIENT_NAME}")
+        emit(
+            ActionAdded(
+                action_id=action_id,
+                goal_id=c.choice(s.plan_goals),
+                description=f"{CLIENT_NAME} brings her papers",
+                owner=owner,
+                due_at=due,
+                crisis_plan=bool(c.integer(0, 1)),
+            )
+        )
+        return
+    action_id = c.choice(live)
+    if op == "remind":
+        emit(ActionReminderDue(action_id=action_id, due_at=due, worker=s.worker), "casework")
+    elif op == "overdue":
+        s.actions[action_id] = "overdue"
+        emit(ActionOverdue(action_id=action_id, due_at=s.clock, worker=s.worker), "casework")
+    elif op == "done":
+        late = s.actions[action_id] == "overdue"
+        s.actions[action_id] = "done"
+        emit(ActionCompleted(action_id=action_id, late=late, note=f"{CLIENT_NAME} did it"))
+    elif op == "drop":
+        s.actions[action_id] = "dropped"
+        emit(ActionDropped(action_id=action_id, reason=f"{CLIENT_NAME} moved"))
+    else:
+        s.actions[action_id] = "open"
+        emit(
+            ActionReassigned(
+                action_id=action_id,
+                owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
+                due_at=due,
+                reason=f"{CLIENT_NAME} will do it herself",
+            )
+        )
+
+
+def _step_advocacy(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
+    """Advocacy opened, or an open one followed up, taken a step further or concluded."""
+    op = c.choice(["open", "follow_up", "step", "conclude"] if s.advocacies else ["open"])
+    next_date = (s.clock + timedelta(days=c.integer(1, 30))).date()
+    if op == "open":
+        s.advocacies_opened += 1
+        advocacy_id = f"advocacy-{s.advocacies_opened}"
+        s.advocacies[advocacy_id] = 1
+        emit(
+            AdvocacyOpened(
+                advocacy_id=advocacy_id,
+                barrier=c.choice(list(AdvocacyBarrier)),
+                organisation="Benefits office",
+                action=c.choice(list(AdvocacyAction)),
+                consent_by=ConsentGiver.CLIENT,
+                details=f"{CLIENT_NAME}'s benefit stopped",
+                next_step=f"Call back about {CLIENT_NAME}",
+                next_step_date=next_date,
+            )
+        )
+        return
+    advocacy_id = c.choice(sorted(s.advocacies))
+    step = s.advocacies[advocacy_id]
+    if op == "follow_up":
+        emit(
+            AdvocacyFollowUpDue(advocacy_id=advocacy_id, step=step, next_step_date=next_date),
+            "casework",
+        )
+    elif op == "step":
+        s.advocacies[advocacy_id] = step + 1
+        emit(
+            AdvocacyStepRecorded(
+                advocacy_id=advocacy_id,
+                step=step + 1,
+                action=AdvocacyAction.APPEAL,
+                note=f"Appeal for {CLIENT_NAME}",
+                next_step="Tribunal",
+                next_step_date=next_date,
+            )
+        )
+    else:
+        del s.advocacies[advocacy_id]
+        emit(
+            AdvocacyConcluded(
+                advocacy_id=advocacy_id,
+                outcome=c.choice(list(AdvocacyOutcome)),
+                note=f"{CLIENT_NAME} won",
+            )
+        )
+
+
+def _step_feedback(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
+    """The client's rating of a service, or of the plan when there is one."""
+    s.feedback += 1
+    words = f"{CLIENT_NAME} says they were kind"
+    if s.plan_version and c.integer(0, 1):
+        emit(
+            ClientFeedbackRecorded(
+                feedback_id=f"feedback-{s.feedback}",
+                subject=FeedbackSubject.PLAN,
+                plan_id=s.plan_id,
+                plan_version=s.plan_version,
+                rating=c.integer(1, 5),
+                words=words,
+                agrees_with_plan=bool(c.integer(0, 1)),
+            )
+        )
+        return
+    emit(
+        ClientFeedbackRecorded(
+            feedback_id=f"feedback-{s.feedback}",
+            subject=FeedbackSubject.SERVICE,
+            provider_id=c.choice(PROVIDERS),
+            service_id="service-1",
+            rating=c.integer(1, 5),
+            words=words,
+        )
+    )
+
+
 def _step_reopen(s: CaseState, c: Chooser, emit: _EmitFn) -> None:
     s.status = "open"
     emit(CaseReopened(reason="client returned"))
@@ -647,4 +797,7 @@ _STEPS = {
     "follow_up": _step_follow_up,
     "circle": _step_circle,
     "conference": _step_conference,
+    "action": _step_action,
+    "advocacy": _step_advocacy,
+    "feedback": _step_feedback,
 }
