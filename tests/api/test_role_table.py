@@ -48,7 +48,13 @@ from cases.actors import Actor, Role
 from cases.command_table import BY_UPDATE, TABLE
 from casework.api.cases import NOT_BY_THIS_ROUTE
 from events.store import EventStore
-from events.vocabulary import ApprovalKind, ClosureReason
+from events.vocabulary import (
+    ApprovalKind,
+    CircleMemberDetails,
+    CircleRole,
+    CircleShare,
+    ClosureReason,
+)
 from tests.api.conftest import STAFF, Api
 from tests.cases import advocacy_inputs, inputs
 from tests.projections.conftest import catch_up
@@ -145,6 +151,21 @@ class Builder:
         await self.run(case_id, advocacy_inputs.open_advocacy(step, actor=self.manager))
         return case_id
 
+    async def with_member(self) -> str:
+        """Opened, with member-1 (the client's sister) in the circle of support."""
+        case_id = await self.opened()
+        await self.run(case_id, _add_member(self.manager))
+        return case_id
+
+    async def sharing(self) -> str:
+        """Active, with member-1 consented to see the plan."""
+        case_id = await self.active()
+        consent = c.RecordCircleConsent(
+            actor=self.manager, member_id="member-1", shared=[CircleShare.PLAN]
+        )
+        await self.run(case_id, _add_member(self.manager), consent)
+        return case_id
+
     async def with_action(self) -> str:
         """Active, with action-1 open (the client's, due long after the walk)."""
         case_id = await self.active()
@@ -192,6 +213,11 @@ class Cell:
     for a transfer reply)."""
     seen: tuple[str, str] = (TEAM, WORKER)
     """The case's own team and worker (who may see it)."""
+
+
+def _add_member(actor: Actor) -> c.AddCircleMember:
+    details = CircleMemberDetails(name="Mona Quennell", relationship="sister")
+    return c.AddCircleMember(actor=actor, role=CircleRole.FAMILY_MEMBER, details=details)
 
 
 _ADD_ACTION: dict[str, Any] = {
@@ -263,6 +289,23 @@ CELLS: dict[str, Cell] = {
         lambda: {"subject": "plan", "rating": 4, "agrees_with_plan": True},
         repeatable=True,
     ),
+    "add_circle_member": Cell(
+        Builder.opened,
+        lambda: {"role": "gp", "details": {"name": "Dr Okafor"}},  # once: a name is added once
+    ),
+    "update_circle_member": Cell(
+        Builder.with_member, lambda: {"member_id": "member-1", "relationship": "older sister"}
+    ),
+    "remove_circle_member": Cell(
+        Builder.with_member, lambda: {"member_id": "member-1", "reason": "moved away"}
+    ),
+    "record_circle_consent": Cell(
+        Builder.with_member, lambda: {"member_id": "member-1", "shared": ["plan"]}
+    ),
+    "share_with_circle": Cell(
+        Builder.sharing, lambda: {"member_id": "member-1", "items": ["plan"]}, repeatable=True
+    ),
+    "record_conference": Cell(Builder.opened, lambda: {}, repeatable=True),  # see `Walk.body`
 }
 
 
@@ -380,6 +423,13 @@ class Walk:
             return {"reason": "in hospital", "until": until.isoformat()}
         if update == "log_contact":
             return {"kind": "phone", "contact_date": opened_at.date().isoformat()}
+        if update == "record_conference":
+            conference = {
+                "held_on": opened_at.date().isoformat(),
+                "participants": {"staff": [WORKER]},
+                "decisions": ["the sister drives to the viewings"],
+            }
+            return {"conference": conference}
         step = (opened_at.date() + timedelta(days=14)).isoformat()
         if update == "open_advocacy":
             return {
