@@ -49,6 +49,17 @@ async def days_after_opening(cases: CaseClient, case_id: UUID, days: int) -> dat
     return opened + timedelta(days=days)
 
 
+async def approve_closure_once_dispatched(cases: CaseClient, case_id: UUID) -> None:
+    """The supervisor approves the requested closure once every referral's dispatch is
+    recorded (a closed case dispatches nothing more)."""
+    for _ in range(100):
+        if all(r.dispatch_attempts for r in (await cases.state(case_id)).referrals.values()):
+            break
+    await cases.execute(
+        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+    )
+
+
 async def approved_plan(cases: CaseClient, provider_ids: tuple[str, ...] = ("shelter-1",)) -> UUID:
     cmd = inputs.open_case()
     await cases.open(cmd)
@@ -121,13 +132,7 @@ async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
         ),
     )
     await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
-    for _ in range(100):  # let both dispatches be recorded before the case closes
-        state = await cases.state(case_id)
-        if all(r.dispatch_attempts for r in state.referrals.values()):
-            break
-    await cases.execute(
-        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
-    )
+    await approve_closure_once_dispatched(cases, case_id)
     return case_id
 
 
@@ -366,12 +371,7 @@ async def practice_case(cases: CaseClient, env: WorkflowEnvironment, provider_ur
         ),
     )
     await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
-    for _ in range(100):  # let the dispatch be recorded before the case closes
-        if all(r.dispatch_attempts for r in (await cases.state(case_id)).referrals.values()):
-            break
-    await cases.execute(
-        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
-    )
+    await approve_closure_once_dispatched(cases, case_id)
     return case_id
 
 
