@@ -14,6 +14,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.assessment import score_assessment
+from activities.directory import DirectoryActivities
 from activities.notifications import NotificationActivities
 from activities.referrals import ReferralActivities
 from activities.store import StoreActivities
@@ -30,11 +31,13 @@ def activities_for(store: EventStore) -> list[Any]:
     store_activities = StoreActivities(store)
     referral_activities = ReferralActivities()
     notification_activities = NotificationActivities(store)
+    directory_activities = DirectoryActivities(store)
     return [
         store_activities.append_events,
         store_activities.append_command,
         score_assessment,
         referral_activities.dispatch_referral,
+        directory_activities.provider_channel,
         notification_activities.deliver_escalation,
     ]
 

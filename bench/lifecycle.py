@@ -35,7 +35,11 @@ itself is never stopped or reconfigured):
   and the case's rows in the event log;
 * **open idle cases**: M cases opened (quick 1,000, full 10,000) that then wait on
   their review timers; the time to open them, and the RSS of the worker process and
-  of the dev server as they accumulate (sampled every tenth).
+  of the dev server as they accumulate (sampled every tenth);
+* **a review wave**: all but the first few idle cases (which time the opening) open
+  with a review interval that ends at one moment, after the last is expected to be
+  open; then their review timers fire together, each writing a `ReviewDue` to the
+  log: how long until all are written, their lateness, the CPU and peak RSS it takes.
 
 The Casework worker runs as `python -m starter worker` and the bare workflow's as
 `bare_worker_main()` of this module, each in its own process (so their RSS and
@@ -96,6 +100,7 @@ from bench.common import (
     until_signalled,
 )
 from cases import commands as c
+from cases.policy import Policy
 from casework.provider_simulator import ProviderSimulator, ReceivedReferral
 from casework.stack import Stack, running_stack
 from events.store import EventStore
@@ -107,6 +112,7 @@ from events.vocabulary import (
     GoalOutcome,
     GoalStatus,
     NextStep,
+    RiskLevel,
 )
 from infrastructure.database import database_url
 from infrastructure.embedded_postgres import free_port
@@ -152,6 +158,18 @@ class Sizes:
     """Seconds of quiet before the idle cases' baseline RSS sample."""
     idle_settle: float = 10.0
     """Seconds the idle cases settle before the final RSS sample."""
+    wave_probe: int = 1_000
+    """At most this many idle cases open first, to measure the rate (a twentieth of them)."""
+    wave_slack: float = 1.2
+    """The review wave is set this much after the opening is expected to end..."""
+    wave_lead: float = 60.0
+    """...plus these seconds."""
+    wave_margin: float = 10.0
+    """A case that would open closer than this to the wave opens without its review in it."""
+    wave_poll: float = 1.0
+    """Seconds between counts of the reviews fired."""
+    wave_stall: float = 180.0
+    """The wave is reported as broken when no review fired for this long."""
 
 
 QUICK = Sizes(
@@ -187,6 +205,10 @@ SMOKE = Sizes(
     opens=2,
     idle_pause=0.0,
     idle_settle=0.0,
+    wave_lead=3.0,
+    wave_margin=1.0,
+    wave_poll=0.2,
+    wave_stall=60.0,
 )
 """Seconds, not minutes: every phase once, at the smallest sizes (what the tests run).
 
@@ -579,6 +601,11 @@ async def timed(into: list[float], call: Awaitable[Any]) -> Any:
     result = await call
     into.append(time.perf_counter() - started)
     return result
+
+
+def wave_policy(interval: timedelta) -> Policy:
+    """The default policy with every risk level's review `interval` after opening."""
+    return Policy(review_interval={risk: interval for risk in RiskLevel})
 
 
 class Bench:
@@ -1013,7 +1040,14 @@ class Bench:
     # --- idle cases -------------------------------------------------------------------------
 
     async def idle_cases(self, sizes: Sizes, count: int) -> dict[str, Any]:
-        """Open `count` cases that then sleep until their review; RSS as they accumulate."""
+        """Open `count` cases that then sleep until their review; RSS as they accumulate.
+
+        The first few (`probe`) open under the policy in force, their reviews months
+        away; they measure the opening rate, from which the bench picks the moment the
+        rest's reviews fall due (`fire_at`): each later case opens with a review interval
+        that ends then, so all their review timers fire in the same minute, measured by
+        `review_wave` once every case is open. A case that would open too close to that
+        moment opens under the policy in force instead, and is counted as left out."""
         worker_pid, server_pid = self.worker.pid, self.stack.temporal_pid
         db_file = self.stack.data_dir / "temporal.db"
         await asyncio.sleep(sizes.idle_pause)  # quiet after the load phases: part of the figure
@@ -1032,18 +1066,33 @@ class Bench:
 
         size0 = int(await self.pool.fetchval("SELECT pg_database_size(current_database())") or 0)
         events0 = await self.event_count()
+        position0 = await self.log_position()
         sample(0, 0.0)
         cpu0 = (cpu_seconds(worker_pid), cpu_seconds(server_pid), time.process_time())
         every = max(1, count // sizes.samples)
-        counter = itertools.count()
-        opened = 0
+        probe = max(1, min(sizes.wave_probe, count // 20))
+        opened = issued = timed_cases = left_out = 0
+        fire_at: float | None = None
         latencies: list[float] = []
         started = time.perf_counter()
 
-        async def opener() -> None:
-            nonlocal opened
-            while next(counter) < count:
-                await timed(latencies, self.cases.open(inputs.open_case()))
+        def policy_for_next() -> Policy | None:
+            nonlocal timed_cases, left_out
+            if fire_at is None:
+                return None
+            left = fire_at - time.perf_counter()
+            if left < sizes.wave_margin:
+                left_out += 1
+                return None
+            timed_cases += 1
+            return wave_policy(timedelta(seconds=round(left)))
+
+        async def opener(until: int) -> None:
+            nonlocal opened, issued
+            while issued < until:
+                issued += 1
+                policy = policy_for_next()
+                await timed(latencies, self.cases.open(inputs.open_case(), policy=policy))
                 opened += 1
                 if opened % every == 0:
                     point = sample(opened, time.perf_counter() - started)
@@ -1054,7 +1103,15 @@ class Bench:
                     )
                     self.check_children()
 
-        await asyncio.gather(*(opener() for _ in range(sizes.idle_concurrency)))
+        await asyncio.gather(*(opener(probe) for _ in range(sizes.idle_concurrency)))
+        probe_rate = probe / (time.perf_counter() - started)
+        expected = (count - probe) / probe_rate * sizes.wave_slack + sizes.wave_lead
+        fire_at = time.perf_counter() + expected
+        self.say(
+            f"idle cases: {probe:,} opened at {probe_rate:.1f}/s; the other {count - probe:,} "
+            f"open with their reviews due in {expected:.0f} s"
+        )
+        await asyncio.gather(*(opener(count) for _ in range(sizes.idle_concurrency)))
         elapsed = time.perf_counter() - started
         cpu1 = (cpu_seconds(worker_pid), cpu_seconds(server_pid), time.process_time())
         self.say(f"idle cases: all open; letting them settle for {sizes.idle_settle:.0f} s")
@@ -1071,6 +1128,7 @@ class Bench:
             cases = count - since["cases"]
             return round((settled[key] - since[key]) / cases * 1000, 2) if cases else 0.0
 
+        wave = await self.review_wave(sizes, fire_at, timed_cases, position0)
         return {
             "cases": count,
             "concurrency": sizes.idle_concurrency,
@@ -1104,6 +1162,78 @@ class Bench:
                 "dev_server_second_half": per_thousand("dev_server_rss_mib", half),
             },
             "samples": samples,
+            "review_wave": wave | {"probe_cases": probe, "left_out_cases": left_out},
+        }
+
+    async def log_position(self) -> int:
+        return int(await self.pool.fetchval("SELECT coalesce(max(global_position), 0) FROM events"))
+
+    async def review_wave(
+        self, sizes: Sizes, fire_at: float, cases: int, position0: int
+    ) -> dict[str, Any]:
+        """Wait for `fire_at`, then for the `cases` review timers due then to fire: each
+        writes a `ReviewDue` to the log. Counted every poll until all have, or until none
+        came for `wave_stall` seconds (reported, not raised: where it breaks is a figure)."""
+        worker_pid, server_pid = self.worker.pid, self.stack.temporal_pid
+        wait = fire_at - time.perf_counter()
+        if wait > 0:
+            self.say(f"review wave: {cases:,} reviews fall due in {wait:.0f} s")
+            await asyncio.sleep(wait)
+        cpu0 = (cpu_seconds(worker_pid), cpu_seconds(server_pid))
+        timeline: list[dict[str, Any]] = []
+        peak = {"worker": 0.0, "dev_server": 0.0}
+        fired, last_change, started = 0, time.perf_counter(), time.perf_counter()
+        count_sql = (
+            "SELECT count(*) FROM events WHERE event_type = 'ReviewDue' AND global_position > $1"
+        )
+        while fired < cases and time.perf_counter() - last_change < sizes.wave_stall:
+            await asyncio.sleep(sizes.wave_poll)
+            now = int(await self.pool.fetchval(count_sql, position0) or 0)
+            if now != fired:
+                fired, last_change = now, time.perf_counter()
+            peak["worker"] = max(peak["worker"], mib(rss(worker_pid)))
+            peak["dev_server"] = max(peak["dev_server"], mib(rss(server_pid)))
+            point = {"seconds": round(time.perf_counter() - started, 1), "fired": fired}
+            if not timeline or timeline[-1]["fired"] != fired or fired >= cases:
+                timeline.append(point)
+            if len(timeline) % 10 == 1 and fired < cases:
+                self.say(f"review wave: {fired:,}/{cases:,} fired after {point['seconds']} s")
+            self.check_children()
+        cpu1 = (cpu_seconds(worker_pid), cpu_seconds(server_pid))
+        row = await self.pool.fetchrow(
+            """WITH due AS (
+                   SELECT recorded_at, (data->>'due_at')::timestamptz AS due_at
+                     FROM events WHERE event_type = 'ReviewDue' AND global_position > $1)
+               SELECT count(*) AS fired,
+                      extract(epoch FROM max(due_at) - min(due_at)) AS due_spread,
+                      extract(epoch FROM max(recorded_at) - min(due_at)) AS all_fired,
+                      percentile_cont(ARRAY[0.5, 0.99]) WITHIN GROUP (
+                          ORDER BY extract(epoch FROM recorded_at - due_at)) AS late,
+                      extract(epoch FROM max(recorded_at - due_at)) AS late_max
+                 FROM due""",
+            position0,
+        )
+        assert row is not None
+        late = list(row["late"] or [0.0, 0.0])
+        all_fired = float(row["all_fired"] or 0.0)
+        return {
+            "cases": cases,
+            "fired": int(row["fired"]),
+            "all_fired": int(row["fired"]) >= cases,
+            "due_spread_s": round(float(row["due_spread"] or 0.0), 1),
+            "seconds_from_first_due_to_last_fired": round(all_fired, 1),
+            "fired_per_s": round(int(row["fired"]) / all_fired, 1) if all_fired else None,
+            "lateness_s": {
+                "p50": round(float(late[0]), 1),
+                "p99": round(float(late[1]), 1),
+                "max": round(float(row["late_max"] or 0.0), 1),
+            },
+            "cpu_s": {
+                "worker": round(cpu1[0] - cpu0[0], 1),
+                "dev_server": round(cpu1[1] - cpu0[1], 1),
+            },
+            "peak_rss_mib": peak,
+            "timeline": timeline,
         }
 
     async def running_cases(self) -> int | None:
@@ -1433,6 +1563,17 @@ def report_idle(console: Console, i: dict[str, Any]) -> None:
         f"workflows: {i['running_workflows']}; CPU ms a case: worker "
         f"{i['cpu_ms_per_case']['worker']}, dev server {i['cpu_ms_per_case']['dev_server']}, "
         f"bench {i['cpu_ms_per_case']['bench_client']}"
+    )
+    w = i["review_wave"]
+    console.print(
+        f"review wave: {w['fired']:,} of {w['cases']:,} review timers fired "
+        f"({'all' if w['all_fired'] else 'NOT all'}); due within {w['due_spread_s']} s, the "
+        f"last written {w['seconds_from_first_due_to_last_fired']} s after the first was due "
+        f"({w['fired_per_s']}/s); lateness p50/p99/max {w['lateness_s']['p50']}/"
+        f"{w['lateness_s']['p99']}/{w['lateness_s']['max']} s; CPU s worker "
+        f"{w['cpu_s']['worker']}, dev server {w['cpu_s']['dev_server']}; peak RSS worker "
+        f"{w['peak_rss_mib']['worker']} MiB, dev server {w['peak_rss_mib']['dev_server']} MiB; "
+        f"{w['probe_cases']:,} opened first to time the wave, {w['left_out_cases']:,} too late"
     )
 
 

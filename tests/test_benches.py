@@ -226,7 +226,11 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert figures["append_to_visible"]["appends"] > 0
     elif name == "lifecycle":
         assert figures["throughput"]["lifecycles_per_side"] > 0
-        assert figures["idle"]["cases"] > 0
+        idle = figures["idle"]
+        assert idle["cases"] > 0
+        wave = idle["review_wave"]  # every review timer set for the wave fired, no other
+        assert wave["cases"] + wave["probe_cases"] + wave["left_out_cases"] == idle["cases"]
+        assert wave["fired"] == wave["cases"] > 0 and wave["all_fired"]
     elif name == "api":
         trip, sizes = figures["command_round_trip"], figures["sizes"]
         assert trip["n"] == sizes["commands"] > 0

@@ -35,6 +35,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.assessment import score_assessment
+    from activities.directory import DirectoryActivities
     from activities.notifications import (
         RETRY_POLICY as NOTIFY_RETRY,
     )
@@ -60,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.consent import referral_payload
     from cases.evolve import evolve, open_state
     from cases.policy import DEFAULT_POLICY, Policy
-    from cases.state import CaseState, CaseStatus, stream_id_for
+    from cases.state import CaseState, CaseStatus, ReferralStatus, stream_id_for
     from events.catalog import default_registry
     from events.envelope import EventMetadata, NewEvent
     from events.registry import DomainEvent, EventRegistry
@@ -106,6 +107,12 @@ sooner than it: a command that moves the wakeup later no longer cancels and star
 nothing due and the next sleep starts one for the rest. Cases started earlier replay with
 a timer per sleep."""
 
+PATCH_DISPATCH_FOLDED = "dispatch-referrals-folded-from-the-log"
+"""A referral the workflow folded from the log (a worker lost after appending it, its
+`Refer` never sent again, so the channel in the command never seen) is dispatched to the
+provider's channel as the resource directory has it then, or recorded as failed when
+the provider has none. Before, it stayed `made` and was never sent."""
+
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c5a2e-3b7d-4c1e-9a55-0c2f1e7d9b40")
 """Namespace of the event ids derived from a command's key (uuid5)."""
 
@@ -129,7 +136,9 @@ class DispatchJob(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     referral_id: str
-    channel_url: str
+    channel_url: str | None = None
+    """The channel the `Refer` named; None for a referral folded from the log, whose
+    provider's channel is looked up in the resource directory when it is dispatched."""
 
 
 class CaseInput(BaseModel):
@@ -475,6 +484,7 @@ class CaseWorkflow:
             return
         if self._registry is None:
             self._registry = default_registry()
+        folded_referrals: list[str] = []
         for item in logged:
             event = self._registry.decode(item.event_type, item.schema_version, item.data)
             if self.state is None:
@@ -490,12 +500,38 @@ class CaseWorkflow:
                 )
             if isinstance(event, EscalationRaised) and self._timed():
                 self._escalations_raised([event], item.occurred_at)
+            if isinstance(event, ReferralMade):
+                folded_referrals.append(event.referral_id)
+        self._dispatch_folded(folded_referrals)
         self._upsert_search_attributes()
         if self._timed():
             self._rearm = True
         workflow.metric_meter().create_counter(
             "casework_log_catch_ups", "Times a case folded events its workflow had not seen"
         ).add(1)
+
+    def _dispatch_folded(self, referral_ids: Sequence[str]) -> None:
+        """Queue the dispatch of referrals folded from the log and not yet sent
+        (PATCH_DISPATCH_FOLDED); their channel is looked up when they go out."""
+        state = self._state()
+        queued = {job.referral_id for job in self._dispatch_queue} | set(self._dispatching)
+        unsent = [
+            referral_id
+            for referral_id in referral_ids
+            if referral_id not in queued
+            and state.referrals[referral_id].status is ReferralStatus.MADE
+        ]
+        if unsent and workflow.patched(PATCH_DISPATCH_FOLDED):
+            self._dispatch_queue.extend(DispatchJob(referral_id=r) for r in unsent)
+
+    def _queue_dispatch(self, job: DispatchJob) -> None:
+        """Queue a command's referral for dispatch, in place of the same referral queued
+        from the log (the command's channel wins); nothing if it is already going out."""
+        if job.referral_id in self._dispatching:
+            return
+        self._dispatch_queue[:] = [
+            j for j in self._dispatch_queue if j.referral_id != job.referral_id
+        ] + [job]
 
     def _done_before(
         self, logged: Sequence[LoggedEvent], actor: Actor
@@ -694,7 +730,7 @@ class CaseWorkflow:
             if entry.dispatch_to is not None:
                 for event in events:
                     if isinstance(event, ReferralMade):
-                        self._dispatch_queue.append(
+                        self._queue_dispatch(
                             DispatchJob(
                                 referral_id=event.referral_id, channel_url=entry.dispatch_to(cmd)
                             )
@@ -746,16 +782,31 @@ class CaseWorkflow:
     async def _dispatch(self, job: DispatchJob) -> None:
         state = self._state()
         referral = state.referrals[job.referral_id]
+        event: DomainEvent
+        url = job.channel_url
+        if url is None:  # folded from the log: the provider's channel as the directory has it
+            url = await workflow.execute_local_activity_method(
+                DirectoryActivities.provider_channel,
+                referral.provider_id,
+                start_to_close_timeout=APPEND_TIMEOUT,
+            )
+        if url is None:
+            event = ReferralDispatchFailed(
+                referral_id=job.referral_id,
+                attempts=1,
+                error=f"provider {referral.provider_id} has no active channel in the directory",
+            )
+            await self._record_dispatch(job, event)
+            return
         request = ReferralDispatch(
             case_id=str(state.case_id),
             referral_id=job.referral_id,
             provider_id=referral.provider_id,
             service_id=referral.service_id,
-            webhook_url=job.channel_url,
+            webhook_url=url,
             payload=referral_payload(state, referral),
             idempotency_key=f"{state.case_id}:{job.referral_id}",
         )
-        event: DomainEvent
         try:
             receipt = await workflow.execute_activity_method(
                 ReferralActivities.dispatch_referral,
@@ -779,6 +830,9 @@ class CaseWorkflow:
                 attempts=attempts,
                 error=message or "dispatch failed",
             )
+        await self._record_dispatch(job, event)
+
+    async def _record_dispatch(self, job: DispatchJob, event: DomainEvent) -> None:
         try:
             async with self._lock:
                 await self._commit_events(SYSTEM_ACTOR, [event], key=f"dispatch/{job.referral_id}")
