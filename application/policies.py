@@ -7,6 +7,7 @@ policy. The stream keeps every version, with who applied it and when.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,6 +25,10 @@ from infrastructure.logs import get_logger
 from workflows.case import CaseWorkflow
 
 POLICY_STREAM = "policy"
+
+SEND_AT_ONCE = 16
+"""Open cases a policy is sent to at once: one Update each (a case takes ~30 ms), so an
+agency's 100,000 open cases take minutes, not the better part of an hour one by one."""
 
 
 class PolicyRefused(PermissionError):
@@ -66,15 +71,29 @@ async def apply_policy(
     log = get_logger(actor=actor.staff_id, policy_version=numbered.version)
     updated, failed = 0, []
     query = "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
-    async for execution in client.list_workflows(query):
-        handle = client.get_workflow_handle(execution.id)
-        try:
-            await handle.execute_update(
-                CaseWorkflow.apply_policy, c.ApplyPolicy(actor=actor, policy=numbered)
-            )
-            updated += 1
-        except (WorkflowUpdateFailedError, RPCError) as exc:
-            failed.append(f"{execution.id}: {exc}")
+    waiting: asyncio.Queue[str | None] = asyncio.Queue(maxsize=4 * SEND_AT_ONCE)
+
+    async def sender() -> None:
+        nonlocal updated
+        while (workflow_id := await waiting.get()) is not None:
+            try:
+                await client.get_workflow_handle(workflow_id).execute_update(
+                    CaseWorkflow.apply_policy, c.ApplyPolicy(actor=actor, policy=numbered)
+                )
+                updated += 1
+            except (WorkflowUpdateFailedError, RPCError) as exc:
+                failed.append(f"{workflow_id}: {exc}")
+
+    senders = [asyncio.create_task(sender()) for _ in range(SEND_AT_ONCE)]
+    try:
+        async for execution in client.list_workflows(query):
+            await waiting.put(execution.id)
+        for _ in senders:
+            await waiting.put(None)
+        await asyncio.gather(*senders)
+    finally:
+        for task in senders:
+            task.cancel()
     event = PolicyApplied(
         version=numbered.version,
         policy=numbered.model_dump(mode="json"),
