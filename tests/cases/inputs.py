@@ -8,6 +8,7 @@ from datetime import date
 from cases import commands as c
 from cases.actors import Actor
 from events.vocabulary import (
+    ApprovalKind,
     ClientContact,
     ClientDetails,
     ClientParticipation,
@@ -19,7 +20,7 @@ from events.vocabulary import (
     ReferralSource,
     SharedField,
 )
-from tests.cases.people import ALICE
+from tests.cases.people import ALICE, CAROL
 
 
 def open_case(actor: Actor = ALICE, assignee: Actor = ALICE) -> c.OpenCase:
@@ -86,6 +87,18 @@ def plan(actor: Actor = ALICE, agreed: bool = True) -> c.DraftPlan:
             participation=ClientParticipation(participated=True, agreed=agreed),
         ),
     )
+
+
+def to_approved_plan() -> list[c.Command]:
+    """From an open case to an approved plan: consent, assessment, plan, its submission
+    by Alice and Carol's approval."""
+    return [
+        consent(),
+        assessment(),
+        plan(),
+        c.SubmitPlan(actor=ALICE),
+        c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True),
+    ]
 
 
 def refer(

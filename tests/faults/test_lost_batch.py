@@ -36,9 +36,9 @@ from cases.evolve import fold
 from cases.policy import DEFAULT_POLICY
 from cases.state import workflow_id_for
 from casework.provider_simulator import ProviderSimulator
-from events.vocabulary import ApprovalKind, ContactKind
+from events.vocabulary import ContactKind
 from tests.cases import inputs
-from tests.cases.people import ALICE, CAROL
+from tests.cases.people import ALICE
 from tests.faults.conftest import FaultReport
 from tests.faults.invariants import wait_until
 from tests.faults.load import CaseDriver, Ledger, Outcome, seed_agency
@@ -58,13 +58,7 @@ async def test_a_worker_lost_after_a_batched_append_leaves_the_case_consistent(
         opened = await driver.open(inputs.open_case())
         case_id = opened.case_id
         stream = f"case-{case_id}"
-        for cmd in (
-            inputs.consent(),
-            inputs.assessment(),
-            inputs.plan(),
-            c.SubmitPlan(actor=ALICE),
-            c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True),
-        ):
+        for cmd in inputs.to_approved_plan():
             assert (await driver.send(case_id, cmd)).outcome is Outcome.ACCEPTED
         version_before = await stack.store.stream_version(stream)
 

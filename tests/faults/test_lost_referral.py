@@ -30,9 +30,9 @@ from casework.provider_simulator import ProviderSimulator
 from directory import resolve_actor
 from directory.resource_service import add_provider, add_service
 from events.envelope import EventMetadata
-from events.vocabulary import ApprovalKind, ContactKind, ReferralMade, SharedField
+from events.vocabulary import ContactKind, ReferralMade, SharedField
 from tests.cases import inputs
-from tests.cases.people import ALICE, CAROL
+from tests.cases.people import ALICE
 from tests.faults.invariants import wait_until
 from tests.faults.load import CaseDriver, Ledger, Outcome, seed_agency
 from tests.faults.procs import fault_stack
@@ -56,13 +56,7 @@ async def test_a_referral_folded_from_the_log_is_dispatched_once(tmp_path: Path)
         await add_service(stack.store, admin, "shelter-1", "emergency-bed", "Bed", ["housing"])
         driver = CaseDriver(stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=60)
         case_id = (await driver.open(inputs.open_case())).case_id
-        for cmd in (
-            inputs.consent(),
-            inputs.assessment(),
-            inputs.plan(),
-            c.SubmitPlan(actor=ALICE),
-            c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True),
-        ):
+        for cmd in inputs.to_approved_plan():
             assert (await driver.send(case_id, cmd)).outcome is Outcome.ACCEPTED
 
         # What the lost worker left: the referral committed, nothing of it in history.

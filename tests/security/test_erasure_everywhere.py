@@ -34,17 +34,14 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from application.bootstrap import Casework
-from cases import commands as c
 from casework.api.app import create_api
 from casework.codec_server import CodecServer
 from casework.provider_simulator import ProviderSimulator
 from events.store import EventStore
-from events.vocabulary import ApprovalKind
 from infrastructure.logs import configure_logging
 from infrastructure.settings import LogFormat, Settings
 from tests.api.test_api import Api, Clock, problem
 from tests.cases import inputs
-from tests.cases.people import ALICE, CAROL
 from tests.codec_keys import TEST_DATA_CONVERTER, settings_for_tests
 from tests.projections.conftest import catch_up
 from tests.security.test_access_log import staff
@@ -279,14 +276,10 @@ async def test_a_forgotten_clients_name_is_nowhere(
     # A plan in the client's own words, and a referral: its dispatch activity's input
     # carries the name (the client consented to share it with the provider).
     async with ProviderSimulator() as provider:
-        for cmd in (
-            inputs.consent(),
-            inputs.assessment(),
-            inputs.plan(),
-            c.SubmitPlan(actor=ALICE),
-            c.DecideApproval(actor=CAROL, kind=ApprovalKind.PLAN, approve=True),
+        for cmd in [
+            *inputs.to_approved_plan(),
             inputs.refer(url=provider.provider_url("shelter-1")),
-        ):
+        ]:
             await cases.execute(running, cmd)
         for _ in range(600):
             if (await cases.state(running)).referrals["referral-1"].dispatch_attempts:

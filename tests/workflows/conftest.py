@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from application.case_client import CaseClient
 from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
+from cases.policy import Policy
 from events.store import EventStore
 from workflows.case import CommandResult
 
@@ -25,9 +26,9 @@ class TrackingCaseClient(CaseClient):
 
     opened: list[str]
 
-    async def open(self, cmd: c.OpenCase) -> CommandResult:
+    async def open(self, cmd: c.OpenCase, *, policy: Policy | None = None) -> CommandResult:
         self.opened = [*getattr(self, "opened", []), str(cmd.case_id)]
-        return await super().open(cmd)
+        return await super().open(cmd, policy=policy)
 
     async def terminate_all(self) -> None:
         for case_id in getattr(self, "opened", []):
