@@ -7,7 +7,10 @@ the workflow tests all build their workers from here.
 from __future__ import annotations
 
 import asyncio
+import compileall
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from temporalio.client import Client
@@ -42,7 +45,29 @@ def activities_for(store: EventStore) -> list[Any]:
     ]
 
 
+def cache_workflow_bytecode() -> bool:
+    """Write the bytecode of the workflow modules, if Python will not.
+
+    The sandbox runs `workflows/case.py` afresh for every workflow run it starts or
+    replays (an open, a timer firing on an evicted case). Python reads that module's
+    bytecode from `__pycache__` when it is there; with PYTHONDONTWRITEBYTECODE set (this
+    project's Dockerfile, many CI machines) it is never written for an editable install,
+    so every run compiled the module from source: a quarter of the worker's CPU while
+    100,000 cases opened (docs/performance.md). Compiled once here instead (into
+    `sys.pycache_prefix` when one is set). False if it could not be written (a
+    read-only tree): the worker runs, more slowly."""
+    if not sys.dont_write_bytecode:
+        return True  # the first import writes it
+    import workflows
+
+    return bool(compileall.compile_dir(Path(workflows.__file__).parent, quiet=2))
+
+
 def build_worker(client: Client, task_queue: str, store: EventStore) -> Worker:
+    if not cache_workflow_bytecode():
+        get_logger(task_queue=task_queue).warning(
+            "workflow bytecode not cached: every workflow run compiles its module"
+        )
     return Worker(
         client,
         task_queue=task_queue,

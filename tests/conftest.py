@@ -11,6 +11,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.testing import WorkflowEnvironment
 
 from application.migrations import apply_migrations
+from application.runtime import cache_workflow_bytecode
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.store import EventStore
@@ -19,6 +20,13 @@ from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
 from tests.temporal_env import DEV_SERVER, TEST_SERVER
 from workflows import search_attributes as sa
+
+
+@pytest.fixture(scope="session", autouse=True)
+def workflow_bytecode() -> None:
+    """The tests' workers (built here and there, not all by `build_worker`) read the
+    workflow module's bytecode instead of compiling it for every workflow run."""
+    cache_workflow_bytecode()
 
 
 @pytest.fixture(scope="session")
