@@ -12,8 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.client import Client
 
 from cases import commands as c
 from cases.actors import Actor, Role
@@ -81,19 +80,16 @@ async def apply_policy(
                     CaseWorkflow.apply_policy, c.ApplyPolicy(actor=actor, policy=numbered)
                 )
                 updated += 1
-            except (WorkflowUpdateFailedError, RPCError) as exc:
+            except Exception as exc:  # refused, gone, timed out: that case is reported
                 failed.append(f"{workflow_id}: {exc}")
 
-    senders = [asyncio.create_task(sender()) for _ in range(SEND_AT_ONCE)]
-    try:
+    async with asyncio.TaskGroup() as senders:
+        for _ in range(SEND_AT_ONCE):
+            senders.create_task(sender())
         async for execution in client.list_workflows(query):
             await waiting.put(execution.id)
-        for _ in senders:
+        for _ in range(SEND_AT_ONCE):
             await waiting.put(None)
-        await asyncio.gather(*senders)
-    finally:
-        for task in senders:
-            task.cancel()
     event = PolicyApplied(
         version=numbered.version,
         policy=numbered.model_dump(mode="json"),

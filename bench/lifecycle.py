@@ -1179,6 +1179,8 @@ class Bench:
         if wait > 0:
             self.say(f"review wave: {cases:,} reviews fall due in {wait:.0f} s")
             await asyncio.sleep(wait)
+        else:  # still opening (or settling) when they fell due: CPU and RSS share that time
+            self.say(f"review wave: fell due {-wait:.0f} s before the last case was open")
         cpu0 = (cpu_seconds(worker_pid), cpu_seconds(server_pid))
         timeline: list[dict[str, Any]] = []
         peak = {"worker": 0.0, "dev_server": 0.0}
@@ -1218,6 +1220,7 @@ class Bench:
         all_fired = float(row["all_fired"] or 0.0)
         return {
             "cases": cases,
+            "fell_due_before_all_open_s": round(max(0.0, -wait), 1),
             "fired": int(row["fired"]),
             "all_fired": int(row["fired"]) >= cases,
             "due_spread_s": round(float(row["due_spread"] or 0.0), 1),

@@ -31,6 +31,18 @@ HEALTH_DOMAINS = frozenset({Domain.MENTAL_HEALTH, Domain.PHYSICAL_HEALTH, Domain
 FINANCIAL_DOMAINS = frozenset({Domain.INCOME, Domain.BENEFITS, Domain.HOUSING, Domain.EMPLOYMENT})
 
 
+def late_dispatch_refusal(state: CaseState, referral: Referral) -> str | None:
+    """Why a referral folded from the log (its command's task lost, sent only at the next
+    command or timer) may no longer go out, or None: the case closed meanwhile, or the
+    client withdrew consent to share with that provider. The fields sent are filtered
+    by the consent in force, as for every dispatch (`referral_payload`)."""
+    if not state.is_open:
+        return f"not sent: the case is {state.status}"
+    if referral.provider_id not in state.consent.providers:
+        return f"not sent: the client no longer consents to share with {referral.provider_id}"
+    return None
+
+
 def referral_payload(state: CaseState, referral: Referral) -> dict[str, Any]:
     goal = state.active_goal(referral.goal_id)
     payload: dict[str, Any] = {

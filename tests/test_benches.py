@@ -229,7 +229,6 @@ def check(name: str, figures: dict[str, Any]) -> None:
         idle = figures["idle"]
         assert idle["cases"] > 0
         wave = idle["review_wave"]  # every review timer set for the wave fired, no other
-        assert wave["cases"] + wave["probe_cases"] + wave["left_out_cases"] == idle["cases"]
         assert wave["fired"] == wave["cases"] > 0 and wave["all_fired"]
     elif name == "api":
         trip, sizes = figures["command_round_trip"], figures["sizes"]

@@ -58,7 +58,7 @@ with workflow.unsafe.imports_passed_through():
     from cases.actors import SYSTEM_ACTOR, Actor
     from cases.batch import Batch, batch, follow_ups
     from cases.command_table import CaseCommand, Decide, entry_for
-    from cases.consent import referral_payload
+    from cases.consent import late_dispatch_refusal, referral_payload
     from cases.evolve import evolve, open_state
     from cases.policy import DEFAULT_POLICY, Policy
     from cases.state import CaseState, CaseStatus, ReferralStatus, stream_id_for
@@ -125,6 +125,9 @@ CONTINUE_AS_NEW_AFTER = 4_000
 
 APPEND_TIMEOUT = timedelta(seconds=30)
 DISPATCH_TIMEOUT = timedelta(seconds=30)
+LOOKUP_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30), maximum_attempts=10)
+"""A folded referral's channel lookup: bounded, so a broken directory read ends in
+`ReferralDispatchFailed` instead of holding the case's dispatches open for good."""
 SCORE_TIMEOUT = timedelta(seconds=10)
 REOPEN_WINDOW = timedelta(minutes=5)
 """How long a closed case started again waits for its `reopen` update."""
@@ -785,19 +788,26 @@ class CaseWorkflow:
         event: DomainEvent
         url = job.channel_url
         if url is None:  # folded from the log: the provider's channel as the directory has it
-            url = await workflow.execute_local_activity_method(
-                DirectoryActivities.provider_channel,
-                referral.provider_id,
-                start_to_close_timeout=APPEND_TIMEOUT,
-            )
-        if url is None:
-            event = ReferralDispatchFailed(
-                referral_id=job.referral_id,
-                attempts=1,
-                error=f"provider {referral.provider_id} has no active channel in the directory",
-            )
-            await self._record_dispatch(job, event)
-            return
+            refusal = late_dispatch_refusal(state, referral)
+            if refusal is None:
+                try:
+                    url = await workflow.execute_local_activity_method(
+                        DirectoryActivities.provider_channel,
+                        referral.provider_id,
+                        start_to_close_timeout=APPEND_TIMEOUT,
+                        retry_policy=LOOKUP_RETRY,
+                    )
+                except ActivityError as exc:
+                    refusal = f"not sent: the resource directory could not be read ({exc.cause})"
+                if url is None and refusal is None:
+                    refusal = f"not sent: {referral.provider_id} has no active channel"
+            if url is None:
+                error = (refusal or "not sent")[:200]
+                failed = ReferralDispatchFailed(
+                    referral_id=job.referral_id, attempts=1, error=error
+                )
+                await self._record_dispatch(job, failed)
+                return
         request = ReferralDispatch(
             case_id=str(state.case_id),
             referral_id=job.referral_id,

@@ -9,6 +9,7 @@ import pytest
 from cases import commands as c
 from cases import decide as rules
 from cases.actors import Actor
+from cases.consent import late_dispatch_refusal
 from cases.evolve import evolve, open_state
 from cases.scoring import score
 from cases.state import CaseState, CaseStatus, PlanStatus, ReferralStatus
@@ -290,3 +291,16 @@ def test_a_command_sent_for_another_version_is_refused() -> None:
             state, c.RecordNote(actor=ALICE, text="x", expected_version=state.stream_version + 1)
         )
     assert refused.value.current == state.stream_version
+
+
+def test_a_referral_folded_from_the_log_goes_out_only_with_consent_on_an_open_case() -> None:
+    state = with_active_plan()
+    apply(state, ALICE, rules.decide_refer(state, inputs.refer()))
+    referral = state.referrals["referral-1"]
+    assert late_dispatch_refusal(state, referral) is None
+    closed = state.model_copy(update={"status": CaseStatus.CLOSED})
+    assert late_dispatch_refusal(closed, referral) == "not sent: the case is closed"
+    apply(state, ALICE, rules.decide_consent(state, inputs.consent(providers=("food-bank",))))
+    assert late_dispatch_refusal(state, referral) == (
+        "not sent: the client no longer consents to share with shelter-1"
+    )

@@ -93,6 +93,8 @@ async def test_a_referral_folded_from_the_log_is_dispatched_once(tmp_path: Path)
             )
 
         assert await wait_until(dispatched, 60.0, interval=0.1)
+        # One more command through the case's lock: a second dispatch would be on its way.
+        assert (await driver.send(case_id, contact)).outcome is Outcome.ACCEPTED
         log = await stack.store.read_stream(stream)
         handle = stack.client.get_workflow_handle(workflow_id_for(case_id))
         state = await handle.query(CaseWorkflow.case)
