@@ -76,9 +76,7 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 from temporalio import activity, workflow
-from temporalio.api.enums.v1 import EventType, TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.worker import Worker
@@ -118,7 +116,7 @@ from infrastructure.database import database_url
 from infrastructure.embedded_postgres import free_port
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings
-from infrastructure.temporal import connect, keyring
+from infrastructure.temporal import connect, keyring, worker_polls
 from tests.cases import inputs
 from tests.cases.people import ALICE, CAROL
 from workflows.case import CONTINUE_AS_NEW_AFTER
@@ -498,15 +496,9 @@ async def child_process(
 async def wait_for_poller(client: Client, task_queue: str, child: Child) -> None:
     """Until a worker polls `task_queue` for workflow tasks (or the child exits)."""
     deadline = time.monotonic() + WORKER_READY_TIMEOUT
-    request = DescribeTaskQueueRequest(
-        namespace=client.namespace,
-        task_queue=TaskQueue(name=task_queue),
-        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-    )
     while time.monotonic() < deadline:
         child.check()
-        reply = await client.workflow_service.describe_task_queue(request)
-        if reply.pollers:
+        if await worker_polls(client, task_queue):
             return
         await asyncio.sleep(0.2)
     raise BenchError(

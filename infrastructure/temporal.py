@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
@@ -53,3 +56,16 @@ async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
         data_converter=data_converter(settings),
         runtime=runtime_for(settings) if serve_metrics else None,
     )
+
+
+async def worker_polls(client: Client, task_queue: str) -> bool:
+    """Whether a worker polls `task_queue` for workflow tasks (it started and reached
+    both servers). The server remembers a poller for a minute after it stops."""
+    reply = await client.workflow_service.describe_task_queue(
+        DescribeTaskQueueRequest(
+            namespace=client.namespace,
+            task_queue=TaskQueue(name=task_queue),
+            task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+        )
+    )
+    return bool(reply.pollers)

@@ -42,6 +42,7 @@ from events.store import EventStore
 from infrastructure.database import EMBEDDED_DATABASE, create_pool, ensure_database
 from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
 from infrastructure.settings import Settings
+from infrastructure.temporal import worker_polls
 from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
 
@@ -299,6 +300,13 @@ async def fault_stack(
             worker_process.start()
         if projector:
             projector_process.start()
+        if worker:  # faults begin once the worker is up (a busy machine starts it slowly)
+            deadline = time.monotonic() + 120
+            while not await worker_polls(client, settings.task_queue):
+                worker_process.check()
+                assert worker_process.running(), f"the worker exited: see {worker_process.log}"
+                assert time.monotonic() < deadline, "the worker did not poll within 120 s"
+                await asyncio.sleep(0.2)
         stack = FaultStack(
             settings=settings,
             data_dir=data_dir,
