@@ -6,7 +6,9 @@ turns a rejected command into `CaseCommandRejected` carrying the rule's reason.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import uuid
 from typing import Any
 from uuid import UUID
 
@@ -65,6 +67,10 @@ def _rejection(exc: BaseException) -> CaseCommandRejected:
             return CaseCommandRejected(cause.message)
         cause = cause.__cause__
     return CaseCommandRejected(str(exc))
+
+
+UPDATE_ATTEMPTS = 5
+"""Times a command is sent when the server aborts it because its workflow task failed."""
 
 
 class CaseClient:
@@ -160,19 +166,27 @@ class CaseClient:
     async def _update(
         self, handle: WorkflowHandle[Any, Any], method: Any, arg: Any, update_id: str | None = None
     ) -> CommandResult:
-        try:
-            if arg is None:
-                result = await handle.execute_update(method, id=update_id)
-            else:
-                result = await handle.execute_update(method, arg, id=update_id)
-        except WorkflowUpdateFailedError as exc:
-            raise _rejection(exc) from None
-        except RPCError as exc:
-            if "not found" in str(exc).lower() or "completed" in str(exc).lower():
-                raise CaseNotFound(f"no running case workflow {handle.id}: {exc}") from None
-            raise
-        assert isinstance(result, CommandResult)
-        return result
+        # One id for every attempt: an update the server did accept is answered, not rerun.
+        update_id = update_id or str(uuid.uuid4())
+        args = () if arg is None else (arg,)
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            try:
+                result = await handle.execute_update(method, *args, id=update_id)
+            except WorkflowUpdateFailedError as exc:
+                raise _rejection(exc) from None
+            except RPCError as exc:
+                message = str(exc).lower()
+                if attempt < UPDATE_ATTEMPTS and "unexpected workflow task failure" in message:
+                    # The workflow task carrying it failed (e.g. UnhandledCommand when a timer
+                    # fired meanwhile): the server aborted the update before accepting it.
+                    await asyncio.sleep(0.2 * attempt)
+                    continue
+                if "not found" in message or "completed" in message:
+                    raise CaseNotFound(f"no running case workflow {handle.id}: {exc}") from None
+                raise
+            assert isinstance(result, CommandResult)
+            return result
+        raise AssertionError("unreachable")
 
     async def is_running(self, case_id: UUID | str) -> bool:
         return await self._running(self.handle(case_id))
