@@ -78,16 +78,23 @@ async def open_casework(
     stateless_pool: bool = False,
     serve_metrics: bool = False,
     client: Client | None = None,
+    service: bool = False,
 ) -> AsyncIterator[Casework]:
     """Casework on the settings' database (or `dsn`), closed on exit.
 
     `stateless_pool` for users that never leave session state on a connection (the
     worker): releasing one then costs no reset round trip. `client` to share a
     Temporal client that the caller already holds (tests on a test server).
+    `service` for a long-running service (the worker, the API): it waits up to
+    `database_start_wait_seconds` for a database that is not up yet.
     """
     settings = settings or get_settings()
     pool = await create_pool(
-        dsn or database_url(settings), min_size=1, max_size=pool_size, stateless=stateless_pool
+        dsn or database_url(settings),
+        min_size=1,
+        max_size=pool_size,
+        stateless=stateless_pool,
+        wait=settings.database_start_wait_seconds if service else 0.0,
     )
     try:
         yield Casework(

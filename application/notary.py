@@ -40,9 +40,9 @@ from events.notary import (
     check_log_against_checkpoints,
     publish_checkpoint,
 )
+from infrastructure.database import TRANSIENT_ERRORS
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
-from projections.runner import TRANSIENT_ERRORS
 
 
 def key_path(settings: Settings) -> Path:

@@ -83,7 +83,7 @@ async def run_worker(
     log = get_logger(task_queue=settings.task_queue)
     # The event store, notifications and directory reads leave no session state.
     async with open_casework(
-        settings, dsn=dsn, pool_size=10, stateless_pool=True, serve_metrics=True
+        settings, dsn=dsn, pool_size=10, stateless_pool=True, serve_metrics=True, service=True
     ) as app:
         worker = build_worker(await app.temporal(), settings.task_queue, app.store)
         log.info("worker started")

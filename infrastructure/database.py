@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 
 import asyncpg
 
+from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
+    asyncpg.exceptions.QueryCanceledError,  # statement or lock timeout
+    asyncpg.exceptions.LockNotAvailableError,
+)
+"""Errors that pass: the server is down, starting, shutting down or restarting, or a
+transaction lost a race. Retrying later is right; nothing about the request was wrong."""
+
+CONNECT_RETRY_PAUSE = 1.0
+"""Seconds between attempts while a service waits for its database at start-up."""
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -14,18 +33,44 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, stateless: bool = False
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    stateless: bool = False,
+    wait: float = 0.0,
 ) -> asyncpg.Pool:
     """A pool; `stateless` for users that never leave session state (locks, LISTEN,
-    SET) on a connection: releasing one then costs no reset round trip."""
-    pool = await asyncpg.create_pool(
-        dsn,
-        min_size=min_size,
-        max_size=max_size,
-        reset=_keep_session if stateless else None,
-    )
-    assert pool is not None
-    return pool
+    SET) on a connection: releasing one then costs no reset round trip.
+
+    `wait`: seconds to keep trying while the server is down, starting up or shutting
+    down (a service started beside its database, or while it restarts), logging each
+    miss; the last error is raised once they have passed. 0 fails at the first miss
+    (a command run by hand should say so at once)."""
+    deadline = time.monotonic() + wait
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            pool = await asyncpg.create_pool(
+                dsn,
+                min_size=min_size,
+                max_size=max_size,
+                reset=_keep_session if stateless else None,
+            )
+            assert pool is not None
+            return pool
+        except TRANSIENT_ERRORS as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise
+            get_logger(component="database").warning(
+                "database not available yet; retrying",
+                attempt=attempt,
+                error=str(exc) or type(exc).__name__,
+                gives_up_in_s=round(left, 1),
+            )
+            await asyncio.sleep(min(CONNECT_RETRY_PAUSE, left))
 
 
 EMBEDDED_DATABASE = "casework"

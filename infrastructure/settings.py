@@ -101,6 +101,16 @@ class Settings(BaseSettings):
             "0: look the key up on every append."
         ),
     )
+    database_start_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        alias="CASEWORK_DATABASE_START_WAIT_SECONDS",
+        description=(
+            "How long a service (the worker, the API) waits at start-up for a database "
+            "that is down, starting or restarting before it exits. 0: exit at once."
+        ),
+    )
 
     # --- tamper evidence: the notary and its signed checkpoints (issue 17) ----------
     notary_database_url: str | None = Field(

@@ -34,6 +34,7 @@ import asyncpg
 
 from events.envelope import RecordedEvent
 from events.store import NOTIFY_CHANNEL, START, EventStore, GlobalCursor
+from infrastructure.database import TRANSIENT_ERRORS
 from infrastructure.logs import get_logger
 from projections.base import Projection
 
@@ -41,16 +42,6 @@ from projections.base import Projection
 RUNNER_LOCK_CLASS = 0x70726F6A
 REBUILD_LOCK_CLASS = 0x72626C64
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    asyncpg.InterfaceError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.exceptions.AdminShutdownError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
-    asyncpg.exceptions.QueryCanceledError,  # statement or lock timeout
-    asyncpg.exceptions.LockNotAvailableError,
-)
 
 FaultHook = Callable[[str, Sequence[RecordedEvent]], Awaitable[None]]
 """Test hook: awaited with a stage name ("applied") and the batch, inside the transaction."""

@@ -8,9 +8,10 @@ import contextlib
 
 import asyncpg
 
+from infrastructure.database import TRANSIENT_ERRORS
 from infrastructure.settings import Settings
 from projections.catalog import all_projections
-from projections.runner import TRANSIENT_ERRORS, run_projections
+from projections.runner import run_projections
 from projections.status import projection_status
 
 

@@ -68,7 +68,9 @@ def create_api(
         # Stateless pool: no use case leaves session state (SET, LISTEN, session locks) on
         # a connection, so releasing one sends no reset query (a round trip per release,
         # 3 in a command or a caseload read; docs/performance.md, "HTTP API").
-        async with open_casework(settings, pool_size=10, stateless_pool=True) as opened:
+        async with open_casework(
+            settings, pool_size=10, stateless_pool=True, service=True
+        ) as opened:
             api.state.casework = opened
             yield
 

@@ -1,0 +1,104 @@
+"""A service started before its database waits for it; a command run by hand does not.
+
+The database here is the tests' real PostgreSQL, reached through a TCP relay on a port
+of our own: while the relay is not listening the port refuses connections, as a server
+that is down or restarting does; once it listens, the real server answers through it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from structlog.testing import capture_logs
+
+from infrastructure.database import create_pool
+from infrastructure.embedded_postgres import free_port
+from infrastructure.settings import Settings
+
+WAITING = "database not available yet; retrying"
+
+
+def through_port(dsn: str, port: int) -> str:
+    parts = urlsplit(dsn)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while chunk := await reader.read(65536):
+            writer.write(chunk)
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            writer.close()
+
+
+@contextlib.asynccontextmanager
+async def relay(port: int, target: str) -> AsyncIterator[None]:
+    """Listen on `port`, forwarding every connection to the server of `target`."""
+    parts = urlsplit(target)
+    host, target_port = parts.hostname or "127.0.0.1", parts.port or 5432
+
+    async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(host, target_port)
+        await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
+
+    server = await asyncio.start_server(forward, "127.0.0.1", port)
+    try:
+        yield
+    finally:
+        server.close()
+
+
+async def _until(condition: object, limit: float = 60.0) -> None:
+    deadline = time.monotonic() + limit
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
+
+
+async def test_a_service_waits_for_a_database_that_comes_up(database_url: str) -> None:
+    port = free_port()
+    with capture_logs() as logs:
+        pool_task = asyncio.create_task(create_pool(through_port(database_url, port), wait=120))
+        # Refused at least twice: the service is waiting, not failed.
+        await _until(lambda: sum(e["event"] == WAITING for e in logs) >= 2)
+        assert not pool_task.done()
+        async with relay(port, database_url):
+            pool = await asyncio.wait_for(pool_task, 60)
+            try:
+                assert await pool.fetchval("SELECT count(*) FROM events") >= 0
+            finally:
+                await pool.close()
+    misses = [e for e in logs if e["event"] == WAITING]
+    assert [e["attempt"] for e in misses[:2]] == [1, 2]
+    assert all(e["log_level"] == "warning" and e["error"] for e in misses)
+
+
+async def test_a_command_run_by_hand_fails_at_once(database_url: str) -> None:
+    with capture_logs() as logs, pytest.raises(OSError):
+        await create_pool(through_port(database_url, free_port()), wait=0)
+    assert not [e for e in logs if e["event"] == WAITING]
+
+
+async def test_a_service_gives_up_once_its_wait_has_passed(database_url: str) -> None:
+    started = time.monotonic()
+    with capture_logs() as logs, pytest.raises(OSError):
+        await create_pool(through_port(database_url, free_port()), wait=2.0)
+    assert time.monotonic() - started >= 2.0
+    assert [e for e in logs if e["event"] == WAITING]
+
+
+def test_the_wait_is_a_setting_of_its_own() -> None:
+    assert Settings().database_start_wait_seconds == 60.0
+    assert Settings(CASEWORK_DATABASE_START_WAIT_SECONDS="0").database_start_wait_seconds == 0.0
+    with pytest.raises(ValueError, match="CASEWORK_DATABASE_START_WAIT_SECONDS"):
+        Settings(CASEWORK_DATABASE_START_WAIT_SECONDS="-1")
