@@ -25,7 +25,7 @@ from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from application.policies import current_policy
+from application.policies import adopt_newer_policy, policy_and_version
 from cases import command_table
 from cases import commands as c
 from cases import decide as rules
@@ -93,8 +93,9 @@ class CaseClient:
             rules.decide_open(cmd)
         except rules.CommandRejected as exc:
             raise CaseCommandRejected(str(exc)) from None
+        read: int | None = None  # the policy version the case starts with, when in force
         if policy is None:
-            policy = await current_policy(self.store) if self.store else DEFAULT_POLICY
+            policy, read = await self._policy_in_force()
         start = WithStartWorkflowOperation(
             CaseWorkflow.run,
             CaseInput(open=cmd, policy=policy),
@@ -118,6 +119,8 @@ class CaseClient:
                 f"case_id: a case {cmd.case_id} already exists (running or closed)"
             ) from None
         assert isinstance(result, CommandResult)
+        if read is not None and self.store is not None:
+            await adopt_newer_policy(self.store, self.client, workflow_id_for(cmd.case_id), read)
         if not result.events and self.store is not None:
             # `sync` answers the case as it stands, naming no events: those the open
             # recorded are the stream's first `stream_version` (nothing comes before them).
@@ -149,19 +152,26 @@ class CaseClient:
                 rules.decide_reopen(state, cmd)
             except rules.CommandRejected as exc:
                 raise CaseCommandRejected(str(exc)) from None
+            policy, read = await self._policy_in_force()
             handle = await self.client.start_workflow(
                 CaseWorkflow.run,
-                CaseInput(
-                    snapshot=state,
-                    reopening=True,
-                    policy=await current_policy(self.store) if self.store else DEFAULT_POLICY,
-                ),
+                CaseInput(snapshot=state, reopening=True, policy=policy),
                 id=workflow_id_for(case_id),
                 task_queue=self.task_queue,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
+            result = await self._update(handle, CaseWorkflow.reopen, cmd, update_id)
+            if read is not None and self.store is not None:
+                await adopt_newer_policy(self.store, self.client, handle.id, read)
+            return result
         return await self._update(handle, CaseWorkflow.reopen, cmd, update_id)
+
+    async def _policy_in_force(self) -> tuple[Policy, int | None]:
+        """The policy a case starts with, and the version read (None without a store)."""
+        if self.store is None:
+            return DEFAULT_POLICY, None
+        return await policy_and_version(self.store)
 
     async def _update(
         self, handle: WorkflowHandle[Any, Any], method: Any, arg: Any, update_id: str | None = None

@@ -4,18 +4,24 @@ policies shown with one number."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 from temporalio.testing import WorkflowEnvironment
 
 from application.agency_policy import DEFAULTS_LABEL, apply, policy_in_force
 from application.bootstrap import Casework
-from application.policies import SEND_AT_ONCE, current_policy, policy_and_version
+from application.case_client import CaseClient
+from application.policies import POLICY_STREAM, SEND_AT_ONCE, current_policy, policy_and_version
 from application.runtime import build_worker
 from cases.policy import DEFAULT_POLICY, Policy
-from events.store import EventStore
-from events.vocabulary import RiskLevel
+from events.envelope import EventMetadata, RecordedEvent
+from events.registry import DomainEvent
+from events.store import AppendResult, EventStore
+from events.vocabulary import PolicyApplied, RiskLevel
 from infrastructure.settings import Settings
 from tests.cases import inputs
 from tests.cases.people import MAX
@@ -72,3 +78,114 @@ async def test_a_policy_reaches_every_open_case(
         "AND data->>'reason' = 'policy_changed' GROUP BY stream_id"
     )
     assert {r["stream_id"]: r["n"] for r in moved} == {f"case-{c}": 1 for c in opened}
+
+
+def _moved_by_policy(rows: list[asyncpg.Record]) -> dict[str, list[int]]:
+    """stream → the policy versions of its `policy_changed` reviews."""
+    moved: dict[str, list[int]] = {}
+    for r in rows:
+        moved.setdefault(r["stream_id"], []).append(int(r["version"]))
+    return moved
+
+
+MOVED_BY_POLICY = (
+    "SELECT stream_id, data->>'policy_version' AS version FROM events "
+    "WHERE event_type = 'ReviewScheduled' AND data->>'reason' = 'policy_changed' "
+    "ORDER BY global_position"
+)
+
+
+class ApplyRecordedWhileOpening(EventStore):
+    """A policy is applied while a case opens: recorded right after the opening read the
+    version then in force, so the apply's passes could not list the case yet."""
+
+    newer: Policy | None = None
+
+    async def read_stream(
+        self, stream_id: str, from_version: int = 1, limit: int | None = None
+    ) -> list[RecordedEvent]:
+        events = await super().read_stream(stream_id, from_version, limit)
+        if stream_id == POLICY_STREAM and self.newer is not None:
+            newer, self.newer = self.newer, None
+            version = await self.stream_version(POLICY_STREAM)
+            event = PolicyApplied(
+                version=version + 1,
+                policy=newer.model_copy(update={"version": version + 1}).model_dump(mode="json"),
+                open_cases_notified=0,
+            )
+            await self.append_domain(
+                POLICY_STREAM,
+                version,
+                [(uuid.uuid4(), event)],
+                EventMetadata(actor_id=MAX.staff_id, actor_role=MAX.role.value),
+                datetime.now(UTC),
+            )
+        return events
+
+
+async def test_a_case_opened_while_a_policy_is_recorded_adopts_it(
+    dev_server: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    store = ApplyRecordedWhileOpening(pool)
+    cases = CaseClient(dev_server.client, "policy-while-opening", store)
+    intervals = dict(DEFAULT_POLICY.review_interval) | {RiskLevel.MEDIUM: timedelta(days=30)}
+    async with build_worker(dev_server.client, "policy-while-opening", store):
+        store.newer = Policy(review_interval=intervals)
+        opened = await cases.open(inputs.open_case())
+    assert store.newer is None  # recorded between the case's read and its start
+    moved = _moved_by_policy(await pool.fetch(MOVED_BY_POLICY))
+    # Nothing else sends policies here: the opening saw the newer version after the
+    # case started and sent it (no pass of an apply could have listed the case).
+    assert moved == {f"case-{opened.case_id}": [1]}
+
+
+class CaseOpenedBeforeRecording(EventStore):
+    """A case opens with the version in force after the apply's first pass listed the
+    running cases and before it records the new version."""
+
+    opening: Callable[[], Awaitable[None]] | None = None
+
+    async def append_domain(
+        self,
+        stream_id: str,
+        expected_version: int,
+        events: Sequence[tuple[Any, DomainEvent]],
+        metadata: EventMetadata,
+        occurred_at: Any,
+    ) -> AppendResult:
+        if stream_id == POLICY_STREAM and self.opening is not None:
+            opening, self.opening = self.opening, None
+            await opening()
+        return await super().append_domain(
+            stream_id, expected_version, events, metadata, occurred_at
+        )
+
+
+async def test_a_case_opened_during_the_first_pass_gets_the_policy_from_the_second(
+    dev_server: WorkflowEnvironment, pool: asyncpg.Pool
+) -> None:
+    store = CaseOpenedBeforeRecording(pool)
+    app = Casework(Settings(metrics_port=0), pool, store, _client=dev_server.client)
+    cases = await app.cases()
+    intervals = dict(DEFAULT_POLICY.review_interval) | {RiskLevel.MEDIUM: timedelta(days=30)}
+    late: list[str] = []
+
+    async def open_one() -> None:
+        late.append(str((await cases.open(inputs.open_case())).case_id))
+
+        async def listed() -> bool:  # visibility lag is not what this test is about
+            running = f"WorkflowType = 'CaseWorkflow' AND WorkflowId = 'case-{late[0]}'"
+            return (await dev_server.client.count_workflows(running)).count == 1
+
+        assert await wait_until(listed, 60.0, interval=0.1)
+
+    async with build_worker(dev_server.client, app.settings.task_queue, store):
+        first = (await cases.open(inputs.open_case())).case_id
+        store.opening = open_one
+        applied = await apply(app, MAX, Policy(review_interval=intervals))
+    assert late and store.opening is None
+    # The first pass listed `first` only; the late case read version 0 and its own
+    # check found nothing newer yet: the second pass sent it the policy.
+    assert (applied.cases_updated, applied.cases_failed) == (2, [])
+    moved = _moved_by_policy(await pool.fetch(MOVED_BY_POLICY))
+    assert moved == {f"case-{first}": [1], f"case-{late[0]}": [1]}
