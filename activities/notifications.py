@@ -1,6 +1,8 @@
-"""Escalation notifications through a PostgreSQL outbox, delivered exactly once.
+"""Escalation notifications and action reminders through the outbox, delivered once.
 
-For each escalation level the workflow runs `deliver_escalation`. It resolves the
+For each escalation level the workflow runs `deliver_escalation`; for each reminder
+that an action of the plan falls due soon, `deliver_action_reminder` (to the action's
+worker; `activities/outbox.py` holds the rows and the delivery). It resolves the
 recipients in the staff directory (the assigned worker, the supervisors of the
 case's team, or the managers, as the policy's ladder says), writes one outbox row
 per recipient (idempotent: the key is `case:escalation:level:recipient`), then
@@ -15,17 +17,15 @@ ids and reasons, never a client's personal details.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-import asyncpg
 from pydantic import BaseModel, ConfigDict
 from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
-from activities.webhooks import post_json
+from activities.outbox import Delivery, Notice, record_and_deliver
 from directory import load_staff_directory
 from directory.staff import StaffMember
 from events.store import EventStore
@@ -55,6 +55,20 @@ class EscalationNotice(BaseModel):
     assigned_worker: str
     reason: str
     raised_at: datetime
+
+
+class ReminderNotice(BaseModel):
+    """An open action of the plan falls due soon (`ActionReminderDue`): ids and dates only,
+    never the client's details."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    case_id: str
+    action_id: str
+    due_at: datetime
+    worker: str
+    team: str
+    reminded_at: datetime
 
 
 class DeliveryReport(BaseModel):
@@ -99,74 +113,80 @@ class NotificationActivities:
             "kind": "escalation",
             **notice.model_dump(mode="json"),
         }
-        pool: asyncpg.Pool = self.store.pool
-        rows = [
-            (
-                f"{notice.case_id}:{notice.escalation_id}:{notice.level}:{m.staff_id}",
-                notice.case_id,
-                notice.escalation_id,
-                notice.level,
-                m.staff_id,
-                notice.notify,
-                m.webhook_url,
-                json.dumps({**document, "recipient": m.staff_id}),
-            )
-            for m in recipients
-        ]
-        await pool.executemany(
-            """INSERT INTO notification_outbox (key, case_id, escalation_id, level, recipient,
-                   notify_role, channel_url, document)
-               VALUES ($1, $2::uuid, $3, $4, $5, $6, $7, $8::jsonb)
-               ON CONFLICT (key) DO NOTHING""",
-            rows,
+        delivery = await record_and_deliver(
+            self.store.pool,
+            [
+                Notice(
+                    key=f"{notice.case_id}:{notice.escalation_id}:{notice.level}:{m.staff_id}",
+                    case_id=notice.case_id,
+                    subject_id=notice.escalation_id,
+                    level=notice.level,
+                    recipient=m.staff_id,
+                    notify_role=notice.notify,
+                    channel_url=m.webhook_url,
+                    document={**document, "recipient": m.staff_id},
+                )
+                for m in recipients
+            ],
         )
-        report = DeliveryReport(
-            recipients=[m.staff_id for m in recipients],
-            delivered=[],
-            inbox_only=[],
-            already_delivered=[],
-        )
-        failures: list[str] = []
-        for key, *_rest in rows:
-            row = await pool.fetchrow(
-                """SELECT recipient, channel_url, document::text AS document, delivered_at
-                     FROM notification_outbox WHERE key = $1""",
-                key,
-            )
-            assert row is not None
-            if row["delivered_at"] is not None:
-                report.already_delivered.append(row["recipient"])
-                continue
-            if not row["channel_url"]:
-                await pool.execute(
-                    "UPDATE notification_outbox SET delivered_at = now() WHERE key = $1", key
-                )
-                report.inbox_only.append(row["recipient"])
-                continue
-            try:
-                await post_json(
-                    row["channel_url"], json.loads(row["document"]), idempotency_key=key
-                )
-            except Exception as exc:
-                await pool.execute(
-                    """UPDATE notification_outbox SET attempts = attempts + 1, last_error = $2
-                        WHERE key = $1""",
-                    key,
-                    str(exc)[:500],
-                )
-                failures.append(f"{row['recipient']}: {exc}")
-                continue
-            await pool.execute(
-                """UPDATE notification_outbox
-                      SET delivered_at = now(), attempts = attempts + 1, last_error = NULL
-                    WHERE key = $1""",
-                key,
-            )
-            report.delivered.append(row["recipient"])
-        if failures:
-            log.warning("escalation delivery incomplete", failed=len(failures))
+        return _reported(log, "escalation", recipients, delivery)
+
+    @activity.defn(name="deliver_action_reminder")
+    async def deliver_action_reminder(self, notice: ReminderNotice) -> DeliveryReport:
+        """Remind the action's worker (their supervisors when the worker has left, the
+        managers when the team has none) that an action of the plan falls due soon."""
+        log = get_logger(case_id=notice.case_id, action_id=notice.action_id)
+        directory = await load_staff_directory(self.store)
+        try:
+            recipients = [directory.active_member(notice.worker)]
+            role = "worker"
+        except LookupError:
+            recipients, role = list(directory.supervisors_of(notice.team)), "supervisor"
+            if not recipients:
+                recipients, role = list(directory.managers()), "manager"
+        if not recipients:
             raise ApplicationError(
-                "not delivered to " + "; ".join(failures), type="NotificationUndelivered"
+                f"no one to remind of {notice.action_id}: {notice.worker} is not an active "
+                f"member and team {notice.team} has no supervisor, the agency no manager",
+                type="NoRecipient",
             )
-        log.info("escalation delivered", recipients=len(recipients))
-        return report
+        document: dict[str, Any] = {
+            "kind": "action_reminder",
+            **notice.model_dump(mode="json"),
+        }
+        due = notice.due_at.isoformat()
+        delivery = await record_and_deliver(
+            self.store.pool,
+            [
+                Notice(
+                    key=f"{notice.case_id}:reminder:{notice.action_id}:{due}:{m.staff_id}",
+                    case_id=notice.case_id,
+                    subject_id=f"reminder-{notice.action_id}",
+                    level=0,
+                    recipient=m.staff_id,
+                    notify_role=role,
+                    channel_url=m.webhook_url,
+                    document={**document, "recipient": m.staff_id},
+                )
+                for m in recipients
+            ],
+        )
+        return _reported(log, "action reminder", recipients, delivery)
+
+
+def _reported(
+    log: Any, what: str, recipients: list[StaffMember], delivery: Delivery
+) -> DeliveryReport:
+    """The report of a delivery; raised (so Temporal retries) while any recipient lacks it."""
+    if delivery.failed:
+        log.warning(f"{what} delivery incomplete", failed=len(delivery.failed))
+        raise ApplicationError(
+            "not delivered to " + "; ".join(delivery.failed), type="NotificationUndelivered"
+        )
+    log.info(f"{what} delivered", recipients=len(recipients))
+    return DeliveryReport(
+        recipients=[m.staff_id for m in recipients],
+        delivered=delivery.delivered,
+        inbox_only=delivery.inbox_only,
+        already_delivered=delivery.already_delivered,
+    )

@@ -36,7 +36,6 @@ of payloads, before any payload is decoded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -46,7 +45,7 @@ from typing import Any, TypeVar
 import asyncpg
 from pydantic import BaseModel, Field
 
-from activities.webhooks import post_json
+from activities.outbox import Notice, record_and_deliver
 from application import request_context
 from application.request_context import AuthMethod
 from cases.access import (
@@ -383,7 +382,8 @@ async def notify_break_glass(
 ) -> list[str]:
     """Tell the supervisors of the case's team; return who got it (webhook or inbox)."""
     log = get_logger(case_id=entry.case_id, access_id=entry.access_id)
-    pool: asyncpg.Pool = store.pool
+    assert entry.case_id is not None, "break-glass opens a case: its entry names it"
+    case_id = entry.case_id
     document: dict[str, Any] = {
         "kind": "break_glass",
         "case_id": entry.case_id,
@@ -396,46 +396,24 @@ async def notify_break_glass(
         "view": entry.view,
         "reason": entry.reason,
     }
-    notified: list[str] = []
-    for member in await _recipients(store, location.team):
-        key = notice_key(entry, member.staff_id)
-        body = {**document, "recipient": member.staff_id}
-        await pool.execute(
-            """INSERT INTO notification_outbox (key, case_id, escalation_id, level, recipient,
-                   notify_role, channel_url, document)
-               VALUES ($1, $2::uuid, $3, 0, $4, $5, $6, $7::jsonb)
-               ON CONFLICT (key) DO NOTHING""",
-            key,
-            entry.case_id,
-            f"break-glass-{entry.access_id}",
-            member.staff_id,
-            member.role.value,
-            member.webhook_url,
-            json.dumps(body),
-        )
-        if not member.webhook_url:
-            await pool.execute(
-                "UPDATE notification_outbox SET delivered_at = now() WHERE key = $1", key
+    delivery = await record_and_deliver(
+        store.pool,
+        [
+            Notice(
+                key=notice_key(entry, member.staff_id),
+                case_id=case_id,
+                subject_id=f"break-glass-{entry.access_id}",
+                level=0,
+                recipient=member.staff_id,
+                notify_role=member.role.value,
+                channel_url=member.webhook_url,
+                document={**document, "recipient": member.staff_id},
             )
-            notified.append(member.staff_id)
-            continue
-        try:
-            await post_json(member.webhook_url, body, idempotency_key=key)
-        except Exception as exc:  # the read stands; the notice waits in the outbox
-            await pool.execute(
-                """UPDATE notification_outbox SET attempts = attempts + 1, last_error = $2
-                    WHERE key = $1""",
-                key,
-                str(exc)[:500],
-            )
-            log.warning("break-glass notice undelivered", recipient=member.staff_id)
-            continue
-        await pool.execute(
-            """UPDATE notification_outbox
-                  SET delivered_at = now(), attempts = attempts + 1, last_error = NULL
-                WHERE key = $1""",
-            key,
-        )
-        notified.append(member.staff_id)
+            for member in await _recipients(store, location.team)
+        ],
+    )
+    for failed in delivery.failed:  # the read stands; the notice waits in the outbox
+        log.warning("break-glass notice undelivered", recipient=failed.split(":", 1)[0])
+    notified = delivery.inbox_only + delivery.delivered + delivery.already_delivered
     log.info("break-glass access", staff_id=entry.staff_id, notified=len(notified))
     return notified

@@ -42,6 +42,7 @@ def activities_for(store: EventStore) -> list[Any]:
         referral_activities.dispatch_referral,
         directory_activities.provider_channel,
         notification_activities.deliver_escalation,
+        notification_activities.deliver_action_reminder,
     ]
 
 

@@ -42,7 +42,11 @@ with workflow.unsafe.imports_passed_through():
     from activities.notifications import (
         START_TO_CLOSE_TIMEOUT as NOTIFY_TIMEOUT,
     )
-    from activities.notifications import EscalationNotice, NotificationActivities
+    from activities.notifications import (
+        EscalationNotice,
+        NotificationActivities,
+        ReminderNotice,
+    )
     from activities.referrals import RETRY_POLICY as DISPATCH_RETRY
     from activities.referrals import ReferralActivities, ReferralDispatch
     from activities.store import (
@@ -66,6 +70,7 @@ with workflow.unsafe.imports_passed_through():
     from events.envelope import EventMetadata, NewEvent
     from events.registry import DomainEvent, EventRegistry
     from events.vocabulary import (
+        ActionReminderDue,
         CaseOpened,
         EscalationRaised,
         ReferralDispatched,
@@ -112,6 +117,11 @@ PATCH_DISPATCH_FOLDED = "dispatch-referrals-folded-from-the-log"
 `Refer` never sent again, so the channel in the command never seen) is dispatched to the
 provider's channel as the resource directory has it then, or recorded as failed when
 the provider has none. Before, it stayed `made` and was never sent."""
+
+PATCH_REMINDERS_DELIVERED = "action-reminders-delivered"
+"""An `ActionReminderDue` is delivered to the action's worker (their inbox, and their
+webhook when they have one), as escalations are. Before, the reminder was only in the
+log and the read models."""
 
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c5a2e-3b7d-4c1e-9a55-0c2f1e7d9b40")
 """Namespace of the event ids derived from a command's key (uuid5)."""
@@ -651,12 +661,17 @@ class CaseWorkflow:
                 self._escalations_raised(group, reply.occurred_at)
 
     def _escalations_raised(self, events: Sequence[DomainEvent], raised_at: datetime) -> None:
+        """Notify the staff of what the events raised: escalations, action reminders."""
         for event in events:
             if isinstance(event, EscalationRaised):
                 self._start_notification(event, raised_at)
                 workflow.metric_meter().create_counter(
                     "casework_escalations_raised", "Escalations raised, by level"
                 ).add(1, {"level": str(event.level), "subject": event.subject.value})
+            elif isinstance(event, ActionReminderDue) and workflow.patched(
+                PATCH_REMINDERS_DELIVERED
+            ):
+                self._start_reminder(event, raised_at)
 
     async def _commit_one_group_at_a_time(
         self, actor: Actor, events: Sequence[DomainEvent], policy_changed: bool
@@ -880,6 +895,39 @@ class CaseWorkflow:
             workflow.logger.error(
                 "escalation notification failed",
                 extra={"escalation_id": notice.escalation_id, "error": str(exc.cause or exc)},
+            )
+        finally:
+            self._dispatching.pop(key, None)
+
+    def _start_reminder(self, event: ActionReminderDue, reminded_at: datetime) -> None:
+        state = self._state()
+        notice = ReminderNotice(
+            case_id=str(state.case_id),
+            action_id=event.action_id,
+            due_at=event.due_at,
+            worker=event.worker,
+            team=state.team,
+            reminded_at=reminded_at,
+        )
+        key = f"reminder:{event.action_id}:{event.due_at.isoformat()}"
+        self._dispatching[key] = asyncio.create_task(self._remind(key, notice))
+
+    async def _remind(self, key: str, notice: ReminderNotice) -> None:
+        # Retried as escalations are, but not past the due date: then the action is overdue
+        # (ActionOverdue, escalated when critical) and a reminder has nothing left to say.
+        until_due = max(notice.due_at - workflow.now(), NOTIFY_TIMEOUT)
+        try:
+            await workflow.execute_activity_method(
+                NotificationActivities.deliver_action_reminder,
+                notice,
+                start_to_close_timeout=NOTIFY_TIMEOUT,
+                schedule_to_close_timeout=until_due,
+                retry_policy=NOTIFY_RETRY,
+            )
+        except ActivityError as exc:
+            workflow.logger.error(
+                "action reminder failed",
+                extra={"action_id": notice.action_id, "error": str(exc.cause or exc)},
             )
         finally:
             self._dispatching.pop(key, None)

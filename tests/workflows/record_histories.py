@@ -8,7 +8,8 @@ re-recording old ones (`closed_case` and `approved_plan` predate the review time
 and show that `workflow.patched` keeps such cases replaying; v2 and v3 predate one append
 per command, v4 has it; v5 appends by a local activity with the log as the truth,
 PATCH_LOCAL_APPEND; v6 adds plan actions, advocacy, feedback, the circle of support and
-a forgotten client's case shedding its history (its first run is kept)).
+a forgotten client's case shedding its history (its first run is kept); v7 delivers the
+plan actions' reminders, PATCH_REMINDERS_DELIVERED).
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ async def main(labels: list[str]) -> None:
                         cases, env, provider.provider_url("shelter-1")
                     ),
                     "v6_forgotten_case": lambda: scenarios.forgotten_case(cases),
+                    "v7_practice_case": lambda: scenarios.practice_case(
+                        cases, env, provider.provider_url("shelter-1")
+                    ),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
                 for label, outcome in recorded.items():

@@ -15,6 +15,7 @@ import pytest
 from application.case_client import CaseCommandRejected
 from cases import commands as c
 from cases.state import ActionStatus
+from casework.provider_simulator import ReceivedNotification
 from events.vocabulary import ActionOwner, ActionOwnerKind, ApprovalKind, ClosureReason
 from tests.cases.people import ALICE, CAROL
 from tests.workflows.scenarios import approved_plan
@@ -23,6 +24,10 @@ from tests.workflows.test_reviews import harness as harness  # the fixture
 
 DAY = timedelta(days=1)
 CLIENT = ActionOwner(kind=ActionOwnerKind.CLIENT)
+
+
+def reminded(h: Harness, recipient: str) -> list[ReceivedNotification]:
+    return [n for n in h.sim.notifications_for(recipient) if n.body["kind"] == "action_reminder"]
 
 
 async def now_of(h: Harness, case_id: uuid.UUID) -> datetime:
@@ -64,6 +69,13 @@ async def test_a_critical_action_reminds_goes_overdue_escalates_and_resolves(
         (action, "alice"),
         (quiet, "alice"),
     }
+    # Each reminder reaches Alice's webhook once, keyed by the action and its due date.
+    await h.sim.wait_for(lambda: len(reminded(h, "alice")) == 2, timeout_seconds=60)
+    assert {(n.body["action_id"], n.deliveries) for n in reminded(h, "alice")} == {
+        (action, 1),
+        (quiet, 1),
+    }
+    assert all(n.body["recipient"] == "alice" for n in reminded(h, "alice"))
 
     await h.env.sleep(2 * DAY)
     overdue = await h.events(case_id, "ActionOverdue")
