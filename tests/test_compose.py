@@ -52,6 +52,13 @@ def test_workers_and_api_are_replicated(services: dict[str, Any]) -> None:
     assert services["casework-projector"]["command"] == ["casework", "projector"]
 
 
+def test_temporal_starts_with_enough_history_shards(services: dict[str, Any]) -> None:
+    """Fixed at Temporal's first boot: the image's 4 would serialise a wave of timers."""
+    shards = services["temporal"]["environment"]["NUM_HISTORY_SHARDS"]
+    match = re.fullmatch(r"\$\{TEMPORAL_HISTORY_SHARDS:-(\d+)\}", shards)
+    assert match and int(match[1]) >= 128
+
+
 @pytest.mark.parametrize("name", CASEWORK_SERVICES)
 def test_casework_services_are_configured(services: dict[str, Any], name: str) -> None:
     service = services[name]
