@@ -64,7 +64,10 @@ def cache_workflow_bytecode() -> bool:
     return bool(compileall.compile_dir(Path(workflows.__file__).parent, quiet=2))
 
 
-def build_worker(client: Client, task_queue: str, store: EventStore) -> Worker:
+def build_worker(
+    client: Client, task_queue: str, store: EventStore, *, cached_cases: int = 1_000
+) -> Worker:
+    """The case worker; `cached_cases`: the settings' `worker_cached_cases`."""
     if not cache_workflow_bytecode():
         get_logger(task_queue=task_queue).warning(
             "workflow bytecode not cached: every workflow run compiles its module"
@@ -74,6 +77,7 @@ def build_worker(client: Client, task_queue: str, store: EventStore) -> Worker:
         task_queue=task_queue,
         workflows=list(WORKFLOWS),
         activities=activities_for(store),
+        max_cached_workflows=cached_cases,
     )
 
 
@@ -86,8 +90,13 @@ async def run_worker(
     async with open_casework(
         settings, dsn=dsn, pool_size=10, stateless_pool=True, serve_metrics=True, service=True
     ) as app:
-        worker = build_worker(await app.temporal(), settings.task_queue, app.store)
-        log.info("worker started")
+        worker = build_worker(
+            await app.temporal(),
+            settings.task_queue,
+            app.store,
+            cached_cases=settings.worker_cached_cases,
+        )
+        log.info("worker started", cached_cases=settings.worker_cached_cases)
         async with worker:
             await (shutdown or asyncio.Event()).wait()
         log.info("worker stopped")

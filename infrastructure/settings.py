@@ -101,6 +101,17 @@ class Settings(BaseSettings):
             "0: look the key up on every append."
         ),
     )
+    worker_cached_cases: int = Field(
+        default=1_000,
+        ge=0,
+        le=1_000_000,
+        alias="CASEWORK_WORKER_CACHED_CASES",
+        description=(
+            "Cases a worker keeps in memory (Temporal's max_cached_workflows, about "
+            "0.3 MiB each); a case beyond it is rebuilt from its history at its next "
+            "command or timer. 0: none kept."
+        ),
+    )
     database_start_wait_seconds: float = Field(
         default=60.0,
         ge=0,
