@@ -884,18 +884,36 @@ class CaseWorkflow:
         self._dispatching[key] = asyncio.create_task(self._notify(key, notice))
 
     async def _notify(self, key: str, notice: EscalationNotice) -> None:
+        await self._deliver(
+            key,
+            NotificationActivities.deliver_escalation,
+            notice,
+            failed="escalation notification failed",
+            about={"escalation_id": notice.escalation_id},
+        )
+
+    async def _deliver(
+        self,
+        key: str,
+        activity: Callable[[Any, Any], Any],
+        notice: BaseModel,
+        *,
+        failed: str,
+        about: dict[str, str],
+        schedule_to_close: timedelta | None = None,
+    ) -> None:
+        """Run a notice's delivery activity (retried per NOTIFY_RETRY); a failure is
+        logged, the notice kept in the outbox; `key` leaves the in-flight set at the end."""
         try:
             await workflow.execute_activity_method(
-                NotificationActivities.deliver_escalation,
+                activity,
                 notice,
                 start_to_close_timeout=NOTIFY_TIMEOUT,
+                schedule_to_close_timeout=schedule_to_close,
                 retry_policy=NOTIFY_RETRY,
             )
         except ActivityError as exc:
-            workflow.logger.error(
-                "escalation notification failed",
-                extra={"escalation_id": notice.escalation_id, "error": str(exc.cause or exc)},
-            )
+            workflow.logger.error(failed, extra={**about, "error": str(exc.cause or exc)})
         finally:
             self._dispatching.pop(key, None)
 
@@ -915,22 +933,14 @@ class CaseWorkflow:
     async def _remind(self, key: str, notice: ReminderNotice) -> None:
         # Retried as escalations are, but not past the due date: then the action is overdue
         # (ActionOverdue, escalated when critical) and a reminder has nothing left to say.
-        until_due = max(notice.due_at - workflow.now(), NOTIFY_TIMEOUT)
-        try:
-            await workflow.execute_activity_method(
-                NotificationActivities.deliver_action_reminder,
-                notice,
-                start_to_close_timeout=NOTIFY_TIMEOUT,
-                schedule_to_close_timeout=until_due,
-                retry_policy=NOTIFY_RETRY,
-            )
-        except ActivityError as exc:
-            workflow.logger.error(
-                "action reminder failed",
-                extra={"action_id": notice.action_id, "error": str(exc.cause or exc)},
-            )
-        finally:
-            self._dispatching.pop(key, None)
+        await self._deliver(
+            key,
+            NotificationActivities.deliver_action_reminder,
+            notice,
+            failed="action reminder failed",
+            about={"action_id": notice.action_id},
+            schedule_to_close=max(notice.due_at - workflow.now(), NOTIFY_TIMEOUT),
+        )
 
     # --- queries --------------------------------------------------------------------------
 
