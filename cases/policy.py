@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer
 
@@ -102,6 +103,11 @@ class Policy(BaseModel):
     initial_risk: RiskLevel = RiskLevel.MEDIUM
     """The interval used before the first assessment sets a risk level."""
     review_grace: Duration = timedelta(days=7)
+    review_spread: Delay = timedelta(0)
+    """Each case's review falls this much later at most: a fixed offset between 0 and
+    the spread, taken from the case id, so cases opened together (a caseload imported
+    in one go) do not all fall due in the same minute, and each case keeps its rhythm.
+    0: reviews fall due exactly when their interval ends."""
     escalation_ladder: list[EscalationStep] = Field(
         default_factory=_default_ladder, min_length=1, max_length=10
     )
@@ -126,6 +132,11 @@ class Policy(BaseModel):
             or (risk is RiskLevel.CRISIS and bool(rules & {"crisis_risk", "high_risk"}))
             or (risk is RiskLevel.HIGH and "high_risk" in rules)
         )
+
+    def review_offset(self, case_id: UUID) -> timedelta:
+        """How much later than its interval's end the case's review falls (< the spread)."""
+        seconds = int(self.review_spread.total_seconds())
+        return timedelta(seconds=case_id.int % seconds) if seconds else timedelta(0)
 
     def interval(self, risk: RiskLevel | None) -> timedelta:
         risk = risk or self.initial_risk

@@ -53,7 +53,11 @@ from events.vocabulary import (
 def desired_review_due(state: CaseState, policy: Policy) -> datetime | None:
     if not state.is_open or state.hold is not None or state.review_base_at is None:
         return None
-    return state.review_base_at + policy.interval(state.risk_level)
+    return (
+        state.review_base_at
+        + policy.interval(state.risk_level)
+        + policy.review_offset(state.case_id)
+    )
 
 
 def _review_subject(state: CaseState) -> str:

@@ -21,6 +21,7 @@ def _render(data: dict[str, Any]) -> None:
     for risk, interval in data["review_interval"].items():
         table.add_row(f"review interval ({risk})", interval)
     table.add_row("grace period", data["review_grace"])
+    table.add_row("review spread (per case, from its id)", data.get("review_spread", "0s"))
     for n, step in enumerate(data["escalation_ladder"], start=1):
         table.add_row(f"escalation level {n}", f"{step['notify']} after {step['after']}")
     table.add_row("approval deadline", data["approval_deadline"])

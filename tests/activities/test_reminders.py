@@ -58,7 +58,10 @@ async def test_the_worker_gets_it_once_however_often_it_is_sent(
     [received] = simulator.notifications_for("bob")
     assert received.deliveries == 1
     assert received.body["kind"] == "action_reminder"
-    assert (received.body["action_id"], received.body["due_at"]) == ("action-1", "2031-03-14T09:00:00Z")
+    assert (received.body["action_id"], received.body["due_at"]) == (
+        "action-1",
+        "2031-03-14T09:00:00Z",
+    )
     row = await store.pool.fetchrow(
         "SELECT escalation_id, level, notify_role, delivered_at FROM notification_outbox"
     )
