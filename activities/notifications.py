@@ -149,6 +149,7 @@ class NotificationActivities:
                 f"no one to remind of {notice.action_id}: {notice.worker} is not an active "
                 f"member and team {notice.team} has no supervisor, the agency no manager",
                 type="NoRecipient",
+                non_retryable=True,  # a reminder is not worth holding the case for
             )
         document: dict[str, Any] = {
             "kind": "action_reminder",

@@ -81,7 +81,7 @@ async def apply_policy(
     log = get_logger(actor=actor.staff_id, policy_version=numbered.version)
     sent: set[str] = set()
     updated, failed = await _send(client, actor, numbered, sent)
-    event = PolicyApplied(
+    event = PolicyApplied(  # the cases notified before it was recorded
         version=numbered.version,
         policy=numbered.model_dump(mode="json"),
         open_cases_notified=updated,
@@ -96,8 +96,14 @@ async def apply_policy(
     # Cases opened during the first pass with the version then in force, and not listed
     # by it: from here on every new case reads the new version (or adopts it at once).
     await asyncio.sleep(VISIBILITY_LAG)
-    late, late_failed = await _send(client, actor, numbered, sent)
-    updated, failed = updated + late, failed + late_failed
+    late = 0
+    if await store.stream_version(POLICY_STREAM) == numbered.version:  # else a newer one
+        try:  # the version stands recorded: a failure here is reported, not raised
+            late, late_failed = await _send(client, actor, numbered, sent)
+            failed += late_failed
+        except Exception as exc:
+            failed.append(f"cases opened while it was applied: {exc}")
+    updated += late
     log.info(
         "policy applied",
         cases_updated=updated,
@@ -144,16 +150,16 @@ async def adopt_newer_policy(
     """Send a case just started with policy version `read` the newest, if one was
     applied since it was read (a policy applied while the case opened, whose passes
     could not list the case yet). True if one was sent."""
-    if await store.stream_version(POLICY_STREAM) <= read:
-        return False
-    policy, version = await policy_and_version(store)
-    log = get_logger(workflow_id=workflow_id, actor=SYSTEM_ACTOR.staff_id, policy_version=version)
+    log = get_logger(workflow_id=workflow_id, actor=SYSTEM_ACTOR.staff_id)
     try:
+        if await store.stream_version(POLICY_STREAM) <= read:
+            return False
+        policy, version = await policy_and_version(store)
         await client.get_workflow_handle(workflow_id).execute_update(
             CaseWorkflow.apply_policy, c.ApplyPolicy(actor=SYSTEM_ACTOR, policy=policy)
         )
-    except Exception as exc:  # the case is open all the same: say what it lacks
+    except Exception as exc:  # the case is open all the same: say what it may lack
         log.error("newer policy not sent to the case just opened", read=read, error=str(exc))
         return False
-    log.info("policy applied since the case read it, sent", read=read)
+    log.info("policy applied since the case read it, sent", read=read, policy_version=version)
     return True

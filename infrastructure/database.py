@@ -24,7 +24,7 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 """Errors that pass: the server is down, starting, shutting down or restarting, or a
 transaction lost a race. Retrying later is right; nothing about the request was wrong."""
 
-CONNECT_RETRY_PAUSE = 1.0
+CONNECT_RETRY_PAUSE: float = 1.0
 """Seconds between attempts while a service waits for its database at start-up."""
 
 
@@ -62,8 +62,8 @@ async def create_pool(
             return pool
         except TRANSIENT_ERRORS as exc:
             left = deadline - time.monotonic()
-            if left <= 0:
-                raise
+            if left <= 0 or isinstance(exc, asyncpg.ClientConfigurationError):
+                raise  # waited long enough, or the DSN itself is wrong: waiting won't help
             get_logger(component="database").warning(
                 "database not available yet; retrying",
                 attempt=attempt,

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit, urlunsplit
 
+import asyncpg
 import pytest
 from structlog.testing import capture_logs
 
@@ -89,6 +90,14 @@ async def test_a_command_run_by_hand_fails_at_once(database_url: str) -> None:
     assert not [e for e in logs if e["event"] == WAITING]
 
 
+async def test_a_wrong_dsn_is_not_waited_for(database_url: str) -> None:
+    wrong = through_port(database_url, free_port()) + "?sslmode=sometimes"
+    started = time.monotonic()
+    with pytest.raises(asyncpg.ClientConfigurationError):
+        await create_pool(wrong, wait=60)
+    assert time.monotonic() - started < 30  # refused at the first attempt, not after 60 s
+
+
 async def test_a_service_gives_up_once_its_wait_has_passed(database_url: str) -> None:
     started = time.monotonic()
     with capture_logs() as logs, pytest.raises(OSError):
@@ -97,7 +106,8 @@ async def test_a_service_gives_up_once_its_wait_has_passed(database_url: str) ->
     assert [e for e in logs if e["event"] == WAITING]
 
 
-def test_the_wait_is_a_setting_of_its_own() -> None:
+def test_the_wait_is_a_setting_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CASEWORK_DATABASE_START_WAIT_SECONDS", raising=False)
     assert Settings().database_start_wait_seconds == 60.0
     assert Settings(CASEWORK_DATABASE_START_WAIT_SECONDS="0").database_start_wait_seconds == 0.0
     with pytest.raises(ValueError, match="CASEWORK_DATABASE_START_WAIT_SECONDS"):

@@ -10,13 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from application.agency_policy import DEFAULTS_LABEL, apply, policy_in_force
 from application.bootstrap import Casework
-from application.case_client import CaseClient
+from application.case_client import CaseClient, CaseCommandRejected
 from application.policies import POLICY_STREAM, SEND_AT_ONCE, current_policy, policy_and_version
 from application.runtime import build_worker
+from cases import commands as c
 from cases.policy import DEFAULT_POLICY, Policy
 from events.envelope import EventMetadata, RecordedEvent
 from events.registry import DomainEvent
@@ -189,3 +191,27 @@ async def test_a_case_opened_during_the_first_pass_gets_the_policy_from_the_seco
     assert (applied.cases_updated, applied.cases_failed) == (2, [])
     moved = _moved_by_policy(await pool.fetch(MOVED_BY_POLICY))
     assert moved == {f"case-{first}": [1], f"case-{late[0]}": [1]}
+
+
+async def test_an_older_policy_arriving_late_is_refused(
+    dev_server: WorkflowEnvironment, store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """An apply overtaken by a newer one (its send arriving after the newer version's)
+    cannot take a case back to the older policy; the same version again is accepted."""
+    app = Casework(Settings(metrics_port=0), pool, store, _client=dev_server.client)
+    cases = await app.cases()
+    async with build_worker(dev_server.client, app.settings.task_queue, store):
+        case_id = (await cases.open(inputs.open_case())).case_id
+        await apply(app, MAX, Policy(review_grace=timedelta(days=2)))
+        second = await apply(app, MAX, Policy(review_grace=timedelta(days=3)))
+        assert (second.version, second.cases_updated) == (2, 1)
+        first = (await app.store.read_stream(POLICY_STREAM))[0]
+        recorded = store.decode(first)
+        assert isinstance(recorded, PolicyApplied)
+        older = Policy.model_validate(recorded.policy)
+        assert older.version == 1
+        with pytest.raises(CaseCommandRejected, match="older than version 2"):
+            await cases.execute(case_id, c.ApplyPolicy(actor=MAX, policy=older))
+        newest = await current_policy(store)
+        again = await cases.execute(case_id, c.ApplyPolicy(actor=MAX, policy=newest))
+        assert again.events == []  # nothing moves: the case already follows it

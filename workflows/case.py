@@ -123,6 +123,11 @@ PATCH_REMINDERS_DELIVERED = "action-reminders-delivered"
 webhook when they have one), as escalations are. Before, the reminder was only in the
 log and the read models."""
 
+PATCH_NEWEST_POLICY_STAYS = "an-older-policy-never-replaces-a-newer"
+"""An `apply_policy` whose version is older than the case's policy is refused (an apply
+overtaken by a newer one, both in flight): the newer policy stays. The validator refuses
+it before it is accepted; this covers the two updates being accepted together."""
+
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c5a2e-3b7d-4c1e-9a55-0c2f1e7d9b40")
 """Namespace of the event ids derived from a command's key (uuid5)."""
 
@@ -511,7 +516,7 @@ class CaseWorkflow:
                     f"caught up to version {self.state.stream_version}, the log says "
                     f"{item.stream_version}"
                 )
-            if isinstance(event, EscalationRaised) and self._timed():
+            if isinstance(event, EscalationRaised | ActionReminderDue) and self._timed():
                 self._escalations_raised([event], item.occurred_at)
             if isinstance(event, ReferralMade):
                 folded_referrals.append(event.referral_id)
@@ -719,6 +724,19 @@ class CaseWorkflow:
         if self.state is None:
             raise ApplicationError("the case is not open yet", type="CommandRejected")
         self._decide(entry.decide, cmd)
+        if entry.adopts_policy is not None:
+            self._refuse_older_policy(entry.adopts_policy(cmd))
+
+    def _refuse_older_policy(self, policy: Policy) -> None:
+        """A policy older than the case's own arrives late (an apply overtaken by a newer
+        one): refused, so the newer stays. The same version again is accepted."""
+        if policy.version < self.policy.version:
+            raise ApplicationError(
+                f"policy version {policy.version} is older than version "
+                f"{self.policy.version}, which the case already follows",
+                type="CommandRejected",
+                non_retryable=True,
+            )
 
     async def execute_command(self, entry: CaseCommand[Any], cmd: c.Command) -> CommandResult:
         """The one handler: decide again under the lock, commit, then what the entry asks."""
@@ -740,7 +758,13 @@ class CaseWorkflow:
                 events = again()
                 detail = {"risk_level": score.risk_level.value, "rules": score.rules}
             if entry.adopts_policy is not None:
-                self.policy = entry.adopts_policy(cmd)
+                adopted = entry.adopts_policy(cmd)
+                # Two applies in flight: the newer one may have been adopted meanwhile.
+                if adopted.version < self.policy.version and workflow.patched(
+                    PATCH_NEWEST_POLICY_STAYS
+                ):
+                    self._refuse_older_policy(adopted)
+                self.policy = adopted
                 self._rearm = True
             result, events = await self._commit_events(
                 cmd.actor, events, policy_changed=entry.adopts_policy is not None, again=again

@@ -323,12 +323,13 @@ async def check_notifications(
     findings: Findings,
 ) -> int:
     rows = await pool.fetch(
-        "SELECT key, recipient, channel_url, delivered_at FROM notification_outbox"
+        """SELECT key, case_id, escalation_id, level, recipient, channel_url, delivered_at
+             FROM notification_outbox
+            WHERE escalation_id LIKE 'escalation-%'"""  # not reminders, not break-glass
     )
     by_level: dict[str, list[asyncpg.Record]] = defaultdict(list)
     for row in rows:
-        case_id, escalation_id, level, _recipient = row["key"].split(":")
-        by_level[f"case-{case_id}:{escalation_id}:{level}"].append(row)
+        by_level[f"case-{row['case_id']}:{row['escalation_id']}:{row['level']}"].append(row)
     raised = [e for e in events if e.event_type == "EscalationRaised"]
     raised_keys = Counter(f"{e.stream_id}:{e.escalation_id}:{e.level}" for e in raised)
     for key, n in raised_keys.items():
