@@ -1,7 +1,7 @@
 """Case lifecycles through the dev server and the event store, against a bare workflow.
 
     python bench/lifecycle.py [--quick | --smoke] [--json] [--concurrency N] [--idle M]
-                              [--idle-only]
+                              [--idle-only] [--wave-for SECONDS]
     python -m bench.lifecycle …   (the same, as a module)
 
 Everything is measured in one run on this machine, against one Temporal dev server
@@ -53,6 +53,7 @@ import argparse
 import asyncio
 import contextlib
 import ctypes
+import dataclasses
 import itertools
 import os
 import platform
@@ -168,6 +169,9 @@ class Sizes:
     """Seconds between counts of the reviews fired."""
     wave_stall: float = 180.0
     """The wave is reported as broken when no review fired for this long."""
+    wave_for: float | None = None
+    """Watch the wave at most this many seconds after it falls due, then report it as it
+    stands (`--wave-for`; a wave of 100,000 on this machine outlasts a session)."""
 
 
 QUICK = Sizes(
@@ -1180,7 +1184,14 @@ class Bench:
         count_sql = (
             "SELECT count(*) FROM events WHERE event_type = 'ReviewDue' AND global_position > $1"
         )
-        while fired < cases and time.perf_counter() - last_change < sizes.wave_stall:
+        stopped = "all fired"
+        while fired < cases:
+            if time.perf_counter() - last_change >= sizes.wave_stall:
+                stopped = f"none fired for {sizes.wave_stall:.0f} s"
+                break
+            if sizes.wave_for is not None and time.perf_counter() - started >= sizes.wave_for:
+                stopped = f"watched for {sizes.wave_for:.0f} s (--wave-for)"
+                break
             await asyncio.sleep(sizes.wave_poll)
             now = int(await self.pool.fetchval(count_sql, position0) or 0)
             if now != fired:
@@ -1215,6 +1226,8 @@ class Bench:
             "fell_due_before_all_open_s": round(max(0.0, -wait), 1),
             "fired": int(row["fired"]),
             "all_fired": int(row["fired"]) >= cases,
+            "stopped": stopped,
+            "watched_s": round(time.perf_counter() - started, 1),
             "due_spread_s": round(float(row["due_spread"] or 0.0), 1),
             "seconds_from_first_due_to_last_fired": round(all_fired, 1),
             "fired_per_s": round(int(row["fired"]) / all_fired, 1) if all_fired else None,
@@ -1562,7 +1575,8 @@ def report_idle(console: Console, i: dict[str, Any]) -> None:
     w = i["review_wave"]
     console.print(
         f"review wave: {w['fired']:,} of {w['cases']:,} review timers fired "
-        f"({'all' if w['all_fired'] else 'NOT all'}); due within {w['due_spread_s']} s, the "
+        f"({'all' if w['all_fired'] else 'NOT all'}: {w['stopped']}); "
+        f"due within {w['due_spread_s']} s, the "
         f"last written {w['seconds_from_first_due_to_last_fired']} s after the first was due "
         f"({w['fired_per_s']}/s); lateness p50/p99/max {w['lateness_s']['p50']}/"
         f"{w['lateness_s']['p99']}/{w['lateness_s']['max']} s; CPU s worker "
@@ -1582,6 +1596,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     def say(message: str) -> None:
         progress.log(message)
 
+    if args.wave_for is not None:
+        sizes = dataclasses.replace(sizes, wave_for=args.wave_for)
     f = await until_signalled(measure(size, sizes, concurrency, idle, args.idle_only, say))
     report(Console(width=140), f)
     return f
@@ -1596,6 +1612,12 @@ def main() -> int:
     parser.add_argument("--idle", type=int, default=None, help="idle cases to open (M)")
     parser.add_argument(
         "--idle-only", action="store_true", help="only open the idle cases (e.g. --idle 100000)"
+    )
+    parser.add_argument(
+        "--wave-for",
+        type=float,
+        default=None,
+        help="watch the review wave at most this many seconds, then report it as it stands",
     )
     args = parser.parse_args()
     configure_logging(Settings.model_validate({"CASEWORK_LOG_LEVEL": "WARNING"}))

@@ -230,6 +230,7 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert idle["cases"] > 0
         wave = idle["review_wave"]  # every review timer set for the wave fired, no other
         assert wave["fired"] == wave["cases"] > 0 and wave["all_fired"]
+        assert wave["stopped"] == "all fired"
     elif name == "api":
         trip, sizes = figures["command_round_trip"], figures["sizes"]
         assert trip["n"] == sizes["commands"] > 0
