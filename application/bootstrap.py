@@ -21,7 +21,7 @@ from cases.actors import Actor
 from directory import resolve_actor
 from events.crypto import FieldCipher
 from events.store import EventStore
-from infrastructure.database import create_pool, database_url
+from infrastructure.database import close_pool, create_pool, database_url
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect
 
@@ -105,4 +105,4 @@ async def open_casework(
             _client=client,
         )
     finally:
-        await pool.close()
+        await close_pool(pool)

@@ -20,9 +20,14 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TransactionRollbackError,  # serialization failure, deadlock
     asyncpg.exceptions.QueryCanceledError,  # statement or lock timeout
     asyncpg.exceptions.LockNotAvailableError,
+    # The client's protocol state left mid-operation: what asyncpg raises when a query is
+    # sent on a connection the server cut while it answered (a restart). A new
+    # connection is the remedy.
+    asyncpg.exceptions.InternalClientError,
 )
 """Errors that pass: the server is down, starting, shutting down or restarting, or a
-transaction lost a race. Retrying later is right; nothing about the request was wrong."""
+transaction lost a race. Retrying later (on a new connection) is right; nothing about
+the request was wrong."""
 
 CONNECT_RETRY_PAUSE: float = 1.0
 """Seconds between attempts while a service waits for its database at start-up."""
@@ -71,6 +76,23 @@ async def create_pool(
                 gives_up_in_s=round(left, 1),
             )
             await asyncio.sleep(min(CONNECT_RETRY_PAUSE, left))
+
+
+POOL_CLOSE_SECONDS = 10.0
+"""How long a stopping service waits for its pool to close gracefully."""
+
+
+async def close_pool(pool: asyncpg.Pool) -> None:
+    """Close the pool of a service that is stopping. A connection the server cut, or one
+    a lost server left mid-operation, is terminated instead: it must not turn a clean
+    stop into a failed one (the service's exit code)."""
+    try:
+        await asyncio.wait_for(pool.close(), POOL_CLOSE_SECONDS)
+    except Exception as exc:  # TimeoutError included
+        get_logger(component="database").warning(
+            "connections closed abruptly at stop", error=f"{type(exc).__name__}: {exc}"
+        )
+        pool.terminate()
 
 
 EMBEDDED_DATABASE = "casework"

@@ -34,7 +34,7 @@ import asyncpg
 
 from events.envelope import RecordedEvent
 from events.store import NOTIFY_CHANNEL, START, EventStore, GlobalCursor
-from infrastructure.database import TRANSIENT_ERRORS
+from infrastructure.database import TRANSIENT_ERRORS, close_pool
 from infrastructure.logs import get_logger
 from projections.base import Projection
 
@@ -333,6 +333,8 @@ class ProjectionRunner:
             except Exception as exc:
                 # Lost connections, timeouts and the unexpected alike: nothing was
                 # committed past the checkpoint, so reconnect and carry on from it.
+                if self.holds_lock:  # it was projecting: a new loss, not a repeated one
+                    backoff = 0.5
                 transient = isinstance(exc, TRANSIENT_ERRORS)
                 self.log.warning(
                     "connection lost; reconnecting" if transient else "runner failed; restarting",
@@ -370,8 +372,14 @@ async def _listen(dsn: str, wakes: Sequence[asyncio.Event], shutdown: asyncio.Ev
             while not shutdown.is_set() and not conn.is_closed():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(shutdown.wait(), 5.0)
-        except TRANSIENT_ERRORS as exc:
-            log.warning("listener connection lost; polling until it is back", error=str(exc))
+        except Exception as exc:
+            # Whatever ended the connection, the runners poll meanwhile: listen again soon.
+            transient = isinstance(exc, TRANSIENT_ERRORS)
+            log.warning(
+                "listener connection lost; polling until it is back",
+                error=f"{type(exc).__name__}: {exc}",
+                exc_info=not transient,
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(shutdown.wait(), 2.0)
         finally:
@@ -394,7 +402,9 @@ async def run_projections(
     # A projector started while its database is down or restarting waits for it.
     while True:
         try:
-            pool = await asyncpg.create_pool(dsn, min_size=1, max_size=max(2, len(projections)))
+            # No connection floor: after a restart the pool reconnects when a runner next
+            # reads, instead of a background task retrying (and logging) on its own.
+            pool = await asyncpg.create_pool(dsn, min_size=0, max_size=max(2, len(projections)))
             break
         except TRANSIENT_ERRORS as exc:
             log.warning("database not available yet; retrying", error=str(exc))
@@ -425,6 +435,11 @@ async def run_projections(
         await shutdown.wait()
     finally:
         shutdown.set()
-        await asyncio.gather(*tasks, listener, return_exceptions=True)
-        await pool.close()
+        ended = await asyncio.gather(*tasks, listener, return_exceptions=True)
+        for task, outcome in zip([*tasks, listener], ended, strict=True):
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):
+                log.error("a projector task failed", task=task.get_name(), exc_info=outcome)
+        await close_pool(pool)
         log.info("projector stopped")

@@ -1,17 +1,14 @@
 """A service started before its database waits for it; a command run by hand does not.
 
 The database here is the tests' real PostgreSQL, reached through a TCP relay on a port
-of our own: while the relay is not listening the port refuses connections, as a server
-that is down or restarting does; once it listens, the real server answers through it.
+of our own (tests/relay.py): while the relay is not listening the port refuses
+connections, as a server that is down or restarting does.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -20,43 +17,9 @@ from structlog.testing import capture_logs
 from infrastructure.database import create_pool
 from infrastructure.embedded_postgres import free_port
 from infrastructure.settings import Settings
+from tests.relay import relay, through_port
 
 WAITING = "database not available yet; retrying"
-
-
-def through_port(dsn: str, port: int) -> str:
-    parts = urlsplit(dsn)
-    user = f"{parts.username}@" if parts.username else ""
-    return urlunsplit(parts._replace(netloc=f"{user}127.0.0.1:{port}"))
-
-
-async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    try:
-        while chunk := await reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
-    except ConnectionError:
-        pass
-    finally:
-        with contextlib.suppress(Exception):
-            writer.close()
-
-
-@contextlib.asynccontextmanager
-async def relay(port: int, target: str) -> AsyncIterator[None]:
-    """Listen on `port`, forwarding every connection to the server of `target`."""
-    parts = urlsplit(target)
-    host, target_port = parts.hostname or "127.0.0.1", parts.port or 5432
-
-    async def forward(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        server_r, server_w = await asyncio.open_connection(host, target_port)
-        await asyncio.gather(_pipe(client_r, server_w), _pipe(server_r, client_w))
-
-    server = await asyncio.start_server(forward, "127.0.0.1", port)
-    try:
-        yield
-    finally:
-        server.close()
 
 
 async def _until(condition: object, limit: float = 60.0) -> None:

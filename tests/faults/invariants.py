@@ -449,8 +449,13 @@ async def check_all(
     if faulted:
         stack.faults["webhook answer faulted"] = faulted
     for service in (stack.worker, stack.projector):
-        for code in service.unexpected_exits:
-            findings.fail(f"the {service.name} process exited by itself with code {code}")
+        for code, log_tail in service.unexpected_exits:
+            # The end of its log says why (a traceback): kept in the finding, since the
+            # test's temporary directory is gone by the time a CI run is read.
+            findings.fail(
+                f"the {service.name} process exited by itself with code {code}; "
+                f"the end of its log:\n{log_tail}"
+            )
     latencies = sorted(s.seconds for s in ledger.sent) or [0.0]
     figures: dict[str, Any] = {
         "commands sent": len(ledger.sent),

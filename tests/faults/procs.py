@@ -113,7 +113,8 @@ class ServiceProcess:
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
         self.kills = 0
-        self.unexpected_exits: list[int] = []
+        self.unexpected_exits: list[tuple[int, str]] = []
+        """(exit code, the end of the log when the exit was noticed): the traceback."""
 
     @property
     def pid(self) -> int | None:
@@ -142,7 +143,7 @@ class ServiceProcess:
         if self.process is not None and self.process.poll() is not None:
             code = self.process.returncode
             if code != -signal.SIGKILL and code != 0:
-                self.unexpected_exits.append(code)
+                self.unexpected_exits.append((code, self.log_tail(4000)))
             self.process = None
 
     def kill(self) -> None:
