@@ -17,9 +17,11 @@ asked for meanwhile ends it cleanly (what raises here is the process's exit code
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -83,29 +85,49 @@ async def _fault(forwarding: Relay, rng: random.Random) -> str:
     return "outage"
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-async def test_the_projector_rides_out_restarts_and_outages_at_any_moment(
+@dataclass
+class Scene:
+    forwarding: Relay
+    projector: asyncio.Task[None]
+    shutdown: asyncio.Event
+    stop_appending: asyncio.Event
+    appender: asyncio.Task[int]
+
+
+@contextlib.asynccontextmanager
+async def projecting_through_relay(
     seed: int, store: EventStore, pool: asyncpg.Pool, database_url: str
-) -> None:
-    rng = random.Random(seed)
+) -> AsyncIterator[Scene]:
+    """The service projecting through a relay while cases are appended; on exit it is
+    stopped, and whatever it raised is raised."""
     shutdown, stop_appending = asyncio.Event(), asyncio.Event()
     async with relay(free_port(), database_url) as forwarding:
         projector = _start(through_port(database_url, forwarding.port), shutdown)
         appender = asyncio.create_task(_keep_appending(store, RandomChooser(seed), stop_appending))
         try:
             await _until(lambda: _some_progress(pool), "the projector applies events")
-            for _ in range(4):
-                await asyncio.sleep(rng.uniform(0.0, 1.5))
-                await _fault(forwarding, rng)
-                assert not projector.done(), "the projector ended during a fault"
-            stop_appending.set()
-            assert await appender > 0
-            await _until(lambda: _caught_up(pool), "every projection catches up")
-            assert not projector.done()
+            yield Scene(forwarding, projector, shutdown, stop_appending, appender)
         finally:
             stop_appending.set()
             shutdown.set()
-            await asyncio.wait_for(projector, 60)  # raises what the projector raised
+            await asyncio.wait_for(projector, 60)
+            await appender
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+async def test_the_projector_rides_out_restarts_and_outages_at_any_moment(
+    seed: int, store: EventStore, pool: asyncpg.Pool, database_url: str
+) -> None:
+    rng = random.Random(seed)
+    async with projecting_through_relay(seed, store, pool, database_url) as scene:
+        for _ in range(4):
+            await asyncio.sleep(rng.uniform(0.0, 1.5))
+            await _fault(scene.forwarding, rng)
+            assert not scene.projector.done(), "the projector ended during a fault"
+        scene.stop_appending.set()
+        assert await scene.appender > 0
+        await _until(lambda: _caught_up(pool), "every projection catches up")
+        assert not scene.projector.done()
 
 
 @pytest.mark.parametrize("seed", [4, 5])
@@ -113,22 +135,13 @@ async def test_a_projector_stopped_while_its_database_is_away_ends_cleanly(
     seed: int, store: EventStore, pool: asyncpg.Pool, database_url: str
 ) -> None:
     rng = random.Random(seed)
-    shutdown, stop_appending = asyncio.Event(), asyncio.Event()
-    async with relay(free_port(), database_url) as forwarding:
-        projector = _start(through_port(database_url, forwarding.port), shutdown)
-        appender = asyncio.create_task(_keep_appending(store, RandomChooser(seed), stop_appending))
-        try:
-            await _until(lambda: _some_progress(pool), "the projector applies events")
-            await asyncio.sleep(rng.uniform(0.0, 1.0))
-            await forwarding.down()
-            # Stopped at some moment of its reconnecting: at once, or after some retries.
-            await asyncio.sleep(rng.uniform(0.0, 3.0))
-            shutdown.set()
-            await asyncio.wait_for(projector, 60)
-        finally:
-            stop_appending.set()
-            shutdown.set()
-            await appender
+    async with projecting_through_relay(seed, store, pool, database_url) as scene:
+        await asyncio.sleep(rng.uniform(0.0, 1.0))
+        await scene.forwarding.down()
+        # Stopped at some moment of its reconnecting: at once, or after some retries.
+        await asyncio.sleep(rng.uniform(0.0, 3.0))
+        scene.shutdown.set()
+        await asyncio.wait_for(scene.projector, 60)
 
 
 # --- a PostgreSQL of the test's own, really restarted -----------------------------------
