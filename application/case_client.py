@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -72,6 +73,13 @@ def _rejection(exc: BaseException) -> CaseCommandRejected:
 UPDATE_ATTEMPTS = 5
 """Times a command is sent when the server aborts it because its workflow task failed."""
 
+CASE_TASK_TIMEOUT = timedelta(seconds=30)
+"""A case workflow's task timeout (Temporal's default is 10 s), inherited by the runs it
+continues as new. A worker that lost a case from its cache replays the run's history,
+up to CONTINUE_AS_NEW_AFTER events: on a loaded machine that took 8-15 s. Each attempt
+then expired, was replayed again and expired again, and the case stopped answering.
+A worker killed in a task holds its case up to this long before another takes it over."""
+
 
 class CaseClient:
     def __init__(self, client: Client, task_queue: str, store: EventStore | None = None) -> None:
@@ -103,6 +111,7 @@ class CaseClient:
             task_queue=self.task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            task_timeout=CASE_TASK_TIMEOUT,
         )
         try:
             result = await self.client.execute_update_with_start_workflow(
@@ -158,6 +167,7 @@ class CaseClient:
                 CaseInput(snapshot=state, reopening=True, policy=policy),
                 id=workflow_id_for(case_id),
                 task_queue=self.task_queue,
+                task_timeout=CASE_TASK_TIMEOUT,
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from temporalio.api.enums.v1 import EventType
 
-from application.case_client import CaseClient
+from application.case_client import CASE_TASK_TIMEOUT, CaseClient
 from cases import commands as c
 from cases.evolve import fold
 from events.store import EventStore
@@ -22,7 +22,10 @@ CONTACTS = 5_000
 SENDERS = 8
 
 
+# 5,000 commands through a worker: a few minutes on a loaded machine (two suites at once
+# took 300 s), so the limit is twice the suite's default.
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 async def test_five_thousand_contacts(case_worker: tuple[CaseClient, EventStore]) -> None:
     cases, store = case_worker
     cmd = inputs.open_case()
@@ -64,3 +67,6 @@ async def test_five_thousand_contacts(case_worker: tuple[CaseClient, EventStore]
     history = await handle.fetch_history()
     assert len(history.events) < CONTINUE_AS_NEW_AFTER + 500
     assert history.events[0].event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED
+    # Every run keeps the case's task timeout, so a slow replay of a long run can finish.
+    config = description.raw_description.execution_config
+    assert config.default_workflow_task_timeout.ToTimedelta() == CASE_TASK_TIMEOUT
