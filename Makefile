@@ -40,9 +40,9 @@ test: $(STAMP) tools/node/node_modules/.installed lint typecheck chromium
 	$(BIN)/pytest -q --durations=15
 
 # The console's browser tests drive Debian's Chromium (Playwright's own download is not
-# reachable here); installed when missing.
+# reachable here); installed when missing, waiting for another install's dpkg lock.
 chromium:
-	@command -v chromium >/dev/null || apt-get install -y chromium
+	@command -v chromium >/dev/null || apt-get install -y -o DPkg::Lock::Timeout=600 chromium
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py --quick --json

@@ -75,9 +75,10 @@ UPDATE_ATTEMPTS = 5
 
 CASE_TASK_TIMEOUT = timedelta(seconds=30)
 """A case workflow's task timeout (Temporal's default is 10 s), inherited by the runs it
-continues as new. A worker that lost a case from its cache replays the run's history,
-up to CONTINUE_AS_NEW_AFTER events: on a loaded machine that took 8-15 s. Each attempt
-then expired, was replayed again and expired again, and the case stopped answering.
+continues as new. A worker that lost a case from its cache replays the run's history:
+for a run of 4,000 events (the limit before PATCH_SHORTER_RUNS) that took 8-15 s on a
+loaded machine. Each attempt then expired, was replayed again and expired again, and the
+case stopped answering.
 A worker killed in a task holds its case up to this long before another takes it over."""
 
 

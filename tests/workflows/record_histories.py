@@ -9,7 +9,8 @@ and show that `workflow.patched` keeps such cases replaying; v2 and v3 predate o
 per command, v4 has it; v5 appends by a local activity with the log as the truth,
 PATCH_LOCAL_APPEND; v6 adds plan actions, advocacy, feedback, the circle of support and
 a forgotten client's case shedding its history (its first run is kept); v7 delivers the
-plan actions' reminders, PATCH_REMINDERS_DELIVERED).
+plan actions' reminders, PATCH_REMINDERS_DELIVERED; v8 is the first run of a case that
+continued as new after 1,000 events, PATCH_SHORTER_RUNS).
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ async def main(labels: list[str]) -> None:
                     "v7_practice_case": lambda: scenarios.practice_case(
                         cases, env, provider.provider_url("shelter-1")
                     ),
+                    "v8_long_case": lambda: scenarios.long_case(cases),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
                 for label, outcome in recorded.items():

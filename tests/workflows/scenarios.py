@@ -394,3 +394,25 @@ async def forgotten_case(cases: CaseClient) -> tuple[UUID, str]:
     await cases.execute(cmd.case_id, c.ForgetClient(actor=ROOT, reason="erasure request"))
     await cases.handle(cmd.case_id).execute_update(CaseWorkflow.shed_history)
     return cmd.case_id, run_id
+
+
+async def long_case(cases: CaseClient, contacts_at_most: int = 400) -> tuple[UUID, str]:
+    """A case with contacts logged until its run continues as new (PATCH_SHORTER_RUNS):
+    about 125 of them. Returns the case and the run that continued as new."""
+    cmd = inputs.open_case()
+    await cases.open(cmd)
+    first_run = (await cases.handle(cmd.case_id).describe()).run_id
+    opened = await days_after_opening(cases, cmd.case_id, 0)
+    for n in range(contacts_at_most):
+        await cases.execute(
+            cmd.case_id,
+            c.LogContact(
+                actor=ALICE,
+                kind=ContactKind.PHONE,
+                contact_date=opened + timedelta(days=n % 60),
+                notes=f"weekly check-in {n}",
+            ),
+        )
+        if (await cases.handle(cmd.case_id).describe()).run_id != first_run:
+            return cmd.case_id, first_run
+    raise AssertionError(f"no continue-as-new after {contacts_at_most} contacts")
