@@ -33,14 +33,19 @@ from tests.faults.load import (
 )
 from tests.faults.procs import FaultStack, fault_stack
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# Twelve projector restarts, six worker restarts and the invariant checks: about 150 s
+# alone, 170 s beside two CPU burners; two suites at once made it take twice as long.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 WORKER_KILLS = 6
 PROJECTOR_KILLS = 12
 MID_BATCH_KILLS = 3
-"""Kills that must catch a batch transaction open. A loaded machine makes fewer events
-per pause, so the backlog may be applied before a kill lands: more attempts are made
-(up to twice PROJECTOR_KILLS) until this many did."""
+"""Kills that must catch a batch transaction open. Every third kill holds one runner's
+batch open (its checkpoint row locked by the test) until the kill lands; the others
+land wherever they fall, which on a loaded machine is rarely inside a batch."""
+
+HELD_BATCH_WAIT = 60.0
+"""How long a held kill waits for a runner to open a batch (events keep coming)."""
 
 PROVIDERS = {
     "shelter-1": Behaviour(),
@@ -74,6 +79,40 @@ async def batch_open(pool: asyncpg.Pool, tables: list[str]) -> bool:
     )
 
 
+async def batch_waiting_on(pool: asyncpg.Pool, holder: int) -> bool:
+    """A runner's batch transaction is open, waiting for the checkpoint row `holder` locked."""
+    return bool(
+        await pool.fetchval(
+            """SELECT EXISTS (
+                   SELECT 1 FROM pg_stat_activity
+                    WHERE $1 = ANY (pg_blocking_pids(pid)) AND xact_start IS NOT NULL
+                      AND query ~ 'FROM projection_checkpoints' AND query ~ 'FOR UPDATE')""",
+            holder,
+        )
+    )
+
+
+async def kill_inside_held_batch(stack: FaultStack, projection: str) -> bool:
+    """Restart the projector while the test holds `projection`'s checkpoint row, so that
+    runner's next batch (it has read its events) waits inside its transaction; SIGKILL
+    the projector there (or when no batch opened in time), then let go. Returns whether
+    the batch was caught open."""
+    async with stack.pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "SELECT 1 FROM projection_checkpoints WHERE name = $1 FOR UPDATE", projection
+        )
+        holder = await conn.fetchval("SELECT pg_backend_pid()")
+        stack.projector.start()
+        deadline = time.monotonic() + HELD_BATCH_WAIT
+        while time.monotonic() < deadline:
+            if await batch_waiting_on(stack.pool, holder):
+                stack.kill_projector(restart=False)
+                return True
+            await asyncio.sleep(0.05)
+        stack.kill_projector(restart=False)
+        return False
+
+
 async def kill_projector_mid_batch(stack: FaultStack, kills: int, rng: random.Random) -> int:
     """Let a backlog build while it is down, restart it, SIGKILL it inside a batch.
 
@@ -81,11 +120,15 @@ async def kill_projector_mid_batch(stack: FaultStack, kills: int, rng: random.Ra
     it was starting or between batches).
     """
     tables = ["projection_checkpoints", *(t for p in all_projections() for t in p.tables)]
-    mid_batch = attempts = 0
-    while attempts < kills or (mid_batch < MID_BATCH_KILLS and attempts < 2 * kills):
-        attempts += 1
+    held = [p.name for p in all_projections()]
+    mid_batch = 0
+    for attempt in range(1, kills + 1):
         stack.kill_projector(restart=False)
         await asyncio.sleep(rng.uniform(1.5, 3.0))  # events pile up
+        if attempt % 3 == 0:
+            mid_batch += await kill_inside_held_batch(stack, held[attempt % len(held)])
+            stack.projector.start()
+            continue
         stack.projector.start()
         deadline = time.monotonic() + 8.0
         while time.monotonic() < deadline:
