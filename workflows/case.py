@@ -143,7 +143,7 @@ workflow task (to be retried): the log only moves ahead by a lost task's append.
 
 CONTINUE_AS_NEW_AFTER = 1_000
 """History events after which the case continues as new (the server may suggest sooner):
-about 125 contacts, two years of weekly ones (PATCH_SHORTER_RUNS)."""
+125-165 contacts (6-8 events each), two to three years of weekly ones (PATCH_SHORTER_RUNS)."""
 
 LEGACY_CONTINUE_AS_NEW_AFTER = 4_000
 """The limit of runs started before PATCH_SHORTER_RUNS."""

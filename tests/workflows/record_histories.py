@@ -9,8 +9,9 @@ and show that `workflow.patched` keeps such cases replaying; v2 and v3 predate o
 per command, v4 has it; v5 appends by a local activity with the log as the truth,
 PATCH_LOCAL_APPEND; v6 adds plan actions, advocacy, feedback, the circle of support and
 a forgotten client's case shedding its history (its first run is kept); v7 delivers the
-plan actions' reminders, PATCH_REMINDERS_DELIVERED; v8 is the first run of a case that
-continued as new after 1,000 events, PATCH_SHORTER_RUNS).
+plan actions' reminders, PATCH_REMINDERS_DELIVERED, and v7_long_case is a run of over
+1,000 events that kept going; v8 is the first run of a case that continued as new after
+1,000 events, PATCH_SHORTER_RUNS).
 """
 
 from __future__ import annotations
@@ -121,6 +122,9 @@ async def main(labels: list[str]) -> None:
                     "v7_practice_case": lambda: scenarios.practice_case(
                         cases, env, provider.provider_url("shelter-1")
                     ),
+                    # Recorded by the code before PATCH_SHORTER_RUNS (911cc26): a run past
+                    # 1,000 events that must not continue as new when it replays.
+                    "v7_long_case": lambda: scenarios.long_case(cases, 200, until_continued=False),
                     "v8_long_case": lambda: scenarios.long_case(cases),
                 }
                 recorded = {label: await scenario[label]() for label in labels}
