@@ -27,6 +27,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from application.policies import adopt_newer_policy, policy_and_version
+from application.update_answers import execute_case_update
 from cases import command_table
 from cases import commands as c
 from cases import decide as rules
@@ -150,7 +151,7 @@ class CaseClient:
         if isinstance(cmd, c.Reopen):
             return await self.reopen(case_id, cmd, update_id=update_id)
         method = COMMANDS[type(cmd)]
-        return await self._update(self.handle(case_id), method, cmd, update_id)
+        return await self._update(self.handle(case_id), method, cmd, update_id, case_id)
 
     async def reopen(
         self, case_id: UUID | str, cmd: c.Reopen, *, update_id: str | None = None
@@ -172,11 +173,11 @@ class CaseClient:
                 id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )
-            result = await self._update(handle, CaseWorkflow.reopen, cmd, update_id)
+            result = await self._update(handle, CaseWorkflow.reopen, cmd, update_id, case_id)
             if read is not None and self.store is not None:
                 await adopt_newer_policy(self.store, self.client, handle.id, read)
             return result
-        return await self._update(handle, CaseWorkflow.reopen, cmd, update_id)
+        return await self._update(handle, CaseWorkflow.reopen, cmd, update_id, case_id)
 
     async def _policy_in_force(self) -> tuple[Policy, int | None]:
         """The policy a case starts with, and the version read (None without a store)."""
@@ -185,14 +186,20 @@ class CaseClient:
         return await policy_and_version(self.store)
 
     async def _update(
-        self, handle: WorkflowHandle[Any, Any], method: Any, arg: Any, update_id: str | None = None
+        self,
+        handle: WorkflowHandle[Any, Any],
+        method: Any,
+        cmd: c.Command,
+        update_id: str | None,
+        case_id: UUID | str,
     ) -> CommandResult:
         # One id for every attempt: an update the server did accept is answered, not rerun.
         update_id = update_id or str(uuid.uuid4())
-        args = () if arg is None else (arg,)
         for attempt in range(1, UPDATE_ATTEMPTS + 1):
             try:
-                result = await handle.execute_update(method, *args, id=update_id)
+                result = await execute_case_update(
+                    handle, method, cmd, update_id, store=self.store, case_id=case_id
+                )
             except WorkflowUpdateFailedError as exc:
                 raise _rejection(exc) from None
             except RPCError as exc:

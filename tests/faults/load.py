@@ -37,6 +37,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 from application.case_client import COMMANDS
 from application.policies import POLICY_STREAM
+from application.update_answers import execute_case_update
 from cases import commands as c
 from cases.policy import EscalationStep, Policy
 from cases.state import CaseState, workflow_id_for
@@ -138,6 +139,7 @@ class CaseDriver:
         policy: Policy,
         ledger: Ledger,
         *,
+        store: EventStore,
         patience: float = 120.0,
         attempt_timeout: float = 30.0,
     ) -> None:
@@ -145,6 +147,8 @@ class CaseDriver:
         self.task_queue = task_queue
         self.policy = policy
         self.ledger = ledger
+        self.store = store
+        """The case log: a retry refused because its case completed is answered from it."""
         self.patience = patience
         self.attempt_timeout = attempt_timeout
 
@@ -220,7 +224,12 @@ class CaseDriver:
     async def resend(self, sent: Sent, cmd: c.Command) -> None:
         method = COMMANDS[type(cmd)]
         handle = self.handle(sent.case_id)
-        await self._persist(sent, lambda: handle.execute_update(method, cmd, id=sent.update_id))
+        await self._persist(
+            sent,
+            lambda: execute_case_update(
+                handle, method, cmd, sent.update_id, store=self.store, case_id=sent.case_id
+            ),
+        )
 
     async def resolve_unknown(self) -> int:
         """Ask again, with the same ids, about every command whose fate is unknown."""

@@ -51,7 +51,9 @@ async def test_a_worker_lost_after_an_append_leaves_the_case_consistent(tmp_path
     async with ProviderSimulator() as simulator, fault_stack(tmp_path) as stack:
         await seed_agency(stack.store, simulator.notification_url)
         ledger = Ledger()
-        driver = CaseDriver(stack.client, stack.task_queue, DEFAULT_POLICY, ledger, patience=60.0)
+        driver = CaseDriver(
+            stack.client, stack.task_queue, DEFAULT_POLICY, ledger, patience=60.0, store=stack.store
+        )
         opened = await driver.open(inputs.open_case())
         case_id = opened.case_id
         for cmd in inputs.to_approved_plan():

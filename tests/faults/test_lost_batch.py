@@ -54,7 +54,14 @@ async def test_a_worker_lost_after_a_batched_append_leaves_the_case_consistent(
     async with ProviderSimulator() as simulator, fault_stack(tmp_path) as stack:
         await seed_agency(stack.store, simulator.notification_url)
         ledger = Ledger()
-        driver = CaseDriver(stack.client, stack.task_queue, DEFAULT_POLICY, ledger, patience=150.0)
+        driver = CaseDriver(
+            stack.client,
+            stack.task_queue,
+            DEFAULT_POLICY,
+            ledger,
+            patience=150.0,
+            store=stack.store,
+        )
         opened = await driver.open(inputs.open_case())
         case_id = opened.case_id
         stream = f"case-{case_id}"

@@ -94,7 +94,9 @@ async def test_a_worker_lost_after_a_commands_local_append_writes_it_once(
 ) -> None:
     async with ProviderSimulator() as simulator, fault_stack(tmp_path) as stack:
         await seed_agency(stack.store, simulator.notification_url)
-        driver = CaseDriver(stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=90)
+        driver = CaseDriver(
+            stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=90, store=stack.store
+        )
         opened = await driver.open(inputs.open_case())
         assert opened.outcome is Outcome.ACCEPTED, opened.error
         case_id = opened.case_id
@@ -135,7 +137,9 @@ async def test_a_worker_lost_after_a_commands_local_append_writes_it_once(
 async def test_a_worker_lost_after_an_opens_local_append_opens_it_once(tmp_path: Path) -> None:
     async with ProviderSimulator() as simulator, fault_stack(tmp_path) as stack:
         await seed_agency(stack.store, simulator.notification_url)
-        driver = CaseDriver(stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=90)
+        driver = CaseDriver(
+            stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=90, store=stack.store
+        )
         await stack.worker.stop()
         pausing = _pausing_worker(stack, "CaseOpened")
         pausing.start()

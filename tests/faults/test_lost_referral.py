@@ -54,7 +54,9 @@ async def test_a_referral_folded_from_the_log_is_dispatched_once(tmp_path: Path)
             simulator.provider_url("shelter-1"),
         )
         await add_service(stack.store, admin, "shelter-1", "emergency-bed", "Bed", ["housing"])
-        driver = CaseDriver(stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=60)
+        driver = CaseDriver(
+            stack.client, stack.task_queue, DEFAULT_POLICY, Ledger(), patience=60, store=stack.store
+        )
         case_id = (await driver.open(inputs.open_case())).case_id
         for cmd in inputs.to_approved_plan():
             assert (await driver.send(case_id, cmd)).outcome is Outcome.ACCEPTED

@@ -74,6 +74,7 @@ async def test_postgres_restarted_and_unreachable(
             FAULT_POLICY.model_copy(update={"version": 1}),
             ledger,
             patience=150.0,
+            store=stack.store,
         )
         outage: list[float] = []
         faults = asyncio.create_task(break_postgres(stack, driver, outage))

@@ -172,7 +172,11 @@ async def test_worker_and_projector_killed_repeatedly(
         await seed_agency(stack.store, simulator.notification_url)
         ledger = Ledger()
         driver = CaseDriver(
-            stack.client, stack.task_queue, FAULT_POLICY.model_copy(update={"version": 1}), ledger
+            stack.client,
+            stack.task_queue,
+            FAULT_POLICY.model_copy(update={"version": 1}),
+            ledger,
+            store=stack.store,
         )
         worker_faults = asyncio.create_task(kill_worker_repeatedly(stack, WORKER_KILLS, rng))
         projector_faults = asyncio.create_task(

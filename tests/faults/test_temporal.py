@@ -53,6 +53,7 @@ async def test_temporal_dev_server_killed_and_restarted(
             stack.task_queue,
             FAULT_POLICY.model_copy(update={"version": 1}),
             ledger,
+            store=stack.store,
         )
         faults = asyncio.create_task(kill_temporal_repeatedly(stack))
         cases = await under_faults(

@@ -49,15 +49,18 @@ async def days_after_opening(cases: CaseClient, case_id: UUID, days: int) -> dat
     return opened + timedelta(days=days)
 
 
-async def approve_closure_once_dispatched(cases: CaseClient, case_id: UUID) -> None:
+CLOSURE_APPROVED = c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
+
+
+async def approve_closure_once_dispatched(
+    cases: CaseClient, case_id: UUID, *, update_id: str | None = None
+) -> None:
     """The supervisor approves the requested closure once every referral's dispatch is
     recorded (a closed case dispatches nothing more)."""
     for _ in range(100):
         if all(r.dispatch_attempts for r in (await cases.state(case_id)).referrals.values()):
             break
-    await cases.execute(
-        case_id, c.DecideApproval(actor=CAROL, kind=ApprovalKind.CLOSURE, approve=True)
-    )
+    await cases.execute(case_id, CLOSURE_APPROVED, update_id=update_id)
 
 
 async def approved_plan(cases: CaseClient, provider_ids: tuple[str, ...] = ("shelter-1",)) -> UUID:
@@ -97,8 +100,12 @@ async def escalated_case(cases: CaseClient, env: WorkflowEnvironment) -> UUID:
     return case_id
 
 
-async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
-    """Intake to closure: a declined referral, then an accepted one, contacts, evaluation."""
+async def closed_case(
+    cases: CaseClient, provider_url: str, *, closing_update_id: str | None = None
+) -> UUID:
+    """Intake to closure: a declined referral, then an accepted one, contacts, evaluation.
+
+    `closing_update_id`: the id of the Update carrying the closure's approval."""
     case_id = await approved_plan(cases)
     await cases.execute(case_id, inputs.refer(url=provider_url))
     await cases.execute(
@@ -132,7 +139,7 @@ async def closed_case(cases: CaseClient, provider_url: str) -> UUID:
         ),
     )
     await cases.execute(case_id, c.RequestClosure(actor=ALICE, reason=ClosureReason.GOALS_MET))
-    await approve_closure_once_dispatched(cases, case_id)
+    await approve_closure_once_dispatched(cases, case_id, update_id=closing_update_id)
     return case_id
 
 
