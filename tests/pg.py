@@ -6,6 +6,7 @@ databases of their own on it.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from pathlib import Path
@@ -50,3 +51,17 @@ async def drop_database(server: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+async def until_events_readable(pool: asyncpg.Pool, within: float = 120.0) -> None:
+    """Wait until every committed event is readable to the log's readers (the notary, the
+    projector): they read only below the oldest transaction still running in the whole
+    cluster, which another test (or another suite) on the same server may hold back.
+    Once it passes, it holds: later transactions have newer ids."""
+    deadline = asyncio.get_running_loop().time() + within
+    while await pool.fetchval(
+        "SELECT count(*) FROM events WHERE transaction_id >= "
+        "pg_snapshot_xmin(pg_current_snapshot())"
+    ):
+        assert asyncio.get_running_loop().time() < deadline, "events not readable"
+        await asyncio.sleep(0.05)
