@@ -18,6 +18,7 @@ from events.store import EventStore
 from infrastructure.database import create_pool
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
+from tests.replay_everything import Replayed, replay_case_histories
 from tests.temporal_env import DEV_SERVER, TEST_SERVER
 from workflows import search_attributes as sa
 
@@ -50,17 +51,35 @@ async def migrated_template(pg_server: str) -> AsyncIterator[str]:
         await drop_database(pg_server, name)
 
 
+SHARED_REPLAYED = Replayed()
+"""The runs of the session's shared time-skipping server replayed so far."""
+
+
 @pytest.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server (shipped binary), shared by the session."""
-    async with time_skipping_server() as env:
+    async with time_skipping_server(SHARED_REPLAYED) as env:
         yield env
 
 
+@pytest.fixture(autouse=True)
+async def replay_what_the_test_made(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """After a test that used the shared time-skipping server: every case workflow run it
+    made (or moved on) replays from a cold cache (tests/replay_everything.py). Servers of a
+    test's own are replayed before they stop."""
+    yield
+    if "time_skipping_env" in request.fixturenames:
+        env = request.getfixturevalue("time_skipping_env")
+        await replay_case_histories(env.client, SHARED_REPLAYED)
+
+
 @asynccontextmanager
-async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+async def time_skipping_server(
+    replayed: Replayed | None = None,
+) -> AsyncIterator[WorkflowEnvironment]:
     """A time-skipping test server of one's own (tests that jump time use one each:
-    another test's cases left on a shared server would hold back its time jumps)."""
+    another test's cases left on a shared server would hold back its time jumps).
+    Its case workflows are replayed from a cold cache before it stops."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(TEST_SERVER), data_converter=TEST_DATA_CONVERTER
     )
@@ -72,13 +91,15 @@ async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
     )
     try:
         yield env
+        await replay_case_histories(env.client, replayed)
     finally:
         await env.shutdown()
 
 
 @pytest.fixture
 async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A real Temporal dev server (shipped binary, in-memory), for what needs visibility."""
+    """A real Temporal dev server (shipped binary, in-memory), for what needs visibility.
+    Its case workflows are replayed from a cold cache before it stops."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(DEV_SERVER),
         data_converter=TEST_DATA_CONVERTER,
@@ -86,6 +107,7 @@ async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
     )
     try:
         yield env
+        await replay_case_histories(env.client)
     finally:
         await env.shutdown()
 

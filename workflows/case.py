@@ -134,6 +134,21 @@ LEGACY_CONTINUE_AS_NEW_AFTER (4,000): a worker that lost the case from its cache
 most a quarter as much (a 4,000-event replay took 8-15 s on a loaded machine). Runs
 started earlier keep their limit; the runs they continue as new take the new one."""
 
+PATCH_DECIDED_AT_START = "every-patch-decided-at-run-start"
+"""Every patch above is decided ONCE, in the run's first workflow task: a run started since
+records this one marker and takes every newer path, calling no other `workflow.patched`.
+
+Why: `workflow.patched` answers True on a replay only when its marker is in the workflow
+task being replayed. Called after a local activity (a reminder folded into `_apply`, a
+referral folded from the log, a handler that waited for the lock an append held), the
+call's workflow task is not fixed: when the activity's result reached the workflow in the
+task AFTER the one that recorded its marker (a timer- or signal-driven append does), the
+original run recorded the patch marker one task later than a replay, which resolves the
+result at once, calls it. The replay then answered False, and the marker it met next
+failed it: "[TMPRL1100] Non-deprecated patch marker encountered for change
+action-reminders-delivered" on every query of a case no longer cached, and a case stuck
+for good after a worker restart (workflows/patches.py has the record)."""
+
 EVENT_ID_NAMESPACE = uuid.UUID("6f1c5a2e-3b7d-4c1e-9a55-0c2f1e7d9b40")
 """Namespace of the event ids derived from a command's key (uuid5)."""
 
@@ -254,12 +269,14 @@ class CaseWorkflow:
         self._timer: asyncio.Task[None] | None = None
         self._timer_at: datetime | None = None
         self._run_limit = LEGACY_CONTINUE_AS_NEW_AFTER
+        # Here, in the run's first workflow task, whatever handler or timer comes first.
+        self._current = workflow.patched(PATCH_DECIDED_AT_START)
 
     # --- the run -------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: CaseInput) -> CaseState:
-        if workflow.patched(PATCH_SHORTER_RUNS):
+        if self._patched(PATCH_SHORTER_RUNS):
             self._run_limit = CONTINUE_AS_NEW_AFTER
         if self.state is None:
             if input.open is None:
@@ -296,10 +313,17 @@ class CaseWorkflow:
                         )
                     )
 
+    def _patched(self, patch_id: str) -> bool:
+        """Take the newer path of `patch_id` (one of the patches older than
+        PATCH_DECIDED_AT_START)? Always, on a run started since it (no marker recorded);
+        else as `workflow.patched` decides, where the code first meets it, as the run's
+        history was recorded. A newer patch is decided in `__init__`, never here."""
+        return self._current or workflow.patched(patch_id)
+
     def _timed(self) -> bool:
         """Reviews, escalations and follow-ups: on for every case started since they exist."""
         if self._timed_enabled is None:
-            self._timed_enabled = workflow.patched(PATCH_TIMED_RULES)
+            self._timed_enabled = self._patched(PATCH_TIMED_RULES)
         return self._timed_enabled
 
     async def _sleep_until_something_to_do(self) -> None:
@@ -315,7 +339,7 @@ class CaseWorkflow:
         wakeup = schedule.next_wakeup(self._state(), self.policy) if self._timed() else None
         self._rearm = False
         if self._keep_timer is None:
-            self._keep_timer = workflow.patched(PATCH_KEEP_TIMER)
+            self._keep_timer = self._patched(PATCH_KEEP_TIMER)
         if self._keep_timer:
             await self._sleep_on_kept_timer(ready, wakeup)
             return
@@ -379,7 +403,7 @@ class CaseWorkflow:
         events = rules.decide_open(cmd)
         opened = events[0]
         assert isinstance(opened, CaseOpened)
-        if not workflow.patched(PATCH_ONE_APPEND):
+        if not self._patched(PATCH_ONE_APPEND):
             return await self._open_one_group_at_a_time(cmd, opened, events)
         groups: Batch = [(cmd.actor, events)]
         if self._timed():
@@ -418,7 +442,7 @@ class CaseWorkflow:
         """Appends by a local activity, the log the truth (PATCH_LOCAL_APPEND): on for
         every case started since; decided once per run, at its first append."""
         if self._local_enabled is None:
-            self._local_enabled = workflow.patched(PATCH_LOCAL_APPEND)
+            self._local_enabled = self._patched(PATCH_LOCAL_APPEND)
         return self._local_enabled
 
     async def _append(self, stream_id: str, expected: int, groups: Batch) -> AppendReply:
@@ -427,7 +451,7 @@ class CaseWorkflow:
         retry = RetryPolicy(
             initial_interval=timedelta(milliseconds=200), maximum_interval=timedelta(seconds=10)
         )
-        if workflow.patched(PATCH_APPEND_ACTIVITY):
+        if self._patched(PATCH_APPEND_ACTIVITY):
             # A regular activity runs only once the decision to append is in history: a
             # worker dying before that can never leave events the workflow will decide
             # differently on its retry (a local activity could: PATCH_LOCAL_APPEND
@@ -552,7 +576,7 @@ class CaseWorkflow:
             if referral_id not in queued
             and state.referrals[referral_id].status is ReferralStatus.MADE
         ]
-        if unsent and workflow.patched(PATCH_DISPATCH_FOLDED):
+        if unsent and self._patched(PATCH_DISPATCH_FOLDED):
             self._dispatch_queue.extend(DispatchJob(referral_id=r) for r in unsent)
 
     def _queue_dispatch(self, job: DispatchJob) -> None:
@@ -613,7 +637,7 @@ class CaseWorkflow:
         names the decision across attempts (event ids derive from it); an update's id by
         default.
         """
-        if not workflow.patched(PATCH_ONE_APPEND):
+        if not self._patched(PATCH_ONE_APPEND):
             result = await self._commit_one_group_at_a_time(actor, events, policy_changed)
             return result, list(events)
         if not self._local_append():
@@ -686,9 +710,7 @@ class CaseWorkflow:
                 workflow.metric_meter().create_counter(
                     "casework_escalations_raised", "Escalations raised, by level"
                 ).add(1, {"level": str(event.level), "subject": event.subject.value})
-            elif isinstance(event, ActionReminderDue) and workflow.patched(
-                PATCH_REMINDERS_DELIVERED
-            ):
+            elif isinstance(event, ActionReminderDue) and self._patched(PATCH_REMINDERS_DELIVERED):
                 self._start_reminder(event, raised_at)
 
     async def _commit_one_group_at_a_time(
@@ -773,7 +795,7 @@ class CaseWorkflow:
             if entry.adopts_policy is not None:
                 adopted = entry.adopts_policy(cmd)
                 # Two applies in flight: the newer one may have been adopted meanwhile.
-                if adopted.version < self.policy.version and workflow.patched(
+                if adopted.version < self.policy.version and self._patched(
                     PATCH_NEWEST_POLICY_STAYS
                 ):
                     self._refuse_older_policy(adopted)
@@ -1003,7 +1025,7 @@ class CaseWorkflow:
         async with self._lock:
             state = self._state()
             tainted = state.forgotten and not self._born_forgotten
-            sheds = tainted and state.is_open and workflow.patched(PATCH_SHED_HISTORY)
+            sheds = tainted and state.is_open and self._patched(PATCH_SHED_HISTORY)
             self._shed = self._shed or sheds
             return ShedReply(
                 run_id=workflow.info().run_id, holds_personal_data=tainted, continues_as_new=sheds

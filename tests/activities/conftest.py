@@ -9,6 +9,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from casework.provider_simulator import ProviderSimulator
 from tests.codec_keys import TEST_DATA_CONVERTER
+from tests.replay_everything import replay_case_histories
 
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 
@@ -28,5 +29,6 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     )
     try:
         yield env
+        await replay_case_histories(env.client)
     finally:
         await env.shutdown()

@@ -48,6 +48,7 @@ from projections.runner import run_projections
 from tests.cases import inputs
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, with_database
+from tests.replay_everything import replay_case_histories
 from tests.security.test_access_log import staff
 from tests.temporal_env import DEV_SERVER
 from workflows import search_attributes as sa
@@ -250,6 +251,8 @@ async def stack(pg_server: str, migrated_template: str) -> AsyncIterator[Stack]:
                             "WorkflowType = 'CaseWorkflow' AND ExecutionStatus = 'Running'"
                         ):
                             await client.get_workflow_handle(execution.id).terminate("done")
+            # Every case the console's pages made, replayed from a cold cache.
+            await replay_case_histories(client)
         finally:
             await env.shutdown()
     finally:

@@ -45,6 +45,7 @@ from infrastructure.settings import Settings
 from infrastructure.temporal import worker_polls
 from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
+from tests.replay_everything import replay_case_histories
 
 FAULT_MASTER_KEYS = MasterKeyring.generate("fault-master").to_spec()
 """One master keyring for the test session: the worker seals, the test opens."""
@@ -322,3 +323,7 @@ async def fault_stack(
         )
         stack_holder.append(stack)
         yield stack
+        if stack.temporal.poll() is None:
+            # Everything the faults made, replayed from a cold cache (the workers that
+            # made it were killed, restarted and lost their caches along the way).
+            await replay_case_histories(stack.client)

@@ -1,0 +1,117 @@
+"""Replay every case workflow a test made, from a cold cache, against today's code.
+
+The recorded histories (tests/workflows/histories) guard the cases of earlier versions;
+this guards what the engine produces now. Every Temporal server the tests start (the
+time-skipping test server, the dev server, the embedded stack's) hands its client to
+`replay_case_histories` before it stops, and the session's shared time-skipping server is
+replayed after each test that used it: each run of `CaseWorkflow` on it (open or closed,
+every run of a continued or reopened case) is fetched and replayed by the SDK's
+`Replayer`, which starts with nothing cached, so a run whose history today's code cannot
+reproduce (a nondeterminism error, a patch marker in another workflow task) fails the
+test that made it.
+
+Both servers answer the List{Open,Closed}WorkflowExecutions calls (the time-skipping
+server has no visibility queries), filtered on the workflow type.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from temporalio.api.common.v1 import WorkflowExecution
+from temporalio.api.filter.v1 import WorkflowTypeFilter
+from temporalio.api.workflowservice.v1 import (
+    ListClosedWorkflowExecutionsRequest,
+    ListOpenWorkflowExecutionsRequest,
+)
+from temporalio.client import Client, WorkflowHistory
+from temporalio.worker import Replayer
+
+from workflows.case import CaseWorkflow
+
+WORKFLOW_TYPE = "CaseWorkflow"
+
+
+class ReplayFailed(AssertionError):
+    """Runs whose histories today's code does not replay."""
+
+
+@dataclass
+class Replayed:
+    """What one server's client has replayed so far: run -> history length, so a shared
+    server's runs are replayed again only when their history grew."""
+
+    lengths: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+async def case_runs(client: Client) -> list[WorkflowExecution]:
+    """Every run of CaseWorkflow the server has, open and closed."""
+    runs: list[WorkflowExecution] = []
+    type_filter = WorkflowTypeFilter(name=WORKFLOW_TYPE)
+    token = b""
+    while True:
+        opened = await client.workflow_service.list_open_workflow_executions(
+            ListOpenWorkflowExecutionsRequest(
+                namespace=client.namespace,
+                maximum_page_size=1000,
+                next_page_token=token,
+                type_filter=type_filter,
+            )
+        )
+        runs += [info.execution for info in opened.executions]
+        token = opened.next_page_token
+        if not token:
+            break
+    while True:
+        closed = await client.workflow_service.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(
+                namespace=client.namespace,
+                maximum_page_size=1000,
+                next_page_token=token,
+                type_filter=type_filter,
+            )
+        )
+        runs += [info.execution for info in closed.executions]
+        token = closed.next_page_token
+        if not token:
+            break
+    return runs
+
+
+async def replay_case_histories(client: Client, replayed: Replayed | None = None) -> int:
+    """Replay every CaseWorkflow run on `client`'s server not yet replayed (or grown since)
+    from a cold cache; raise `ReplayFailed` naming each run that fails. Returns how many
+    runs were replayed."""
+    seen = replayed if replayed is not None else Replayed()
+    histories: list[WorkflowHistory] = []
+    names: dict[int, str] = {}
+    for run in await case_runs(client):
+        key = (run.workflow_id, run.run_id)
+        history = await client.get_workflow_handle(
+            run.workflow_id, run_id=run.run_id
+        ).fetch_history()
+        if seen.lengths.get(key) == len(history.events):
+            continue
+        seen.lengths[key] = len(history.events)
+        histories.append(history)
+        names[id(history)] = f"{run.workflow_id} run {run.run_id}"
+    if not histories:
+        return 0
+
+    async def each() -> AsyncIterator[WorkflowHistory]:
+        for history in histories:
+            yield history
+
+    replayer = Replayer(workflows=[CaseWorkflow], data_converter=client.data_converter)
+    failures: list[str] = []
+    async with replayer.workflow_replay_iterator(each()) as results:
+        async for result in results:
+            if result.replay_failure is not None:
+                failures.append(f"{names[id(result.history)]}: {result.replay_failure}")
+    if failures:
+        raise ReplayFailed(
+            f"{len(failures)} of {len(histories)} case workflow run(s) do not replay from "
+            "a cold cache:\n" + "\n".join(failures)
+        )
+    return len(histories)
