@@ -50,6 +50,10 @@ class CaseVersionConflict(CaseCommandRejected):
         self.current_version = current_version
 
 
+class CaseAlreadyExists(CaseCommandRejected):
+    """A case with the id an open names exists already (running or closed)."""
+
+
 class CaseNotFound(LookupError):
     pass
 
@@ -126,7 +130,7 @@ class CaseClient:
                 raise
             with contextlib.suppress(Exception):
                 await start.workflow_handle()  # the same failure, retrieved: nothing started
-            raise CaseCommandRejected(
+            raise CaseAlreadyExists(
                 f"case_id: a case {cmd.case_id} already exists (running or closed)"
             ) from None
         assert isinstance(result, CommandResult)
@@ -140,6 +144,45 @@ class CaseClient:
             )
             result = result.model_copy(update={"events": [e.event_type for e in recorded]})
         return result
+
+    async def open_again(self, cmd: c.OpenCase) -> CommandResult:
+        """`open`, for a case id derived from an idempotency key (so the same for every
+        retry of one request): a case already opened with it by the same actor is this
+        very open, sent again after its answer was lost, and is answered as the first time
+        (`opened_before`) instead of refused, and nothing is written."""
+        try:
+            return await self.open(cmd)
+        except CaseAlreadyExists:
+            earlier = await self.opened_before(cmd)
+            if earlier is None:
+                raise
+            return earlier
+
+    async def opened_before(self, cmd: c.OpenCase) -> CommandResult | None:
+        """The answer the open of `cmd.case_id` got, when `cmd.actor` opened it: from the
+        log, as `open` answered it (the stream version its one append left, and the types
+        of the events of that append), however far the case has moved on since. None when
+        the log holds no such open (another actor's case, or nothing written).
+
+        A retry racing its first attempt waits for that attempt's open (the `sync` Update;
+        a case whose run has completed is read from the log as it is)."""
+        if self.store is None:
+            return None
+        with contextlib.suppress(RPCError, WorkflowUpdateFailedError):
+            await self.handle(cmd.case_id).execute_update(CaseWorkflow.sync)
+        log = await self.store.read_stream(f"case-{cmd.case_id}")
+        if not log or log[0].event_type != "CaseOpened":
+            return None
+        if log[0].metadata.actor_id != cmd.actor.staff_id:
+            return None
+        appended = [e for e in log if e.transaction_id == log[0].transaction_id]
+        state = fold(appended, self.store.registry)
+        return CommandResult(
+            case_id=str(cmd.case_id),
+            stream_version=max(e.stream_version for e in appended),
+            status=state.status,
+            events=[e.event_type for e in appended],
+        )
 
     async def execute(
         self, case_id: UUID | str, cmd: c.Command, *, update_id: str | None = None

@@ -22,8 +22,10 @@ async def refer(
     shared_fields: list[SharedField],
     note: str = "",
     expected_version: int | None = None,
+    update_id: str | None = None,
 ) -> CommandResult:
-    """Refer the case's client to `provider`'s active `service` for `goal`."""
+    """Refer the case's client to `provider`'s active `service` for `goal` (`update_id`:
+    the Update's id, so that a retry with it refers once)."""
     resources = await load_resource_directory(app.store)
     found = resources.provider(provider)
     offered = found.find_service(service)
@@ -39,4 +41,4 @@ async def refer(
         note=note,
         expected_version=expected_version,
     )
-    return await (await app.cases()).execute(case_id, cmd)
+    return await (await app.cases()).execute(case_id, cmd, update_id=update_id)

@@ -239,6 +239,27 @@ async def test_a_case_from_the_command_line(
             "emergency-bed", "--goal", "goal-housing", "--share", "name",
         )  # fmt: skip
         await jo("case", "referral-reply", case, "referral-1", "--outcome", "accepted")
+        # A referral sent again with its Idempotency-Key (a retry after a lost answer)
+        # refers once: the same answer, one ReferralMade; another body with it, 422.
+        (session,) = json.loads((jo.home / "credentials.json").read_text()).values()
+        version = await sealed_store.stream_version(f"case-{case}")
+        keyed = {
+            "Authorization": f"Bearer {session['token']}",
+            "Idempotency-Key": "ref-2",
+            "If-Match": f'"{version}"',
+        }
+        body = {"provider": "harbour-housing", "service": "emergency-bed", "goal": "goal-housing"}
+        async with httpx.AsyncClient(base_url=env["CASEWORK_API_URL"], timeout=60) as http:
+            route = f"/api/v1/cases/{case}/referrals"
+            first = await http.post(route, json=body, headers=keyed)
+            assert first.status_code == 200, first.text
+            again = await http.post(route, json=body, headers=keyed)
+            assert again.status_code == 200 and again.json() == first.json(), again.text
+            other = await http.post(route, json={**body, "note": "x"}, headers=keyed)
+            assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
+        made = await sealed_store.read_stream(f"case-{case}")
+        assert [e.event_type for e in made].count("ReferralMade") == 2
+        await jo("case", "referral-reply", case, "referral-2", "--outcome", "declined")
         # Contact dates follow the case's own opening date (the server's clock), never
         # a calendar date: the rule refuses a contact dated before the case was opened.
         shown = await jo("case", "show", case)

@@ -30,6 +30,7 @@ from casework.api import (
     transfers,
 )
 from casework.api.auth import Clock, casework_of
+from casework.api.body_limit import BodyLimit
 from casework.api.ratelimit import RateLimit
 from casework.console import install as install_console
 from infrastructure.logs import get_logger
@@ -37,7 +38,9 @@ from infrastructure.metrics import meter
 from infrastructure.settings import Settings
 
 MAX_BODY_BYTES = 1_000_000
-"""Requests larger than this are refused (413) before they are read."""
+"""Requests larger than this are refused (413): by their Content-Length before they are
+read, else (chunked, or longer than declared) as soon as the bytes read pass it
+(casework/api/body_limit.py)."""
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -82,6 +85,9 @@ def create_api(
         lifespan=lifespan,
     )
     api.state.clock = clock
+    # Innermost (added first): every route reads its body through the count, and the
+    # middlewares below add the request id and security headers to its refusals.
+    api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
     api.state.sign_in_limit = RateLimit()
     if casework is not None:
         api.state.casework = casework
@@ -120,14 +126,6 @@ def create_api(
         context = request_context.for_request(
             request.headers.get(REQUEST_ID_HEADER), request.client.host if request.client else None
         )
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY_BYTES):
-            return JSONResponse(
-                {"title": "Request too large", "status": 413},
-                status_code=413,
-                media_type=problems.PROBLEM_JSON,
-                headers={REQUEST_ID_HEADER: str(context.request_id)},
-            )
         started = time.perf_counter()
         with request_context.bound(context):
             response = await call_next(request)

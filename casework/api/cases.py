@@ -9,8 +9,9 @@ staff (resolved in the directory, never trusted from the body).
   command must send `If-Match` with it (428 without), and answers 412 with the current
   version when the case moved on meanwhile. The check runs inside the case workflow,
   under its lock, so of two clients sending the same version exactly one wins.
-- **Retries are safe**: an `Idempotency-Key` header becomes the Temporal update id; the
-  same key with the same body answers the first result, with another body 422.
+- **Retries are safe**: an `Idempotency-Key` header becomes the Temporal update id (for
+  an open, the new case's id is derived from it); the same key with the same body
+  answers the first result, with another body 422.
 - A case out of the caller's scope answers 404 exactly as a case that does not exist,
   for commands as for reads; a caller who may see the case but whose role may not send
   the command (the access table, through the command table's `action`) gets 403. Both
@@ -358,18 +359,30 @@ class OpenCaseBody(BaseModel):
     presenting_needs: list[str] = Field(min_length=1, max_length=50)
 
 
+OPEN_TARGET = "cases/OpenCase"
+"""What an Idempotency-Key sent with an open is claimed for (commands: the case and the
+command's name)."""
+
+
 @router.post(
     "",
     status_code=201,
     response_model=CommandResult,
     summary="Open a case",
+    description="With an `Idempotency-Key`, the case id is derived from the key: the same "
+    "key with the same body answers the first result (the same case, 201), however often "
+    "it is sent, and opens no second case; with another body 422 naming the header.",
     responses={
         403: {"description": "Your role may not open a case for this team"},
         409: {"description": "The rules refuse the case"},
     },
 )
 async def open_case(
-    body: OpenCaseBody, request: Request, response: Response, caller: Caller
+    body: OpenCaseBody,
+    request: Request,
+    response: Response,
+    caller: Caller,
+    idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     app = casework_of(request)
     try:
@@ -381,14 +394,25 @@ async def open_case(
             check(caller.actor, Action.OPEN, team=assignee.team, assigned_worker=assignee.staff_id)
         except NotPermitted as exc:
             raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
+    case_id = uuid.uuid4()
+    if idempotency_key is not None:
+        sent = body.model_dump(mode="json")
+        try:
+            update_id = await idempotency.claim(
+                app.pool, caller.actor.staff_id, idempotency_key, OPEN_TARGET, sent
+            )
+        except idempotency.IdempotencyKeyReused as exc:
+            raise invalid([FieldProblem(field="Idempotency-Key", message=str(exc))]) from None
+        case_id = idempotency.created_id(update_id)
     cmd = c.OpenCase(
         actor=caller.actor,
-        case_id=uuid.uuid4(),
+        case_id=case_id,
         assignee=assignee,
         **body.model_dump(exclude={"assignee"}),
     )
     try:
-        result = await (await app.cases()).open(cmd)
+        cases = await app.cases()
+        result = await (cases.open(cmd) if idempotency_key is None else cases.open_again(cmd))
     except CaseCommandRejected as exc:
         raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
     response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
@@ -418,16 +442,27 @@ async def refer(
     response: Response,
     caller: Caller,
     if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> CommandResult:
     """Refer to a provider's service from the resource directory (dispatched to it)."""
     app = casework_of(request)
     version = expected_version(if_match)
     await visible_state(app, caller.actor, case_id, "refer", BY_UPDATE["refer"].action)
+    update_id = None
+    if idempotency_key is not None:
+        try:
+            update_id = await idempotency.claim(
+                app.pool, caller.actor.staff_id, idempotency_key, f"case-{case_id}/Refer",
+                body.model_dump(mode="json"),
+            )  # fmt: skip
+        except idempotency.IdempotencyKeyReused as exc:
+            raise invalid([FieldProblem(field="Idempotency-Key", message=str(exc))]) from None
     try:
         result = await referrals.refer(
             app, caller.actor, case_id,
             provider=body.provider, service=body.service, goal=body.goal,
             shared_fields=body.shared_fields, note=body.note, expected_version=version,
+            update_id=update_id,
         )  # fmt: skip
     except (LookupError, DirectoryError) as exc:
         raise invalid([FieldProblem(field="provider", message=str(exc))]) from None
