@@ -14,7 +14,10 @@ and the check of the log against the signed checkpoints (`casework verify`).
   the notary's tables), and requires the log to reproduce every trusted checkpoint's
   root. The first that it does not reproduce names the event: the notary's stored
   leaves, once they are proven to reproduce that checkpoint from the last one that
-  matched, say which event was notarised at each leaf.
+  matched, say which event was notarised at each leaf. Events the checkpoint covered
+  that the log no longer has (deleted, truncated, rolled back) are named by their
+  stream and versions (recorded beside each leaf) and global positions, not by the
+  untouched event that now stands where they were.
 """
 
 from __future__ import annotations
@@ -65,8 +68,10 @@ CHECKPOINT_LOCK_KEY = 0x636865636B7074
 
 # What the notary reads of each event: its stored chain hash stands for the contents
 # (events/merkle.py `event_leaf_bytes`; `casework verify` recomputes it from them).
+# Its stream and version are recorded beside the leaf, to name an event the log lost.
 _NEXT_EVENTS = """SELECT transaction_id::text::bigint AS tx, global_position,
-           (extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded_micros, hash
+           (extract(epoch FROM recorded_at) * 1000000)::bigint AS recorded_micros, hash,
+           stream_id, stream_version
       FROM events
      WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
        AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
@@ -227,17 +232,26 @@ class MerkleTree:
             if not rows:
                 return 0
             frontier = Frontier(self.frontier.size, self.frontier.hashes)
-            leaves: list[tuple[int, int, int, bytes]] = []
+            leaves: list[tuple[int, int, int, bytes, str, int]] = []
             nodes: list[tuple[int, int, bytes]] = []
             for row in rows:
                 position = row["global_position"]
                 h = leaf_hash(chain_leaf_bytes(position, row["recorded_micros"], row["hash"]))
-                leaves.append((frontier.size, position, row["tx"], h))
+                leaves.append(
+                    (frontier.size, position, row["tx"], h, row["stream_id"], row["stream_version"])
+                )
                 frontier.push(h, NODE_MIN_LEVEL, nodes)
             await conn.copy_records_to_table(
                 "merkle_leaves",
                 records=leaves,
-                columns=["leaf_index", "global_position", "transaction_id", "leaf_hash"],
+                columns=[
+                    "leaf_index",
+                    "global_position",
+                    "transaction_id",
+                    "leaf_hash",
+                    "stream_id",
+                    "stream_version",
+                ],
             )
             if nodes:
                 await conn.copy_records_to_table(
@@ -337,6 +351,9 @@ class TreeFinding:
     stream_id: str | None = None
     stream_version: int | None = None
     event_id: UUID | None = None
+    missing: tuple[MissingEvent, ...] = ()
+    """Events the checkpoint covered that the log no longer has (then the fields above
+    name the first of them)."""
 
     def __str__(self) -> str:
         return self.problem
@@ -349,7 +366,28 @@ class TreeFinding:
             "stream_id": self.stream_id,
             "stream_version": self.stream_version,
             "event_id": str(self.event_id) if self.event_id else None,
+            "missing": [m.to_json() for m in self.missing],
             "problem": self.problem,
+        }
+
+
+@dataclass(frozen=True)
+class MissingEvent:
+    """An event a checkpoint signed that the log no longer has: its leaf and global
+    position, and its stream and version as the notary recorded them (None for a leaf
+    notarised before it recorded them, whose event was gone before they were filled in)."""
+
+    leaf_index: int
+    global_position: int
+    stream_id: str | None
+    stream_version: int | None
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "leaf_index": self.leaf_index,
+            "global_position": self.global_position,
+            "stream_id": self.stream_id,
+            "stream_version": self.stream_version,
         }
 
 
@@ -446,7 +484,8 @@ async def _locate(
     start, end = matched.size, failed.tree_size
     seq = failed.sequence
     stored = await conn.fetch(
-        """SELECT leaf_index, global_position, leaf_hash FROM merkle_leaves
+        """SELECT leaf_index, global_position, leaf_hash, stream_id, stream_version
+             FROM merkle_leaves
             WHERE leaf_index >= $1 AND leaf_index < $2 ORDER BY leaf_index""",
         start,
         end,
@@ -457,7 +496,22 @@ async def _locate(
     authentic = rebuilt.size == end and rebuilt.root() == failed.root_hash
     shorter = log_size < end
     if authentic:
-        # the notary's leaves [start, end) are what checkpoint #seq signed
+        # the notary's leaves [start, end) are what checkpoint #seq signed: first, the
+        # events among them the log no longer has at all (deleted, truncated)
+        present = {
+            r["global_position"]
+            for r in await conn.fetch(
+                "SELECT global_position FROM events WHERE global_position = ANY($1::bigint[])",
+                [r["global_position"] for r in stored],
+            )
+        }
+        gone = [
+            MissingEvent(r["leaf_index"], r["global_position"], r["stream_id"], r["stream_version"])
+            for r in stored
+            if r["global_position"] not in present
+        ]
+        if gone:
+            return await _missing(conn, seq, end, log_size, gone)
         for offset, r in enumerate(stored):
             here = segment[offset] if offset < len(segment) else None
             if here is not None and here.hash == bytes(r["leaf_hash"]):
@@ -510,3 +564,76 @@ async def _locate(
         stream_version=first.stream_version,
         event_id=first.event_id,
     )
+
+
+async def _missing(
+    conn: asyncpg.Connection, seq: int, end: int, log_size: int, gone: list[MissingEvent]
+) -> TreeFinding:
+    """The finding for events checkpoint #seq signed that the log no longer has: each
+    stream with its missing versions and global positions, and where the log now ends
+    that stream (a stream cut short is what deleting its newest events leaves)."""
+    by_stream: dict[str | None, list[MissingEvent]] = {}
+    for m in gone:
+        by_stream.setdefault(m.stream_id, []).append(m)
+    named = [s for s in by_stream if s is not None]
+    last = {
+        r["stream_id"]: r["last"]
+        for r in await conn.fetch(
+            """SELECT stream_id, max(stream_version) AS last FROM events
+                WHERE stream_id = ANY($1::text[]) GROUP BY stream_id""",
+            named,
+        )
+    }
+    parts: list[str] = []
+    for stream, events in list(by_stream.items())[:_STREAMS_NAMED]:
+        positions = _runs([m.global_position for m in events], "")
+        if stream is None:
+            parts.append(
+                f"the event(s) at global position(s) {positions} (leaves "
+                f"{_runs([m.leaf_index for m in events], '')}; their streams were not recorded)"
+            )
+            continue
+        versions = [m.stream_version for m in events if m.stream_version is not None]
+        now = last.get(stream)
+        if now is None:
+            tail = f"no event of {stream} is left in the log"
+        elif not versions or now < min(versions):
+            tail = f"the log now ends {stream} at v{now}"
+        else:
+            tail = f"the log has {stream} up to v{now}, without them"
+        parts.append(f"{stream} {_runs(versions, 'v')} (global position(s) {positions}): {tail}")
+    if len(by_stream) > _STREAMS_NAMED:
+        parts.append(f"and events of {len(by_stream) - _STREAMS_NAMED} more stream(s)")
+    first = gone[0]
+    return TreeFinding(
+        f"{len(gone)} event(s) that checkpoint #{seq} signed are missing from the log "
+        f"(deleted, truncated or rolled back; it has {log_size} events, checkpoint #{seq} "
+        f"signed {end}): " + "; ".join(parts),
+        checkpoint=seq,
+        leaf_index=first.leaf_index,
+        global_position=first.global_position,
+        stream_id=first.stream_id,
+        stream_version=first.stream_version,
+        missing=tuple(gone),
+    )
+
+
+_STREAMS_NAMED = 10
+"""Streams a finding about missing events names one by one (the rest are counted)."""
+
+
+def _runs(numbers: Sequence[int], prefix: str) -> str:
+    """`v4, v5` or `v4–v9`: ascending numbers, runs of three or more as a range."""
+    values = sorted(set(numbers))
+    out: list[str] = []
+    i = 0
+    while i < len(values):
+        j = i
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
+            j += 1
+        if j - i >= 2:
+            out.append(f"{prefix}{values[i]}–{prefix}{values[j]}")
+        else:
+            out += [f"{prefix}{v}" for v in values[i : j + 1]]
+        i = j + 1
+    return ", ".join(out) or "?"

@@ -19,10 +19,12 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from application.bootstrap import open_casework
 from application.consistency import check_consistency
 from application.forget import forget
+from application.identity.accounts import invite
 from application.notary import Notary, checkpoint_now, run_notary, trusted_keys
-from directory import resolve_actor
+from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.chain import verify_chains
 from events.checkpoints import (
     Checkpoint,
@@ -54,7 +56,7 @@ from events.notary import (
 from events.store import EventStore
 from infrastructure.settings import Settings
 from tests.events.factories import contact_event
-from tests.events.test_personal_data import open_case, sealed, seed_staff
+from tests.events.test_personal_data import ADA, open_case, sealed, seed_staff
 from tests.pg import until_events_readable
 
 __all__ = ["sealed"]  # the fixture, imported for the erasure test
@@ -251,10 +253,13 @@ async def test_the_newest_events_of_one_stream_deleted_are_found(
 ) -> None:
     await append_round(store, 4)
     await notarise(notary)
-    newest = await pool.fetchrow(
-        "SELECT min(global_position) AS first FROM events "
-        "WHERE stream_id = 'case-a' AND stream_version >= 3"
-    )
+    deleted = [
+        r["global_position"]
+        for r in await pool.fetch(
+            "SELECT global_position FROM events "
+            "WHERE stream_id = 'case-a' AND stream_version >= 3 ORDER BY stream_version"
+        )
+    ]
     await as_superuser(
         pool, ("DELETE FROM events WHERE stream_id = 'case-a' AND stream_version >= 3", ())
     )
@@ -262,9 +267,25 @@ async def test_the_newest_events_of_one_stream_deleted_are_found(
     report = await check(notary, database_url)
     [finding] = report.findings
     assert finding.checkpoint == 1
-    # the leaf where the first deleted event was now holds another one
-    assert f"global position {newest['first']}" in finding.problem
-    assert "removed or inserted" in finding.problem or "missing" in finding.problem
+    # named: the stream and versions the checkpoint covered and the log lost, not the
+    # untouched event of case-b that now stands at the first deleted event's leaf
+    assert (finding.stream_id, finding.stream_version) == ("case-a", 3)
+    assert finding.global_position == deleted[0]
+    assert [(m.stream_id, m.stream_version, m.global_position) for m in finding.missing] == [
+        ("case-a", 3, deleted[0]),
+        ("case-a", 4, deleted[1]),
+    ]
+    assert "missing from the log" in finding.problem
+    assert f"case-a v3, v4 (global position(s) {deleted[0]}, {deleted[1]})" in finding.problem
+    assert "the log now ends case-a at v2" in finding.problem
+    assert "case-b" not in finding.problem and "case-c" not in finding.problem
+
+    # Later events do not change the answer: the checkpoint's root is then recomputed
+    # over other events, and the same two are named.
+    await append_round(store, 2, start=4)
+    await until_events_readable(pool)
+    [again] = (await check(notary, database_url)).findings
+    assert again.missing == finding.missing
 
 
 async def test_a_rollback_of_the_whole_log_is_found(
@@ -700,3 +721,92 @@ async def test_casework_notary_keygen_and_checkpoint(
     assert published["key_id"] == key.key_id
     code, again = await casework("notary", "checkpoint", "--json", env=env)
     assert (code, again) == (0, {"published": None})  # the log did not grow
+
+
+async def test_casework_verify_names_the_stream_and_versions_a_superuser_deleted(
+    pool: asyncpg.Pool, database_url: str, tmp_path: Path
+) -> None:
+    """The staff directory's newest two events, covered by a signed checkpoint, deleted
+    as the superuser: `casework verify` (run as an operator runs it) fails naming
+    directory-staff and the two versions and positions the log lost, not the untouched
+    account event that now stands at their leaves."""
+    settings = Settings(
+        DATABASE_URL=database_url,
+        CASEWORK_DATA_DIR=tmp_path / "data",
+        CASEWORK_NOTARY_LOG_ID="verify-cli-test",
+    )
+    async with open_casework(settings, dsn=database_url) as app:  # signs, as the engine
+        await bootstrap_admin(app.store, "ada", "Ada Admin")
+        await add_team(app.store, ADA, "north", "North team")
+        await add_staff(app.store, ADA, "cal", "Cal", "caseworker", "north")
+        await add_staff(app.store, ADA, "dee", "Dee", "supervisor", "north")
+        await invite(app, ADA, "cal", now=datetime.now(UTC))  # account-cal v1
+        for n in range(2):
+            await open_case(app.store, client_ref=f"client-{n}")
+    staff = await pool.fetch(
+        "SELECT stream_version, global_position FROM events "
+        "WHERE stream_id = 'directory-staff' ORDER BY stream_version"
+    )
+    assert len(staff) >= 4
+    *kept, (v1, p1), (v2, p2) = [(r["stream_version"], r["global_position"]) for r in staff]
+    await until_events_readable(pool)
+    signed = await checkpoint_now(settings, database_url)
+    assert signed is not None
+    assert signed.tree_size == await pool.fetchval("SELECT count(*) FROM events")
+
+    env = {
+        "DATABASE_URL": database_url,
+        "CASEWORK_DATA_DIR": str(tmp_path / "data"),
+        "CASEWORK_NOTARY_LOG_ID": "verify-cli-test",
+        "CASEWORK_LOG_LEVEL": "WARNING",
+    }
+    code, out, err = await casework_cli("verify", "--chains-only", env=env)
+    assert code == 0, (out, err)  # the log as the engine wrote it: nothing to report
+
+    await as_superuser(
+        pool,
+        ("DELETE FROM events WHERE stream_id = 'directory-staff' AND stream_version >= $1",
+         (v1,)),
+    )  # fmt: skip
+    assert await chains_ok(pool)  # deleting a stream's newest events breaks no chain
+
+    code, out, err = await casework_cli("verify", "--chains-only", env=env)
+    text = " ".join(out.split())  # as a person reads it, however the terminal wraps it
+    assert code == 1, (out, err)
+    assert "Traceback" not in out + err
+    assert "1 finding(s)" in text
+    assert f"directory-staff v{v1}, v{v2} (global position(s) {p1}, {p2})" in text, text
+    assert f"the log now ends directory-staff at v{kept[-1][0]}" in text, text
+    assert "checkpoint #1" in text and "missing from the log" in text
+    assert "account-" not in text and "case-" not in text  # no untouched event is blamed
+
+    code, out, err = await casework_cli("verify", "--chains-only", "--json", env=env)
+    assert code == 1, (out, err)
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["chain_findings"] == [] and report["origins"]["findings"] == []
+    [finding] = report["checkpoints"]["findings"]
+    assert (finding["stream_id"], finding["stream_version"]) == ("directory-staff", v1)
+    assert [(m["stream_id"], m["stream_version"], m["global_position"])
+            for m in finding["missing"]] == [
+        ("directory-staff", v1, p1),
+        ("directory-staff", v2, p2),
+    ]  # fmt: skip
+    assert report["findings"] == [f"checkpoints: {finding['problem']}"]
+
+
+CASEWORK = Path(sys.executable).with_name("casework")
+"""The `casework` command this virtualenv installed (pyproject's [project.scripts])."""
+
+
+async def casework_cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """`casework ARGS` as a person runs it: exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        str(CASEWORK),
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await asyncio.wait_for(process.communicate(), 180)
+    assert process.returncode is not None
+    return process.returncode, stdout.decode(), stderr.decode()
