@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 from typer.core import TyperGroup
 
 from casework.cli import (
@@ -29,6 +30,9 @@ from casework.cli import (
     stack_commands,
     store_commands,
 )
+from casework.cli.output import environment_failure
+from infrastructure.database import database_url, unanswered_database
+from infrastructure.environment import EnvironmentProblem, environment_problem_in
 from infrastructure.logs import configure_logging
 from infrastructure.settings import get_settings
 
@@ -91,13 +95,40 @@ app.add_typer(notary_commands.notary_app, name="notary")
 @app.callback()
 def _setup(ctx: typer.Context) -> None:
     """Settings are read once here and handed to every command through the context."""
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:  # a setting of the environment (or .env) is malformed
+        first = exc.errors()[0]
+        setting = ".".join(str(part) for part in first["loc"]) or "the settings"
+        raise EnvironmentProblem(
+            f"{setting} is not valid: {first['msg']}",  # never its value: it may be a key
+            setting,
+            f"correct {setting} (see the README's Configuration)",
+        ) from None
     configure_logging(settings)
     ctx.obj = settings
 
 
 def main() -> None:
-    app()
+    """The `casework` command. A problem of the environment, whichever command met it,
+    ends it with one line naming the cause and the setting to change, and exit code 3
+    (casework/cli/output.py `environment_failure`)."""
+    try:
+        app()
+    except Exception as exc:
+        problem = environment_problem_in(exc) or _unanswered_database(exc)
+        if problem is None:
+            raise
+        environment_failure(problem, "--json" in sys.argv[1:])
+
+
+def _unanswered_database(exc: BaseException) -> EnvironmentProblem | None:
+    """A connection refused that no code named: the database's (see `unanswered_database`)."""
+    try:
+        dsn = database_url(get_settings())
+    except ValidationError:
+        return None
+    return unanswered_database(exc, dsn)
 
 
 if __name__ == "__main__":

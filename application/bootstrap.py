@@ -21,7 +21,13 @@ from cases.actors import Actor
 from directory import resolve_actor
 from events.crypto import FieldCipher
 from events.store import EventStore
-from infrastructure.database import close_pool, create_pool, database_url
+from infrastructure.database import (
+    NOT_ANSWERING,
+    close_pool,
+    create_pool,
+    database_not_answering,
+    database_url,
+)
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect
 
@@ -53,7 +59,8 @@ class Casework:
     (`application.identity.jwks.verifier_of` makes it on first use)."""
 
     async def temporal(self) -> Client:
-        """The Temporal client (with the payload codec), connected on first use."""
+        """The Temporal client (with the payload codec), connected on first use;
+        ServerNotAnswering (infrastructure/environment.py) when Temporal does not answer."""
         if self._client is None:
             self._client = await connect(self.settings, serve_metrics=self.serve_metrics)
         return self._client
@@ -86,16 +93,21 @@ async def open_casework(
     worker): releasing one then costs no reset round trip. `client` to share a
     Temporal client that the caller already holds (tests on a test server).
     `service` for a long-running service (the worker, the API): it waits up to
-    `database_start_wait_seconds` for a database that is not up yet.
+    `database_start_wait_seconds` for a database that is not up yet; a database that
+    does not answer raises ServerNotAnswering (infrastructure/environment.py).
     """
     settings = settings or get_settings()
-    pool = await create_pool(
-        dsn or database_url(settings),
-        min_size=1,
-        max_size=pool_size,
-        stateless=stateless_pool,
-        wait=settings.database_start_wait_seconds if service else 0.0,
-    )
+    target = dsn or database_url(settings)
+    try:
+        pool = await create_pool(
+            target,
+            min_size=1,
+            max_size=pool_size,
+            stateless=stateless_pool,
+            wait=settings.database_start_wait_seconds if service else 0.0,
+        )
+    except NOT_ANSWERING as exc:  # ServerNotAnswering is an OSError too: waiters still wait
+        raise database_not_answering(target, exc) from exc
     try:
         yield Casework(
             settings,

@@ -32,6 +32,7 @@ from events.notary import TreeReport
 from events.origin import OriginReport, verify_origins
 from events.store import EventStore
 from infrastructure.database import database_url
+from infrastructure.environment import ServerNotAnswering
 from infrastructure.settings import Settings
 from projections.catalog import all_projections
 from projections.compare import compare_with_rebuild
@@ -124,7 +125,7 @@ async def check_consistency(
     return report
 
 
-class VerifyUnavailable(LookupError):
+class VerifyUnavailable(ServerNotAnswering):
     """Temporal does not answer, and the full verification needs it."""
 
 
@@ -135,10 +136,12 @@ async def verify(app: Casework, *, chains_only: bool = False) -> ConsistencyRepo
     if not chains_only:
         try:
             client = await app.temporal()
-        except RuntimeError as exc:
+        except ServerNotAnswering as exc:
             raise VerifyUnavailable(
-                f"Temporal at {app.settings.temporal_address} is not answering ({exc}); "
-                "start the stack, or run `casework verify --chains-only`"
+                exc.cause,
+                "TEMPORAL_ADDRESS",
+                "start the stack (`casework up`), set TEMPORAL_ADDRESS to a Temporal that "
+                "runs, or run `casework verify --chains-only`",
             ) from exc
     dsn = database_url(app.settings)
     return await check_consistency(

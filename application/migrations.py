@@ -10,6 +10,7 @@ import asyncpg
 from activities import activity_migrations
 from application.identity.schema import identity_migrations
 from events.migrate import Migration, event_store_migrations, load_migrations, migrate
+from infrastructure.database import NOT_ANSWERING, database_not_answering
 from projections import projection_migrations
 
 API_MIGRATIONS = Path(__file__).parent / "api_migrations"
@@ -29,8 +30,12 @@ def all_migrations() -> list[Migration]:
 
 
 async def apply_migrations(dsn: str, migrations: Sequence[Migration] | None = None) -> list[str]:
-    """Apply what is not applied yet (safe twice and from two processes at once)."""
-    conn = await asyncpg.connect(dsn)
+    """Apply what is not applied yet (safe twice and from two processes at once).
+    A server that does not answer raises ServerNotAnswering (infrastructure/environment.py)."""
+    try:
+        conn = await asyncpg.connect(dsn)
+    except NOT_ANSWERING as exc:
+        raise database_not_answering(dsn, exc) from exc
     try:
         return await migrate(conn, all_migrations() if migrations is None else migrations)
     finally:

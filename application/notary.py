@@ -40,7 +40,7 @@ from events.notary import (
     check_log_against_checkpoints,
     publish_checkpoint,
 )
-from infrastructure.database import TRANSIENT_ERRORS
+from infrastructure.database import NOT_ANSWERING, TRANSIENT_ERRORS, database_not_answering
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 
@@ -120,9 +120,13 @@ def notary_from_settings(settings: Settings, dsn: str | None = None) -> Notary:
 
 async def checkpoint_now(settings: Settings, dsn: str) -> SignedCheckpoint | None:
     """`casework notary checkpoint`: bring the tree up to the log, publish if it grew."""
-    notary = notary_from_settings(settings, dsn)
-    conn = await asyncpg.connect(notary.dsn)
+    target = dsn or settings.notary_database_url or ""
+    try:  # first: no key file is made for a database that does not answer
+        conn = await asyncpg.connect(target)
+    except NOT_ANSWERING as exc:
+        raise database_not_answering(target, exc) from exc
     try:
+        notary = notary_from_settings(settings, dsn)
         await notary.extend(conn)
         return await notary.checkpoint(conn)
     finally:

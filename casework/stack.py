@@ -27,6 +27,11 @@ On exit everything stops in reverse order (services drained, Temporal sent SIGTE
 and killed after a grace period, the embedded PostgreSQL stopped with a fast
 shutdown); the data stays for the next run. A lock file in the data directory
 keeps a second stack off the same data.
+
+What the machine or the configuration gets in the way of (a port another program
+holds, a server that will not start or answer, a data directory whose database was
+made with other keys) raises `EnvironmentProblem` (infrastructure/environment.py):
+the cause and the setting to change, which the command line prints as one line.
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 
 from application.bootstrap import Casework, open_casework
+from application.key_check import check_keys_match
 from application.migrations import apply_migrations
 from application.notary import run_notary
 from application.runtime import run_worker
@@ -69,8 +75,14 @@ from casework.provider_simulator import (
     deliver_planned_replies,
 )
 from infrastructure.database import EMBEDDED_DATABASE, database_url, ensure_database
-from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
+from infrastructure.embedded_postgres import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    port_answers,
+)
+from infrastructure.environment import EnvironmentProblem, one_line
 from infrastructure.logs import get_logger
+from infrastructure.ports import free_stable_port, port_taken
 from infrastructure.settings import Settings
 from infrastructure.temporal import connect
 from projections.service import run_projector
@@ -90,8 +102,18 @@ class StackError(RuntimeError):
     """The stack cannot start; the message says why and what to do."""
 
 
-class StackAlreadyRunning(StackError):
-    """Another Casework stack holds the data directory or the Temporal port."""
+class StackEnvironmentProblem(StackError, EnvironmentProblem):
+    """The stack cannot start because of its environment: a port another program holds,
+    a server that will not start or answer, keys that are not the data's. `cause` and
+    `setting` as in infrastructure/environment.py; still a StackError for its callers."""
+
+    def __init__(self, cause: str, setting: str, remedy: str | None = None) -> None:
+        EnvironmentProblem.__init__(self, cause, setting, remedy)
+
+
+class StackAlreadyRunning(StackEnvironmentProblem):
+    """Another Casework stack (or another program) holds the data directory or the
+    Temporal port: `casework demo` then uses the running stack."""
 
 
 # --- background services ----------------------------------------------------------------
@@ -128,15 +150,16 @@ SIMULATOR_FILE = "simulator.json"
 def simulator_url(data_dir: Path) -> str:
     """The base URL of the data directory's provider simulator (`simulated_providers`).
 
-    Its port is chosen (free) the first time and recorded in `<data_dir>/simulator.json`,
-    so webhooks pointing at it stay valid from one run of the stack to the next."""
+    Its port is chosen (free, and outside the ephemeral range: infrastructure/ports.py)
+    the first time and recorded in `<data_dir>/simulator.json`, so webhooks pointing at
+    it stay valid from one run of the stack to the next."""
     path = data_dir.expanduser().resolve() / SIMULATOR_FILE
     try:
         port = json.loads(path.read_text())["port"]
     except (OSError, ValueError, KeyError, TypeError):
         port = None
     if not isinstance(port, int) or not 0 < port < 65536:
-        port = free_port()
+        port = free_stable_port()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"port": port}))
     return f"http://127.0.0.1:{port}"
@@ -400,11 +423,24 @@ class DataDirLock:
             raise StackAlreadyRunning(
                 f"a Casework stack is already running on data directory {self.path.parent} "
                 f"(pid {holder.get('pid', '?')}, Temporal at "
-                f"{holder.get('temporal_address', '?')}, UI {holder.get('temporal_ui', '?')}); "
-                "use that one, or stop it first (Ctrl-C in its terminal)"
+                f"{holder.get('temporal_address', '?')}, UI {holder.get('temporal_ui', '?')})",
+                "CASEWORK_DATA_DIR",
+                "use that one, or stop it first (Ctrl-C in its terminal), or set "
+                "CASEWORK_DATA_DIR to another data directory",
             ) from None
         self._file = handle
         return self.previous()
+
+    def refuse_if_held(self) -> None:
+        """StackAlreadyRunning when a stack holds the lock; else nothing (and nothing
+        changed: the previous holder's record stays for `acquire`)."""
+        if not self.path.exists():
+            return
+        self.acquire()
+        assert self._file is not None
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self._file.close()
+        self._file = None
 
     def record(self, **info: Any) -> None:
         assert self._file is not None
@@ -434,21 +470,64 @@ async def start_postgres(settings: Settings, data_dir: Path) -> tuple[str, Embed
         return settings.database_url, None
     server = EmbeddedPostgres(data_dir / "postgres", settings.embedded_pg_port)
     running = server.pgdata.exists() and await _in_thread(server.is_running)
-    if not running and port_answers("127.0.0.1", settings.embedded_pg_port):
-        raise StackError(
-            f"port {settings.embedded_pg_port} (for the embedded PostgreSQL) is in use by "
-            "another program; set CASEWORK_EMBEDDED_PG_PORT to a free port, or DATABASE_URL "
-            "to use an existing server"
-        )
+    if not running and port_taken(settings.embedded_pg_port):
+        raise _pg_port_taken(settings.embedded_pg_port)
     log.info("starting embedded PostgreSQL", port=server.port, data=str(server.pgdata))
     try:
-        await _in_thread(server.start)
-        await ensure_database(server.dsn, EMBEDDED_DATABASE)
+        try:
+            await _in_thread(server.start)
+        except (EmbeddedPostgresError, subprocess.CalledProcessError, OSError) as exc:
+            raise _pg_did_not_start(server, exc) from exc
+        try:
+            await ensure_database(server.dsn, EMBEDDED_DATABASE)
+        except (OSError, asyncpg.CannotConnectNowError) as exc:
+            raise StackEnvironmentProblem(
+                f"the embedded PostgreSQL on port {server.port} started but does not answer "
+                f"({exc}); see {server.log_file}",
+                "DATABASE_URL",
+                "set DATABASE_URL to use a PostgreSQL of your own, or CASEWORK_DATA_DIR "
+                "for a fresh data directory",
+            ) from exc
     except BaseException:
         # Also when cancelled mid-start: _in_thread lets the start finish first.
         await _in_thread(server.stop)
         raise
     return database_url(settings), server
+
+
+def _pg_port_taken(port: int) -> StackEnvironmentProblem:
+    return StackEnvironmentProblem(
+        f"port {port} (for the embedded PostgreSQL) is in use by another program",
+        "CASEWORK_EMBEDDED_PG_PORT",
+        "set CASEWORK_EMBEDDED_PG_PORT to a free port, or DATABASE_URL to use a PostgreSQL "
+        "of your own",
+    )
+
+
+def _pg_did_not_start(server: EmbeddedPostgres, exc: BaseException) -> StackEnvironmentProblem:
+    """Why the embedded server did not start, as one line: its port taken (found by
+    then), or the first error its log (or initdb) gave."""
+    if port_taken(server.port) and not port_answers("127.0.0.1", server.port, timeout=0.2):
+        return _pg_port_taken(server.port)
+    logged = _log_tail(server.log_file)
+    if isinstance(exc, subprocess.CalledProcessError):  # initdb
+        output = exc.stderr or b""
+        logged = output.decode(errors="replace") if isinstance(output, bytes) else str(output)
+    if "already in use" in logged.lower():
+        return _pg_port_taken(server.port)
+    errors = [
+        line.split("FATAL:", 1)[-1].split("ERROR:", 1)[-1].strip()
+        for line in logged.splitlines()
+        if "FATAL:" in line or "ERROR:" in line or "error" in line.lower()
+    ]
+    reason = errors[-1] if errors else one_line(str(exc))[:300]
+    return StackEnvironmentProblem(
+        f"the embedded PostgreSQL in {server.pgdata} did not start on port {server.port} "
+        f"({reason}); see {server.log_file}",
+        "DATABASE_URL",
+        "set DATABASE_URL to use a PostgreSQL of your own, CASEWORK_EMBEDDED_PG_PORT for "
+        "another port, or CASEWORK_DATA_DIR for a fresh data directory",
+    )
 
 
 async def _clear_stale_temporal(previous: dict[str, Any], db_file: Path) -> None:
@@ -470,7 +549,7 @@ async def _clear_stale_temporal(previous: dict[str, Any], db_file: Path) -> None
         os.kill(pid, signal.SIGKILL)
 
 
-async def _describe_port_owner(settings: Settings) -> str:
+async def _describe_port_owner(settings: Settings) -> StackAlreadyRunning:
     """Who answers on the Temporal port: a Casework stack, or something else."""
     try:
         client = await asyncio.wait_for(connect(settings), timeout=5)
@@ -478,20 +557,24 @@ async def _describe_port_owner(settings: Settings) -> str:
             ListSearchAttributesRequest(namespace=settings.temporal_namespace)
         )
     except Exception:
-        return (
-            f"port {settings.temporal_port} on 127.0.0.1 is in use by another program; "
-            "set TEMPORAL_ADDRESS=127.0.0.1:<free port> (and CASEWORK_TEMPORAL_UI_PORT)"
+        return StackAlreadyRunning(
+            f"port {settings.temporal_port} (for the Temporal dev server) is in use by "
+            "another program",
+            "TEMPORAL_ADDRESS",
+            "set TEMPORAL_ADDRESS=127.0.0.1:<free port>",
         )
     if search_attributes.CASE_STATUS.name in reply.custom_attributes:
-        return (
+        return StackAlreadyRunning(
             f"a Casework stack is already running with Temporal at {settings.temporal_address} "
-            f"(UI probably http://127.0.0.1:{settings.temporal_ui_port}); use it, or stop it "
-            "first (Ctrl-C in its terminal), or choose other ports with TEMPORAL_ADDRESS and "
-            "CASEWORK_TEMPORAL_UI_PORT"
+            f"(UI probably http://127.0.0.1:{settings.temporal_ui_port})",
+            "TEMPORAL_ADDRESS",
+            "use it, or stop it first (Ctrl-C in its terminal), or choose other ports with "
+            "TEMPORAL_ADDRESS and CASEWORK_TEMPORAL_UI_PORT",
         )
-    return (
-        f"another Temporal server is already running at {settings.temporal_address}; stop it "
-        "or set TEMPORAL_ADDRESS=127.0.0.1:<free port> (and CASEWORK_TEMPORAL_UI_PORT)"
+    return StackAlreadyRunning(
+        f"another Temporal server is already running at {settings.temporal_address}",
+        "TEMPORAL_ADDRESS",
+        "stop it, or set TEMPORAL_ADDRESS=127.0.0.1:<free port>",
     )
 
 
@@ -528,11 +611,19 @@ async def check_temporal_ports(
         )
     await _clear_stale_temporal(previous, data_dir / "temporal.db")
     if port_answers("127.0.0.1", settings.temporal_port):
-        raise StackAlreadyRunning(await _describe_port_owner(settings))
-    if port_answers("127.0.0.1", settings.temporal_ui_port):
-        raise StackError(
-            f"port {settings.temporal_ui_port} (for the Temporal UI) is in use by another "
-            "program; set CASEWORK_TEMPORAL_UI_PORT to a free port"
+        raise await _describe_port_owner(settings)
+    if port_taken(settings.temporal_port):  # bound, not listening: not a server
+        raise StackEnvironmentProblem(
+            f"port {settings.temporal_port} (for the Temporal dev server) is in use by "
+            "another program",
+            "TEMPORAL_ADDRESS",
+            "set TEMPORAL_ADDRESS=127.0.0.1:<free port>",
+        )
+    if port_taken(settings.temporal_ui_port):
+        raise StackEnvironmentProblem(
+            f"port {settings.temporal_ui_port} (for the Temporal UI) is in use by another program",
+            "CASEWORK_TEMPORAL_UI_PORT",
+            "set CASEWORK_TEMPORAL_UI_PORT to a free port",
         )
 
 
@@ -558,10 +649,7 @@ async def wait_for_temporal(
     last_error: BaseException | None = None
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise StackError(
-                f"the Temporal dev server exited with code {process.returncode} while starting; "
-                f"{log_path} ends with:\n{_log_tail(log_path)}"
-            )
+            raise _temporal_did_not_start(settings, process.returncode, log_path)
         if port_answers("127.0.0.1", settings.temporal_port, timeout=0.2):
             try:
                 client = await asyncio.wait_for(connect(settings), timeout=5)
@@ -570,9 +658,46 @@ async def wait_for_temporal(
             except Exception as exc:
                 last_error = exc
         await asyncio.sleep(0.2)
-    raise StackError(
+    raise StackEnvironmentProblem(
         f"the Temporal dev server did not answer at {settings.temporal_address} within "
-        f"{within:.0f}s ({last_error!r}); see {log_path}"
+        f"{within:.0f}s ({last_error!r}); see {log_path}",
+        "TEMPORAL_ADDRESS",
+        "set TEMPORAL_ADDRESS=127.0.0.1:<another free port>, or CASEWORK_DATA_DIR for a "
+        "fresh data directory",
+    )
+
+
+def _temporal_did_not_start(
+    settings: Settings, code: int, log_path: Path
+) -> StackEnvironmentProblem:
+    """The dev server exited while starting: its port or its UI's taken (by then), or the
+    last error its log gave, as one line."""
+    tail = _log_tail(log_path)
+    for port, setting, remedy in (
+        (
+            settings.temporal_ui_port,
+            "CASEWORK_TEMPORAL_UI_PORT",
+            "set CASEWORK_TEMPORAL_UI_PORT to a free port",
+        ),
+        (settings.temporal_port, "TEMPORAL_ADDRESS", "set TEMPORAL_ADDRESS=127.0.0.1:<free port>"),
+    ):
+        if f":{port}" in tail and "address already in use" in tail.lower():
+            return StackEnvironmentProblem(
+                f"the Temporal dev server could not listen on port {port}: it is in use by "
+                "another program",
+                setting,
+                remedy,
+            )
+    lines = [line.strip() for line in tail.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    reason = (errors or lines or [f"exit code {code}"])[-1][:300]
+    return StackEnvironmentProblem(
+        f"the Temporal dev server exited with code {code} while starting ({reason}); "
+        f"see {log_path}",
+        "CASEWORK_DATA_DIR",
+        f"set CASEWORK_DATA_DIR to a fresh data directory (or move "
+        f"{log_path.with_name('temporal.db')} aside), or TEMPORAL_ADDRESS and "
+        "CASEWORK_TEMPORAL_UI_PORT to free ports",
     )
 
 
@@ -663,6 +788,7 @@ async def running_stack(
         applied = await apply_migrations(dsn)
         if applied:
             log.info("migrations applied", versions=applied)
+        await check_keys_match(settings, dsn)
 
         process = start_temporal(settings, data_dir)
         exits.push_async_callback(stop_temporal, process)

@@ -32,8 +32,6 @@ from events.vocabulary import (
 )
 from infrastructure.logs import get_logger
 
-_log = get_logger(component="demo")
-
 Progress = Callable[[str], None]
 Reviewed = Callable[["CaseRun", CaseState], None]
 """Told of each review done: the run and the case's state just before it."""
@@ -73,6 +71,9 @@ class CaseRun:
         self.case_id = uuid.uuid4()
         self.assessed = asyncio.Event()
         """Set once the first assessment is recorded: the review clock runs from then."""
+        self.review_failures: list[str] = []
+        """Errors of `keep_reviews` (a query or a reassessment that failed, not refused):
+        each one a failure of the demo, counted in its summary and its exit code."""
 
     async def run(self, progress: Progress) -> uuid.UUID:
         s, cases, case_id, worker = self.script, self.cases, self.case_id, self.worker
@@ -199,7 +200,11 @@ class CaseRun:
                 await self.cases.execute(self.case_id, self._assess())
             except Exception as exc:  # closed meanwhile, or a busy server: read it again soon
                 if not isinstance(exc, CaseCommandRejected | CaseNotFound):
-                    _log.warning("demo review failed", case_id=str(self.case_id), error=str(exc))
+                    self.review_failures.append(str(exc))
+                    # Looked up now, not at import: the demo sends its log to a file.
+                    get_logger(component="demo").warning(
+                        "demo review failed", case_id=str(self.case_id), error=str(exc)
+                    )
                 await _set_within(stop, 1.0)
                 continue
             done(self, state)

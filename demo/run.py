@@ -46,12 +46,20 @@ from demo.caseload import CasePath, CaseScript, caseload
 from demo.lifecycle import CaseRun
 from demo.notarised import checkpoint_covering, checkpoint_summary, closed_case
 from demo.reviews import tally_reviews
-from demo.setup import DEMO_POLICY, REVIEW_LEAD, seed_directories, webhook_templates
+from demo.setup import (
+    AGENCY_POLICY,
+    DEMO_POLICY,
+    REVIEW_LEAD,
+    seed_directories,
+    webhook_templates,
+)
 from events.store import EventStore
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 from projections import queries
+from projections.catalog import all_projections
 from projections.reviews import OpenEscalation
+from projections.status import projection_status
 from workflows.case import CaseWorkflow
 
 MANAGER = Actor(staff_id="m.okafor", role=Role.MANAGER)
@@ -89,6 +97,11 @@ class DemoReport:
     action_escalations_by_level: dict[int, int] = field(default_factory=dict)
     """Open escalations of overdue critical actions (not in `escalations_by_level`)."""
     """Plan actions overdue on open cases, by team: how many, and of them of a crisis plan."""
+    policy_in_force: int | None = None
+    """The agency's policy version the demo leaves in force (AGENCY_POLICY, realistic)."""
+    escalated_after: int = 0
+    """Cases of the demo with an open escalation once that policy is in force (the
+    neglected cases' overdue critical actions; reviews are rescheduled by it)."""
     checkpoint: dict[str, Any] | None = None
     """The latest signed checkpoint, covering `checkpoint["case_id"]`, and the auditor's
     commands to export that case and verify it offline (demo/notarised.py)."""
@@ -135,6 +148,17 @@ def escalated_case(open_escalations: Sequence[OpenEscalation]) -> str | None:
         (e.case_id for e in open_escalations if e.level >= 2),
         next((e.case_id for e in open_escalations), None),
     )
+
+
+async def projections_caught_up(pool: asyncpg.Pool) -> None:
+    """Wait (a minute at most) until every read model has folded the log."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(60):
+            while True:
+                standing = await projection_status(pool, all_projections())
+                if all(p.lag_events == 0 for p in standing):
+                    return
+                await asyncio.sleep(0.5)  # the read models have no wake-up to wait on
 
 
 @contextlib.asynccontextmanager
@@ -360,15 +384,37 @@ async def run_demo(
                     reviewing.set()
                     walking.set()
                     await asyncio.gather(watcher, *reviewers, return_exceptions=True)
+                    failures += [
+                        f"case {run.case_id} ({run.script.path.value}): "
+                        f"{len(run.review_failures)} review step(s) failed, the last: "
+                        f"{run.review_failures[-1]}"
+                        for run in runs
+                        if run.review_failures
+                    ]
             by_level = Counter(e.level for e in open_escalations)
             by_path = Counter(path_of[e.case_id] for e in open_escalations)
-            interesting = escalated_case(open_escalations)
             tally = await tally_reviews(pool, path_of)
             delivered = len(simulator.notifications)
             # The end: a signed checkpoint covering a closed case the auditor can export.
             exported = await closed_case(pool, path_of)
             signed = await checkpoint_covering(settings, exported) if exported else None
             notarised = checkpoint_summary(settings, signed, exported)
+            # The agency the demo leaves behind works to a realistic policy again: with
+            # the second-scale one still in force, every open case would lapse and climb
+            # the ladder within a minute of the demo's end.
+            restored = await apply_policy(store, client, admin, AGENCY_POLICY)
+            log.info("agency policy restored", version=restored.version)
+            failures += [
+                f"policy version {restored.version} not applied: {why}"
+                for why in restored.cases_failed
+            ]
+            await projections_caught_up(pool)
+            still_escalated = [
+                e
+                for e in await queries.escalations(pool, MANAGER, limit=EVERYTHING)
+                if e.case_id in path_of
+            ]
+    interesting = escalated_case(still_escalated)
     report = DemoReport(
         cases=len(scripts),
         seed=seed,
@@ -394,5 +440,7 @@ async def run_demo(
             t.team: {"overdue": t.overdue, "crisis_plan": t.critical} for t in overdue_actions
         },
         checkpoint=notarised,
+        policy_in_force=restored.version,
+        escalated_after=len({e.case_id for e in still_escalated}),
     )
     return report

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from cases.actors import Actor
-from cases.policy import EscalationStep, Policy
+from cases.policy import DEFAULT_POLICY, EscalationStep, Policy
 from demo.agency import PROVIDERS, STAFF, TEAMS
 from directory import (
     NotFound,
@@ -39,6 +39,10 @@ DEMO_POLICY = Policy(
     action_reminder_lead=timedelta(seconds=5),
 )
 """Second-scale durations, so reviews go due, lapse and escalate while you watch."""
+
+AGENCY_POLICY = DEFAULT_POLICY
+"""What the demo puts back in force when it ends: reviews every 7 to 90 days by risk,
+a week's grace, the manager a week after the supervisor (cases/policy.py)."""
 
 REVIEW_LEAD = timedelta(seconds=5)
 """How long before a review is due the demo's workers do it (every case but the

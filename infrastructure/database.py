@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from urllib.parse import urlsplit
 
 import asyncpg
 
+from infrastructure.environment import EnvironmentProblem, ServerNotAnswering, causes, one_line
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 
@@ -28,6 +30,37 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 """Errors that pass: the server is down, starting, shutting down or restarting, or a
 transaction lost a race. Retrying later (on a new connection) is right; nothing about
 the request was wrong."""
+
+NOT_ANSWERING: tuple[type[BaseException], ...] = (OSError, asyncpg.CannotConnectNowError)
+"""What connecting raises when no server answers (refused, unreachable, timed out) or
+the server is still starting: see `database_not_answering`."""
+
+
+def database_not_answering(dsn: str, exc: BaseException) -> EnvironmentProblem:
+    """`exc`, raised connecting to `dsn` (one of NOT_ANSWERING), as the environment
+    problem it is: which server does not answer, and the setting that chooses it."""
+    if isinstance(exc, EnvironmentProblem):
+        return exc
+    parts = urlsplit(dsn)
+    where = f"{parts.hostname}:{parts.port or 5432}" if parts.hostname else dsn.split("@")[-1]
+    return ServerNotAnswering(
+        f"no PostgreSQL answers at {where} ({one_line(str(exc)) or type(exc).__name__})",
+        "DATABASE_URL",
+        "start it (`casework up` runs the embedded one, on CASEWORK_EMBEDDED_PG_PORT), or "
+        "set DATABASE_URL to a PostgreSQL that runs",
+    )
+
+
+def unanswered_database(exc: BaseException, dsn: str) -> EnvironmentProblem | None:
+    """The environment problem of a connection that failed behind `exc` and was not
+    named where it was made (a command's own `asyncpg.connect`), as the database's at
+    `dsn`: the other servers' are named where they are met (Temporal's by
+    infrastructure/temporal.py `connect`, the API's by the command line's client)."""
+    for cause in causes(exc):
+        if isinstance(cause, ConnectionError | asyncpg.CannotConnectNowError):
+            return database_not_answering(dsn, cause)
+    return None
+
 
 CONNECT_RETRY_PAUSE: float = 1.0
 """Seconds between attempts while a service waits for its database at start-up."""

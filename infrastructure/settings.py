@@ -49,7 +49,16 @@ class Settings(BaseSettings):
     log_format: LogFormat = Field(default=LogFormat.CONSOLE, alias="CASEWORK_LOG_FORMAT")
     log_level: str = Field(default="INFO", alias="CASEWORK_LOG_LEVEL")
     temporal_ui_port: int = Field(default=8233, alias="CASEWORK_TEMPORAL_UI_PORT")
-    embedded_pg_port: int = Field(default=55432, alias="CASEWORK_EMBEDDED_PG_PORT")
+    embedded_pg_port: int = Field(
+        default=15432,
+        alias="CASEWORK_EMBEDDED_PG_PORT",
+        ge=1,
+        le=65535,
+        description=(
+            "Port of the embedded PostgreSQL (when DATABASE_URL is unset); below Linux's "
+            "ephemeral range (32768-60999), so no client's connection takes it."
+        ),
+    )
     metrics_port: int = Field(
         default=9464,
         alias="CASEWORK_METRICS_PORT",

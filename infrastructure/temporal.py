@@ -19,6 +19,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 
 from infrastructure.codec import EncryptionCodec, Keyring, development_keyring
+from infrastructure.environment import ServerNotAnswering, one_line
 from infrastructure.settings import Settings
 
 PLAIN_DATA_CONVERTER: DataConverter = pydantic_data_converter
@@ -47,15 +48,23 @@ def data_converter(settings: Settings) -> DataConverter:
 
 
 async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
-    """A client; `serve_metrics` for the worker process (see infrastructure/metrics.py)."""
-    from infrastructure.metrics import runtime_for
+    """A client; `serve_metrics` for the worker process (see infrastructure/metrics.py).
+    ServerNotAnswering (infrastructure/environment.py) when Temporal does not answer."""
+    from infrastructure.metrics import logging_runtime, runtime_for
 
-    return await Client.connect(
-        settings.temporal_address,
-        namespace=settings.temporal_namespace,
-        data_converter=data_converter(settings),
-        runtime=runtime_for(settings) if serve_metrics else None,
-    )
+    try:
+        return await Client.connect(
+            settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            data_converter=data_converter(settings),
+            runtime=runtime_for(settings) if serve_metrics else logging_runtime(),
+        )
+    except RuntimeError as exc:  # what temporalio raises when it cannot connect
+        raise ServerNotAnswering(
+            f"Temporal does not answer at {settings.temporal_address} ({one_line(str(exc))})",
+            "TEMPORAL_ADDRESS",
+            "start the stack (`casework up`), or set TEMPORAL_ADDRESS to a Temporal that runs",
+        ) from exc
 
 
 async def worker_polls(client: Client, task_queue: str) -> bool:

@@ -4,12 +4,15 @@ inconsistency is introduced by hand (on the real dev server, which lists workflo
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
 import pytest
+from temporalio import workflow
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -17,6 +20,7 @@ from temporalio.worker import Worker
 from application.case_client import CaseClient
 from application.consistency import check_consistency
 from application.inspect import inspect_case, operator_actor
+from application.request_context import operating_system_user
 from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
 from cases.access import AccessDenied, Query, query_relation
@@ -24,6 +28,7 @@ from cases.actors import Role
 from cases.policy import DEFAULT_POLICY
 from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent
+from events.keys import MasterKeyring
 from events.registry import DomainEvent
 from events.store import EventStore
 from events.vocabulary import (
@@ -39,8 +44,11 @@ from projections.catalog import all_projections
 from projections.runner import run_projections
 from tests.cases import inputs
 from tests.cases.people import ALICE, MAX
+from tests.conftest import ROOT
 from tests.projections.conftest import catch_up as catch_up_projections
 from tests.projections.lifecycle import RandomChooser, simulate_case
+from tests.temporal_env import BIN
+from tests.test_cli_e2e import cli_stack
 from tests.workflows.scenarios import approved_plan, days_after_opening
 
 
@@ -304,3 +312,133 @@ async def test_inspect_decodes_failures_and_accepts_what_a_read_model_ignores(
         assert "unreachable" in str(dispatch["last_failure"])
         assert "Encoded failure" not in str(dispatch["last_failure"])
         await cases.handle(case_id).terminate("test over")
+
+
+# --- the operator's view: `casework inspect` on the servers --------------------------------
+
+
+async def _casework(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """`casework …` as a process (the installed command): exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        str(BIN / "casework"), *args, cwd=ROOT, env=env, stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.slow
+async def test_the_operator_inspects_a_case_from_the_command_line(
+    dev_server: WorkflowEnvironment,
+    sealed_store: EventStore,
+    master_keyring: MasterKeyring,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    """`casework inspect CASE --reason "stuck workflow"`, run on the servers by the
+    operating-system user, nobody signed in: what the case's workflow waits on (its review
+    timer, its next wakeup, its search attributes), and no case data; each read is in the
+    access log with the operating-system user and the reason. Without a reason (or with a
+    blank one) it is refused, naming --reason, and nothing is read."""
+    async with cli_stack(dev_server, sealed_store, master_keyring, database_url, "inspect") as env:
+        cases = CaseClient(dev_server.client, env["CASEWORK_TASK_QUEUE"], sealed_store)
+        opened = inputs.open_case()
+        await cases.open(opened)
+        case_id = str(opened.case_id)
+        operator = {**env, "CASEWORK_CONFIG_DIR": str(tmp_path / "nobody"), "COLUMNS": "200"}
+
+        code, out, err = await _casework(operator, "inspect", case_id, "--reason", "stuck workflow")
+        assert code == 0, err
+        assert f"case {case_id}" in out and "workflow: RUNNING" in out, out
+        assert "fires " in out and "next wakeup: " in out and "CaseStatus" in out, out
+        assert "no case data" in out and "Last events" not in out, out
+
+        code, out, err = await _casework(
+            operator, "inspect", case_id, "--reason", "stuck workflow", "--json"
+        )
+        assert code == 0, err
+        seen = json.loads(out)
+        assert seen["case_id"] == case_id and seen["workflow_status"] == "RUNNING"
+        assert seen["case_data"] is False
+        assert seen["task_queue"] == env["CASEWORK_TASK_QUEUE"]
+        assert seen["workflow_version"] == seen["log_version"] >= 1
+        [timer] = seen["timers"]  # the case's one wake-up timer: its review
+        assert seen["next_wakeup"] == timer["fires_at"]
+        assert seen["activities"] == [] and seen["updates"] == []
+        assert seen["workflow_task_failure"] is None
+        assert seen["search_attributes"]["CaseStatus"] == "open"
+        assert seen["search_attributes"]["AssignedWorker"] == ALICE.staff_id
+        assert seen["findings"] == []
+        # No case data: no events, no read-model row beyond status and version, no event
+        # type, nothing personal.
+        assert seen["last_events"] == []
+        assert seen["read_model"] is None  # no projector here; with one: status, version
+        assert all(view["expected_type"] is None for view in seen["read_models"])
+        for personal in ("Rosalind", "Quennell", "555-0142", "Elm Row", "CL-1042", "hospital"):
+            assert personal not in out, personal
+        assert "CaseOpened" not in out
+
+        # No reason, or a blank one: a usage error naming --reason; nothing is read.
+        code, out, err = await _casework(operator, "inspect", case_id)
+        assert code == 2 and "--reason" in err, (code, err)
+        code, out, err = await _casework(operator, "inspect", case_id, "--json")
+        assert code == 2 and json.loads(out)["error"]["field"] == "--reason", out
+        code, out, err = await _casework(operator, "inspect", case_id, "--reason", "  ")
+        assert code == 2 and "--reason must say why" in err, (code, err)
+
+    rows = await sealed_store.pool.fetch(
+        "SELECT * FROM access_log WHERE case_id = $1 ORDER BY access_id", case_id
+    )
+    os_user = operating_system_user()
+    assert len(rows) == 2, rows
+    for row in rows:
+        assert row["staff_id"] == operator_actor(os_user).staff_id
+        assert row["role"] == "operator" and row["team"] is None
+        assert row["view"] == "inspect" and row["reason"] == "stuck workflow"
+        assert row["auth_method"] == "operator" and row["os_user"] == os_user
+        assert row["allowed"] is True and row["break_glass"] is False
+        assert row["request_id"]
+
+
+@workflow.defn(name="BrokenCaseWorkflow", sandboxed=False)
+class BrokenCaseWorkflow:
+    """A case workflow whose code fails every workflow task (a bug, not a refusal)."""
+
+    @workflow.run
+    async def run(self) -> None:
+        raise RuntimeError("a bug in the case workflow")
+
+
+@pytest.mark.slow
+async def test_the_operator_sees_a_workflow_task_failing(
+    dev_server: WorkflowEnvironment, store: EventStore, pool: asyncpg.Pool
+) -> None:
+    """A stuck workflow: its task fails over and over. The operator's inspection names the
+    failure (decoded with the codec), the retried task, and the finding; no case data."""
+    client = dev_server.client
+    queue = f"stuck-{uuid.uuid4().hex[:6]}"
+    case_id = str(uuid.uuid4())
+    ops = operator_actor("ops")
+    async with Worker(client, task_queue=queue, workflows=[BrokenCaseWorkflow]):
+        handle = await client.start_workflow(
+            BrokenCaseWorkflow.run, id=f"case-{case_id}", task_queue=queue
+        )
+        async with asyncio.timeout(60):  # until the task has failed and been retried
+            while True:
+                described = await handle.describe()
+                if described.raw_description.pending_workflow_task.attempt >= 2:
+                    break
+                await asyncio.sleep(0.2)  # Temporal has no wake-up for this to wait on
+        seen = await inspect_case(client, store, pool, ops, case_id)
+        await handle.terminate("test over")
+    assert seen.workflow_task is not None and seen.workflow_task["attempt"] >= 2
+    failure = seen.workflow_task_failure
+    assert failure is not None
+    assert failure["cause"] == "WORKFLOW_WORKER_UNHANDLED_FAILURE", failure
+    assert "a bug in the case workflow" in str(failure["message"]), failure
+    assert failure["resolved"] is False
+    assert seen.workflow_status == "RUNNING" and not seen.case_data
+    assert any(f.startswith("the workflow's task has failed since") for f in seen.findings)
+    assert "the workflow's state was not queried: its workflow task is failing" in seen.findings
+    assert "the event log has no stream for this case" in seen.findings

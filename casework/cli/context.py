@@ -28,6 +28,7 @@ from casework.cli.output import ExitCode, console, emit, fail, run
 from directory import DirectoryError
 from events.keys import CryptoKeyError
 from events.registry import EventValidationError
+from infrastructure.environment import environment_problem_in
 from infrastructure.settings import Settings, get_settings
 
 T = TypeVar("T")
@@ -58,7 +59,10 @@ def describe_validation(exc: ValidationError) -> str:
 
 def _failure(exc: BaseException) -> tuple[str, str, int] | None:
     """How a refused or failed operator command ends (message, kind, exit code), or None
-    for a bug (re-raised)."""
+    for a bug, and for a problem of the environment (re-raised: starter.py `main` ends
+    every command on one the same way)."""
+    if environment_problem_in(exc) is not None:
+        return None
     if isinstance(exc, CaseCommandRejected):
         return str(exc), "refused", ExitCode.REFUSED
     if isinstance(exc, ValidationError):

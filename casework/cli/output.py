@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from infrastructure.environment import EnvironmentProblem
+
 console = Console()
 err_console = Console(stderr=True)
 
@@ -38,7 +40,8 @@ class ExitCode(IntEnum):
     USAGE = 2
     """The command line itself was wrong (an unknown option, a missing argument)."""
     UNAVAILABLE = 3
-    """A server could not be reached or answered with an outage: try again later."""
+    """The environment: a server could not be reached or answered with an outage (try
+    again later), or will not start; a port is in use; the keys are not the data's."""
     NOT_SIGNED_IN = 4
     """No session, or it ended: `casework login`."""
 
@@ -53,11 +56,26 @@ def fail(
 ) -> NoReturn:
     """End the command: one readable line on stderr; with `--json`, exactly one JSON object
     on stdout, `{"ok": false, "error": {"code", "message", "field"}}`; a non-zero exit."""
+    _report(message, as_json, kind, field)
+    raise typer.Exit(code)
+
+
+def _report(message: str, as_json: bool, kind: str, field: str | None) -> None:
     if as_json:
         error = {"code": kind, "message": message, "field": field}
         sys.stdout.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False) + "\n")
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
-    raise typer.Exit(code)
+    # soft_wrap: one line however narrow the terminal (or 80 columns when not one)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def environment_failure(problem: EnvironmentProblem, as_json: bool) -> NoReturn:
+    """How every command ends on a problem of its environment (infrastructure/environment.py:
+    a port in use, a server that will not start or does not answer, keys that are not the
+    data's): one line on stderr naming the cause and the setting to change, with `--json`
+    the error object (code "environment", field the setting) on stdout, exit code 3, no
+    traceback. starter.py `main` brings every such problem here, whichever command met it."""
+    _report(problem.line(), as_json, "environment", problem.setting)
+    raise SystemExit(ExitCode.UNAVAILABLE)  # also outside a command (no click context)
 
 
 def run(coro: Coroutine[Any, Any, T]) -> T:

@@ -25,6 +25,7 @@ from casework.cli.output import console, emit, err_console, fail, run
 from casework.codec_server import CodecServer, serve
 from casework.stack import (
     SERVICES,
+    DataDirLock,
     Service,
     StackError,
     ensure_search_attributes,
@@ -36,7 +37,9 @@ from demo.notarised import checkpoint_lines
 from demo.run import DemoReport, actions_line, reviews_line, run_demo
 from infrastructure.codec import CodecError
 from infrastructure.database import database_url
+from infrastructure.environment import EnvironmentProblem, environment_problem_in
 from infrastructure.logs import configure_logging, get_logger, log_file_for
+from infrastructure.ports import port_taken
 from infrastructure.settings import LogFormat, Settings
 from infrastructure.temporal import connect
 
@@ -113,7 +116,21 @@ def _render_ready(info: dict[str, Any]) -> None:
     console.print("Press Ctrl-C to stop; the data stays for the next run.")
 
 
+def _api_port_free(settings: Settings) -> None:
+    """Refuse, before starting anything, an HTTP API port another program holds."""
+    if settings.http_port and port_taken(settings.http_port, settings.http_host):
+        raise EnvironmentProblem(
+            f"port {settings.http_port} (for the HTTP API on {settings.http_host}) is in use "
+            "by another program",
+            "CASEWORK_HTTP_PORT",
+            "set CASEWORK_HTTP_PORT to a free port (0 leaves the API out of `casework up`)",
+        )
+
+
 async def _up(settings: Settings, as_json: bool) -> None:
+    # A stack already on the data directory holds the API port too: say which first.
+    DataDirLock(settings.data_dir.expanduser().resolve()).refuse_if_held()
+    _api_port_free(settings)
     services = (*SERVICES, Service("api", run_api)) if settings.http_port else None
     with signal_stop() as stopper:
         try:
@@ -143,7 +160,7 @@ def _logs_to_file(settings: Settings, to_terminal: bool) -> None:
         return
     path = log_file_for(settings)
     configure_logging(settings, force=True, to_file=path)
-    err_console.print(f"logs: {path}", highlight=False)
+    err_console.print(f"logs: {path}", highlight=False, soft_wrap=True)
 
 
 @app.command("up")
@@ -154,6 +171,8 @@ def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) 
     try:
         run(_up(settings, as_json))
     except StackError as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
         fail(str(exc), as_json)
 
 
@@ -171,6 +190,7 @@ def serve_command(as_json: bool = JsonOption) -> None:
     """Serve the HTTP API alone (against TEMPORAL_ADDRESS and DATABASE_URL), on
     CASEWORK_HTTP_HOST:CASEWORK_HTTP_PORT; stateless, so several may run behind a proxy."""
     settings = settings_from_context()
+    _api_port_free(settings)
     run(_serve(settings, database_url(settings)))
 
 
@@ -205,6 +225,8 @@ def worker_command(as_json: bool = JsonOption) -> None:
     try:
         run(_worker(settings, dsn))
     except (OSError, RuntimeError) as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
         fail(f"the worker could not run: {exc}", as_json)
 
 
@@ -253,8 +275,16 @@ def _render_demo(data: dict[str, Any]) -> None:
     )
     console.print(advocacy_line(data["outcomes"]), highlight=False)
     console.print(feedback_line(data["outcomes"]), highlight=False)
+    if data.get("policy_in_force"):
+        console.print(
+            f"Policy version {data['policy_in_force']} is in force again (reviews every 7 to "
+            f"90 days by risk); cases still escalated: {data['escalated_after']}",
+            highlight=False,
+        )
     if data["failures"]:
-        console.print(f"[yellow]{len(data['failures'])} case(s) hit an error[/]:")
+        console.print(
+            f"[red]{len(data['failures'])} failure(s)[/] (the demo exits 1; details in the log):"
+        )
         for failure in data["failures"][:5]:
             console.print(f"  {failure}", highlight=False)
     console.rule("Where to look next")
@@ -308,6 +338,8 @@ def demo_command(
     try:
         report = run(_demo(settings, cases=cases, seed=seed, watch_seconds=watch))
     except StackError as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
         fail(str(exc), as_json)
     if report is None:
         fail("interrupted", as_json, code=130)
@@ -345,6 +377,8 @@ def setup_command(as_json: bool = JsonOption) -> None:
     try:
         data = run(_setup(settings))
     except (OSError, RuntimeError) as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
         fail(f"setup failed: {exc}", as_json)
     emit(
         data,
@@ -402,7 +436,15 @@ def codec_server_command(
     """Serve Temporal's codec protocol so operators can read encrypted payloads in the UI
     and CLI: each request needs an operator's or admin's token and is recorded in the
     access log."""
+    if port and port_taken(port, host):
+        raise EnvironmentProblem(
+            f"port {port} (for the codec server on {host}) is in use by another program",
+            "--port",
+            "choose a free port with --port",
+        )
     try:
         run(_codec_server(settings_from_context(), host, port, allow_origin, as_json))
     except (OSError, CodecError, ValueError) as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
         fail(f"the codec server could not run: {exc}", as_json)
