@@ -11,7 +11,8 @@ reproduce (a nondeterminism error, a patch marker in another workflow task) fail
 test that made it.
 
 Both servers answer the List{Open,Closed}WorkflowExecutions calls (the time-skipping
-server has no visibility queries), filtered on the workflow type.
+server has no visibility queries, and ignores their type filter: the type is checked
+here too).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from temporalio.api.workflowservice.v1 import (
     ListOpenWorkflowExecutionsRequest,
 )
 from temporalio.client import Client, WorkflowHistory
-from temporalio.worker import Replayer
+from temporalio.worker import Replayer, WorkflowRunner
 
 from workflows.case import CaseWorkflow
 
@@ -43,11 +44,14 @@ class Replayed:
     server's runs are replayed again only when their history grew."""
 
     lengths: dict[tuple[str, str], int] = field(default_factory=dict)
+    closed: set[tuple[str, str]] = field(default_factory=set)
+    """Runs replayed once closed: never fetched again."""
 
 
-async def case_runs(client: Client) -> list[WorkflowExecution]:
-    """Every run of CaseWorkflow the server has, open and closed."""
-    runs: list[WorkflowExecution] = []
+async def case_runs(client: Client) -> list[tuple[WorkflowExecution, int, bool]]:
+    """Every run of CaseWorkflow the server has, open and closed: (run, history length
+    as the server lists it, closed?)."""
+    runs: list[tuple[WorkflowExecution, int, bool]] = []
     type_filter = WorkflowTypeFilter(name=WORKFLOW_TYPE)
     token = b""
     while True:
@@ -59,7 +63,11 @@ async def case_runs(client: Client) -> list[WorkflowExecution]:
                 type_filter=type_filter,
             )
         )
-        runs += [info.execution for info in opened.executions]
+        runs += [
+            (i.execution, i.history_length, False)
+            for i in opened.executions
+            if i.type.name == WORKFLOW_TYPE
+        ]
         token = opened.next_page_token
         if not token:
             break
@@ -72,28 +80,43 @@ async def case_runs(client: Client) -> list[WorkflowExecution]:
                 type_filter=type_filter,
             )
         )
-        runs += [info.execution for info in closed.executions]
+        runs += [
+            (i.execution, i.history_length, True)
+            for i in closed.executions
+            if i.type.name == WORKFLOW_TYPE
+        ]
         token = closed.next_page_token
         if not token:
             break
     return runs
 
 
-async def replay_case_histories(client: Client, replayed: Replayed | None = None) -> int:
+async def replay_case_histories(
+    client: Client,
+    replayed: Replayed | None = None,
+    runner: WorkflowRunner | None = None,
+    only: str | None = None,
+) -> int:
     """Replay every CaseWorkflow run on `client`'s server not yet replayed (or grown since)
     from a cold cache; raise `ReplayFailed` naming each run that fails. Returns how many
-    runs were replayed."""
+    runs were replayed. `runner`: the sandbox by default; `only`: that workflow id's runs."""
     seen = replayed if replayed is not None else Replayed()
     histories: list[WorkflowHistory] = []
     names: dict[int, str] = {}
-    for run in await case_runs(client):
+    for run, listed_length, closed in await case_runs(client):
         key = (run.workflow_id, run.run_id)
+        if only is not None and run.workflow_id != only:
+            continue
+        if key in seen.closed or (listed_length and seen.lengths.get(key) == listed_length):
+            continue  # a closed run never changes; an open one that has not grown
         history = await client.get_workflow_handle(
             run.workflow_id, run_id=run.run_id
         ).fetch_history()
         if seen.lengths.get(key) == len(history.events):
             continue
         seen.lengths[key] = len(history.events)
+        if closed:
+            seen.closed.add(key)
         histories.append(history)
         names[id(history)] = f"{run.workflow_id} run {run.run_id}"
     if not histories:
@@ -103,7 +126,13 @@ async def replay_case_histories(client: Client, replayed: Replayed | None = None
         for history in histories:
             yield history
 
-    replayer = Replayer(workflows=[CaseWorkflow], data_converter=client.data_converter)
+    replayer = (
+        Replayer(workflows=[CaseWorkflow], data_converter=client.data_converter)
+        if runner is None
+        else Replayer(
+            workflows=[CaseWorkflow], data_converter=client.data_converter, workflow_runner=runner
+        )
+    )
     failures: list[str] = []
     async with replayer.workflow_replay_iterator(each()) as results:
         async for result in results:

@@ -234,18 +234,13 @@ async def test_a_case_from_the_command_line(
         circle = await jo("case", "circle", "list", case)
         assert circle["circle"]["member-1"]["details"]["name"] == "Ines Okonkwo-Baird"
         assert circle["conferences"]["conference-1"]["action_ids"] == ["action-1"]
-        await jo(
-            "case", "refer", case, "--provider", "harbour-housing", "--service",
-            "emergency-bed", "--goal", "goal-housing", "--share", "name",
-        )  # fmt: skip
-        await jo("case", "referral-reply", case, "referral-1", "--outcome", "accepted")
         # A referral sent again with its Idempotency-Key (a retry after a lost answer)
         # refers once: the same answer, one ReferralMade; another body with it, 422.
         (session,) = json.loads((jo.home / "credentials.json").read_text()).values()
         version = await sealed_store.stream_version(f"case-{case}")
         keyed = {
             "Authorization": f"Bearer {session['token']}",
-            "Idempotency-Key": "ref-2",
+            "Idempotency-Key": "ref-1",
             "If-Match": f'"{version}"',
         }
         body = {"provider": "harbour-housing", "service": "emergency-bed", "goal": "goal-housing"}
@@ -258,8 +253,16 @@ async def test_a_case_from_the_command_line(
             other = await http.post(route, json={**body, "note": "x"}, headers=keyed)
             assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
         made = await sealed_store.read_stream(f"case-{case}")
-        assert [e.event_type for e in made].count("ReferralMade") == 2
-        await jo("case", "referral-reply", case, "referral-2", "--outcome", "declined")
+        assert [e.event_type for e in made].count("ReferralMade") == 1
+        await jo(
+            "case", "referral-reply", case, "referral-1", "--outcome", "declined",
+            "--reason", "no bed tonight",
+        )  # fmt: skip
+        await jo(
+            "case", "refer", case, "--provider", "harbour-housing", "--service",
+            "emergency-bed", "--goal", "goal-housing", "--share", "name",
+        )  # fmt: skip
+        await jo("case", "referral-reply", case, "referral-2", "--outcome", "accepted")
         # Contact dates follow the case's own opening date (the server's clock), never
         # a calendar date: the rule refuses a contact dated before the case was opened.
         shown = await jo("case", "show", case)
@@ -315,5 +318,9 @@ async def test_a_case_from_the_command_line(
     assert len(circle_rows) == 3
     for row in circle_rows:
         assert "Ines" not in row["data"] and "555-0123" not in row["data"]
+    # Two referrals reached the provider (the retried one once): the second shares the
+    # client's name as asked, the first (sent with no field to share) shares none.
     received = provider.referrals_for("harbour-housing")
-    assert len(received) == 1 and received[0].body["shared"]["name"] == "Marguerite Okonkwo-Baird"
+    assert len(received) == 2, received
+    assert received[1].body["shared"]["name"] == "Marguerite Okonkwo-Baird"
+    assert "name" not in received[0].body["shared"]

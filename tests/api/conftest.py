@@ -164,3 +164,22 @@ async def api_with_visibility(
     does not implement."""
     async with serve(dev_server, sealed_store) as served:
         yield served
+
+
+def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
+    """The problem document of `answer`, which must have `status`."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    return body
+
+
+def open_case_body(client_ref: str) -> dict[str, Any]:
+    """A case open for alice's client `client_ref` (POST /api/v1/cases)."""
+    return {
+        "client_ref": client_ref,
+        "client": {"name": "Rosalind Quennell-Ashby"},
+        "assignee": "alice",
+        "presenting_needs": ["housing"],
+    }

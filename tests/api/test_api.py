@@ -22,6 +22,7 @@ from casework.api.app import create_api
 from directory import resolve_actor
 from events.store import EventStore
 from infrastructure.settings import Settings
+from tests.api.conftest import problem as problem  # also for the other API tests
 from tests.security.test_access_log import staff
 from tests.workflows.conftest import case_harness
 
@@ -85,14 +86,6 @@ async def open_case(api: Api, auth: dict[str, str]) -> tuple[str, str]:
     opened = await api.http.post("/api/v1/cases", json=OPEN_CASE, headers=auth)
     assert opened.status_code == 201, opened.text
     return opened.json()["case_id"], opened.headers["ETag"]
-
-
-def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_without_a_token_every_staff_route_answers_401(api: Api) -> None:

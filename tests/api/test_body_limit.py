@@ -13,15 +13,10 @@ from typing import Any
 import httpx
 
 from casework.api.app import MAX_BODY_BYTES
-from tests.api.conftest import Api, Case
+from tests.api.conftest import Api, Case, open_case_body, problem
 from tests.api.served import on_a_socket, read_response
 
-OPEN_CASE: dict[str, Any] = {
-    "client_ref": "CL-BODY-1",
-    "client": {"name": "Rosalind Quennell-Ashby"},
-    "assignee": "alice",
-    "presenting_needs": ["housing"],
-}
+OPEN_CASE = open_case_body("CL-BODY-1")
 
 CHUNK = 64 * 1024
 
@@ -37,14 +32,6 @@ async def chunked(body: bytes, size: int = CHUNK) -> AsyncIterator[bytes]:
     """`body` as a stream: httpx sends it `Transfer-Encoding: chunked`, no Content-Length."""
     for start in range(0, len(body), size):
         yield body[start : start + size]
-
-
-def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    return body
 
 
 async def notes(api: Api, case: Case) -> int:

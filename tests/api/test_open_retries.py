@@ -10,21 +10,15 @@ import asyncio
 import json
 from typing import Any
 
-import httpx
 from typer.testing import CliRunner
 
 from infrastructure.logs import configure_logging
 from infrastructure.settings import get_settings
 from starter import app as cli_app
-from tests.api.conftest import Api, Case
+from tests.api.conftest import Api, Case, open_case_body, problem
 from tests.api.served import losing_first_answer, on_a_socket
 
-OPEN_CASE: dict[str, Any] = {
-    "client_ref": "CL-RETRY-1",
-    "client": {"name": "Rosalind Quennell-Ashby"},
-    "assignee": "alice",
-    "presenting_needs": ["housing"],
-}
+OPEN_CASE = open_case_body("CL-RETRY-1")
 
 
 async def cases_opened(api: Api) -> int:
@@ -33,14 +27,6 @@ async def cases_opened(api: Api) -> int:
         "SELECT count(*) FROM events WHERE event_type = 'CaseOpened'"
     )
     return count
-
-
-def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_the_same_key_and_body_answer_the_first_open(api: Api) -> None:
