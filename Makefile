@@ -36,8 +36,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy .
 
+# Both cores (pytest-xdist), each test file on one worker: its module fixtures (the
+# console's browser stack) are made once, and most tests wait on servers, not the CPU.
 test: $(STAMP) tools/node/node_modules/.installed lint typecheck chromium
-	$(BIN)/pytest -q --durations=15
+	$(BIN)/pytest -q --durations=15 -n 2 --dist loadfile
 
 # The console's browser tests drive Debian's Chromium (Playwright's own download is not
 # reachable here); installed when missing, waiting for another install's dpkg lock.

@@ -49,6 +49,7 @@ import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
@@ -552,9 +553,13 @@ async def _clear_stale_temporal(previous: dict[str, Any], db_file: Path) -> None
 async def _describe_port_owner(settings: Settings) -> StackAlreadyRunning:
     """Who answers on the Temporal port: a Casework stack, or something else."""
     try:
-        client = await asyncio.wait_for(connect(settings), timeout=5)
+        # Lazy: the call's own timeout bounds the connection too. A connect given up by
+        # wait_for went on in the SDK's runtime, and a process exiting meanwhile (this
+        # one, to report the port) printed a panic after its one line.
+        client = await connect(settings, lazy=True)
         reply = await client.operator_service.list_search_attributes(
-            ListSearchAttributesRequest(namespace=settings.temporal_namespace)
+            ListSearchAttributesRequest(namespace=settings.temporal_namespace),
+            timeout=timedelta(seconds=5),
         )
     except Exception:
         return StackAlreadyRunning(

@@ -47,9 +47,11 @@ def data_converter(settings: Settings) -> DataConverter:
     )
 
 
-async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
+async def connect(settings: Settings, *, serve_metrics: bool = False, lazy: bool = False) -> Client:
     """A client; `serve_metrics` for the worker process (see infrastructure/metrics.py).
-    ServerNotAnswering (infrastructure/environment.py) when Temporal does not answer."""
+    ServerNotAnswering (infrastructure/environment.py) when Temporal does not answer.
+    `lazy`: connect at the first call (whose own timeout then bounds the attempt, so
+    nothing is left connecting when a caller gives up)."""
     from infrastructure.metrics import logging_runtime, runtime_for
 
     try:
@@ -58,6 +60,7 @@ async def connect(settings: Settings, *, serve_metrics: bool = False) -> Client:
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings),
             runtime=runtime_for(settings) if serve_metrics else logging_runtime(),
+            lazy=lazy,
         )
     except RuntimeError as exc:  # what temporalio raises when it cannot connect
         raise ServerNotAnswering(

@@ -26,12 +26,25 @@ class FaultReport:
         self.figures.update(figures)
 
 
+FIGURES = "fault figures"
+"""The key of a test's figures in its report's user properties: they travel with the
+report, so the section is printed also when pytest-xdist ran the test in a worker."""
+
+
 @pytest.fixture
 def fault_report(request: pytest.FixtureRequest) -> Iterator[FaultReport]:
     report = FaultReport(request.node.name)
     yield report
     if report.figures:
-        REPORTS.append((report.name, report.figures))
+        request.node.user_properties.append((FIGURES, report.figures))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when != "teardown":
+        return
+    for key, figures in report.user_properties:
+        if key == FIGURES and isinstance(figures, dict):
+            REPORTS.append((report.nodeid.rsplit("::", 1)[-1], figures))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
