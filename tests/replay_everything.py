@@ -17,11 +17,12 @@ here too).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.filter.v1 import WorkflowTypeFilter
+from temporalio.api.workflow.v1 import WorkflowExecutionInfo
 from temporalio.api.workflowservice.v1 import (
     ListClosedWorkflowExecutionsRequest,
     ListOpenWorkflowExecutionsRequest,
@@ -48,46 +49,42 @@ class Replayed:
     """Runs replayed once closed: never fetched again."""
 
 
+async def _listed(
+    client: Client, closed: bool, token: bytes
+) -> tuple[Sequence[WorkflowExecutionInfo], bytes]:
+    """One page of the server's open (or closed) runs of CaseWorkflow, and the next."""
+    kind = WorkflowTypeFilter(name=WORKFLOW_TYPE)
+    service, namespace = client.workflow_service, client.namespace
+    if closed:
+        found = await service.list_closed_workflow_executions(
+            ListClosedWorkflowExecutionsRequest(
+                namespace=namespace, maximum_page_size=1000, next_page_token=token, type_filter=kind
+            )
+        )
+        return found.executions, found.next_page_token
+    running = await service.list_open_workflow_executions(
+        ListOpenWorkflowExecutionsRequest(
+            namespace=namespace, maximum_page_size=1000, next_page_token=token, type_filter=kind
+        )
+    )
+    return running.executions, running.next_page_token
+
+
 async def case_runs(client: Client) -> list[tuple[WorkflowExecution, int, bool]]:
     """Every run of CaseWorkflow the server has, open and closed: (run, history length
     as the server lists it, closed?)."""
     runs: list[tuple[WorkflowExecution, int, bool]] = []
-    type_filter = WorkflowTypeFilter(name=WORKFLOW_TYPE)
-    token = b""
-    while True:
-        opened = await client.workflow_service.list_open_workflow_executions(
-            ListOpenWorkflowExecutionsRequest(
-                namespace=client.namespace,
-                maximum_page_size=1000,
-                next_page_token=token,
-                type_filter=type_filter,
-            )
-        )
-        runs += [
-            (i.execution, i.history_length, False)
-            for i in opened.executions
-            if i.type.name == WORKFLOW_TYPE
-        ]
-        token = opened.next_page_token
-        if not token:
-            break
-    while True:
-        closed = await client.workflow_service.list_closed_workflow_executions(
-            ListClosedWorkflowExecutionsRequest(
-                namespace=client.namespace,
-                maximum_page_size=1000,
-                next_page_token=token,
-                type_filter=type_filter,
-            )
-        )
-        runs += [
-            (i.execution, i.history_length, True)
-            for i in closed.executions
-            if i.type.name == WORKFLOW_TYPE
-        ]
-        token = closed.next_page_token
-        if not token:
-            break
+    for closed in (False, True):
+        token = b""
+        while True:
+            executions, token = await _listed(client, closed, token)
+            runs += [
+                (i.execution, i.history_length, closed)
+                for i in executions
+                if i.type.name == WORKFLOW_TYPE
+            ]
+            if not token:
+                break
     return runs
 
 

@@ -51,6 +51,7 @@ from directory import add_staff, deactivate_staff
 from events.keys import MasterKeyring
 from infrastructure.settings import Settings
 from tests import oidc_provider as provider_fixtures
+from tests.api.conftest import problem
 from tests.identity.conftest import ADA, Secrets, account_events, settings_for
 from tests.oidc_provider import (
     API_AUDIENCE,
@@ -547,14 +548,6 @@ async def api(sso: Casework) -> AsyncIterator[tuple[httpx.AsyncClient, list[date
     transport = httpx.ASGITransport(app=server)
     async with httpx.AsyncClient(transport=transport, base_url="http://casework.test") as http:
         yield http, clock
-
-
-def problem(answer: httpx.Response, status: int) -> dict[str, Any]:
-    assert answer.status_code == status, answer.text
-    assert answer.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = answer.json()
-    assert body["status"] == status
-    return body
 
 
 async def test_the_api_exchanges_an_id_token_for_a_session(
