@@ -740,7 +740,8 @@ async def test_casework_verify_names_the_stream_and_versions_a_superuser_deleted
         await add_team(app.store, ADA, "north", "North team")
         await add_staff(app.store, ADA, "cal", "Cal", "caseworker", "north")
         await add_staff(app.store, ADA, "dee", "Dee", "supervisor", "north")
-        await invite(app, ADA, "cal", now=datetime.now(UTC))  # account-cal v1
+        # account-cal v1 (when it was made plays no part: a fixed time)
+        await invite(app, ADA, "cal", now=datetime(2026, 3, 2, 9, 0, tzinfo=UTC))
         for n in range(2):
             await open_case(app.store, client_ref=f"client-{n}")
     staff = await pool.fetch(
