@@ -12,6 +12,7 @@ exactly once, the provider stored nothing, and the case goes on.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -24,11 +25,22 @@ from cases.state import ReferralStatus
 from casework.provider_simulator import Behaviour, Fault, ProviderSimulator
 from events.store import EventStore
 from tests.cases import inputs
+from tests.conftest import time_skipping_server
 from tests.faults.conftest import FaultReport
 from tests.workflows import scenarios
 from tests.workflows.conftest import case_harness
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(120)]
+
+
+@pytest.fixture
+async def own_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of this test's own: the backoff is skipped by jumping time,
+    which a run another test left on the shared server (an activity a stopped worker had
+    started) would hold back, each 5 s jump then taking 5 s of real time."""
+    async with time_skipping_server() as env:
+        yield env
+
 
 DOWN = {"broken": Fault.SERVER_ERROR, "babbling": Fault.GARBAGE}
 """Providers that never answer properly: 500 every time, or 200 with a non-JSON body."""
@@ -48,12 +60,12 @@ async def _dispatched(
 
 
 async def test_dispatch_exhausts_its_retries_and_records_one_failure(
-    time_skipping_env: WorkflowEnvironment, sealed_store: EventStore, fault_report: FaultReport
+    own_env: WorkflowEnvironment, sealed_store: EventStore, fault_report: FaultReport
 ) -> None:
     attempts = RETRY_POLICY.maximum_attempts
     async with (
         ProviderSimulator() as simulator,
-        case_harness(time_skipping_env, sealed_store) as cases,
+        case_harness(own_env, sealed_store) as cases,
     ):
         for provider_id, fault in DOWN.items():
             simulator.configure(provider_id, Behaviour.always(fault))
@@ -66,7 +78,7 @@ async def test_dispatch_exhausts_its_retries_and_records_one_failure(
             )
             referral_ids[provider_id] = result.detail["referral_id"]
         for referral_id in referral_ids.values():
-            await _dispatched(time_skipping_env, cases, case_id, referral_id)
+            await _dispatched(own_env, cases, case_id, referral_id)
         log = await sealed_store.read_stream(stream)
         state = await cases.state(case_id)
 
@@ -97,18 +109,18 @@ async def test_dispatch_exhausts_its_retries_and_records_one_failure(
 
 
 async def test_a_refused_dispatch_records_the_attempts_really_made(
-    time_skipping_env: WorkflowEnvironment, sealed_store: EventStore
+    own_env: WorkflowEnvironment, sealed_store: EventStore
 ) -> None:
     async with (
         ProviderSimulator() as simulator,
-        case_harness(time_skipping_env, sealed_store) as cases,
+        case_harness(own_env, sealed_store) as cases,
     ):
         simulator.configure("refuser", Behaviour.always(Fault.REJECT))
         case_id = await scenarios.approved_plan(cases, provider_ids=("refuser",))
         result = await cases.execute(
             case_id, inputs.refer(url=simulator.provider_url("refuser"), provider="refuser")
         )
-        await _dispatched(time_skipping_env, cases, case_id, result.detail["referral_id"])
+        await _dispatched(own_env, cases, case_id, result.detail["referral_id"])
         log = await sealed_store.read_stream(f"case-{case_id}")
     [failed] = [e for e in log if e.event_type == "ReferralDispatchFailed"]
     assert len(simulator.requests_for("refuser")) == 1
