@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/api.py --quick --json
 	$(BIN)/python bench/console.py --quick --json
 	$(BIN)/python bench/notary.py --quick --json
+	$(BIN)/python bench/backup.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -17,11 +17,13 @@ from casework.cli import (
     access_commands,
     action_commands,
     advocacy_commands,
+    backup_commands,
     case_commands,
     case_file_commands,
     circle_commands,
     client_commands,
     directory_commands,
+    key_commands,
     notary_commands,
     operator_commands,
     policy_commands,
@@ -75,6 +77,7 @@ for _module_app in (
     operator_commands.app,
     access_commands.app,
     case_file_commands.app,
+    backup_commands.app,
 ):
     app.registered_commands.extend(_module_app.registered_commands)
 case_commands.case_app.add_typer(circle_commands.circle_app, name="circle")
@@ -90,6 +93,7 @@ app.add_typer(policy_commands.policy_app, name="policy")
 app.add_typer(client_commands.client_app, name="client")
 app.add_typer(session_commands.token_app, name="token")
 app.add_typer(notary_commands.notary_app, name="notary")
+app.add_typer(key_commands.keys_app, name="keys")
 
 
 @app.callback()

@@ -10,6 +10,7 @@ import asyncio
 
 from application.runtime import run_worker
 from infrastructure.database import database_url
+from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
 from infrastructure.logs import configure_logging
 from infrastructure.settings import get_settings
 
@@ -17,6 +18,7 @@ from infrastructure.settings import get_settings
 def main() -> None:
     settings = get_settings()
     configure_logging(settings)
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "worker.py")
     asyncio.run(run_worker(settings, dsn=settings.engine_database_url or database_url(settings)))
 
 

@@ -28,6 +28,7 @@ from infrastructure.database import (
     database_not_answering,
     database_url,
 )
+from infrastructure.keys import master_keyring, origin_keyring
 from infrastructure.settings import Settings, get_settings
 from infrastructure.temporal import connect
 
@@ -38,9 +39,9 @@ def event_store(pool: asyncpg.Pool, settings: Settings) -> EventStore:
     return EventStore(
         pool,
         cipher=FieldCipher(
-            settings.master_keyring(), key_cache_seconds=settings.data_key_cache_seconds
+            master_keyring(settings), key_cache_seconds=settings.data_key_cache_seconds
         ),
-        origin=settings.origin_keyring(),
+        origin=origin_keyring(settings),
     )
 
 

@@ -29,6 +29,7 @@ from events.keys import DEV_MASTER_KEYS_FILE, KeyIntegrityError, UnknownMasterKe
 from events.origin import DEV_ORIGIN_KEYS_FILE
 from infrastructure.database import NOT_ANSWERING, database_not_answering
 from infrastructure.environment import EnvironmentProblem
+from infrastructure.keys import MASTER, ORIGIN, master_keyring, origin_keyring
 from infrastructure.settings import Settings
 
 _NEWEST_DATA_KEY = """SELECT client_ref, key_id, master_key_id, wrapped_key FROM client_keys
@@ -68,14 +69,14 @@ async def _master_keys(conn: asyncpg.Connection, settings: Settings) -> Environm
     row = await conn.fetchrow(_NEWEST_DATA_KEY)
     if row is None:
         return None
-    keyring = settings.master_keyring()
+    keyring = master_keyring(settings)
     try:
         keyring.unwrap(
             row["master_key_id"], row["key_id"], row["client_ref"], bytes(row["wrapped_key"])
         )
     except (UnknownMasterKey, KeyIntegrityError):
         setting = "CASEWORK_MASTER_KEYS"
-        where = _keys_in(settings, setting, settings.master_keys is not None, DEV_MASTER_KEYS_FILE)
+        where = _keys_in(settings, setting, MASTER.configured(settings), DEV_MASTER_KEYS_FILE)
         return EnvironmentProblem(
             f"the database's client data keys are wrapped by master key "
             f"{row['master_key_id']!r}, which {where} does not hold (it holds "
@@ -90,11 +91,11 @@ async def _origin_keys(conn: asyncpg.Connection, settings: Settings) -> Environm
     newest = await conn.fetchval(_NEWEST_ORIGIN_KEY)
     if newest is None:
         return None
-    keyring = settings.origin_keyring()
+    keyring = origin_keyring(settings)
     if newest in keyring.keys:
         return None
     setting = "CASEWORK_ORIGIN_KEYS"
-    where = _keys_in(settings, setting, settings.origin_keys is not None, DEV_ORIGIN_KEYS_FILE)
+    where = _keys_in(settings, setting, ORIGIN.configured(settings), DEV_ORIGIN_KEYS_FILE)
     return EnvironmentProblem(
         f"the log's newest events carry origin proofs made with key {newest!r}, which "
         f"{where} does not hold (it holds {', '.join(keyring.keys)}): the data was made "

@@ -41,6 +41,7 @@ from events.notary import (
     publish_checkpoint,
 )
 from infrastructure.database import NOT_ANSWERING, TRANSIENT_ERRORS, database_not_answering
+from infrastructure.keys import NOTARY_SIGNING, development_key_path
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 
@@ -64,7 +65,9 @@ def notary_key(settings: Settings) -> NotaryKey:
     its public key added to the trusted keys)."""
     if settings.notary_key_file is not None:
         return NotaryKey.load(settings.notary_key_file)
-    return NotaryKey.load_or_create(key_path(settings), public_keys_path(settings))
+    return NotaryKey.load_or_create(
+        development_key_path(settings, NOTARY_SIGNING), public_keys_path(settings)
+    )
 
 
 def trusted_keys(settings: Settings) -> TrustedKeys:

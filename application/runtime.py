@@ -23,6 +23,7 @@ from activities.referrals import ReferralActivities
 from activities.store import StoreActivities
 from application.bootstrap import open_casework
 from events.store import EventStore
+from infrastructure import tracing
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 from workflows.case import CaseWorkflow
@@ -78,6 +79,9 @@ def build_worker(
         workflows=list(WORKFLOWS),
         activities=activities_for(store),
         max_cached_workflows=cached_cases,
+        # opentelemetry passed through the sandbox, for the TracingInterceptor a traced
+        # client brings (infrastructure/tracing.py); untraced, nothing changes.
+        workflow_runner=tracing.workflow_runner(),
     )
 
 

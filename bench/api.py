@@ -96,6 +96,7 @@ from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.envelope import NewEvent
 from infrastructure.database import database_url
 from infrastructure.embedded_postgres import free_port
+from infrastructure.keys import master_keyring
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings
 from infrastructure.temporal import keyring
@@ -572,7 +573,7 @@ async def measure(size: str, sizes: Sizes, say: Callable[[str], None]) -> dict[s
         settings, env = bench_settings(dsn, data_dir)
         # Create the development keys before the children start, so all share them.
         keyring(settings)
-        settings.master_keyring()
+        master_keyring(settings)
         say(f"starting the Temporal dev server ({settings.temporal_address}, {data_dir})")
         stack = await exits.enter_async_context(running_stack(settings, services=()))
         app = await exits.enter_async_context(

@@ -41,6 +41,9 @@ import asyncpg
 from rich.console import Console
 
 from application.migrations import apply_migrations
+from infrastructure.keys import allow_development_keys
+
+allow_development_keys()  # benches run the engine on scratch data, as the embedded stack does
 
 ROOT = Path(__file__).resolve().parents[1]
 

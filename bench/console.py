@@ -90,6 +90,7 @@ from casework.console.web import SESSION_COOKIE
 from casework.stack import running_stack
 from directory import resolve_actor
 from events.vocabulary import ApprovalKind, ClientDetails, ReferralSource
+from infrastructure.keys import master_keyring
 from infrastructure.logs import configure_logging, get_logger
 from infrastructure.settings import Settings
 from infrastructure.temporal import keyring
@@ -249,7 +250,7 @@ async def measure(
         settings, env = bench_settings(dsn, data_dir)
         # The development keys made before the worker starts, so both processes share them.
         keyring(settings)
-        settings.master_keyring()
+        master_keyring(settings)
         say(f"starting the Temporal dev server ({settings.temporal_address}, {data_dir})")
         stack = await exits.enter_async_context(running_stack(settings, services=()))
         app = await exits.enter_async_context(

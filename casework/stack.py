@@ -82,6 +82,7 @@ from infrastructure.embedded_postgres import (
     port_answers,
 )
 from infrastructure.environment import EnvironmentProblem, one_line
+from infrastructure.keys import allow_development_keys
 from infrastructure.logs import get_logger
 from infrastructure.ports import free_stable_port, port_taken
 from infrastructure.settings import Settings
@@ -779,6 +780,7 @@ async def running_stack(
     cancelled; the data directory keeps the data for the next run.
     """
     log = get_logger(component="stack")
+    allow_development_keys()  # the embedded stack: unset keys are made in the data directory
     data_dir = settings.data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     lock = DataDirLock(data_dir)

@@ -151,13 +151,6 @@ class MasterKeyring:
             log.warning("keys.master_key_file_readable_by_others", path=str(path), mode=oct(mode))
         return cls.parse(path.read_text(encoding="utf-8"))
 
-    @classmethod
-    def configured(cls, spec: str | None, data_dir: Path) -> MasterKeyring:
-        """The keyring of `CASEWORK_MASTER_KEYS`, else the development key in `data_dir`."""
-        if spec and spec.strip():
-            return cls.parse(spec)
-        return cls.load_or_create(data_dir / DEV_MASTER_KEYS_FILE)
-
     def to_spec(self) -> str:
         """The `id:base64,…` form (current first): key material, handle with care."""
         return ",".join(

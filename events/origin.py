@@ -214,12 +214,6 @@ class OriginKeyring:
             log.warning("origin.key_file_readable_by_others", path=str(path), mode=mode)
         return cls.parse(path.read_text(encoding="utf-8"))
 
-    @classmethod
-    def configured(cls, spec: str | None, data_dir: Path) -> OriginKeyring:
-        if spec and spec.strip():
-            return cls.parse(spec)
-        return cls.load_or_create(data_dir / DEV_ORIGIN_KEYS_FILE)
-
     def to_spec(self) -> str:
         ids = (self.current_id, *(k for k in self.keys if k != self.current_id))
         return ",".join(f"{k}:{base64.b64encode(self.keys[k]).decode()}" for k in ids)

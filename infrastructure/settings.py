@@ -6,16 +6,11 @@ from datetime import timedelta
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-
-if TYPE_CHECKING:
-    from events.keys import MasterKeyring
-    from events.origin import OriginKeyring
-
 
 OIDC_SIGNATURE_ALGORITHMS = (
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -75,6 +70,14 @@ class Settings(BaseSettings):
             "Unset: a development keyring generated once in <data dir>/keys/codec.keys."
         ),
     )
+    codec_keys_file: Path | None = Field(
+        default=None,
+        alias="CASEWORK_CODEC_KEYS_FILE",
+        description=(
+            "A file holding CASEWORK_CODEC_KEYS (one 'id:base64key' a line; a Docker secret). "
+            "Set one of the two."
+        ),
+    )
     engine_database_url: str | None = Field(
         default=None,
         alias="CASEWORK_ENGINE_DATABASE_URL",
@@ -99,6 +102,11 @@ class Settings(BaseSettings):
             "'id1:base64key,id2:base64key' (32-byte keys; the first wraps new keys, all "
             "unwrap). Unset: a development key generated once in <data dir>/keys/master.keys."
         ),
+    )
+    master_keys_file: Path | None = Field(
+        default=None,
+        alias="CASEWORK_MASTER_KEYS_FILE",
+        description="A file holding CASEWORK_MASTER_KEYS (a Docker secret). Set one of the two.",
     )
     data_key_cache_seconds: float = Field(
         default=60.0,
@@ -186,6 +194,11 @@ class Settings(BaseSettings):
             "database), 'id1:base64key,id2:base64key' (32-byte keys; the first signs, all "
             "verify). Unset: a development key generated once in <data dir>/keys/origin.keys."
         ),
+    )
+    origin_keys_file: Path | None = Field(
+        default=None,
+        alias="CASEWORK_ORIGIN_KEYS_FILE",
+        description="A file holding CASEWORK_ORIGIN_KEYS (a Docker secret). Set one of the two.",
     )
 
     codec_allowed_origins: Annotated[list[str], NoDecode] = Field(
@@ -372,6 +385,41 @@ class Settings(BaseSettings):
         description="The provider's name on the console's button: \"Sign in with <name>\".",
     )
 
+    # --- tracing (OpenTelemetry) ---
+    # Unset endpoint: tracing is off (no spans made, nothing sent). See docs/tracing.md.
+    otlp_endpoint: str | None = Field(
+        default=None,
+        alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description=(
+            "The OTLP/HTTP collector traces are sent to, e.g. http://127.0.0.1:4318 (spans "
+            "go to <endpoint>/v1/traces). Unset: tracing is off."
+        ),
+    )
+    otel_service_name: str = Field(
+        default="casework",
+        alias="OTEL_SERVICE_NAME",
+        min_length=1,
+        max_length=100,
+        description="The `service.name` of this process's spans.",
+    )
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _otlp_endpoint(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            url = urlsplit(value.strip())
+            url.port  # noqa: B018 - raises ValueError on a malformed port
+        except ValueError:
+            raise ValueError("malformed host or port") from None
+        if url.scheme not in ("http", "https") or not url.hostname or url.query or url.fragment:
+            raise ValueError(
+                "must be the http:// or https:// URL of an OTLP/HTTP collector, such as "
+                "http://127.0.0.1:4318"
+            )
+        return value.strip().rstrip("/")
+
     @field_validator("oidc_algorithms", mode="before")
     @classmethod
     def _algorithm_list(cls, value: object) -> object:
@@ -449,20 +497,6 @@ class Settings(BaseSettings):
         if value <= timedelta(0):
             raise ValueError("must be a positive duration")
         return value
-
-    def master_keyring(self) -> MasterKeyring:
-        """The master keys of `CASEWORK_MASTER_KEYS`, else the development key file."""
-        from events.keys import MasterKeyring
-
-        spec = self.master_keys.get_secret_value() if self.master_keys else None
-        return MasterKeyring.configured(spec, self.data_dir)
-
-    def origin_keyring(self) -> OriginKeyring:
-        """The origin keys of `CASEWORK_ORIGIN_KEYS`, else the development key file."""
-        from events.origin import OriginKeyring
-
-        spec = self.origin_keys.get_secret_value() if self.origin_keys else None
-        return OriginKeyring.configured(spec, self.data_dir)
 
     @model_validator(mode="after")
     def _role_urls_default_to_database_url(self) -> Settings:

@@ -20,6 +20,7 @@ from temporalio.converter import DataConverter, DefaultFailureConverterWithEncod
 
 from infrastructure.codec import EncryptionCodec, Keyring, development_keyring
 from infrastructure.environment import ServerNotAnswering, one_line
+from infrastructure.keys import CODEC, development_key_path, key_spec
 from infrastructure.settings import Settings
 
 PLAIN_DATA_CONVERTER: DataConverter = pydantic_data_converter
@@ -28,9 +29,12 @@ stores (tests) — never for a client or worker that starts or runs cases."""
 
 
 def keyring(settings: Settings) -> Keyring:
-    """CASEWORK_CODEC_KEYS when set, else the development keyring in the data directory."""
-    if settings.codec_keys is not None:
-        return Keyring.parse(settings.codec_keys.get_secret_value())
+    """CASEWORK_CODEC_KEYS (or its file) when set, else the development keyring in the
+    data directory (made only by the embedded stack: infrastructure/keys.py)."""
+    spec = key_spec(settings, CODEC)
+    if spec is not None:
+        return Keyring.parse(spec)
+    development_key_path(settings, CODEC)
     return development_keyring(settings.data_dir)
 
 
@@ -53,12 +57,16 @@ async def connect(settings: Settings, *, serve_metrics: bool = False, lazy: bool
     `lazy`: connect at the first call (whose own timeout then bounds the attempt, so
     nothing is left connecting when a caller gives up)."""
     from infrastructure.metrics import logging_runtime, runtime_for
+    from infrastructure.tracing import configure_tracing, temporal_interceptors
 
     try:
         return await Client.connect(
             settings.temporal_address,
             namespace=settings.temporal_namespace,
             data_converter=data_converter(settings),
+            # Tracing (when OTEL_EXPORTER_OTLP_ENDPOINT is set): the client's spans, and
+            # a worker on this client inherits the interceptor (infrastructure/tracing.py).
+            interceptors=temporal_interceptors(configure_tracing(settings)),
             runtime=runtime_for(settings) if serve_metrics else logging_runtime(),
             lazy=lazy,
         )

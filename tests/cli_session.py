@@ -34,6 +34,7 @@ from infrastructure.logs import configure_logging
 from infrastructure.settings import get_settings
 from starter import app as cli_app
 from tests.api_server import served_api
+from tests.keys import deployment_keys
 
 NOBODY = "nobody"
 
@@ -159,6 +160,7 @@ async def served_cli(
     variables = {
         "DATABASE_URL": database_url,
         "CASEWORK_DATA_DIR": str(tmp_path / "data"),
+        **deployment_keys(tmp_path / "keys"),  # `casework serve` makes none of its own
         **(env or {}),
     }
     async with served_api({**variables, "CASEWORK_LOG_LEVEL": "WARNING"}) as api_url:

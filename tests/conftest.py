@@ -16,6 +16,7 @@ from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.store import EventStore
 from infrastructure.database import create_pool
+from infrastructure.keys import allow_development_keys
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.pg import create_database, drop_database, server_dsn, with_database
 from tests.replay_everything import Replayed, replay_case_histories
@@ -50,6 +51,10 @@ async def migrated_template(pg_server: str) -> AsyncIterator[str]:
     finally:
         await drop_database(pg_server, name)
 
+
+allow_development_keys()
+"""In-process tests use the development keys of their data directories, as the embedded
+stack does; the processes they start outside it are given keys (tests/keys.py)."""
 
 SHARED_REPLAYED = Replayed()
 """The runs of the session's shared time-skipping server replayed so far."""

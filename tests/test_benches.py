@@ -155,6 +155,25 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=180.0,
     ),
+    "backup": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "seed_seconds",
+                "checkpoint_seconds",
+                "backup",
+                "restore",
+                "verify",
+                "cli_start_seconds",
+                "events_per_s",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=240.0,
+    ),
 }
 
 
@@ -263,6 +282,11 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert export["measured"] is True and export["personal_fields"] == "disclosed"
         assert export["case_events"] == figures["sizes"]["case_events"]
         assert export["export_ms"] > 0 and export["verify_ms"] > 0
+    elif name == "backup":  # a whole log backed up, restored and verified by the CLI
+        events = figures["sizes"]["events"]
+        assert figures["verify"]["events"] == figures["verify"]["origins_signed"] == events
+        assert figures["restore"]["checkpoints_reproduced"] == 1
+        assert figures["backup"]["bytes"] > 0
 
 
 # Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two

@@ -29,6 +29,7 @@ from temporalio.worker import Worker
 from application.runtime import WORKFLOWS, activities_for
 from casework.provider_simulator import ProviderSimulator
 from events.keys import MasterKeyring
+from events.origin import OriginKeyring
 from events.store import EventStore
 from tests.api_server import served_api
 from tests.codec_keys import TEST_CODEC_KEYS
@@ -90,6 +91,8 @@ async def cli_stack(
         "CASEWORK_TASK_QUEUE": queue,
         "CASEWORK_CODEC_KEYS": TEST_CODEC_KEYS,
         "CASEWORK_MASTER_KEYS": master_keyring.to_spec(),
+        # The store beside the test signs nothing; the API's own appends need a key.
+        "CASEWORK_ORIGIN_KEYS": OriginKeyring.generate("test-origin").to_spec(),
         "CASEWORK_LOG_LEVEL": "ERROR",
         "CASEWORK_METRICS_PORT": "0",
     }

@@ -16,6 +16,7 @@ import asyncio
 import json
 import os
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -31,6 +32,7 @@ from infrastructure.embedded_postgres import port_answers
 from infrastructure.ports import ephemeral_ports, free_stable_port
 from infrastructure.settings import Settings
 from tests.events.test_personal_data import open_case
+from tests.keys import deployment_keys
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -186,6 +188,7 @@ def test_a_command_names_the_database_setting_when_no_postgresql_answers(
         **clean_environment(),
         "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/casework",
         "CASEWORK_DATA_DIR": str(tmp_path / "data"),
+        **deployment_keys(tmp_path / "keys"),
     }
     line = the_one_line(casework(*args, env=env, cwd=tmp_path))
     assert f"no PostgreSQL answers at 127.0.0.1:{port}" in line, line
@@ -201,8 +204,8 @@ def test_verify_names_the_temporal_setting_when_temporal_does_not_answer(
         "DATABASE_URL": database_url,
         "CASEWORK_DATA_DIR": str(tmp_path / "data"),
         "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
-        # a fresh data directory: the warnings that its development keys were made
         "CASEWORK_LOG_LEVEL": "ERROR",
+        **deployment_keys(tmp_path / "keys"),
     }
     line = the_one_line(casework("verify", env=env, cwd=tmp_path))
     assert f"Temporal does not answer at 127.0.0.1:{port}" in line, line
@@ -274,3 +277,75 @@ def test_up_says_why_the_embedded_postgresql_did_not_start(tmp_path: Path) -> No
     assert f"see {pgdata.parent.resolve() / 'postgres.log'}" in line, line
     assert "set DATABASE_URL" in line, line
     assert not port_answers("127.0.0.1", port)
+
+
+# --- keys: a process outside the embedded stack never makes its own ---------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "settings"),
+    [
+        (["worker"], ["CASEWORK_CODEC_KEYS", "CASEWORK_MASTER_KEYS", "CASEWORK_ORIGIN_KEYS"]),
+        (["serve"], ["CASEWORK_CODEC_KEYS", "CASEWORK_MASTER_KEYS", "CASEWORK_ORIGIN_KEYS"]),
+        (["setup"], ["CASEWORK_CODEC_KEYS", "CASEWORK_MASTER_KEYS", "CASEWORK_ORIGIN_KEYS"]),
+        (["notary"], ["CASEWORK_NOTARY_KEY_FILE"]),
+        (["verify"], ["CASEWORK_CODEC_KEYS", "CASEWORK_MASTER_KEYS", "CASEWORK_ORIGIN_KEYS"]),
+        (["codec-server"], ["CASEWORK_CODEC_KEYS"]),
+    ],
+    ids=["worker", "serve", "setup", "notary", "verify", "codec-server"],
+)
+def test_a_process_without_keys_refuses_to_start_naming_each_setting(
+    args: list[str], settings: list[str], tmp_path: Path
+) -> None:
+    env = {
+        **clean_environment(),
+        "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/never-reached",
+        "CASEWORK_DATA_DIR": str(tmp_path / "data"),
+    }
+    done = casework(*args, env=env, cwd=tmp_path)
+    assert done.returncode == 3, done.stderr
+    line = the_one_line(done)
+    for setting in settings:
+        assert f"{setting} (or {setting}_FILE)" in line or setting in line, line
+    assert "casework keys generate" in line, line
+    assert not (tmp_path / "data" / "keys").exists()  # nothing invented
+
+
+def test_keys_from_files_as_docker_secrets(tmp_path: Path) -> None:
+    """`casework keys generate --dir` writes the secrets; the _FILE settings read them; a
+    file that cannot be read, or a key set twice, is one line naming the setting."""
+    secrets = tmp_path / "secrets"
+    made = casework(
+        "keys", "generate", "--dir", str(secrets), "--json", env=clean_environment(), cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    files = json.loads(made.stdout)["settings"]
+    assert set(files) == {
+        "CASEWORK_CODEC_KEYS_FILE", "CASEWORK_MASTER_KEYS_FILE", "CASEWORK_ORIGIN_KEYS_FILE",
+        "CASEWORK_NOTARY_KEY_FILE", "CASEWORK_NOTARY_PUBLIC_KEYS",
+    }  # fmt: skip
+    for path in files.values():
+        assert Path(path).exists()
+    assert stat.S_IMODE(Path(files["CASEWORK_MASTER_KEYS_FILE"]).stat().st_mode) == 0o600
+    again = casework(
+        "keys", "generate", "--dir", str(secrets), env=clean_environment(), cwd=tmp_path
+    )
+    assert again.returncode != 0 and "already exist" in again.stderr  # never overwritten
+
+    port = free_stable_port()  # nobody listens: the keys are read, then the database fails
+    base = {
+        **clean_environment(),
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/casework",
+        "CASEWORK_DATA_DIR": str(tmp_path / "data"),
+    }
+    line = the_one_line(casework("verify", env={**base, **files}, cwd=tmp_path))
+    assert f"no PostgreSQL answers at 127.0.0.1:{port}" in line, line
+
+    missing = {**files, "CASEWORK_MASTER_KEYS_FILE": str(tmp_path / "nowhere.keys")}
+    line = the_one_line(casework("verify", env={**base, **missing}, cwd=tmp_path))
+    assert "CASEWORK_MASTER_KEYS_FILE" in line and "cannot be read" in line, line
+    printed = casework("keys", "generate", "--json", env=clean_environment(), cwd=tmp_path)
+    twice = {**files, **json.loads(printed.stdout)["settings"]}
+    line = the_one_line(casework("verify", env={**base, **twice}, cwd=tmp_path))
+    assert "not both" in line, line
+    assert not (tmp_path / "data" / "keys").exists()

@@ -27,6 +27,7 @@ from application.identity.credentials import (
 from application.identity.principal import Principal, TotpEnrolment
 from directory import NotPermitted, Refused
 from events.directory_events import SecondFactor, TotpEnabled, TotpEnrolmentStarted
+from infrastructure.keys import master_keyring
 
 
 async def totp_enabled(pool: asyncpg.Pool, staff_id: str) -> bool:
@@ -50,7 +51,7 @@ async def enrol_totp(app: Casework, principal: Principal, *, now: datetime) -> T
     if await totp_enabled(app.pool, staff_id):
         raise Refused(f"totp: already enabled for {staff_id}")
     secret = new_totp_secret()
-    key_id, sealed = seal_totp_secret(app.settings.master_keyring(), staff_id, secret)
+    key_id, sealed = seal_totp_secret(master_keyring(app.settings), staff_id, secret)
     await record(
         app,
         staff_id,
@@ -93,7 +94,7 @@ async def confirm_totp(app: Casework, principal: Principal, code: str, *, now: d
     if row["enabled_at"] is not None:
         raise Refused(f"totp: already enabled for {staff_id}")
     secret = open_totp_secret(
-        app.settings.master_keyring(), staff_id, row["key_id"], row["secret_sealed"]
+        master_keyring(app.settings), staff_id, row["key_id"], row["secret_sealed"]
     )
     step = matching_totp_step(secret, code, now, row["last_step"])
     if step is None:
@@ -135,7 +136,7 @@ async def check_sign_in_code(app: Casework, staff_id: str, code: str, *, now: da
     if row is None:
         return False
     secret = open_totp_secret(
-        app.settings.master_keyring(), staff_id, row["key_id"], row["secret_sealed"]
+        master_keyring(app.settings), staff_id, row["key_id"], row["secret_sealed"]
     )
     step = matching_totp_step(secret, code, now, row["last_step"])
     if step is None:

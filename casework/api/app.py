@@ -8,10 +8,12 @@ behind a proxy answer alike. OpenAPI 3.1 at `/openapi.json`, docs at `/docs`,
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -33,9 +35,17 @@ from casework.api.auth import Clock, casework_of
 from casework.api.body_limit import BodyLimit
 from casework.api.ratelimit import RateLimit
 from casework.console import install as install_console
+from infrastructure import tracing
 from infrastructure.logs import get_logger
 from infrastructure.metrics import meter
 from infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+
+READINESS_TIMEOUT = timedelta(seconds=5)
+"""How long `/readyz` waits for each of PostgreSQL and Temporal before it calls it down
+(a server that does not answer at all, rather than refusing, would hold the probe)."""
 
 MAX_BODY_BYTES = 1_000_000
 """Requests larger than this are refused (413): by their Content-Length before they are
@@ -59,8 +69,11 @@ def create_api(
     *,
     casework: Casework | None = None,
     clock: Clock = system_clock,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
-    """The API over `casework` (or one opened from `settings` for the app's lifetime)."""
+    """The API over `casework` (or one opened from `settings` for the app's lifetime).
+    Traced with `tracer_provider`, else with the process's (infrastructure/tracing.py:
+    none unless OTEL_EXPORTER_OTLP_ENDPOINT is set)."""
 
     @asynccontextmanager
     async def lifespan(api: FastAPI) -> AsyncIterator[None]:
@@ -102,6 +115,9 @@ def create_api(
     api.include_router(transfers.router)
     reads.install_refusals(api)
     install_console(api)
+    # Outermost: the request's server span, which the Temporal client's and the
+    # statements' spans join (one trace per request; docs/tracing.md).
+    tracing.instrument_api(api, tracer_provider or tracing.configure_tracing(settings))
     log = get_logger(component="api")
     # Request count and duration by route and status, on the process's Prometheus
     # endpoint (CASEWORK_METRICS_PORT; the worker's in `casework up`). Off with port 0.
@@ -148,14 +164,15 @@ def create_api(
     async def readyz(request: Request) -> JSONResponse:
         app = casework_of(request)
         checks: dict[str, str] = {}
+        wait = READINESS_TIMEOUT.total_seconds()
         try:
-            await app.pool.fetchval("SELECT 1")
+            await asyncio.wait_for(app.pool.fetchval("SELECT 1"), wait)
             checks["postgresql"] = "ok"
         except Exception as exc:
             checks["postgresql"] = f"unavailable: {type(exc).__name__}"
         try:
-            client = await app.temporal()
-            await client.service_client.check_health()
+            client = await app.temporal()  # refused at once when nothing listens
+            await client.service_client.check_health(timeout=READINESS_TIMEOUT)
             checks["temporal"] = "ok"
         except Exception as exc:
             checks["temporal"] = f"unavailable: {type(exc).__name__}"

@@ -13,6 +13,7 @@ from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, fail, run, stop_on_signals
 from events.checkpoints import CheckpointError, NotaryKey, public_key_line
 from infrastructure.database import database_url
+from infrastructure.keys import NOTARY_SIGNING, require_keys
 
 notary_app = typer.Typer(
     help="The notary: the Merkle tree of the log and its signed checkpoints.",
@@ -27,6 +28,8 @@ def notary_command(ctx: typer.Context) -> None:
     if ctx.invoked_subcommand is not None:
         return
 
+    require_keys(settings_from_context(), (NOTARY_SIGNING,), "casework notary")
+
     async def go() -> None:
         shutdown = stop_on_signals()
         settings = settings_from_context()
@@ -39,6 +42,7 @@ def notary_command(ctx: typer.Context) -> None:
 def checkpoint_command(as_json: bool = JsonOption) -> None:
     """Bring the tree up to the log and publish a checkpoint now (if the log grew)."""
     settings = settings_from_context()
+    require_keys(settings, (NOTARY_SIGNING,), "casework notary checkpoint")
     try:
         signed = run(checkpoint_now(settings, database_url(settings)))
     except CheckpointError as exc:

@@ -17,6 +17,7 @@ import typer
 from rich.panel import Panel
 from rich.table import Table
 
+from application.key_check import check_keys_match
 from application.migrations import apply_migrations
 from application.runtime import run_worker
 from casework.api.service import run_api
@@ -38,6 +39,7 @@ from demo.run import DemoReport, actions_line, reviews_line, run_demo
 from infrastructure.codec import CodecError
 from infrastructure.database import database_url
 from infrastructure.environment import EnvironmentProblem, environment_problem_in
+from infrastructure.keys import CODEC, MASTER, ORIGIN, allow_development_keys, require_keys
 from infrastructure.logs import configure_logging, get_logger, log_file_for
 from infrastructure.ports import port_taken
 from infrastructure.settings import LogFormat, Settings
@@ -167,6 +169,7 @@ def _logs_to_file(settings: Settings, to_terminal: bool) -> None:
 def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) -> None:
     """Run the embedded stack in the foreground: PostgreSQL, Temporal, worker (Ctrl-C stops)."""
     settings = settings_from_context()
+    allow_development_keys()  # the embedded stack: unset keys are made in the data directory
     _logs_to_file(settings, logs_to_terminal)
     try:
         run(_up(settings, as_json))
@@ -190,6 +193,7 @@ def serve_command(as_json: bool = JsonOption) -> None:
     """Serve the HTTP API alone (against TEMPORAL_ADDRESS and DATABASE_URL), on
     CASEWORK_HTTP_HOST:CASEWORK_HTTP_PORT; stateless, so several may run behind a proxy."""
     settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework serve")
     _api_port_free(settings)
     run(_serve(settings, database_url(settings)))
 
@@ -207,6 +211,7 @@ async def _worker(settings: Settings, dsn: str) -> None:
 def worker_command(as_json: bool = JsonOption) -> None:
     """Run one worker on the case task queue against TEMPORAL_ADDRESS and DATABASE_URL."""
     settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework worker")
     dsn = database_url(settings)
     emit(
         {
@@ -334,6 +339,7 @@ def demo_command(
     neglected cases' reviews lapse and escalate, prints a summary and exits.
     """
     settings = settings_from_context()
+    allow_development_keys()  # the embedded stack: unset keys are made in the data directory
     _logs_to_file(settings, logs_to_terminal)
     try:
         report = run(_demo(settings, cases=cases, seed=seed, watch_seconds=watch))
@@ -360,7 +366,9 @@ def demo_command(
 
 
 async def _setup(settings: Settings) -> dict[str, Any]:
-    applied = await apply_migrations(database_url(settings))
+    dsn = database_url(settings)
+    applied = await apply_migrations(dsn)
+    await check_keys_match(settings, dsn)
     client = await connect(settings)
     added = await ensure_search_attributes(client, settings.temporal_namespace)
     return {"ok": True, "migrations_applied": applied, "search_attributes_added": added}
@@ -372,8 +380,10 @@ def setup_command(as_json: bool = JsonOption) -> None:
 
     For deployments where PostgreSQL and Temporal run on their own (docker-compose.yml
     runs it once before the workers); `casework up` does this itself. Safe to rerun.
+    The deployment's keys must be configured: setup checks them against the database.
     """
     settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework setup")
     try:
         data = run(_setup(settings))
     except (OSError, RuntimeError) as exc:
@@ -442,8 +452,10 @@ def codec_server_command(
             "--port",
             "choose a free port with --port",
         )
+    settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework codec-server")
     try:
-        run(_codec_server(settings_from_context(), host, port, allow_origin, as_json))
+        run(_codec_server(settings, host, port, allow_origin, as_json))
     except (OSError, CodecError, ValueError) as exc:
         if environment_problem_in(exc) is not None:
             raise  # starter.py: one line, exit code 3

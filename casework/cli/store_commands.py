@@ -9,6 +9,7 @@ from application.migrations import apply_migrations
 from casework.cli.context import JsonOption, call, settings_from_context
 from casework.cli.output import console, emit, run
 from infrastructure.database import database_url
+from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -36,6 +37,8 @@ def verify_command(
 ) -> None:
     """Check everything agrees: hash chains and versions, workflows against the log,
     read models against a rebuild. Exit 1 with the list of findings."""
+    needed = (MASTER, ORIGIN) if chains_only else (CODEC, MASTER, ORIGIN)
+    require_keys(settings_from_context(), needed, "casework verify")
     report = call(lambda app: verify(app, chains_only=chains_only), as_json)
     chains = report.chains
     data = {

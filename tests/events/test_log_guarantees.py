@@ -112,6 +112,7 @@ async def test_verify_command_exits_1_naming_the_tampered_event(
     import subprocess
     import sys
 
+    from events.keys import MasterKeyring
     from events.origin import OriginKeyring
     from tests.conftest import ROOT
 
@@ -124,6 +125,7 @@ async def test_verify_command_exits_1_naming_the_tampered_event(
         "DATABASE_URL": database_url,
         "CASEWORK_LOG_LEVEL": "ERROR",
         "CASEWORK_ORIGIN_KEYS": origin.to_spec(),
+        "CASEWORK_MASTER_KEYS": MasterKeyring.generate("test-master").to_spec(),
     }
     args = [sys.executable, "-m", "starter", "verify", "--chains-only", "--json"]
     clean = await asyncio.to_thread(

@@ -63,6 +63,7 @@ from events.vocabulary import (
     ReviewDue,
     RiskLevel,
 )
+from infrastructure.keys import master_keyring
 from infrastructure.settings import Settings
 from tests.cli_session import served_cli
 from tests.codec_keys import TEST_CODEC_KEYS
@@ -574,15 +575,15 @@ def test_master_keys_from_the_environment_or_a_development_file(
 ) -> None:
     spec = keyring("mk-a").to_spec() + "," + keyring("mk-b").to_spec()
     monkeypatch.setenv("CASEWORK_MASTER_KEYS", spec)
-    configured = Settings(CASEWORK_DATA_DIR=tmp_path).master_keyring()
+    configured = master_keyring(Settings(CASEWORK_DATA_DIR=tmp_path))
     assert configured.ids == ("mk-a", "mk-b")
     assert not (tmp_path / "keys").exists()
 
     monkeypatch.delenv("CASEWORK_MASTER_KEYS")
-    first = Settings(CASEWORK_DATA_DIR=tmp_path).master_keyring()
+    first = master_keyring(Settings(CASEWORK_DATA_DIR=tmp_path))
     path = tmp_path / "keys" / "master.keys"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert Settings(CASEWORK_DATA_DIR=tmp_path).master_keyring() == first  # made once
+    assert master_keyring(Settings(CASEWORK_DATA_DIR=tmp_path)) == first  # made once
 
 
 @pytest.mark.parametrize(

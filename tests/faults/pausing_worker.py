@@ -24,6 +24,7 @@ from application.runtime import WORKFLOWS, activities_for
 from events.crypto import FieldCipher
 from events.store import EventStore
 from infrastructure.database import create_pool, database_url
+from infrastructure.keys import master_keyring
 from infrastructure.logs import configure_logging, get_logger
 from infrastructure.settings import Settings
 from infrastructure.temporal import connect
@@ -48,7 +49,7 @@ async def main(pause_after: str) -> None:
     configure_logging(settings)
     client = await connect(settings)
     pool = await create_pool(database_url(settings), max_size=10)
-    store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+    store = EventStore(pool, cipher=FieldCipher(master_keyring(settings)))
     pausing = PausingStoreActivities(store, pause_after)
     activities: list[Any] = [
         pausing.append_events,

@@ -38,9 +38,11 @@ from application.migrations import apply_migrations
 from casework.stack import start_temporal, stop_temporal, wait_for_temporal
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
+from events.origin import OriginKeyring
 from events.store import EventStore
 from infrastructure.database import EMBEDDED_DATABASE, create_pool, ensure_database
 from infrastructure.embedded_postgres import EmbeddedPostgres, free_port, port_answers
+from infrastructure.keys import master_keyring
 from infrastructure.settings import Settings
 from infrastructure.temporal import worker_polls
 from tests.codec_keys import TEST_CODEC_KEYS
@@ -49,6 +51,8 @@ from tests.replay_everything import replay_case_histories
 
 FAULT_MASTER_KEYS = MasterKeyring.generate("fault-master").to_spec()
 """One master keyring for the test session: the worker seals, the test opens."""
+FAULT_ORIGIN_KEYS = OriginKeyring.generate("fault-origin").to_spec()
+"""The origin key every process of the stack signs with (none makes its own)."""
 
 _ENV_OWNED = (
     "DATABASE_URL",
@@ -58,6 +62,7 @@ _ENV_OWNED = (
     "CASEWORK_DATA_DIR",
     "CASEWORK_MASTER_KEYS",
     "CASEWORK_CODEC_KEYS",
+    "CASEWORK_ORIGIN_KEYS",
     "CASEWORK_ENGINE_DATABASE_URL",
     "CASEWORK_PROJECTOR_DATABASE_URL",
     "CASEWORK_EMBEDDED_PG_PORT",
@@ -79,6 +84,7 @@ def fault_settings(data_dir: Path) -> Settings:
             "CASEWORK_TASK_QUEUE": f"faults-{uuid.uuid4().hex[:8]}",
             "CASEWORK_CODEC_KEYS": SecretStr(TEST_CODEC_KEYS),
             "CASEWORK_MASTER_KEYS": SecretStr(FAULT_MASTER_KEYS),
+            "CASEWORK_ORIGIN_KEYS": SecretStr(FAULT_ORIGIN_KEYS),
         }
     )
 
@@ -96,6 +102,7 @@ def stack_env(settings: Settings, dsn: str) -> dict[str, str]:
             "CASEWORK_DATA_DIR": str(settings.data_dir),
             "CASEWORK_CODEC_KEYS": settings.codec_keys.get_secret_value(),
             "CASEWORK_MASTER_KEYS": settings.master_keys.get_secret_value(),
+            "CASEWORK_ORIGIN_KEYS": FAULT_ORIGIN_KEYS,
             "CASEWORK_LOG_FORMAT": "json",
             "CASEWORK_LOG_LEVEL": "INFO",
         }
@@ -279,7 +286,7 @@ async def fault_stack(
         client = await wait_for_temporal(settings, temporal, data_dir / "temporal.log")
         pool = await create_pool(dsn, min_size=1, max_size=8)
         exits.push_async_callback(pool.close)
-        store = EventStore(pool, cipher=FieldCipher(settings.master_keyring()))
+        store = EventStore(pool, cipher=FieldCipher(master_keyring(settings)))
 
         env = stack_env(settings, dsn)
         # Each process serves its metrics on a port of its own (the projector's lag

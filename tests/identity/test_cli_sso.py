@@ -19,6 +19,7 @@ from events.directory_events import StaffRole
 from infrastructure.settings import Settings
 from tests import oidc_provider as provider_fixtures
 from tests.api_server import served_api
+from tests.codec_keys import TEST_CODEC_KEYS
 from tests.conftest import ROOT
 from tests.oidc_provider import (
     API_AUDIENCE,
@@ -59,8 +60,11 @@ async def test_login_with_single_sign_on(
         "CASEWORK_OIDC_CLI_CLIENT_ID": CLI_CLIENT,
         "CASEWORK_OIDC_AUDIENCE": API_AUDIENCE,
         "CASEWORK_CONFIG_DIR": str(tmp_path / "config"),
+        "CASEWORK_CODEC_KEYS": TEST_CODEC_KEYS,
     }
     env.pop("CASEWORK_TOKEN", None)
+    # The master and origin keys: the data directory's, made by the test as the
+    # embedded stack makes them.
     settings = Settings(DATABASE_URL=database_url, CASEWORK_DATA_DIR=tmp_path / "data")
     async with open_casework(settings, dsn=database_url) as app:
         await bootstrap_admin(app.store, "ada", "Ada Admin")
