@@ -46,7 +46,7 @@ import asyncpg
 
 from application.bootstrap import Casework, open_casework
 from application.case_export import export_case
-from application.notary import checkpoint_now, checkpoint_sink, public_keys_path
+from application.notary import checkpoint_now, checkpoint_sink, notary_key, public_keys_path
 from bench.common import (
     ROOT,
     BenchError,
@@ -370,7 +370,10 @@ async def _checkpoint_covering(app: Casework, stream: str, limit: float = 300) -
 
 @contextlib.asynccontextmanager
 async def notary_process(dsn: str, data_dir: Path) -> AsyncIterator[asyncio.subprocess.Process]:
-    """`casework notary` in its own process, a checkpoint every second; stopped on exit."""
+    """`casework notary` in its own process, a checkpoint every second; stopped on exit.
+    Its signing key: the data directory's development key, made here (the bench stands
+    for the embedded stack; `casework notary` makes no key of its own)."""
+    notary_key(Settings.model_validate({"CASEWORK_DATA_DIR": data_dir}))
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",

@@ -72,8 +72,10 @@ class CaseRun:
         self.assessed = asyncio.Event()
         """Set once the first assessment is recorded: the review clock runs from then."""
         self.review_failures: list[str] = []
-        """Errors of `keep_reviews` (a query or a reassessment that failed, not refused):
-        each one a failure of the demo, counted in its summary and its exit code."""
+        """Errors of `keep_reviews` (a query or a reassessment that failed, not refused)
+        since its last review done: a failure of the demo, counted in its summary and its
+        exit code, unless a later try does the review (a busy server's timeout, retried,
+        is logged, not a failure)."""
 
     async def run(self, progress: Progress) -> uuid.UUID:
         s, cases, case_id, worker = self.script, self.cases, self.case_id, self.worker
@@ -207,6 +209,7 @@ class CaseRun:
                     )
                 await _set_within(stop, 1.0)
                 continue
+            self.review_failures.clear()  # done after all: what failed before was retried
             done(self, state)
 
     def _assess(self) -> c.RecordAssessment:

@@ -83,6 +83,8 @@ class ServiceSpec:
     """(named volume, container path)."""
     replicas: int
     ports: list[str]
+    healthcheck: list[str] | None
+    """The health check's command (`test` of form CMD), None without one."""
 
 
 def read_compose(variables: Mapping[str, str]) -> tuple[dict[str, ServiceSpec], dict[str, Path]]:
@@ -109,12 +111,20 @@ def read_compose(variables: Mapping[str, str]) -> tuple[dict[str, ServiceSpec], 
             volumes=volumes,
             replicas=int((service.get("deploy") or {}).get("replicas", 1)),
             ports=[str(p) for p in service.get("ports") or []],
+            healthcheck=_health_command(service.get("healthcheck")),
         )
     secrets = {
         name: Path(interpolate(spec["file"], variables))
         for name, spec in (compose.get("secrets") or {}).items()
     }
     return services, secrets
+
+
+def _health_command(healthcheck: object) -> list[str] | None:
+    test = healthcheck.get("test") if isinstance(healthcheck, dict) else None
+    if isinstance(test, list) and test and test[0] == "CMD":
+        return [str(part) for part in test[1:]]
+    return None
 
 
 @dataclass

@@ -349,3 +349,26 @@ def test_keys_from_files_as_docker_secrets(tmp_path: Path) -> None:
     line = the_one_line(casework("verify", env={**base, **twice}, cwd=tmp_path))
     assert "not both" in line, line
     assert not (tmp_path / "data" / "keys").exists()
+
+
+def test_ready_names_the_server_that_is_down(database_url: str, tmp_path: Path) -> None:
+    """`casework ready` (the containers' health check): exit 1 naming the dependency that
+    does not answer, 0 when every one it needs does; it needs no key."""
+    port = free_stable_port()  # nobody listens there
+    env = {
+        **clean_environment(),
+        "DATABASE_URL": database_url,
+        "TEMPORAL_ADDRESS": f"127.0.0.1:{port}",
+        "CASEWORK_DATA_DIR": str(tmp_path / "data"),
+    }
+    down = casework("ready", "--json", env=env, cwd=tmp_path)
+    assert down.returncode == 1, down.stderr
+    answer = json.loads(down.stdout)
+    assert answer["ready"] is False and answer["checks"]["postgresql"] == "ok"
+    assert answer["checks"]["temporal"].startswith("unavailable"), answer
+    up = casework("ready", "--needs", "postgresql", "--json", env=env, cwd=tmp_path)
+    assert up.returncode == 0 and json.loads(up.stdout)["ready"] is True, up.stderr
+    gone = {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{port}/casework"}
+    refused = casework("ready", "--needs", "postgresql", env=gone, cwd=tmp_path)
+    assert refused.returncode == 1 and "not ready: postgresql unavailable" in refused.stdout
+    assert "Traceback" not in refused.stdout + refused.stderr

@@ -142,6 +142,14 @@ async def signs_in(settings: Settings, dsn: str, passwords: dict[str, str]) -> b
     return True
 
 
+def _demo_failures(stdout: str) -> object:
+    """The failures the demo's JSON summary lists (what made it exit 1)."""
+    try:
+        return json.loads(stdout.strip().splitlines()[-1]).get("failures")
+    except (ValueError, IndexError):
+        return stdout[-2000:]
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(720)
 def test_demo_command(database_url: str, tmp_path: Path) -> None:
@@ -170,7 +178,7 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
         text=True,
         timeout=220,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, (result.stderr[-3000:], _demo_failures(result.stdout))
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["ok"] is True and data["failures"] == []
     assert data["cases"] == 12

@@ -12,8 +12,9 @@ from rich.table import Table
 from application import request_context
 from application.bootstrap import Casework
 from application.inspect import inspect_allowed, operator_actor
-from casework.cli.context import JsonOption, call, dump
-from casework.cli.output import ExitCode, console, emit, fail
+from application.readiness import Dependency, readiness
+from casework.cli.context import JsonOption, call, dump, settings_from_context
+from casework.cli.output import ExitCode, console, emit, fail, run
 
 app = typer.Typer()
 
@@ -114,3 +115,31 @@ def inspect_command(
         return await inspect_allowed(app, actor, case_id, reason=reason)
 
     emit(dump(call(action, as_json)), as_json, _render)
+
+
+@app.command("ready")
+def ready_command(
+    needs: list[Dependency] = typer.Option(
+        [Dependency.POSTGRESQL, Dependency.TEMPORAL],
+        "--needs",
+        help="The servers this service depends on (repeatable); default both.",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """A service's readiness (a container's health check): whether PostgreSQL at
+    DATABASE_URL and Temporal at TEMPORAL_ADDRESS answer now. Exit 0 ready, 1 not
+    (Docker's unhealthy), naming what is down."""
+    checks = run(readiness(settings_from_context(), list(dict.fromkeys(needs))))
+    ready = all(answer == "ok" for answer in checks.values())
+    emit(
+        {"ready": ready, "checks": checks},
+        as_json,
+        lambda d: console.print(
+            ("ready: " if d["ready"] else "not ready: ")
+            + ", ".join(f"{k} {v}" for k, v in d["checks"].items()),
+            highlight=False,
+            soft_wrap=True,
+        ),
+    )
+    if not ready:
+        raise typer.Exit(ExitCode.REFUSED)

@@ -53,7 +53,7 @@ from tests.replay_everything import replay_case_histories
 from tests.temporal_env import DEV_SERVER
 from workflows import search_attributes as sa
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 EXAMPLES = ROOT / "docs" / "examples"
 READY_WITHIN_S = 120.0
@@ -223,6 +223,14 @@ async def _the_topology(
             apis = await topology.start("casework-api")
             assert len(workers) == 2 and len(apis) == 2
             await asyncio.gather(*(_answering(api) for api in apis))
+            # Each service's health check, run in its container as Docker runs it.
+            checked = []
+            for name, spec in topology.services.items():
+                if spec.healthcheck and spec.healthcheck[0] == "casework":
+                    code, output = await topology.run(name, *spec.healthcheck)
+                    assert code == 0, f"{name}: {output}"
+                    checked.append(name)
+            assert {"casework-worker", "casework-projector", "casework-notary"} <= set(checked)
             balancer = await exits.enter_async_context(
                 RoundRobin([("127.0.0.1", int(api.env["CASEWORK_HTTP_PORT"])) for api in apis])
             )

@@ -17,6 +17,8 @@ import pytest
 from temporalio.api.common.v1 import Payload
 
 from casework.codec_server import CodecServer
+from events.keys import MasterKeyring
+from events.origin import OriginKeyring
 from events.store import EventStore
 from infrastructure.codec import ENCODING, KEY_ID_METADATA, EncryptionCodec, Keyring
 from tests.codec_keys import TEST_CODEC_KEYS, settings_for_tests
@@ -143,7 +145,7 @@ async def test_cors_preflight_from_the_temporal_ui(
 
 
 async def test_the_cli_command_serves_until_interrupted(
-    tmp_path: Any, database_url: str, sealed_store: EventStore
+    tmp_path: Any, database_url: str, sealed_store: EventStore, master_keyring: MasterKeyring
 ) -> None:
     # An operator's token in the database the command serves from (the command's clock is
     # the system's, so the token is made at the system's time).
@@ -153,6 +155,9 @@ async def test_the_cli_command_serves_until_interrupted(
     env = {
         **os.environ,
         "CASEWORK_CODEC_KEYS": TEST_CODEC_KEYS,
+        # The store's own master key; the access log's events are signed with any key.
+        "CASEWORK_MASTER_KEYS": master_keyring.to_spec(),
+        "CASEWORK_ORIGIN_KEYS": OriginKeyring.generate("test-origin").to_spec(),
         "CASEWORK_DATA_DIR": str(tmp_path),
         "DATABASE_URL": database_url,
         "CASEWORK_METRICS_PORT": "0",
