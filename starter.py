@@ -6,6 +6,8 @@ Each area lives in a module of casework/cli/; this module assembles them.
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from typing import Any
 
@@ -123,7 +125,18 @@ def main() -> None:
         problem = environment_problem_in(exc) or _unanswered_database(exc)
         if problem is None:
             raise
-        environment_failure(problem, "--json" in sys.argv[1:])
+        try:
+            environment_failure(problem, "--json" in sys.argv[1:])
+        except SystemExit as done:
+            # The line is out and everything the command started is stopped; leave now.
+            # A Temporal client given up on (a port's owner asked, a server that never
+            # answered) can still be connecting in the SDK's runtime threads, which then
+            # panic while the interpreter finalises and abort the process (SIGABRT after
+            # the line, seen under load): exit code 3 must not depend on that.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            logging.shutdown()
+            os._exit(int(done.code or 0))
 
 
 def _unanswered_database(exc: BaseException) -> EnvironmentProblem | None:
