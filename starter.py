@@ -5,6 +5,7 @@ Each area lives in a module of casework/cli/; this module assembles them.
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import os
@@ -118,9 +119,12 @@ def _setup(ctx: typer.Context) -> None:
 def main() -> None:
     """The `casework` command. A problem of the environment, whichever command met it,
     ends it with one line naming the cause and the setting to change, and exit code 3
-    (casework/cli/output.py `environment_failure`)."""
+    (casework/cli/output.py `environment_failure`). A command that ends (done, refused,
+    or on such a problem) leaves through `_leave`."""
     try:
         app()
+    except SystemExit as done:
+        _leave(done.code)
     except Exception as exc:
         problem = environment_problem_in(exc) or _unanswered_database(exc)
         if problem is None:
@@ -128,15 +132,27 @@ def main() -> None:
         try:
             environment_failure(problem, "--json" in sys.argv[1:])
         except SystemExit as done:
-            # The line is out and everything the command started is stopped; leave now.
-            # A Temporal client given up on (a port's owner asked, a server that never
-            # answered) can still be connecting in the SDK's runtime threads, which then
-            # panic while the interpreter finalises and abort the process (SIGABRT after
-            # the line, seen under load): exit code 3 must not depend on that.
-            sys.stdout.flush()
-            sys.stderr.flush()
-            logging.shutdown()
-            os._exit(int(done.code or 0))
+            _leave(done.code)
+
+
+def _leave(code: object) -> None:
+    """Exit with `code` once the exit handlers have run and the output is flushed, without
+    the interpreter's finalisation: the Temporal SDK's runtime threads (a client's
+    connection, its log forwarding) can call into Python while the interpreter finalises
+    and abort a process whose work was done ("PyGILState_Release: thread state must be
+    current", or a panic of a connection given up on: SIGABRT after `casework setup`
+    printed its answer, and after an environment problem's line, both seen under load).
+    Everything the command started is stopped by then."""
+    if isinstance(code, str):
+        sys.stderr.write(code + "\n")
+        status = 1
+    else:
+        status = int(code) if isinstance(code, int) else 0
+    atexit._run_exitfuncs()  # what finalisation would run (e.g. spans still to export)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(status)
 
 
 def _unanswered_database(exc: BaseException) -> EnvironmentProblem | None:
