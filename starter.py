@@ -31,11 +31,12 @@ from casework.cli import (
     operator_commands,
     policy_commands,
     projection_commands,
+    service_commands,
     session_commands,
-    stack_commands,
     store_commands,
 )
 from casework.cli.output import environment_failure
+from devtools import commands as development_commands
 from infrastructure.database import database_url, unanswered_database
 from infrastructure.environment import EnvironmentProblem, environment_problem_in
 from infrastructure.logs import configure_logging
@@ -74,7 +75,8 @@ app = typer.Typer(
 )
 for _module_app in (
     session_commands.app,
-    stack_commands.app,
+    service_commands.app,
+    development_commands.app,
     store_commands.app,
     projection_commands.app,
     operator_commands.app,

@@ -158,7 +158,7 @@ def run_bench(
 ) -> int:
     """Run a bench's `main_async`: its JSON on stdout with `--json`; a failure or an
     interruption as one line on stderr and exit code 1 or 130."""
-    from casework.stack import StackError
+    from devtools.stack import StackError
 
     try:
         figures = asyncio.run(work())

@@ -87,7 +87,7 @@ from bench.lifecycle import (
 from cases import commands as c
 from casework.api.app import create_api
 from casework.console.web import SESSION_COOKIE
-from casework.stack import running_stack
+from devtools.stack import running_stack
 from directory import resolve_actor
 from events.vocabulary import ApprovalKind, ClientDetails, ReferralSource
 from infrastructure.keys import master_keyring

@@ -12,7 +12,7 @@ itself is never stopped or reconfigured):
 
 * **lifecycles per second**: N concurrent drivers each take cases from intake to
   closure (open, consent, assessment, plan, submit, approve, refer, the provider's
-  "accepted" once its webhook (`casework.provider_simulator`) has received the
+  "accepted" once its webhook (`devtools.provider_simulator`) has received the
   referral, 3 contacts, progress, evaluation, closure request and approval: 15
   commands), each command an Update through `CaseClient`, until the case workflow
   completes; against the **ceiling** of a bare workflow defined in this module (no
@@ -100,8 +100,8 @@ from bench.common import (
 )
 from cases import commands as c
 from cases.policy import Policy
-from casework.provider_simulator import ProviderSimulator, ReceivedReferral
-from casework.stack import Stack, running_stack
+from devtools.provider_simulator import ProviderSimulator, ReceivedReferral
+from devtools.stack import Stack, running_stack
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalKind,

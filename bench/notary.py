@@ -74,7 +74,7 @@ from events.store import EventStore
 from events.vocabulary import ContactKind, ContactLogged
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings
-from tests.projections.lifecycle import RandomChooser, simulate_case
+from devtools.simulation import RandomChooser, simulate_case
 
 SIZES: dict[str, dict[str, int]] = {
     "smoke": {

@@ -57,7 +57,7 @@ from projections import queries
 from projections.base import Projection
 from projections.catalog import all_projections
 from projections.rebuild import rebuild
-from tests.projections.lifecycle import RandomChooser, simulate_case
+from devtools.simulation import RandomChooser, simulate_case
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
@@ -148,3 +148,12 @@ async def ensure_database(server_dsn: str, name: str) -> None:
                 await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
+
+
+def redact(dsn: str) -> str:
+    """The DSN with its password (if any) masked."""
+    parts = urlsplit(dsn)
+    if parts.password is None:
+        return dsn
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from application.runtime import WORKFLOWS, activities_for
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.keys import MasterKeyring
 from events.origin import OriginKeyring
 from events.store import EventStore

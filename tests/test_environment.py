@@ -27,7 +27,7 @@ import pytest
 
 from application.bootstrap import open_casework
 from application.key_check import check_keys_match
-from casework.stack import simulator_url
+from devtools.stack import simulator_url
 from infrastructure.embedded_postgres import port_answers
 from infrastructure.ports import ephemeral_ports, free_stable_port
 from infrastructure.settings import Settings
@@ -40,7 +40,7 @@ CASEWORK = Path(sys.executable).with_name("casework")
 """The `casework` command this virtualenv installed (pyproject's [project.scripts])."""
 
 LOGS_NOTICE = "logs: "
-"""`casework up` first says where its log lines go (stack_commands `_logs_to_file`)."""
+"""`casework up` first says where its log lines go (devtools/commands.py `_logs_to_file`)."""
 
 
 def clean_environment() -> dict[str, str]:

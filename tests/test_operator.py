@@ -46,7 +46,7 @@ from tests.cases import inputs
 from tests.cases.people import ALICE, MAX
 from tests.conftest import ROOT
 from tests.projections.conftest import catch_up as catch_up_projections
-from tests.projections.lifecycle import RandomChooser, simulate_case
+from devtools.simulation import RandomChooser, simulate_case
 from tests.temporal_env import BIN
 from tests.test_cli_e2e import cli_stack
 from tests.workflows.scenarios import approved_plan, days_after_opening

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from tests.codec_keys import TEST_DATA_CONVERTER
 from tests.replay_everything import replay_case_histories
 

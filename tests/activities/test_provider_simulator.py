@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from activities.webhooks import post_json
-from casework.provider_simulator import (
+from devtools.provider_simulator import (
     Behaviour,
     Fault,
     PlannedReply,

@@ -21,7 +21,7 @@ from activities.referrals import (
     referral_document,
     referral_idempotency_key,
 )
-from casework.provider_simulator import Behaviour, Fault, ProviderSimulator
+from devtools.provider_simulator import Behaviour, Fault, ProviderSimulator
 from tests.activities.dispatch_workflow import DispatchReferralWorkflow
 
 PROVIDER = "food-bank"

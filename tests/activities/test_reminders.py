@@ -12,7 +12,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.notifications import NotificationActivities, ReminderNotice
 from cases.actors import Actor
-from casework.provider_simulator import Behaviour, ProviderSimulator
+from devtools.provider_simulator import Behaviour, ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin
 from events.store import EventStore
 

@@ -18,7 +18,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import webhooks
 from activities.webhooks import RETRYABLE_TYPES, WebhookReply, post_json
-from casework.provider_simulator import Behaviour, Fault, ProviderSimulator
+from devtools.provider_simulator import Behaviour, Fault, ProviderSimulator
 
 SECRET = "Jane Example, 12 Secret Road"
 

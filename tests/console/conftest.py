@@ -34,7 +34,7 @@ from application.runtime import WORKFLOWS, activities_for
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR
 from casework.api.app import create_api
-from casework.provider_simulator import ProviderSimulator, ReceivedReferral
+from devtools.provider_simulator import ProviderSimulator, ReceivedReferral
 from directory import add_provider, add_service, resolve_actor
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring

@@ -29,7 +29,7 @@ from events.envelope import EventMetadata
 from events.keys import MasterKeyring
 from infrastructure.settings import Settings
 from tests.events.factories import contact_event
-from tests.projections.lifecycle import CLIENT_NAME, RandomChooser, simulate_case
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 AUDITOR = Actor(staff_id="audit-1", role=Role.AUDITOR, team=None)
 REGISTRY = default_registry()

@@ -34,7 +34,7 @@ import asyncpg
 from cases.actors import SYSTEM_ACTOR
 from cases.evolve import fold
 from cases.state import workflow_id_for
-from casework.provider_simulator import Fault, ProviderSimulator
+from devtools.provider_simulator import Fault, ProviderSimulator
 from events.chain import verify_chains
 from projections.catalog import all_projections
 from projections.rebuild import rebuild

@@ -4,7 +4,7 @@
 
 * an embedded PostgreSQL in ``<tmp>/data/postgres`` on a free port (never the shared
   server at 127.0.0.1:5432), with the database `casework` migrated;
-* a Temporal dev server (casework.stack's `start_temporal` / `wait_for_temporal`) with
+* a Temporal dev server (devtools.stack's `start_temporal` / `wait_for_temporal`) with
   its database file in ``<tmp>/data/temporal.db``;
 * the worker (``python -m starter worker``) and the projector (``python -m starter
   projector``) as separate OS processes, so they can be SIGKILLed and restarted.
@@ -35,7 +35,7 @@ from pydantic import SecretStr
 from temporalio.client import Client
 
 from application.migrations import apply_migrations
-from casework.stack import start_temporal, stop_temporal, wait_for_temporal
+from devtools.stack import start_temporal, stop_temporal, wait_for_temporal
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring
 from events.origin import OriginKeyring

@@ -37,7 +37,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from infrastructure.settings import Settings
 from infrastructure.temporal import data_converter
 from tests.compose_topology import (

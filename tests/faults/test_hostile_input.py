@@ -35,7 +35,7 @@ from application.case_client import CaseClient, CaseCommandRejected, CaseNotFoun
 from cases import commands as c
 from cases.command_table import TABLE
 from cases.evolve import fold
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.chain import verify_chains
 from events.store import EventStore
 from events.vocabulary import (

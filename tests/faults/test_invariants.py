@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from cases.state import CaseStatus
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from tests.faults.invariants import Findings, LoggedEvent, check_commands, check_referrals
 from tests.faults.load import Ledger, Outcome, Sent
 from workflows.case import CommandResult

@@ -35,7 +35,7 @@ from application.case_client import COMMANDS, CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases.policy import DEFAULT_POLICY
 from cases.state import CaseStatus
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.vocabulary import (
     ApprovalKind,
     ClosureReason,

@@ -32,7 +32,7 @@ from cases import commands as c
 from cases.evolve import fold
 from cases.policy import DEFAULT_POLICY
 from cases.state import workflow_id_for
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.vocabulary import ContactKind
 from tests.cases import inputs
 from tests.cases.people import ALICE

@@ -26,7 +26,7 @@ from cases import commands as c
 from cases.evolve import fold
 from cases.policy import DEFAULT_POLICY
 from cases.state import ReferralStatus, workflow_id_for
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from directory import resolve_actor
 from directory.resource_service import add_provider, add_service
 from events.envelope import EventMetadata

@@ -18,7 +18,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from casework.provider_simulator import Behaviour, Fault, ProviderSimulator
+from devtools.provider_simulator import Behaviour, Fault, ProviderSimulator
 from projections.catalog import all_projections
 from projections.runner import read_checkpoint
 from tests.faults.conftest import FaultReport

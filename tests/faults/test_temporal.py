@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from tests.faults.conftest import FaultReport
 from tests.faults.invariants import check_all
 from tests.faults.load import (

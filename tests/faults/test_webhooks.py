@@ -22,7 +22,7 @@ from activities.referrals import RETRY_POLICY
 from application.case_client import CaseClient
 from cases.evolve import fold
 from cases.state import ReferralStatus
-from casework.provider_simulator import Behaviour, Fault, ProviderSimulator
+from devtools.provider_simulator import Behaviour, Fault, ProviderSimulator
 from events.store import EventStore
 from tests.cases import inputs
 from tests.conftest import time_skipping_server

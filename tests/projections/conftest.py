@@ -11,7 +11,7 @@ from events.store import EventStore
 from projections.base import Projection
 from projections.catalog import all_projections
 from projections.runner import ProjectionRunner
-from tests.projections.lifecycle import Chooser
+from devtools.simulation import Chooser
 
 
 async def append_interleaved(

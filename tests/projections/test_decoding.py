@@ -25,7 +25,7 @@ from projections.base import Projection, decode, handler_map, on
 from projections.catalog import all_projections
 from projections.runner import ProjectionStopped, apply_events
 from tests.projections.conftest import append_interleaved, catch_up, snapshot
-from tests.projections.lifecycle import CLIENT_NAME, RandomChooser, simulate_case
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 WHEN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

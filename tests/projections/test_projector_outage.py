@@ -36,7 +36,7 @@ from projections.catalog import all_projections
 from projections.service import run_projector
 from projections.status import projection_status
 from tests.projections.conftest import append_interleaved
-from tests.projections.lifecycle import RandomChooser, simulate_case
+from devtools.simulation import RandomChooser, simulate_case
 from tests.relay import Relay, relay, through_port
 
 pytestmark = pytest.mark.timeout(300)

@@ -14,7 +14,7 @@ from events.store import EventStore
 from projections.catalog import all_projections, projection_named
 from projections.rebuild import RebuildError, RebuildResult, rebuild
 from tests.projections.conftest import append_interleaved, catch_up, snapshot
-from tests.projections.lifecycle import CLIENT_NAME, RandomChooser, simulate_case
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ from projections.runner import ProjectionRunner, ProjectionStopped, read_checkpo
 from projections.status import projection_status
 from tests.events.factories import contact_event
 from tests.projections.conftest import append_interleaved
-from tests.projections.lifecycle import RandomChooser, simulate_case
+from devtools.simulation import RandomChooser, simulate_case
 
 COUNTER_TABLE = """CREATE TABLE IF NOT EXISTS test_applied (
     event_id uuid PRIMARY KEY, applications integer NOT NULL, runner text NOT NULL)"""

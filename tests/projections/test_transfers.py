@@ -29,7 +29,7 @@ from projections.catalog import projection_named
 from projections.rebuild import rebuild
 from projections.scope import AccessDenied
 from tests.projections.conftest import append_interleaved, catch_up, snapshot
-from tests.projections.lifecycle import RandomChooser, simulate_case
+from devtools.simulation import RandomChooser, simulate_case
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 

@@ -20,7 +20,7 @@ from application.case_client import CaseClient
 from application.case_reads import read_case, read_history
 from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
 from cases.actors import Actor, Role
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.store import EventStore
 from infrastructure.settings import Settings

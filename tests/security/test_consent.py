@@ -18,7 +18,7 @@ from cases.consent import referral_payload
 from cases.evolve import evolve, open_state
 from cases.scoring import score
 from cases.state import CaseState
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.registry import DomainEvent
 from events.store import EventStore
 from events.vocabulary import ApprovalKind, CaseOpened, SharedField

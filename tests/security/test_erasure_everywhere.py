@@ -36,7 +36,7 @@ from temporalio.testing import WorkflowEnvironment
 from application.bootstrap import Casework
 from casework.api.app import create_api
 from casework.codec_server import CodecServer
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.store import EventStore
 from infrastructure.logs import configure_logging
 from infrastructure.settings import LogFormat, Settings

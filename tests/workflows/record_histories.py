@@ -32,7 +32,7 @@ from temporalio.worker import Worker
 from application.case_client import CaseClient
 from application.migrations import apply_migrations
 from application.runtime import WORKFLOWS, activities_for
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin
 from events.crypto import FieldCipher
 from events.keys import MasterKeyring

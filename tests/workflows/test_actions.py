@@ -15,7 +15,7 @@ import pytest
 from application.case_client import CaseCommandRejected
 from cases import commands as c
 from cases.state import ActionStatus
-from casework.provider_simulator import ReceivedNotification
+from devtools.provider_simulator import ReceivedNotification
 from events.vocabulary import ActionOwner, ActionOwnerKind, ApprovalKind, ClosureReason
 from tests.cases.people import ALICE, CAROL
 from tests.workflows.scenarios import approved_plan

@@ -9,7 +9,7 @@ from application.case_client import CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases.evolve import fold
 from cases.state import CaseStatus, ReferralStatus
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.store import EventStore
 from events.vocabulary import (
     ApprovalKind,
@@ -136,7 +136,7 @@ async def test_invalid_assessment_names_the_field_and_writes_nothing(
 
 async def test_declined_dispatch_is_recorded(case_worker: Harness) -> None:
     """A provider that rejects the referral outright (HTTP 400) is recorded, not retried."""
-    from casework.provider_simulator import Behaviour, Fault
+    from devtools.provider_simulator import Behaviour, Fault
 
     cases, store = case_worker
     async with ProviderSimulator() as provider:

@@ -17,7 +17,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from application.case_client import CaseClient, CaseNotFound
 from cases.state import CaseStatus
-from casework.provider_simulator import ProviderSimulator
+from devtools.provider_simulator import ProviderSimulator
 from events.store import EventStore
 from tests.workflows import scenarios
 from tests.workflows.conftest import case_harness

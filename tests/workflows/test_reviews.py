@@ -17,7 +17,7 @@ from application.case_client import CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases.policy import DEFAULT_POLICY
 from cases.state import CaseState
-from casework.provider_simulator import Behaviour, ProviderSimulator
+from devtools.provider_simulator import Behaviour, ProviderSimulator
 from directory import add_staff, add_team, bootstrap_admin
 from events.store import EventStore
 from events.vocabulary import (

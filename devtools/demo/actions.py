@@ -17,7 +17,7 @@ from typing import Protocol
 from application.case_client import CaseClient, CaseCommandRejected
 from cases import commands as c
 from cases.actors import Actor
-from demo.caseload import CasePath, CaseScript
+from devtools.demo.caseload import CasePath, CaseScript
 from events.vocabulary import ActionOwner, ActionOwnerKind
 
 

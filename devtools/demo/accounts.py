@@ -17,7 +17,7 @@ from pathlib import Path
 from application.bootstrap import Casework
 from application.identity import accept_invitation, invite, load_account
 from cases.actors import Actor
-from demo.agency import STAFF
+from devtools.demo.agency import STAFF
 
 ACCOUNTS_FILE = "demo-accounts.json"
 

@@ -66,7 +66,7 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
-_log = structlog.get_logger("casework.provider_simulator")
+_log = structlog.get_logger("devtools.provider_simulator")
 
 GARBAGE_BODY = b"<html><body>502 Bad Gateway</body></html>\x00\xff not json"
 
@@ -574,7 +574,7 @@ async def _serve(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the simulator on its own (``python -m casework.provider_simulator``)."""
+    """Run the simulator on its own (``python -m devtools.provider_simulator``)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)

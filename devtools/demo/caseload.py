@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from demo.agency import StaffSeed, caseworkers, provider_for
+from devtools.demo.agency import StaffSeed, caseworkers, provider_for
 from events.vocabulary import (
     ClientContact,
     ClientDetails,

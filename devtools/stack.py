@@ -52,14 +52,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import IO, Any, Protocol, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
 from application.bootstrap import Casework, open_casework
@@ -67,15 +62,16 @@ from application.key_check import check_keys_match
 from application.migrations import apply_migrations
 from application.notary import run_notary
 from application.runtime import run_worker
+from application.search_attributes import ensure_search_attributes
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR
-from casework.provider_simulator import (
+from devtools.provider_simulator import (
     PlannedReply,
     ProviderSimulator,
     ReceivedReferral,
     deliver_planned_replies,
 )
-from infrastructure.database import EMBEDDED_DATABASE, database_url, ensure_database
+from infrastructure.database import EMBEDDED_DATABASE, database_url, ensure_database, redact
 from infrastructure.embedded_postgres import (
     EmbeddedPostgres,
     EmbeddedPostgresError,
@@ -310,15 +306,6 @@ async def _process_exit(process: subprocess.Popen[bytes], interval: float = 0.5)
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def redact(dsn: str) -> str:
-    """The DSN with its password (if any) masked."""
-    parts = urlsplit(dsn)
-    if parts.password is None:
-        return dsn
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def psql_command(dsn: str) -> str:
@@ -705,23 +692,6 @@ def _temporal_did_not_start(
         f"{log_path.with_name('temporal.db')} aside), or TEMPORAL_ADDRESS and "
         "CASEWORK_TEMPORAL_UI_PORT to free ports",
     )
-
-
-async def ensure_search_attributes(client: Client, namespace: str) -> list[str]:
-    """Register any case search attribute the server does not know yet; return those added."""
-    reply = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=namespace)
-    )
-    missing = {
-        key.name: IndexedValueType.ValueType(key.indexed_value_type.value)
-        for key in search_attributes.ALL
-        if key.name not in reply.custom_attributes
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
-        )
-    return sorted(missing)
 
 
 async def stop_temporal(

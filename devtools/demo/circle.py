@@ -18,7 +18,7 @@ from typing import Protocol
 from application.case_client import CaseClient
 from cases import commands as c
 from cases.actors import Actor
-from demo.caseload import CaseScript
+from devtools.demo.caseload import CaseScript
 from events.vocabulary import (
     ActionOwner,
     ActionOwnerKind,

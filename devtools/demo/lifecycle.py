@@ -13,11 +13,11 @@ from application.case_client import CaseClient, CaseCommandRejected, CaseNotFoun
 from cases import commands as c
 from cases.actors import Actor, Role
 from cases.state import CaseState, ReferralStatus
-from demo.actions import add_actions, do_actions
-from demo.advocacy import advocate, plan_feedback, referral_feedback
-from demo.agency import provider_for, supervisor_of
-from demo.caseload import CasePath, CaseScript
-from demo.circle import gather_circle, hold_conference, plan_participants
+from devtools.demo.actions import add_actions, do_actions
+from devtools.demo.advocacy import advocate, plan_feedback, referral_feedback
+from devtools.demo.agency import provider_for, supervisor_of
+from devtools.demo.caseload import CasePath, CaseScript
+from devtools.demo.circle import gather_circle, hold_conference, plan_participants
 from events.vocabulary import (
     ApprovalKind,
     ClientParticipation,

@@ -3,7 +3,7 @@
 1. Seeds the staff and resource directories (idempotent) with webhooks served by the
    demo's own provider simulator, and applies a policy with second-scale durations.
    When the demo ends, the webhooks are handed over to the simulated providers that
-   every `casework up` on the data directory serves (`casework.stack.simulator_url`),
+   every `casework up` on the data directory serves (`devtools.stack.simulator_url`),
    so the demo's agency keeps working after the demo.
 2. Opens the caseload (seeded: the same `--seed` gives the same clients, paths and
    replies; case ids are fresh each run so the demo can run again on the same data)
@@ -39,14 +39,14 @@ from application.policies import apply_policy
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.state import CaseState
-from casework.provider_simulator import ProviderSimulator, ReceivedReferral
-from casework.stack import StackAlreadyRunning, running_stack, simulator_url
-from demo.accounts import ensure_demo_accounts
-from demo.caseload import CasePath, CaseScript, caseload
-from demo.lifecycle import CaseRun
-from demo.notarised import checkpoint_covering, checkpoint_summary, closed_case
-from demo.reviews import tally_reviews
-from demo.setup import (
+from devtools.provider_simulator import ProviderSimulator, ReceivedReferral
+from devtools.stack import StackAlreadyRunning, running_stack, simulator_url
+from devtools.demo.accounts import ensure_demo_accounts
+from devtools.demo.caseload import CasePath, CaseScript, caseload
+from devtools.demo.lifecycle import CaseRun
+from devtools.demo.notarised import checkpoint_covering, checkpoint_summary, closed_case
+from devtools.demo.reviews import tally_reviews
+from devtools.demo.setup import (
     AGENCY_POLICY,
     DEMO_POLICY,
     REVIEW_LEAD,
@@ -164,7 +164,7 @@ async def projections_caught_up(pool: asyncpg.Pool) -> None:
 @contextlib.asynccontextmanager
 async def webhooks_handed_over(store: EventStore, data_dir: Path) -> AsyncIterator[None]:
     """On the way out (also on an error or Ctrl-C), point the demo agency's webhooks at
-    the data directory's simulated providers (`casework.stack.simulator_url`), which
+    the data directory's simulated providers (`devtools.stack.simulator_url`), which
     every `casework up` serves: the demo's own simulator stops with the demo, and
     referrals and escalations made afterwards must still be answered."""
     try:

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from cases.actors import Actor
 from cases.policy import DEFAULT_POLICY, EscalationStep, Policy
-from demo.agency import PROVIDERS, STAFF, TEAMS
+from devtools.demo.agency import PROVIDERS, STAFF, TEAMS
 from directory import (
     NotFound,
     add_provider,

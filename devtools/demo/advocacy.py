@@ -19,7 +19,7 @@ from application.case_client import CaseClient
 from cases import commands as c
 from cases.actors import Actor
 from cases.state import ReferralStatus
-from demo.caseload import CaseScript
+from devtools.demo.caseload import CaseScript
 from events.vocabulary import (
     AdvocacyAction,
     AdvocacyBarrier,

@@ -1,0 +1,248 @@
+"""Top-level commands that run things: `up`, `worker`, `demo` and `setup`.
+
+`up` and `demo` start the embedded stack through devtools.stack.running_stack;
+`worker` runs one worker against a Temporal and PostgreSQL that already run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from application.key_check import check_keys_match
+from application.migrations import apply_migrations
+from application.runtime import run_worker
+from application.search_attributes import ensure_search_attributes
+from casework.api.service import run_api
+from casework.cli.context import JsonOption, settings_from_context
+from casework.cli.output import console, emit, fail, run
+from casework.codec_server import CodecServer, serve
+from infrastructure.codec import CodecError
+from infrastructure.database import database_url, redact
+from infrastructure.environment import EnvironmentProblem, environment_problem_in
+from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+from infrastructure.logs import get_logger
+from infrastructure.ports import port_taken
+from infrastructure.settings import Settings
+from infrastructure.temporal import connect
+
+app = typer.Typer()
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class SignalStop:
+    """Ctrl-C / SIGTERM handling for long-running commands.
+
+    The first signal sets `event` (a running command then stops cleanly); before the
+    command has reached its steady state (`ready`), it also cancels the command's
+    task so a slow start-up is abandoned, still cleanly.
+    """
+
+    def __init__(self) -> None:
+        self.event = asyncio.Event()
+        self.ready = False
+        self.task = asyncio.current_task()
+        self.interrupted = False
+
+    def handle(self, signum: int) -> None:
+        log = get_logger()
+        if self.event.is_set():
+            log.warning("already stopping; please wait", signal=signal.Signals(signum).name)
+            return
+        log.info("stopping", signal=signal.Signals(signum).name)
+        self.event.set()
+        if not self.ready and self.task is not None:
+            self.interrupted = True
+            self.task.cancel()
+
+    def absorb_cancel(self) -> None:
+        """Call on CancelledError: swallow it if our own signal caused it, else re-raise."""
+        if not self.interrupted or self.task is None:
+            raise asyncio.CancelledError
+        self.task.uncancel()
+
+
+@contextmanager
+def signal_stop() -> Iterator[SignalStop]:
+    loop = asyncio.get_running_loop()
+    stopper = SignalStop()
+    for sig in STOP_SIGNALS:
+        loop.add_signal_handler(sig, stopper.handle, sig)
+    try:
+        yield stopper
+    finally:
+        for sig in STOP_SIGNALS:
+            loop.remove_signal_handler(sig)
+
+
+def api_port_free(settings: Settings) -> None:
+    """Refuse, before starting anything, an HTTP API port another program holds."""
+    if settings.http_port and port_taken(settings.http_port, settings.http_host):
+        raise EnvironmentProblem(
+            f"port {settings.http_port} (for the HTTP API on {settings.http_host}) is in use "
+            "by another program",
+            "CASEWORK_HTTP_PORT",
+            "set CASEWORK_HTTP_PORT to a free port (0 leaves the API out of `casework up`)",
+        )
+
+
+# --- casework serve ------------------------------------------------------------------
+
+
+async def _serve(settings: Settings, dsn: str) -> None:
+    with signal_stop() as stopper:
+        stopper.ready = True
+        await run_api(settings, dsn=dsn, shutdown=stopper.event)
+
+
+@app.command("serve")
+def serve_command(as_json: bool = JsonOption) -> None:
+    """Serve the HTTP API alone (against TEMPORAL_ADDRESS and DATABASE_URL), on
+    CASEWORK_HTTP_HOST:CASEWORK_HTTP_PORT; stateless, so several may run behind a proxy."""
+    settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework serve")
+    api_port_free(settings)
+    run(_serve(settings, database_url(settings)))
+
+
+# --- casework worker ------------------------------------------------------------------
+
+
+async def _worker(settings: Settings, dsn: str) -> None:
+    with signal_stop() as stopper:
+        stopper.ready = True  # the worker drains on the event even while connecting
+        await run_worker(settings, dsn=dsn, shutdown=stopper.event)
+
+
+@app.command("worker")
+def worker_command(as_json: bool = JsonOption) -> None:
+    """Run one worker on the case task queue against TEMPORAL_ADDRESS and DATABASE_URL."""
+    settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework worker")
+    dsn = database_url(settings)
+    emit(
+        {
+            "status": "starting",
+            "temporal_address": settings.temporal_address,
+            "temporal_namespace": settings.temporal_namespace,
+            "task_queue": settings.task_queue,
+            "database": redact(dsn),
+        },
+        as_json,
+        lambda d: console.print(
+            f"worker for task queue [bold]{d['task_queue']}[/] on Temporal "
+            f"{d['temporal_address']} and {d['database']} (Ctrl-C stops)"
+        ),
+    )
+    try:
+        run(_worker(settings, dsn))
+    except (OSError, RuntimeError) as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
+        fail(f"the worker could not run: {exc}", as_json)
+
+
+# --- casework setup -------------------------------------------------------------------
+
+
+async def _setup(settings: Settings) -> dict[str, Any]:
+    dsn = database_url(settings)
+    applied = await apply_migrations(dsn)
+    await check_keys_match(settings, dsn)
+    client = await connect(settings)
+    added = await ensure_search_attributes(client, settings.temporal_namespace)
+    return {"ok": True, "migrations_applied": applied, "search_attributes_added": added}
+
+
+@app.command("setup")
+def setup_command(as_json: bool = JsonOption) -> None:
+    """Prepare existing servers: apply migrations, register the case search attributes.
+
+    For deployments where PostgreSQL and Temporal run on their own (docker-compose.yml
+    runs it once before the workers); `casework up` does this itself. Safe to rerun.
+    The deployment's keys must be configured: setup checks them against the database.
+    """
+    settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework setup")
+    try:
+        data = run(_setup(settings))
+    except (OSError, RuntimeError) as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
+        fail(f"setup failed: {exc}", as_json)
+    emit(
+        data,
+        as_json,
+        lambda d: console.print(
+            f"migrations applied: {len(d['migrations_applied'])}; "
+            f"search attributes added: {', '.join(d['search_attributes_added']) or 'none'}"
+        ),
+    )
+
+
+# --- casework codec-server ------------------------------------------------------------
+
+
+async def _codec_server(
+    settings: Settings, host: str, port: int, origins: list[str], as_json: bool
+) -> None:
+    def ready(server: CodecServer) -> None:
+        emit(
+            {"status": "ready", "url": server.url, "namespace": settings.temporal_namespace},
+            as_json,
+            lambda d: console.print(
+                f"codec server on [bold]{d['url']}[/] for namespace {d['namespace']} "
+                f"(Ctrl-C stops). Temporal UI: Data Encoder → {d['url']}, pass access "
+                f'token; CLI: --codec-endpoint {d["url"]} --codec-auth "Bearer <token>"'
+            ),
+        )
+
+    with signal_stop() as stopper:
+        stopper.ready = True
+        await serve(
+            settings,
+            host=host,
+            port=port,
+            extra_origins=origins,
+            stop=stopper.event,
+            on_ready=ready,
+        )
+
+
+@app.command("codec-server")
+def codec_server_command(
+    port: int = typer.Option(8888, "--port", help="Port to listen on."),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; anyone who reaches it can decrypt."
+    ),
+    allow_origin: list[str] = typer.Option(
+        [],
+        "--allow-origin",
+        help="A Temporal UI origin allowed by CORS (repeatable), besides "
+        "CASEWORK_CODEC_ALLOWED_ORIGINS; none by default.",
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Serve Temporal's codec protocol so operators can read encrypted payloads in the UI
+    and CLI: each request needs an operator's or admin's token and is recorded in the
+    access log."""
+    if port and port_taken(port, host):
+        raise EnvironmentProblem(
+            f"port {port} (for the codec server on {host}) is in use by another program",
+            "--port",
+            "choose a free port with --port",
+        )
+    settings = settings_from_context()
+    require_keys(settings, (CODEC, MASTER, ORIGIN), "casework codec-server")
+    try:
+        run(_codec_server(settings, host, port, allow_origin, as_json))
+    except (OSError, CodecError, ValueError) as exc:
+        if environment_problem_in(exc) is not None:
+            raise  # starter.py: one line, exit code 3
+        fail(f"the codec server could not run: {exc}", as_json)
