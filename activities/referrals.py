@@ -34,7 +34,7 @@ this exchange: it comes back later as a signal or update on the case workflow.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import aiohttp
@@ -101,6 +101,28 @@ class DispatchReceipt(BaseModel):
     channel: str = CHANNEL_WEBHOOK
 
 
+class ProviderNotice(BaseModel):
+    """News about a referral the provider already has (a withdrawal, say), POSTed to the
+    provider's referral channel: ``{"type", "referral_id", "case_id", "provider_id",
+    "at"}``, no personal data, under the key ``<case>:<referral>:<type>``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(min_length=1, max_length=100)
+    case_id: str = Field(min_length=1, max_length=100)
+    referral_id: str = Field(min_length=1, max_length=100)
+    provider_id: str = Field(min_length=1, max_length=100)
+    at: datetime
+    webhook_url: str = Field(min_length=1, max_length=2000)
+
+    @property
+    def idempotency_key(self) -> str:
+        return f"{self.case_id}:{self.referral_id}:{self.type}"
+
+    def document(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"webhook_url"})
+
+
 def referral_document(dispatch: ReferralDispatch) -> dict[str, Any]:
     """The JSON document a provider receives.
 
@@ -164,3 +186,15 @@ class ReferralActivities:
             attempts=attempt,
             channel=CHANNEL_WEBHOOK,
         )
+
+    @activity.defn(name="tell_provider")
+    async def tell_provider(self, notice: ProviderNotice) -> int:
+        """POST a notice about a referral to its provider; the attempt that got through."""
+        await post_json(
+            notice.webhook_url,
+            notice.document(),
+            idempotency_key=notice.idempotency_key,
+            timeout_seconds=self.timeout_seconds,
+            session=self.session,
+        )
+        return activity.info().attempt

@@ -41,6 +41,7 @@ def activities_for(store: EventStore) -> list[Any]:
         store_activities.append_command,
         score_assessment,
         referral_activities.dispatch_referral,
+        referral_activities.tell_provider,
         directory_activities.provider_channel,
         notification_activities.deliver_escalation,
         notification_activities.deliver_action_reminder,
@@ -50,7 +51,7 @@ def activities_for(store: EventStore) -> list[Any]:
 def cache_workflow_bytecode() -> bool:
     """Write the bytecode of the workflow modules, if Python will not.
 
-    The sandbox runs `workflows/case.py` afresh for every workflow run it starts or
+    The sandbox runs `workflows/case/` afresh for every workflow run it starts or
     replays (an open, a timer firing on an evicted case). Python reads that module's
     bytecode from `__pycache__` when it is there; with PYTHONDONTWRITEBYTECODE set (this
     project's Dockerfile, many CI machines) it is never written for an editable install,

@@ -3,7 +3,7 @@
 A command's events change the case's state; the state may then call for events of
 the system's own at once (cases/schedule.py `reactions`: escalations resolved, the
 next review (re)scheduled), which may call for more, until nothing follows. The case
-workflow appends all of them in one atomic append (workflows/case.py): the log never
+workflow appends all of them in one atomic append (workflows/case/): the log never
 holds a decision without the review it moved, and a command costs one round trip to
 the event store.
 

@@ -14,7 +14,7 @@ Every command sent to an open case (cases/commands.py) has exactly one entry her
   (`scoring`), dispatch the referral a command makes (`dispatch_to`), adopt a new
   policy before reacting (`adopts_policy`).
 
-The workflow's generic update handler and validator (workflows/case.py) and the
+The workflow's generic update handler and validator (workflows/case/) and the
 client's map of commands to Updates (application/case_client.py) both derive from
 this table. `OpenCase` is not in it: it starts a case rather than updating one (its
 rule is `decide.decide_open`, run by the client before the start and by the workflow
@@ -25,110 +25,19 @@ Pure: no Temporal, no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 from datetime import datetime
-from functools import wraps
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from cases import actions, circle
 from cases import commands as c
 from cases import decide as rules
 from cases.access import Action
+from cases.feature import C, CaseCommand, Decide, Scoring, stateful
+from cases.features import FEATURES
 from cases.policy import Policy
-from cases.scoring import Score
 from cases.state import CaseState
 from events.registry import DomainEvent
-
-C = TypeVar("C", bound=c.Command)
-
-Decide = Callable[[CaseState, C, datetime], list[DomainEvent]]
-"""A rule: (the case's state, the command, the workflow's time) → events, or CommandRejected."""
-
-
-@dataclass(frozen=True)
-class Scoring(Generic[C]):
-    """The command's events need a score from the scoring activity (activities/assessment.py).
-
-    The scoring rules run outside the workflow so that a new rules version never
-    changes how a running case replays. `decide` of the entry then only checks the
-    command (it yields no events); the events come from `decide` here, with the score.
-    """
-
-    assessment: Callable[[C], c.AssessmentInput]
-    """What is scored."""
-    decide: Callable[[CaseState, C, Score], list[DomainEvent]]
-
-
-@dataclass(frozen=True, kw_only=True)
-class CaseCommand(Generic[C]):
-    """One command of the table (see the module docstring)."""
-
-    command: type[C]
-    update: str
-    action: Action
-    """What the access table (cases/access.py `COMMANDS`) calls the command: who may
-    send it to which case. The rule in `decide` checks it; the HTTP API checks it first
-    to answer 403 (or 404 when the caller may not see the case) without a round trip."""
-    decide: Decide[C]
-    scoring: Scoring[C] | None = None
-    dispatch_to: Callable[[C], str] | None = None
-    """The command makes a referral: where the workflow dispatches it (in the background)."""
-    adopts_policy: Callable[[C], Policy] | None = None
-    """The command replaces the case's policy; its reactions run under the new one."""
-
-    def __post_init__(self) -> None:
-        # Every rule of the table refuses personal details on a forgotten client's case
-        # (rules.refuse_personal_details_once_forgotten), entries added later included.
-        object.__setattr__(self, "decide", _refusing_personal_once_forgotten(self.decide))
-        if self.scoring is not None:
-            scoring = self.scoring
-            object.__setattr__(
-                self,
-                "scoring",
-                replace(scoring, decide=_scored_refusing_personal_once_forgotten(scoring.decide)),
-            )
-
-
-def _refusing_personal_once_forgotten(rule: Decide[C]) -> Decide[C]:
-    if getattr(rule, "refuses_personal_once_forgotten", False):
-        return rule
-
-    @wraps(rule)
-    def decide(state: CaseState, cmd: C, now: datetime) -> list[DomainEvent]:
-        events = rule(state, cmd, now)
-        rules.refuse_personal_details_once_forgotten(state, cmd, events)
-        return events
-
-    decide.refuses_personal_once_forgotten = True  # type: ignore[attr-defined]
-    return decide
-
-
-def _scored_refusing_personal_once_forgotten(
-    rule: Callable[[CaseState, C, Score], list[DomainEvent]],
-) -> Callable[[CaseState, C, Score], list[DomainEvent]]:
-    if getattr(rule, "refuses_personal_once_forgotten", False):
-        return rule
-
-    @wraps(rule)
-    def decide(state: CaseState, cmd: C, score: Score) -> list[DomainEvent]:
-        events = rule(state, cmd, score)
-        rules.refuse_personal_details_once_forgotten(state, cmd, events)
-        return events
-
-    decide.refuses_personal_once_forgotten = True  # type: ignore[attr-defined]
-    return decide
-
-
-def _stateful(rule: Callable[[CaseState, C], list[DomainEvent]]) -> Decide[C]:
-    """A rule that does not need the time."""
-
-    def decide(state: CaseState, cmd: C, now: datetime) -> list[DomainEvent]:
-        return rule(state, cmd)
-
-    decide.__name__ = decide.__qualname__ = rule.__name__
-    decide.__doc__ = rule.__doc__
-    return decide
 
 
 def check_assessment(state: CaseState, cmd: c.RecordAssessment, now: datetime) -> list[DomainEvent]:
@@ -161,7 +70,7 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         command=c.RecordConsent,
         update="record_consent",
         action=Action.WORK,
-        decide=_stateful(rules.decide_consent),
+        decide=stateful(rules.decide_consent),
     ),
     CaseCommand(
         command=c.RecordAssessment,
@@ -174,93 +83,93 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         command=c.DraftPlan,
         update="draft_plan",
         action=Action.WORK,
-        decide=_stateful(rules.decide_draft_plan),
+        decide=stateful(rules.decide_draft_plan),
     ),
     CaseCommand(
         command=c.SubmitPlan,
         update="submit_plan",
         action=Action.WORK,
-        decide=_stateful(rules.decide_submit_plan),
+        decide=stateful(rules.decide_submit_plan),
     ),
     CaseCommand(
         command=c.DecideApproval,
         update="decide_approval",
         action=Action.APPROVE,
-        decide=_stateful(rules.decide_approval),
+        decide=stateful(rules.decide_approval),
     ),
     CaseCommand(
         command=c.Refer,
         update="refer",
         action=Action.WORK,
-        decide=_stateful(rules.decide_refer),
+        decide=stateful(rules.decide_refer),
         dispatch_to=_channel,
     ),
     CaseCommand(
         command=c.ReferralReply,
         update="referral_reply",
         action=Action.PROVIDER_REPLY,
-        decide=_stateful(rules.decide_referral_reply),
+        decide=stateful(rules.decide_referral_reply),
     ),
     CaseCommand(
         command=c.ProviderReport,
         update="provider_report",
         action=Action.PROVIDER_REPLY,
-        decide=_stateful(rules.decide_provider_report),
+        decide=stateful(rules.decide_provider_report),
     ),
     CaseCommand(
         command=c.LogContact,
         update="log_contact",
         action=Action.WORK,
-        decide=_stateful(rules.decide_contact),
+        decide=stateful(rules.decide_contact),
     ),
     CaseCommand(
         command=c.RecordProgress,
         update="record_progress",
         action=Action.WORK,
-        decide=_stateful(rules.decide_progress),
+        decide=stateful(rules.decide_progress),
     ),
     CaseCommand(
         command=c.Evaluate,
         update="evaluate",
         action=Action.WORK,
-        decide=_stateful(rules.decide_evaluate),
+        decide=stateful(rules.decide_evaluate),
     ),
     CaseCommand(
         command=c.Assign,
         update="assign",
         action=Action.ASSIGN,
-        decide=_stateful(rules.decide_assign),
+        decide=stateful(rules.decide_assign),
     ),
     CaseCommand(
         command=c.RequestTransfer,
         update="request_transfer",
         action=Action.WORK,
-        decide=_stateful(rules.decide_transfer),
+        decide=stateful(rules.decide_transfer),
     ),
     CaseCommand(
         command=c.ReplyTransfer,
         update="reply_transfer",
         action=Action.TRANSFER_REPLY,
-        decide=_stateful(rules.decide_transfer_reply),
+        decide=stateful(rules.decide_transfer_reply),
     ),
     CaseCommand(
         command=c.RequestClosure,
         update="request_closure",
         action=Action.WORK,
-        decide=_stateful(rules.decide_request_closure),
+        decide=stateful(rules.decide_request_closure),
     ),
     CaseCommand(command=c.HoldCase, update="hold", action=Action.WORK, decide=rules.decide_hold),
     CaseCommand(
         command=c.ResumeCase,
         update="resume",
         action=Action.WORK,
-        decide=_stateful(rules.decide_resume),
+        decide=stateful(rules.decide_resume),
     ),
     CaseCommand(
         command=c.RecordNote,
         update="record_note",
         action=Action.NOTE,
-        decide=_stateful(rules.decide_note),
+        decide=stateful(rules.decide_note),
     ),
     CaseCommand(
         command=c.AddAction,
@@ -302,43 +211,43 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         command=c.ConcludeAdvocacy,
         update="conclude_advocacy",
         action=Action.ADVOCACY,
-        decide=_stateful(rules.decide_conclude_advocacy),
+        decide=stateful(rules.decide_conclude_advocacy),
     ),
     CaseCommand(
         command=c.RecordFeedback,
         update="record_feedback",
         action=Action.FEEDBACK,
-        decide=_stateful(rules.decide_feedback),
+        decide=stateful(rules.decide_feedback),
     ),
     CaseCommand(
         command=c.AddCircleMember,
         update="add_circle_member",
         action=Action.CIRCLE,
-        decide=_stateful(circle.decide_add_member),
+        decide=stateful(circle.decide_add_member),
     ),
     CaseCommand(
         command=c.UpdateCircleMember,
         update="update_circle_member",
         action=Action.CIRCLE,
-        decide=_stateful(circle.decide_update_member),
+        decide=stateful(circle.decide_update_member),
     ),
     CaseCommand(
         command=c.RemoveCircleMember,
         update="remove_circle_member",
         action=Action.CIRCLE,
-        decide=_stateful(circle.decide_remove_member),
+        decide=stateful(circle.decide_remove_member),
     ),
     CaseCommand(
         command=c.RecordCircleConsent,
         update="record_circle_consent",
         action=Action.CIRCLE_CONSENT,
-        decide=_stateful(circle.decide_circle_consent),
+        decide=stateful(circle.decide_circle_consent),
     ),
     CaseCommand(
         command=c.ShareWithCircle,
         update="share_with_circle",
         action=Action.SHARE_WITH_CIRCLE,
-        decide=_stateful(circle.decide_share),
+        decide=stateful(circle.decide_share),
     ),
     CaseCommand(
         command=c.RecordConference,
@@ -350,7 +259,7 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         command=c.ForgetClient,
         update="forget",
         action=Action.ERASE,
-        decide=_stateful(rules.decide_forget),
+        decide=stateful(rules.decide_forget),
     ),
     CaseCommand(
         command=c.ApplyPolicy,
@@ -363,10 +272,14 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         command=c.Reopen,
         update="reopen",
         action=Action.REOPEN,
-        decide=_stateful(rules.decide_reopen),
+        decide=stateful(rules.decide_reopen),
     ),
+    *(entry for feature in FEATURES for entry in feature.commands),
 )
-"""Every command sent to an open (or reopening) case, in the order of the case lifecycle."""
+"""Every command sent to an open (or reopening) case, in the order of the case lifecycle,
+then those of the features (cases/features/)."""
+
+__all__ = ["BY_COMMAND", "BY_UPDATE", "TABLE", "CaseCommand", "Decide", "Scoring", "entry_for"]
 
 
 def _index() -> tuple[Mapping[type[c.Command], CaseCommand[Any]], Mapping[str, CaseCommand[Any]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
+from cases.features import FOLDS
 from cases.state import (
     ActionStatus,
     Advocacy,
@@ -15,6 +16,7 @@ from cases.state import (
     Conference,
     Consent,
     Escalation,
+    FoldError,
     Hold,
     PendingApproval,
     PendingTransfer,
@@ -83,10 +85,6 @@ from events.vocabulary import (
     TransferRejected,
     TransferRequested,
 )
-
-
-class FoldError(ValueError):
-    """An event that cannot follow the state it is applied to."""
 
 
 def open_state(event: CaseOpened, actor_id: str, at: datetime) -> CaseState:
@@ -382,7 +380,10 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
         case CaseOpened():
             raise FoldError("CaseOpened can only start a case")
         case _:
-            raise FoldError(f"a case cannot apply {event.type}")
+            fold = FOLDS.get(type(event))  # a feature's event (cases/features/)
+            if fold is None:
+                raise FoldError(f"a case cannot apply {event.type}")
+            fold(state, event, actor_id, at)
     return state
 
 

@@ -53,6 +53,10 @@ class PlanStatus(StrEnum):
     APPROVED = "approved"
 
 
+class FoldError(ValueError):
+    """An event that cannot follow the state it is applied to."""
+
+
 class ReferralStatus(StrEnum):
     MADE = "made"
     DISPATCHED = "dispatched"
@@ -60,6 +64,7 @@ class ReferralStatus(StrEnum):
     ACCEPTED = "accepted"
     DECLINED = "declined"
     COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
 
 
 OPEN_REFERRAL_STATUSES = frozenset(

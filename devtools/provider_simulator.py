@@ -218,6 +218,13 @@ class ReceivedReferral:
         value = self.body.get("case_id")
         return value if isinstance(value, str) else None
 
+    @property
+    def notice(self) -> str | None:
+        """The `type` of a notice about a referral already received (``referral.withdrawn``),
+        None for a referral."""
+        value = self.body.get("type")
+        return value if isinstance(value, str) else None
+
 
 @dataclass(slots=True)
 class ReceivedNotification:
@@ -510,16 +517,17 @@ class ProviderSimulator:
             return _received("provider_reference", existing.provider_reference, duplicate=True)
         counter = self._reference_counters.setdefault(provider_id, itertools.count(1))
         policy = self.reply_policies.get(provider_id, self.default_reply_policy)
+        notice = isinstance(body.get("type"), str)  # news of a referral: nothing to reply
         received = ReceivedReferral(
             provider_id=provider_id,
             provider_reference=f"{provider_id}-R{next(counter):05d}",
             idempotency_key=key,
             body=body,
             headers=headers,
-            planned_replies=policy.plan(key),
+            planned_replies=() if notice else policy.plan(key),
         )
         self._referrals[(provider_id, key)] = received
-        if self.on_referral is not None:
+        if self.on_referral is not None and not notice:
             task = asyncio.create_task(self._run_hook(self.on_referral, received))
             self._hook_tasks.add(task)
             task.add_done_callback(self._hook_tasks.discard)

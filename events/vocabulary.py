@@ -404,6 +404,16 @@ class ReferralCompleted(DomainEvent):
     outcome: PersonalText = ""
 
 
+class ReferralWithdrawn(DomainEvent):
+    """The case's worker withdrew a referral the provider had not completed (the feature
+    cases/features/referral_withdrawal.py); the provider is told through its webhook."""
+
+    type: Literal["ReferralWithdrawn"] = "ReferralWithdrawn"
+    referral_id: Identifier
+    provider_id: Identifier
+    reason: PersonalShortText
+
+
 class ProviderReportReceived(DomainEvent):
     type: Literal["ProviderReportReceived"] = "ProviderReportReceived"
     referral_id: Identifier
@@ -866,7 +876,8 @@ CaseEvent = Annotated[
     | AdvocacyStepRecorded
     | AdvocacyConcluded
     | AdvocacyFollowUpDue
-    | ClientFeedbackRecorded,
+    | ClientFeedbackRecorded
+    | ReferralWithdrawn,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -926,4 +937,5 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     AdvocacyConcluded,
     AdvocacyFollowUpDue,
     ClientFeedbackRecorded,
+    ReferralWithdrawn,
 )

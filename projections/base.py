@@ -45,6 +45,7 @@ from typing import TypeVar
 import asyncpg
 from pydantic import ValidationError
 
+from cases.features import FEATURES
 from events.catalog import default_registry
 from events.directory_events import DIRECTORY_EVENT_MODELS
 from events.envelope import RecordedEvent
@@ -242,11 +243,12 @@ REVIEWED_CASE_EVENT_TYPES: frozenset[str] = event_types(
     "ActionReassigned",
     "ActionReminderDue",
     "ActionOverdue",
-)
+) | frozenset().union(*(feature.event_types for feature in FEATURES))
 """The event types every projection has been reviewed against: each handles or ignores
 each of them. A type added to the vocabulary later is in no projection's sets, so it
-stops the projections (with an error naming it) until it is added here and each
-projection decides; tests/projections/test_vocabulary.py points at it first."""
+stops the projections (with an error naming it) until it is added here (or is a
+feature's, cases/features/) and each projection decides;
+tests/projections/test_vocabulary.py points at it first."""
 
 
 def ignoring_the_rest(handlers: Mapping[str, Handler]) -> frozenset[str]:

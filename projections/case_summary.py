@@ -49,6 +49,7 @@ from events.vocabulary import (
     ReferralCompleted,
     ReferralDeclined,
     ReferralMade,
+    ReferralWithdrawn,
     ReviewScheduled,
     TransferAccepted,
 )
@@ -187,7 +188,7 @@ async def referral_made(
 
 async def referral_finished(
     conn: asyncpg.Connection,
-    event: ReferralDeclined | ReferralCompleted,
+    event: ReferralDeclined | ReferralCompleted | ReferralWithdrawn,
     envelope: RecordedEvent,
 ) -> None:
     await conn.execute(
@@ -292,6 +293,7 @@ HANDLERS = handler_map(
     on(ReferralMade, referral_made),
     on(ReferralDeclined, referral_finished),
     on(ReferralCompleted, referral_finished),
+    on(ReferralWithdrawn, referral_finished),
     on(ContactLogged, contact_logged),
     on(GoalsEvaluated, goals_evaluated),
     on(CaseAssigned, reassigned),

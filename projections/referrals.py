@@ -28,6 +28,7 @@ from events.vocabulary import (
     ReferralDispatchFailed,
     ReferralFollowUpDue,
     ReferralMade,
+    ReferralWithdrawn,
 )
 from projections.base import Projection, case_id_of, handler_map, ignoring_the_rest, moment, on
 from projections.scope import case_scope
@@ -117,6 +118,12 @@ async def completed(
     )
 
 
+async def withdrawn(
+    conn: asyncpg.Connection, event: ReferralWithdrawn, envelope: RecordedEvent
+) -> None:
+    await _update(conn, envelope, event.referral_id, "status = 'withdrawn'")
+
+
 async def follow_up_due(
     conn: asyncpg.Connection, event: ReferralFollowUpDue, envelope: RecordedEvent
 ) -> None:
@@ -138,6 +145,7 @@ HANDLERS = handler_map(
     on(ReferralCompleted, completed),
     on(ProviderReportReceived, report_received),
     on(ReferralFollowUpDue, follow_up_due),
+    on(ReferralWithdrawn, withdrawn),
 )
 
 PROJECTION = Projection(

@@ -23,6 +23,7 @@ import asyncpg
 from pydantic import BaseModel
 
 from cases.actors import Actor
+from cases.features import TIMELINE as FEATURE_LINES
 from events.envelope import RecordedEvent
 from events.registry import DomainEvent
 from events.vocabulary import (
@@ -382,7 +383,7 @@ DESCRIBE: dict[type[DomainEvent], Describe] = dict(
 
 def describe(event: DomainEvent) -> str:
     """One line about a decoded event, free of personal details."""
-    render = DESCRIBE.get(type(event))
+    render = DESCRIBE.get(type(event)) or FEATURE_LINES.get(type(event))
     if render is None:
         return event.type
     return render(event)

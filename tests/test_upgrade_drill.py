@@ -78,7 +78,7 @@ BUILD_PACKAGES = (
     "infrastructure",
     "projections",
     "casework",
-    "demo",
+    "devtools",
 )
 BUILD_MODULES = ("starter.py", "worker.py")
 REPLAY_TOOL = ("tests/__init__.py", "tests/replay_everything.py")
@@ -114,7 +114,7 @@ def copy_build(into: Path) -> Path:
 
 def replace_once(path: Path, anchor: str, replacement: str) -> None:
     """Replace the one `anchor` in `path`; fail loudly when it is missing or not unique
-    (workflows/case.py changed under the drill: update its edit, don't skip it)."""
+    (workflows/case/ changed under the drill: update its edit, don't skip it)."""
     source = path.read_text(encoding="utf-8")
     found = source.count(anchor)
     assert found == 1, (
@@ -128,8 +128,8 @@ def apply_workflow_change(tree: Path) -> None:
     """The new build's change, made the way docs/architecture.md prescribes: a NEW patch
     id, decided in `__init__` beside PATCH_DECIDED_AT_START, its record in patches.py;
     on its path every append leaves the stream version in the run's memo."""
-    case = tree / "workflows" / "case.py"
-    anchor = "\nEVENT_ID_NAMESPACE = "
+    case = tree / "workflows" / "case" / "workflow.py"
+    anchor = "\nCONTINUE_AS_NEW_AFTER = "
     replace_once(
         case,
         anchor,
@@ -146,7 +146,7 @@ def apply_workflow_change(tree: Path) -> None:
         "        self._upsert_search_attributes()\n"
     )
     replace_once(
-        case,
+        tree / "workflows" / "case" / "commit.py",
         anchor,
         anchor
         + "        if self._drill:\n"
@@ -156,7 +156,7 @@ def apply_workflow_change(tree: Path) -> None:
         '"legacy ids; a later patch is decided in `__init__` beside it, never lazily",\n    ),\n'
     )
     replace_once(
-        tree / "workflows" / "patches.py",
+        tree / "workflows" / "case" / "patches.py",
         anchor,
         anchor
         + "    PatchRecord(\n"

@@ -1,6 +1,6 @@
 """The worker writes the workflow module's bytecode when Python would not.
 
-The sandbox runs `workflows/case.py` afresh for every workflow run; without bytecode
+The sandbox runs `workflows/case/` afresh for every workflow run; without bytecode
 on disk (PYTHONDONTWRITEBYTECODE and an editable install) each run compiled it from
 source, a quarter of the worker's CPU while cases opened (docs/performance.md)."""
 
@@ -23,17 +23,17 @@ def test_the_workflow_modules_bytecode_is_written_where_imports_read_it(
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path))  # leave the tree alone
     assert cache_workflow_bytecode()
-    source = Path(workflows.__file__).parent / "case.py"
+    source = Path(workflows.__file__).parent / "case" / "workflow.py"
     cached = Path(importlib.util.cache_from_source(str(source)))
     assert cached.is_relative_to(tmp_path) and cached.exists()
     # What an import of the module now does: read that bytecode, compile nothing.
-    loader = importlib.machinery.SourceFileLoader("workflows.case", str(source))
+    loader = importlib.machinery.SourceFileLoader("workflows.case.workflow", str(source))
 
     def no_compiling(*_: object, **__: object) -> None:
         raise AssertionError("compiled from source")
 
     monkeypatch.setattr(loader, "source_to_code", no_compiling)
-    assert loader.get_code("workflows.case") is not None
+    assert loader.get_code("workflows.case.workflow") is not None
 
 
 def test_nothing_is_written_when_python_writes_it_itself(

@@ -15,6 +15,7 @@ from cases import decide as rules
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.batch import Batch, batch, follow_ups
 from cases.evolve import evolve, open_state
+from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.policy import DEFAULT_POLICY, Policy
 from cases.scoring import score
 from cases.state import CaseState
@@ -83,6 +84,7 @@ UPDATE_NAMES = {
     c.ForgetClient: "forget",
     c.ApplyPolicy: "apply_policy",
     c.Reopen: "reopen",
+    WithdrawReferral: "withdraw_referral",
 }
 
 
@@ -91,7 +93,7 @@ def command_types() -> set[type[c.Command]]:
     pending: list[type[c.Command]] = [c.Command]
     while pending:
         for sub in pending.pop().__subclasses__():
-            if sub.__module__ == c.__name__:
+            if sub.__module__ == c.__name__ or sub.__module__.startswith("cases.features."):
                 found.add(sub)
                 pending.append(sub)
     return found
@@ -187,6 +189,7 @@ RULES: dict[type[c.Command], Rule] = {
     c.ConcludeAdvocacy: rules.decide_conclude_advocacy,
     c.RecordFeedback: rules.decide_feedback,
     c.Reopen: rules.decide_reopen,
+    WithdrawReferral: decide_withdraw_referral,
     c.AddCircleMember: circle.decide_add_member,
     c.UpdateCircleMember: circle.decide_update_member,
     c.RemoveCircleMember: circle.decide_remove_member,
@@ -297,6 +300,8 @@ COMMANDS: list[c.Command] = [
     c.ReferralReply(actor=ALICE, referral_id="referral-1", outcome="declined"),
     c.ReferralReply(actor=ALICE, referral_id="referral-1", outcome="completed"),
     c.ProviderReport(actor=ALICE, referral_id="referral-1", report="attended"),
+    WithdrawReferral(actor=ALICE, referral_id="referral-1", reason="client moved"),
+    WithdrawReferral(actor=ALICE, referral_id="referral-9", reason="client moved"),
     c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=NOW.date()),
     c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=NOW.date() - timedelta(9)),
     c.RecordProgress(actor=ALICE, goal_id="housing", status=GoalStatus.MET),

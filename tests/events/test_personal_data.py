@@ -245,6 +245,7 @@ def test_the_vocabulary_marks_every_personal_field() -> None:
         "ActionReassigned.reason",
         "ActionDropped.reason",
         "CircleMemberRemoved.reason",
+        "ReferralWithdrawn.reason",
     }
     assert personal_paths(ClientForgotten) == ()
 

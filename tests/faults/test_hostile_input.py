@@ -35,6 +35,7 @@ from application.case_client import CaseClient, CaseCommandRejected, CaseNotFoun
 from cases import commands as c
 from cases.command_table import TABLE
 from cases.evolve import fold
+from cases.features.referral_withdrawal import WithdrawReferral
 from devtools.provider_simulator import ProviderSimulator
 from events.chain import verify_chains
 from events.store import EventStore
@@ -475,6 +476,12 @@ SPECS: list[Spec] = [
             "conference_id": IDENTIFIER,
             "note": LONG_TEXT,
         },
+    ),
+    Spec(
+        "withdraw_referral",
+        WithdrawReferral,
+        {"actor": ACTOR, "referral_id": "referral-1", "reason": "the client moved away"},
+        {"referral_id": IDENTIFIER, "reason": SHORT_TEXT},
     ),
     Spec(
         "record_conference",

@@ -19,7 +19,7 @@ What a healthy engine does: the contact is accepted and the workflow's state equ
 the fold of its stream. What happened before the fix: the new worker ran the
 `LogContact` first, drew the id already used by the committed `ReferralDispatched`,
 and the append failed with IdempotencyError; the case was stuck one version behind
-its log. Fixed by appending through a regular activity (workflows/case.py,
+its log. Fixed by appending through a regular activity (workflows/case/commit.py,
 PATCH_APPEND_ACTIVITY): nothing is written before the decision is in history.
 """
 

@@ -1,6 +1,6 @@
 """A worker lost after appending a command's whole batch, before its workflow task completes.
 
-Since PATCH_ONE_APPEND (workflows/case.py) a command's events and the reactions they set
+Since PATCH_ONE_APPEND (workflows/case/) a command's events and the reactions they set
 off (cases/batch.py: here the review a reassessment moves) go to the log in ONE append.
 This test breaks that path at its most delicate point, deterministically:
 

@@ -1,6 +1,6 @@
 """A worker lost between a command's LOCAL append and its workflow task's completion.
 
-Since PATCH_LOCAL_APPEND (workflows/case.py) a command's events are appended by a local
+Since PATCH_LOCAL_APPEND (workflows/case/) a command's events are appended by a local
 activity inside the workflow task that decided them: the events are committed in
 PostgreSQL before Temporal records anything of the command. These tests kill the
 worker in exactly that window (tests/faults/pausing_worker.py stalls right after the

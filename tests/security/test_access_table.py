@@ -39,6 +39,7 @@ from cases.access import (
 )
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.evolve import evolve, open_state
+from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.policy import DEFAULT_POLICY
 from cases.scoring import score
 from cases.state import CaseState
@@ -431,6 +432,15 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
             referred,
             lambda st, a: rules.decide_provider_report(
                 st, c.ProviderReport(actor=a, referral_id="referral-1", report="first visit")
+            ),
+        ),
+    ),
+    "withdraw referral": (
+        Action.WORK,
+        on(
+            referred,
+            lambda st, a: decide_withdraw_referral(
+                st, WithdrawReferral(actor=a, referral_id="referral-1", reason="moved away")
             ),
         ),
     ),

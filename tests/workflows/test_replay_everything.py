@@ -10,7 +10,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
-import workflows.case
+import workflows.case.workflow
 from events.store import EventStore
 from tests.replay_everything import Replayed, ReplayFailed, replay_case_histories
 from tests.workflows.conftest import case_harness
@@ -29,7 +29,8 @@ async def test_a_history_todays_code_does_not_reproduce_fails(
     assert await replay_case_histories(time_skipping_env.client, mine, only=f"case-{case_id}") == 1
     assert any(workflow_id == f"case-{case_id}" for workflow_id, _ in mine.lengths)
 
-    monkeypatch.setattr(workflows.case, "PATCH_DECIDED_AT_START", "a-patch-never-recorded")
+    # Where `CaseWorkflow.__init__` reads it (the unsandboxed runner runs this module).
+    monkeypatch.setattr(workflows.case.workflow, "PATCH_DECIDED_AT_START", "a-patch-never-recorded")
     with pytest.raises(ReplayFailed) as failed:
         await replay_case_histories(
             time_skipping_env.client,
