@@ -54,6 +54,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/console.py --quick --json
 	$(BIN)/python bench/notary.py --quick --json
 	$(BIN)/python bench/backup.py --quick --json
+	$(BIN)/python bench/cli.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -37,7 +37,6 @@ from casework.cli import (
 )
 from casework.cli.output import environment_failure
 from devtools import commands as development_commands
-from infrastructure.database import database_url, unanswered_database
 from infrastructure.environment import EnvironmentProblem, environment_problem_in
 from infrastructure.logs import configure_logging
 from infrastructure.settings import get_settings
@@ -159,6 +158,8 @@ def _leave(code: object) -> None:
 
 def _unanswered_database(exc: BaseException) -> EnvironmentProblem | None:
     """A connection refused that no code named: the database's (see `unanswered_database`)."""
+    from infrastructure.database import database_url, unanswered_database
+
     try:
         dsn = database_url(get_settings())
     except ValidationError:

@@ -22,409 +22,52 @@ compared with the log through what it handles: the last event of the case that i
 handles and that its projection has passed (its checkpoint) is the version it must
 claim. Events it handles beyond the checkpoint are the projection's lag, not a
 finding (unless the projection stopped on an error); events it ignores never count.
+
+The workflow's side is read in application/inspect_workflow.py, the read models' in
+application/inspect_read_models.py; their public names are re-exported here.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.enums.v1 import (
-    EventType,
-    PendingActivityState,
-    PendingWorkflowTaskState,
-    TimeoutType,
-    WorkflowTaskFailedCause,
-)
-from temporalio.api.failure.v1 import Failure
-from temporalio.api.workflowservice.v1 import DescribeWorkflowExecutionRequest
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowQueryFailedError
-from temporalio.exceptions import ApplicationError, FailureError
+from temporalio.client import Client
 from temporalio.service import RPCError
 
 from application.access_log import View
 from application.bootstrap import Casework
 from application.case_client import CaseNotFound
 from application.case_reads import authorise
+from application.inspect_read_models import (
+    CASE_VERSION_CLAIMS,
+    CaseVersionClaim,
+    ReadModelView,
+    read_model_views,
+)
+from application.inspect_workflow import (
+    QUERY_TIMEOUT,
+    Inspection,
+    describe_workflow,
+    failure_message,
+    query_state,
+    scan_history,
+    task_failing,
+)
 from cases.access import QUERIES, Query
 from cases.actors import Actor, Role
 from cases.state import CaseState, workflow_id_for
 from events.store import EventStore
-from infrastructure.codec import CodecError
 from projections import case_summary as case_summary_model
-from projections import timeline
-from projections.base import Projection
 from projections.case_summary import CaseSummary, case_summary
-from projections.status import ProjectionStatus, projection_status
-from workflows.case import CaseWorkflow
-
-
-@dataclass
-class Inspection:
-    case_id: str
-    workflow_status: str | None = None
-    run_id: str | None = None
-    history_length: int | None = None
-    timers: list[dict[str, Any]] = field(default_factory=list)
-    activities: list[dict[str, Any]] = field(default_factory=list)
-    updates: list[dict[str, Any]] = field(default_factory=list)
-    search_attributes: dict[str, Any] = field(default_factory=dict)
-    task_queue: str | None = None
-    workflow_task: dict[str, Any] | None = None
-    """The workflow task scheduled or running now (state, attempt, since when), if any: an
-    attempt above 1 is a task failing over and over (Temporal records only the first)."""
-    workflow_task_failure: dict[str, Any] | None = None
-    """The last workflow task that failed or timed out (cause, message, when), and whether
-    one has completed since (`resolved`)."""
-    next_wakeup: str | None = None
-    """The earliest pending timer or activity retry: when the workflow next wakes up
-    by itself."""
-    workflow_version: int | None = None
-    log_version: int = 0
-    last_events: list[dict[str, Any]] = field(default_factory=list)
-    read_model: dict[str, Any] | None = None
-    projection_lag_events: int | None = None
-    """Events after case_summary's checkpoint, in the whole log."""
-    read_models: list[dict[str, Any]] = field(default_factory=list)
-    """Where each per-case read model stands for this case (`ReadModelView.as_dict`)."""
-    findings: list[str] = field(default_factory=list)
-    case_data: bool = True
-    """False: the reader sees no case data (an operator): the workflow's operational state
-    only, without `last_events`, the read-model row (its status and version only) or
-    the types of events."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
 
 def sees_case_data(actor: Actor) -> bool:
     """Whether the actor's role reads any case's details and history (the operator, who
     sees only what a workflow waits on, does not)."""
     return all(actor.role in QUERIES[query] for query in (Query.CASE_DETAILS, Query.CASE_HISTORY))
-
-
-QUERY_TIMEOUT = timedelta(seconds=20)
-"""How long inspect waits for the workflow to answer the query of its state: a stuck
-workflow (no worker, or a task failing) must not hang the inspection. A worker rebuilding
-a long run from its history on a loaded machine took 8-15 s (docs/architecture.md)."""
-
-
-@dataclass(frozen=True)
-class CaseVersionClaim:
-    """A read model that records, per case, the stream version of the last case event
-    it applied: `sql` reads that claim ($1 the case id; NULL when it holds nothing)."""
-
-    projection: Projection
-    sql: str
-
-
-CASE_VERSION_CLAIMS: tuple[CaseVersionClaim, ...] = (
-    CaseVersionClaim(
-        case_summary_model.PROJECTION,
-        "SELECT stream_version FROM case_summary WHERE case_id = $1",
-    ),
-    CaseVersionClaim(
-        timeline.PROJECTION,
-        "SELECT max(stream_version) FROM case_timeline WHERE case_id = $1",
-    ),
-)
-"""The read models that say which version of a case they have seen."""
-
-
-@dataclass(frozen=True)
-class ReadModelView:
-    """One read model against the log, for one case."""
-
-    name: str
-    claimed_version: int | None
-    """The version the read model says it applied last (None: nothing for the case)."""
-    expected_version: int
-    """The last event of the case that the read model handles and its projection has
-    passed (0: none): what it must claim."""
-    expected_type: str | None
-    pending_events: int
-    """Events of the case it handles beyond its projection's checkpoint: its lag."""
-    projection_error: str | None
-
-    @property
-    def findings(self) -> list[str]:
-        found: list[str] = []
-        what = f"v{self.expected_version}" + (
-            f" ({self.expected_type})" if self.expected_type else ""
-        )
-        if self.claimed_version is None and self.expected_version:
-            found.append(
-                f"read model {self.name} holds nothing for this case, but its projection has "
-                f"passed {what}, an event it handles"
-            )
-        elif self.claimed_version is not None and self.claimed_version < self.expected_version:
-            found.append(
-                f"read model {self.name} is at v{self.claimed_version}, but its projection has "
-                f"passed {what}, an event it handles"
-            )
-        elif self.claimed_version is not None and self.claimed_version > self.expected_version:
-            found.append(
-                f"read model {self.name} claims v{self.claimed_version}, beyond the last event "
-                f"it handles that its projection has passed (v{self.expected_version})"
-            )
-        if self.pending_events and self.projection_error:
-            found.append(
-                f"read model {self.name} is {self.pending_events} event(s) behind: its "
-                f"projection stopped ({self.projection_error})"
-            )
-        return found
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "claimed_version": self.claimed_version,
-            "expected_version": self.expected_version,
-            "expected_type": self.expected_type,
-            "pending_events": self.pending_events,
-            "projection_error": self.projection_error,
-        }
-
-
-async def read_model_views(
-    pool: asyncpg.Pool, case_id: str
-) -> tuple[list[ReadModelView], dict[str, ProjectionStatus]]:
-    """Each read model of `CASE_VERSION_CLAIMS` against the log, for one case.
-
-    One read-only REPEATABLE READ transaction: a projector commits a batch and its
-    checkpoint together, so the checkpoint, the read model and the log are read at one
-    moment and agree whenever nothing is broken."""
-    views: list[ReadModelView] = []
-    statuses: dict[str, ProjectionStatus] = {}
-    async with (
-        pool.acquire() as conn,
-        conn.transaction(isolation="repeatable_read", readonly=True),
-    ):
-        for claim in CASE_VERSION_CLAIMS:
-            projection = claim.projection
-            [status] = await projection_status(conn, [projection])
-            statuses[projection.name] = status
-            row = await conn.fetchrow(
-                """SELECT
-                     (array_agg(stream_version ORDER BY stream_version DESC)
-                        FILTER (WHERE passed))[1] AS version,
-                     (array_agg(event_type ORDER BY stream_version DESC)
-                        FILTER (WHERE passed))[1] AS event_type,
-                     count(*) FILTER (WHERE NOT passed) AS pending
-                   FROM (SELECT stream_version, event_type,
-                                (transaction_id, global_position)
-                                  <= ($3::text::xid8, $4::bigint) AS passed
-                           FROM events
-                          WHERE stream_id = $1 AND event_type = ANY($2::text[])) e""",
-                f"case-{case_id}",
-                sorted(projection.handled),
-                str(status.transaction_id),
-                status.global_position,
-            )
-            assert row is not None
-            claimed = await conn.fetchval(claim.sql, case_id)
-            views.append(
-                ReadModelView(
-                    name=projection.name,
-                    claimed_version=claimed,
-                    expected_version=row["version"] or 0,
-                    expected_type=row["event_type"],
-                    pending_events=row["pending"],
-                    projection_error=status.last_error,
-                )
-            )
-    return views, statuses
-
-
-async def failure_message(client: Client, failure: Failure) -> str | None:
-    """A Temporal failure's real message: the data converter's failure converter moves
-    messages into encrypted attributes (the stored message reads "Encoded failure"), so
-    decode it with the client's codec; the exception type leads, when there is one."""
-    if not failure.message and not failure.HasField("encoded_attributes"):
-        return None
-    copy = Failure()
-    copy.CopyFrom(failure)
-    try:
-        error = await client.data_converter.decode_failure(copy)
-    except CodecError as exc:
-        return f"{failure.message} (not decoded: {exc})"
-    message = error.message if isinstance(error, FailureError) else str(error)
-    kind = error.type if isinstance(error, ApplicationError) else None
-    return f"{kind}: {message}" if kind else message
-
-
-def _ts(value: Any) -> datetime | None:
-    return value.ToDatetime().replace(tzinfo=None) if value and value.seconds else None
-
-
-def _utc(when: datetime) -> str:
-    return f"{when:%Y-%m-%d %H:%M:%S} UTC"
-
-
-def _enum_name(enum: Any, value: int, prefix: str) -> str:
-    """A Temporal enum value's name without its prefix (`PENDING_ACTIVITY_STATE_STARTED`
-    → `STARTED`), or the number for a value this SDK does not know."""
-    try:
-        name: str = enum.Name(value)
-    except ValueError:
-        return str(value)
-    return name.removeprefix(prefix)
-
-
-def _wakes_up(result: Inspection, when: datetime | None) -> None:
-    """Keep the earliest time the workflow wakes up by itself."""
-    if when is None:
-        return
-    current = result.next_wakeup
-    if current is None or _utc(when) < current:
-        result.next_wakeup = _utc(when)
-
-
-async def _describe(client: Client, workflow_id: str, result: Inspection) -> None:
-    raw = await client.workflow_service.describe_workflow_execution(
-        DescribeWorkflowExecutionRequest(
-            namespace=client.namespace, execution=WorkflowExecution(workflow_id=workflow_id)
-        )
-    )
-    info = raw.workflow_execution_info
-    result.workflow_status = WorkflowExecutionStatus(info.status).name
-    result.run_id = info.execution.run_id
-    result.history_length = info.history_length
-    result.task_queue = info.task_queue or None
-    for name, payload in info.search_attributes.indexed_fields.items():
-        result.search_attributes[name] = payload.data.decode(errors="replace").strip('"')
-    for act in raw.pending_activities:
-        last_failure = (
-            await failure_message(client, act.last_failure)
-            if act.HasField("last_failure")
-            else None
-        )
-        next_attempt = _ts(act.next_attempt_schedule_time)
-        _wakes_up(result, next_attempt)
-        result.activities.append(
-            {
-                "activity": act.activity_type.name,
-                "state": _enum_name(PendingActivityState, act.state, "PENDING_ACTIVITY_STATE_"),
-                "attempt": act.attempt,
-                "last_failure": last_failure,
-                "next_attempt": str(next_attempt or ""),
-            }
-        )
-    if raw.HasField("pending_workflow_task"):
-        task = raw.pending_workflow_task
-        since = _ts(task.original_scheduled_time) or _ts(task.scheduled_time)
-        started = _ts(task.started_time)
-        result.workflow_task = {
-            "state": _enum_name(
-                PendingWorkflowTaskState, task.state, "PENDING_WORKFLOW_TASK_STATE_"
-            ),
-            "attempt": task.attempt,
-            "scheduled_at": _utc(since) if since else None,
-            "started_at": _utc(started) if started else None,
-        }
-
-
-_RUN_CLOSED = frozenset(
-    {
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED,
-        EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW,
-    }
-)
-
-
-async def _scan_history(client: Client, workflow_id: str, result: Inspection) -> None:
-    handle = client.get_workflow_handle(workflow_id)
-    timers: dict[str, dict[str, Any]] = {}
-    fire_times: dict[str, datetime] = {}
-    updates: dict[str, dict[str, Any]] = {}
-    task_failure: dict[str, Any] | None = None
-    async for event in handle.fetch_history_events():
-        kind = event.event_type
-        when = event.event_time.ToDatetime()
-        if kind == EventType.EVENT_TYPE_TIMER_STARTED:
-            started = event.timer_started_event_attributes
-            fires = when + started.start_to_fire_timeout.ToTimedelta()
-            fire_times[started.timer_id] = fires
-            timers[started.timer_id] = {"timer_id": started.timer_id, "fires_at": _utc(fires)}
-        elif kind == EventType.EVENT_TYPE_TIMER_FIRED:
-            timers.pop(event.timer_fired_event_attributes.timer_id, None)
-        elif kind == EventType.EVENT_TYPE_TIMER_CANCELED:
-            timers.pop(event.timer_canceled_event_attributes.timer_id, None)
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED:
-            accepted = event.workflow_execution_update_accepted_event_attributes
-            request = accepted.accepted_request
-            updates[request.meta.update_id] = {
-                "update": request.input.name,
-                "id": request.meta.update_id,
-                "accepted_at": _utc(when),
-            }
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_COMPLETED:
-            completed = event.workflow_execution_update_completed_event_attributes
-            updates.pop(completed.meta.update_id, None)
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
-            failed = event.workflow_task_failed_event_attributes
-            task_failure = {
-                "cause": _enum_name(
-                    WorkflowTaskFailedCause, failed.cause, "WORKFLOW_TASK_FAILED_CAUSE_"
-                ),
-                "message": (
-                    await failure_message(client, failed.failure)
-                    if failed.HasField("failure")
-                    else None
-                ),
-                "at": _utc(when),
-                "event_id": event.event_id,
-                "resolved": False,
-            }
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
-            timed_out = event.workflow_task_timed_out_event_attributes
-            timeout = _enum_name(TimeoutType, timed_out.timeout_type, "TIMEOUT_TYPE_")
-            task_failure = {
-                "cause": f"TIMED_OUT ({timeout})",
-                "message": None,
-                "at": _utc(when),
-                "event_id": event.event_id,
-                "resolved": False,
-            }
-        elif kind == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and task_failure is not None:
-            task_failure["resolved"] = True
-        elif kind in _RUN_CLOSED:  # a closed run waits on nothing
-            timers.clear()
-            updates.clear()
-    result.timers = list(timers.values())
-    result.updates = list(updates.values())
-    result.workflow_task_failure = task_failure
-    for timer_id in timers:
-        _wakes_up(result, fire_times[timer_id])
-
-
-def _task_failing(result: Inspection) -> bool:
-    """Whether the running workflow's task fails over and over (no query is answered then)."""
-    failure, task = result.workflow_task_failure, result.workflow_task
-    failing = failure is not None and not failure["resolved"]
-    retried = task is not None and task["attempt"] > 1
-    return result.workflow_status == "RUNNING" and (failing or retried)
-
-
-async def _query_state(client: Client, workflow_id: str, result: Inspection) -> CaseState | None:
-    """The workflow's state as it answers its query (None, with a finding, if it does not:
-    a workflow whose tasks fail, or that no worker polls for, answers nothing)."""
-    try:
-        return await client.get_workflow_handle(workflow_id).query(
-            CaseWorkflow.case, rpc_timeout=QUERY_TIMEOUT
-        )
-    except (RPCError, WorkflowQueryFailedError) as exc:
-        message = exc.message if isinstance(exc, RPCError) else str(exc)
-        result.findings.append(f"the workflow did not answer the query of its state: {message}")
-        return None
 
 
 async def _summary_status(pool: asyncpg.Pool, case_id: str) -> dict[str, Any] | None:
@@ -463,20 +106,20 @@ async def inspect_case(
         result.log_version = await store.stream_version(stream)
     state: CaseState | None = None
     try:
-        await _describe(client, workflow_id, result)
+        await describe_workflow(client, workflow_id, result)
     except RPCError as exc:
         result.findings.append(f"no workflow {workflow_id}: {exc.message}")
     else:
         try:
-            await _scan_history(client, workflow_id, result)
+            await scan_history(client, workflow_id, result)
         except RPCError as exc:
             result.findings.append(f"the workflow's history could not be read: {exc.message}")
-        if _task_failing(result):  # no worker can answer a query: do not wait for one
+        if task_failing(result):  # no worker can answer a query: do not wait for one
             result.findings.append(
                 "the workflow's state was not queried: its workflow task is failing"
             )
         else:
-            state = await _query_state(client, workflow_id, result)
+            state = await query_state(client, workflow_id, result)
     if state is not None:
         result.workflow_version = state.stream_version
     summary_status: str | None = None
@@ -563,3 +206,18 @@ async def inspect_allowed(
     )
     result = await inspect_case(cases.client, app.store, app.store.pool, grant.reader, case_id)
     return result.as_dict()
+
+
+__all__ = [
+    "CASE_VERSION_CLAIMS",
+    "QUERY_TIMEOUT",
+    "CaseVersionClaim",
+    "Inspection",
+    "ReadModelView",
+    "failure_message",
+    "inspect_allowed",
+    "inspect_case",
+    "operator_actor",
+    "read_model_views",
+    "sees_case_data",
+]

@@ -91,6 +91,7 @@ from bench.read_models import review_for
 from cases import commands as c
 from cases.actors import Actor
 from casework.api.service import run_api
+from devtools.simulation import RandomChooser, simulate_case
 from devtools.stack import running_stack
 from directory import add_staff, add_team, bootstrap_admin, resolve_actor
 from events.envelope import NewEvent
@@ -102,7 +103,6 @@ from infrastructure.settings import Settings
 from infrastructure.temporal import keyring
 from projections.catalog import all_projections
 from projections.rebuild import rebuild
-from devtools.simulation import RandomChooser, simulate_case
 
 TARGET_RATIO = 1.15
 """The API may add at most 15% to a command's p50 round trip."""

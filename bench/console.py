@@ -19,7 +19,9 @@ The data is loaded as Casework loads it, never as rows written by hand:
   does). Full size 2,000 open cases, quick 1,000, smoke a couple of dozen;
 * **a long case**: opened through the case workflow and driven by real commands
   (consent, assessment, plan, notes) until its log holds N events (400; 30 at smoke
-  size). Its page reads the workflow's state (a Temporal Query) and the case's events.
+  size). Its page reads the workflow's state (a Temporal Query), the events whose
+  details it lists (the assessment …; not the notes) and the newest page of its
+  timeline from the timeline read model (application/case_view.py, issue 29).
 
 Then the console (`create_api`, as `casework serve` serves it) renders, in this process
 through ASGI (no network, no browser: the server's own time to answer), with real
@@ -27,8 +29,10 @@ sessions (each viewer signed in with a password through application/identity):
 
 * `GET /console/caseload` as a manager (every open case: the biggest caseload);
 * `GET /console/cases/{id}` of the long case, as its caseworker (the access check, the
-  access-log entry, the workflow Query, the events folded, every form);
-* `GET /console/board` as a manager (every team's overdue reviews and escalations).
+  access-log entry, the workflow Query, the listed events read and opened, the newest
+  100 lines of the timeline, every form);
+* `GET /console/board` as a manager (each team's 50 most overdue reviews and highest
+  escalations, ranked and counted in SQL: projections/board.py).
 
 p50/p99 of each (target: p99 at most 100 ms each at 2,000 open cases and 400 events).
 """

@@ -58,6 +58,7 @@ from bench.common import (
     until_signalled,
 )
 from cases.actors import Actor, Role
+from devtools.simulation import RandomChooser, simulate_case
 from events.case_file import load_public_keys, verify_case_file
 from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent
@@ -74,7 +75,6 @@ from events.store import EventStore
 from events.vocabulary import ContactKind, ContactLogged
 from infrastructure.logs import configure_logging
 from infrastructure.settings import Settings
-from devtools.simulation import RandomChooser, simulate_case
 
 SIZES: dict[str, dict[str, int]] = {
     "smoke": {

@@ -47,6 +47,7 @@ import asyncpg
 
 from bench.common import ROOT, add_size_arguments, print_json, scratch_database, server_dsn, size_of
 from cases.actors import Actor, Role
+from devtools.simulation import RandomChooser, simulate_case
 from events.envelope import EventMetadata, NewEvent
 from events.store import START, EventStore, GlobalCursor
 from events.vocabulary import ContactKind, ContactLogged, ReviewReason, ReviewScheduled, RiskLevel
@@ -57,7 +58,6 @@ from projections import queries
 from projections.base import Projection
 from projections.catalog import all_projections
 from projections.rebuild import rebuild
-from devtools.simulation import RandomChooser, simulate_case
 
 
 @dataclass(frozen=True)

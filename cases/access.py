@@ -43,7 +43,7 @@ from enum import StrEnum
 from typing import Literal
 
 from cases.actors import Actor, Role
-from cases.state import CaseState
+from cases.state import CaseState, PendingApproval
 
 Relation = Literal["assigned", "team", "any"]
 
@@ -206,11 +206,62 @@ def may(actor: Actor, action: Action, *, team: str, assigned_worker: str | None)
     return True
 
 
-def may_decide_approval(actor: Actor, team: str, requested_by: str) -> bool:
-    """APPROVE on a case of `team`, and not an approval the actor requested."""
-    return actor.staff_id != requested_by and may(
-        actor, Action.APPROVE, team=team, assigned_worker=None
+def approval_refusal(
+    actor: Actor,
+    *,
+    kind: str,
+    requested_by: str,
+    drafted_by: str | None = None,
+    plan_version: int | None = None,
+) -> str | None:
+    """Separation of duties, the one copy of the rule: nobody decides an approval they
+    requested, nor approves or returns a plan they wrote (`drafted_by`, for a plan's
+    approval). The reason the actor may not decide it, or None.
+
+    The case's rule (cases/decide.py `decide_approval`, run by the workflow's validator
+    and handler), the case page's forms and the approvals inbox all ask this function."""
+    if actor.staff_id == requested_by:
+        return f"{actor.staff_id} requested this {kind} approval and may not decide it"
+    if drafted_by is not None and actor.staff_id == drafted_by:
+        return f"{actor.staff_id} wrote plan v{plan_version} and may not approve it"
+    return None
+
+
+def approval_refusal_on(actor: Actor, state: CaseState, pending: PendingApproval) -> str | None:
+    """`approval_refusal` for `pending`, an approval waiting on the case `state`: a plan's
+    author is the author of the case's draft plan (the plan submitted)."""
+    draft = state.draft_plan if pending.kind == "plan" else None
+    return approval_refusal(
+        actor,
+        kind=pending.kind,
+        requested_by=pending.requested_by,
+        drafted_by=draft.drafted_by if draft is not None else None,
+        plan_version=draft.plan_version if draft is not None else None,
     )
+
+
+def may_decide_approval(
+    actor: Actor, team: str, requested_by: str, *, drafted_by: str | None = None
+) -> bool:
+    """APPROVE on a case of `team`, and not an approval the actor requested nor a plan
+    they wrote (`approval_refusal`)."""
+    refusal = approval_refusal(
+        actor, kind="approval", requested_by=requested_by, drafted_by=drafted_by
+    )
+    return refusal is None and may(actor, Action.APPROVE, team=team, assigned_worker=None)
+
+
+def judged_location(actor: Actor, action: Action, state: CaseState) -> tuple[str, str | None]:
+    """The team and worker the table judges `action` on this case against: the case's
+    own, or for a transfer reply the receiving side's (the actor, when a caseworker, for
+    a transfer to a team that names no worker: any caseworker of that team may take it)."""
+    pending = state.pending_transfer
+    if action is Action.TRANSFER_REPLY and pending is not None:
+        worker = pending.to_worker
+        if worker is None and actor.role is Role.CASEWORKER:
+            worker = actor.staff_id
+        return pending.to_team, worker
+    return state.team, state.assigned_worker
 
 
 # --- the read side -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ the actions agreed, which become actions of the case (cases/actions.py).
 Every function is pure, like cases/decide.py: the events, or `CommandRejected` with a
 reason naming the field. Permission is checked before the state (a refusal for who the
 actor is reads the same whatever the case's state). Members' details are personal data
-(events/vocabulary.py `CircleMemberDetails`): no reason here quotes them.
+(events/vocabulary/ `CircleMemberDetails`): no reason here quotes them.
 """
 
 from __future__ import annotations

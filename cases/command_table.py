@@ -6,10 +6,10 @@ Every command sent to an open case (cases/commands.py) has exactly one entry her
 * `update` — the name of the case workflow's Update that carries it. Names are kept
   for good: running cases' histories and every client refer to them;
 * `action` — the command's row of the access table (cases/access.py);
-* `decide(state, cmd, now)` — the pure rule (cases/decide.py): the events the
-  command yields on this state, or `CommandRejected` with a reason a person can act
-  on. The workflow's one validator runs it before an Update is accepted, and its
-  one handler runs it again under the case lock;
+* `decide(state, cmd, now)` — the pure rule (cases/decide.py, or a feature's module in
+  cases/features/): the events the command yields on this state, or `CommandRejected`
+  with a reason a person can act on. The workflow's one validator runs it before an
+  Update is accepted, and its one handler runs it again under the case lock;
 * what else the workflow has to do around the rule: score an assessment first
   (`scoring`), dispatch the referral a command makes (`dispatch_to`), adopt a new
   policy before reacting (`adopts_policy`).
@@ -34,7 +34,7 @@ from cases import commands as c
 from cases import decide as rules
 from cases.access import Action
 from cases.feature import C, CaseCommand, Decide, Scoring, stateful
-from cases.features import FEATURES
+from cases.features import FEATURES, advocacy, feedback
 from cases.policy import Policy
 from cases.state import CaseState
 from events.registry import DomainEvent
@@ -65,7 +65,7 @@ def _policy(cmd: c.ApplyPolicy) -> Policy:
     return cmd.policy
 
 
-TABLE: tuple[CaseCommand[Any], ...] = (
+_PLACED: tuple[CaseCommand[Any], ...] = (
     CaseCommand(
         command=c.RecordConsent,
         update="record_consent",
@@ -195,30 +195,8 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         action=Action.PLAN_ACTIONS,
         decide=actions.decide_reassign_action,
     ),
-    CaseCommand(
-        command=c.OpenAdvocacy,
-        update="open_advocacy",
-        action=Action.ADVOCACY,
-        decide=rules.decide_open_advocacy,
-    ),
-    CaseCommand(
-        command=c.RecordAdvocacyStep,
-        update="advocacy_step",
-        action=Action.ADVOCACY,
-        decide=rules.decide_advocacy_step,
-    ),
-    CaseCommand(
-        command=c.ConcludeAdvocacy,
-        update="conclude_advocacy",
-        action=Action.ADVOCACY,
-        decide=stateful(rules.decide_conclude_advocacy),
-    ),
-    CaseCommand(
-        command=c.RecordFeedback,
-        update="record_feedback",
-        action=Action.FEEDBACK,
-        decide=stateful(rules.decide_feedback),
-    ),
+    *advocacy.FEATURE.commands,  # slices placed where their commands were (the Updates' order)
+    *feedback.FEATURE.commands,
     CaseCommand(
         command=c.AddCircleMember,
         update="add_circle_member",
@@ -274,10 +252,15 @@ TABLE: tuple[CaseCommand[Any], ...] = (
         action=Action.REOPEN,
         decide=stateful(rules.decide_reopen),
     ),
-    *(entry for feature in FEATURES for entry in feature.commands),
+)
+
+TABLE: tuple[CaseCommand[Any], ...] = _PLACED + tuple(
+    entry for feature in FEATURES for entry in feature.commands if entry not in _PLACED
 )
 """Every command sent to an open (or reopening) case, in the order of the case lifecycle,
-then those of the features (cases/features/)."""
+then those of the features (cases/features/) not placed in it. The order is the order of
+the OpenAPI document's routes and of the lists of commands (CLI, docs): a feature made a
+slice later keeps its place."""
 
 __all__ = ["BY_COMMAND", "BY_UPDATE", "TABLE", "CaseCommand", "Decide", "Scoring", "entry_for"]
 

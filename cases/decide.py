@@ -9,15 +9,15 @@ events.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 from cases import commands as c
+from cases.access import approval_refusal_on
 from cases.actors import Actor, Role
 from cases.permissions import Action, NotPermitted, check, check_case
 from cases.scoring import Score
 from cases.state import (
     OPEN_REFERRAL_STATUSES,
-    Advocacy,
     CaseState,
     PlanStatus,
     ReferralStatus,
@@ -25,9 +25,6 @@ from cases.state import (
 from events.personal import recorded_personal_fields
 from events.registry import DomainEvent
 from events.vocabulary import (
-    AdvocacyConcluded,
-    AdvocacyOpened,
-    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -40,12 +37,9 @@ from events.vocabulary import (
     CaseOpened,
     CaseReopened,
     CaseResumed,
-    ClientFeedbackRecorded,
     ClientForgotten,
-    ConsentGiver,
     ConsentRecorded,
     ContactLogged,
-    FeedbackSubject,
     GoalProgressRecorded,
     GoalsEvaluated,
     Participants,
@@ -242,19 +236,9 @@ def decide_approval(state: CaseState, cmd: c.DecideApproval) -> list[DomainEvent
     if pending is None:
         raise CommandRejected(f"there is no {cmd.kind} waiting for approval")
     _permit(state, cmd.actor, Action.APPROVE)
-    if cmd.actor.staff_id == pending.requested_by:
-        raise CommandRejected(
-            f"{cmd.actor.staff_id} requested this {cmd.kind} approval and may not decide it"
-        )
-    if (
-        cmd.kind is ApprovalKind.PLAN
-        and state.draft_plan is not None
-        and cmd.actor.staff_id == state.draft_plan.drafted_by
-    ):
-        raise CommandRejected(
-            f"{cmd.actor.staff_id} wrote plan v{state.draft_plan.plan_version} "
-            "and may not approve it"
-        )
+    refusal = approval_refusal_on(cmd.actor, state, pending)  # the one copy of the rule
+    if refusal is not None:
+        raise CommandRejected(refusal)
     if not cmd.approve:
         if not cmd.reasons:
             raise CommandRejected("reasons: returning needs at least one reason")
@@ -563,123 +547,3 @@ def decide_reopen(state: CaseState, cmd: c.Reopen) -> list[DomainEvent]:
         raise CommandRejected("the case is open: only a closed case can be reopened")
     _permit(state, cmd.actor, Action.REOPEN)
     return [CaseReopened(reason=cmd.reason)]
-
-
-# --- advocacy and the client's feedback (issue 16) ------------------------------------------
-
-
-def _advocate(state: CaseState, cmd: c.Command, what: str) -> None:
-    permit_open(state, cmd, Action.ADVOCACY, what)
-
-
-def _not_past(day: date, now: datetime, field: str) -> None:
-    if day < now.date():
-        raise CommandRejected(f"{field}: {day} is in the past (today is {now.date()})")
-
-
-def _open_advocacy(state: CaseState, advocacy_id: str) -> Advocacy:
-    advocacy = state.advocacy.get(advocacy_id)
-    if advocacy is None:
-        raise CommandRejected(f"advocacy_id: the case has no advocacy {advocacy_id}")
-    if not advocacy.is_open:
-        raise CommandRejected(f"{advocacy_id} was concluded ({advocacy.outcome})")
-    return advocacy
-
-
-def decide_open_advocacy(state: CaseState, cmd: c.OpenAdvocacy, now: datetime) -> list[DomainEvent]:
-    """Take up a barrier on the client's behalf: with consent, and a dated next step."""
-    _advocate(state, cmd, "advocacy")
-    if cmd.consent_by is not ConsentGiver.CLIENT and not cmd.consent_name:
-        raise CommandRejected(
-            f"consent_name: name the {cmd.consent_by} who consented to this advocacy"
-        )
-    _not_past(cmd.next_step_date, now, "next_step_date")
-    return [
-        AdvocacyOpened(
-            advocacy_id=f"advocacy-{len(state.advocacy) + 1}",
-            barrier=cmd.barrier,
-            organisation=cmd.organisation,
-            action=cmd.action,
-            consent_by=cmd.consent_by,
-            consent_name=cmd.consent_name if cmd.consent_by is not ConsentGiver.CLIENT else None,
-            details=cmd.details,
-            next_step=cmd.next_step,
-            next_step_date=cmd.next_step_date,
-        )
-    ]
-
-
-def decide_advocacy_step(
-    state: CaseState, cmd: c.RecordAdvocacyStep, now: datetime
-) -> list[DomainEvent]:
-    _advocate(state, cmd, "an advocacy step")
-    advocacy = _open_advocacy(state, cmd.advocacy_id)
-    _not_past(cmd.next_step_date, now, "next_step_date")
-    return [
-        AdvocacyStepRecorded(
-            advocacy_id=advocacy.advocacy_id,
-            step=advocacy.step + 1,
-            action=cmd.action,
-            note=cmd.note,
-            next_step=cmd.next_step,
-            next_step_date=cmd.next_step_date,
-        )
-    ]
-
-
-def decide_conclude_advocacy(state: CaseState, cmd: c.ConcludeAdvocacy) -> list[DomainEvent]:
-    _advocate(state, cmd, "an advocacy outcome")
-    advocacy = _open_advocacy(state, cmd.advocacy_id)
-    return [AdvocacyConcluded(advocacy_id=advocacy.advocacy_id, outcome=cmd.outcome, note=cmd.note)]
-
-
-def decide_feedback(state: CaseState, cmd: c.RecordFeedback) -> list[DomainEvent]:
-    """The client's feedback on a service, a referral or the plan they were asked about."""
-    _require_open(state, "the client's feedback")
-    _permit(state, cmd.actor, Action.FEEDBACK)
-    feedback_id = f"feedback-{state.feedback + 1}"
-    common = {"feedback_id": feedback_id, "rating": cmd.rating, "words": cmd.words}
-    if cmd.subject is FeedbackSubject.PLAN:
-        if cmd.agrees_with_plan is None:
-            raise CommandRejected("agrees_with_plan: say whether the client agrees with the plan")
-        plan = state.draft_plan or state.active_plan
-        if plan is None:
-            raise CommandRejected("the case has no plan yet: draft one first")
-        return [
-            ClientFeedbackRecorded(
-                subject=cmd.subject,
-                plan_id=plan.plan_id,
-                plan_version=plan.plan_version,
-                agrees_with_plan=cmd.agrees_with_plan,
-                **common,
-            )
-        ]
-    if cmd.agrees_with_plan is not None:
-        raise CommandRejected("agrees_with_plan: only feedback on the plan says it")
-    if cmd.subject is FeedbackSubject.REFERRAL:
-        if not cmd.referral_id:
-            raise CommandRejected("referral_id: feedback on a referral names it")
-        referral = state.referrals.get(cmd.referral_id)
-        if referral is None:
-            raise CommandRejected(f"referral_id: the case has no referral {cmd.referral_id}")
-        return [
-            ClientFeedbackRecorded(
-                subject=cmd.subject,
-                referral_id=referral.referral_id,
-                provider_id=referral.provider_id,
-                service_id=referral.service_id,
-                **common,
-            )
-        ]
-    if not cmd.provider_id or not cmd.service_id:
-        raise CommandRejected(
-            "provider_id, service_id: feedback on a service names the provider and the service"
-        )
-    return [
-        ClientFeedbackRecorded(
-            subject=cmd.subject,
-            provider_id=cmd.provider_id,
-            service_id=cmd.service_id,
-            **common,
-        )
-    ]

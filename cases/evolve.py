@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 
 from cases.features import FOLDS
 from cases.state import (
     ActionStatus,
-    Advocacy,
     AssessmentSummary,
     CaseState,
     CaseStatus,
@@ -37,10 +36,6 @@ from events.vocabulary import (
     ActionOverdue,
     ActionReassigned,
     ActionReminderDue,
-    AdvocacyConcluded,
-    AdvocacyFollowUpDue,
-    AdvocacyOpened,
-    AdvocacyStepRecorded,
     ApprovalGranted,
     ApprovalKind,
     ApprovalRequested,
@@ -58,7 +53,6 @@ from events.vocabulary import (
     CircleMemberAdded,
     CircleMemberRemoved,
     CircleMemberUpdated,
-    ClientFeedbackRecorded,
     ClientForgotten,
     ConsentRecorded,
     ContactLogged,
@@ -303,35 +297,6 @@ def evolve(state: CaseState, event: DomainEvent, actor_id: str, at: datetime) ->
             | CaseConferenceRecorded()
         ):
             _evolve_circle(state, event, actor_id, at)
-        case AdvocacyOpened():
-            state.advocacy[event.advocacy_id] = Advocacy(
-                advocacy_id=event.advocacy_id,
-                barrier=event.barrier,
-                organisation=event.organisation,
-                actions=[event.action],
-                consent_by=event.consent_by,
-                next_step=event.next_step,
-                next_step_date=event.next_step_date,
-                follow_up_at=follow_up_at(event.next_step_date),
-                opened_at=at,
-                opened_by=actor_id,
-            )
-        case AdvocacyStepRecorded():
-            advocacy = _advocacy(state, event.advocacy_id)
-            advocacy.actions.append(event.action)
-            advocacy.step = event.step
-            advocacy.next_step = event.next_step
-            advocacy.next_step_date = event.next_step_date
-            advocacy.follow_up_at = follow_up_at(event.next_step_date)
-            advocacy.followed_up = False
-        case AdvocacyConcluded():
-            advocacy = _advocacy(state, event.advocacy_id)
-            advocacy.outcome = event.outcome
-            advocacy.concluded_at = at
-        case AdvocacyFollowUpDue():
-            _advocacy(state, event.advocacy_id).followed_up = True
-        case ClientFeedbackRecorded():
-            state.feedback += 1
         case ActionAdded():
             state.actions_added += 1
             state.actions[event.action_id] = PlanAction(
@@ -444,18 +409,6 @@ def _take_approval(state: CaseState, approval_id: str) -> PendingApproval:
         return state.approvals.pop(approval_id)
     except KeyError:
         raise FoldError(f"no pending approval {approval_id}") from None
-
-
-def follow_up_at(next_step_date: date) -> datetime:
-    """When an advocacy's next step is overdue: the start (UTC) of the day after its date."""
-    return datetime.combine(next_step_date + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-def _advocacy(state: CaseState, advocacy_id: str) -> Advocacy:
-    try:
-        return state.advocacy[advocacy_id]
-    except KeyError:
-        raise FoldError(f"no advocacy {advocacy_id}") from None
 
 
 def _pause_advocacy(state: CaseState, since: datetime, until: datetime) -> None:

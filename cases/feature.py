@@ -7,7 +7,7 @@ change the case's state (`folds`, applied by cases/evolve.py), the line each of 
 events gets in the audit trail (`timeline`, read by projections/timeline.py), and which
 of its events a referral's provider is told of (`provider_notices`, sent by the
 workflow's side effects, workflows/case/effects.py). Its event
-models live in the log's vocabulary (events/vocabulary.py), since the log imports
+models live in the log's vocabulary (events/vocabulary/), since the log imports
 nothing of ours. docs/architecture.md's checklist "Adding a feature" lists the rest.
 
 Pure: no Temporal, no I/O.

@@ -5,24 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.panel import Panel
 from rich.table import Table
 
-from casework.api.service import run_api
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, err_console, fail, run
 from casework.cli.service_commands import api_port_free, signal_stop
-from devtools.demo.advocacy import advocacy_line, feedback_line
-from devtools.demo.notarised import checkpoint_lines
-from devtools.demo.run import DemoReport, actions_line, reviews_line, run_demo
-from devtools.stack import SERVICES, DataDirLock, Service, StackError, running_stack
 from infrastructure.environment import environment_problem_in
-from infrastructure.keys import allow_development_keys
-from infrastructure.logs import configure_logging, get_logger, log_file_for
 from infrastructure.settings import LogFormat, Settings
+
+if TYPE_CHECKING:
+    from devtools.demo.run import DemoReport
+
+# The stack, the demo and the API are imported by `up` and `demo` when they run: every
+# other command of `casework` is built without them.
 
 app = typer.Typer()
 
@@ -51,6 +50,10 @@ def _render_ready(info: dict[str, Any]) -> None:
 
 
 async def _up(settings: Settings, as_json: bool) -> None:
+    from casework.api.service import run_api
+    from devtools.stack import SERVICES, DataDirLock, Service, running_stack
+    from infrastructure.logs import get_logger
+
     # A stack already on the data directory holds the API port too: say which first.
     DataDirLock(settings.data_dir.expanduser().resolve()).refuse_if_held()
     api_port_free(settings)
@@ -79,6 +82,8 @@ LogsOption = typer.Option(
 def _logs_to_file(settings: Settings, to_terminal: bool) -> None:
     """Development logs go to a file under the data directory, so that the terminal shows
     the progress and the summary; JSON logs (production) stay on standard error."""
+    from infrastructure.logs import configure_logging, log_file_for
+
     if to_terminal or settings.log_format is LogFormat.JSON:
         return
     path = log_file_for(settings)
@@ -89,6 +94,9 @@ def _logs_to_file(settings: Settings, to_terminal: bool) -> None:
 @app.command("up")
 def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) -> None:
     """Run the embedded stack in the foreground: PostgreSQL, Temporal, worker (Ctrl-C stops)."""
+    from devtools.stack import StackError
+    from infrastructure.keys import allow_development_keys
+
     settings = settings_from_context()
     allow_development_keys()  # the embedded stack: unset keys are made in the data directory
     _logs_to_file(settings, logs_to_terminal)
@@ -104,6 +112,10 @@ def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) 
 
 
 def _render_demo(data: dict[str, Any]) -> None:
+    from devtools.demo.advocacy import advocacy_line, feedback_line
+    from devtools.demo.notarised import checkpoint_lines
+    from devtools.demo.run import actions_line, reviews_line
+
     console.rule("[bold]Casework demo: summary")
     console.print(
         f"{data['cases']} cases (seed {data['seed']}) in {data['elapsed_seconds']} s; paths: "
@@ -179,6 +191,8 @@ def _render_demo(data: dict[str, Any]) -> None:
 
 
 async def _demo(settings: Settings, **options: Any) -> DemoReport | None:
+    from devtools.demo.run import run_demo
+
     with signal_stop() as stopper:
         try:
             return await run_demo(settings, console, **options)
@@ -203,6 +217,9 @@ def demo_command(
     opens the caseload, walks every case through its lifecycle concurrently, lets the
     neglected cases' reviews lapse and escalate, prints a summary and exits.
     """
+    from devtools.stack import StackError
+    from infrastructure.keys import allow_development_keys
+
     settings = settings_from_context()
     allow_development_keys()  # the embedded stack: unset keys are made in the data directory
     _logs_to_file(settings, logs_to_terminal)

@@ -45,6 +45,9 @@ for example with `deliver_planned_replies`. This module imports nothing from
 Temporal.
 
 Nothing here logs a request body: only provider or recipient, key, fault and status.
+
+Faults and reply policies are in devtools/provider_behaviour.py, the records of what
+was received in devtools/provider_records.py; their names are re-exported here.
 """
 
 from __future__ import annotations
@@ -54,11 +57,9 @@ import asyncio
 import contextlib
 import itertools
 import json
-import random
 import socket
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from enum import StrEnum
 from types import TracebackType
 from typing import Any, Self
 
@@ -66,205 +67,26 @@ import structlog
 from aiohttp import web
 from yarl import URL
 
+from devtools.provider_behaviour import (
+    NORMAL,
+    Behaviour,
+    Fault,
+    PlannedReply,
+    ReplyOutcome,
+    ReplyPolicy,
+)
+from devtools.provider_records import (
+    OnReferral,
+    ReceivedNotification,
+    ReceivedReferral,
+    RequestRecord,
+    deliver_planned_replies,
+)
+
 _log = structlog.get_logger("devtools.provider_simulator")
 
+
 GARBAGE_BODY = b"<html><body>502 Bad Gateway</body></html>\x00\xff not json"
-
-
-class Fault(StrEnum):
-    OK = "ok"
-    SERVER_ERROR = "server_error"
-    """Answer 500, store nothing."""
-    SLOW = "slow"
-    """Wait `Behaviour.delay` seconds, then store and answer normally."""
-    GARBAGE = "garbage"
-    """Answer 200 with a body that is not JSON, store nothing."""
-    REJECT = "reject"
-    """Answer 400, store nothing."""
-
-
-@dataclass(frozen=True, slots=True)
-class Behaviour:
-    """How one provider or recipient answers: `script` for its first requests, then `then`."""
-
-    script: tuple[Fault, ...] = ()
-    then: Fault = Fault.OK
-    delay: float = 30.0
-    """Seconds a `SLOW` answer waits: longer than the client's timeout makes it a timeout
-    (the default outlasts the webhook client's default of 10 s)."""
-
-    def fault_for(self, request_number: int) -> Fault:
-        """The fault for the endpoint's `request_number`-th request (1-based)."""
-        if 1 <= request_number <= len(self.script):
-            return self.script[request_number - 1]
-        return self.then
-
-    @classmethod
-    def failing_first(cls, n: int) -> Behaviour:
-        """Answer 500 to the first `n` requests, then normally."""
-        return cls(script=(Fault.SERVER_ERROR,) * n)
-
-    @classmethod
-    def slow_first(cls, n: int, delay: float) -> Behaviour:
-        """Wait `delay` seconds before answering the first `n` requests."""
-        return cls(script=(Fault.SLOW,) * n, delay=delay)
-
-    @classmethod
-    def garbage_first(cls, n: int) -> Behaviour:
-        """Answer 200 with a non-JSON body to the first `n` requests, then normally."""
-        return cls(script=(Fault.GARBAGE,) * n)
-
-    @classmethod
-    def always(cls, fault: Fault, *, delay: float = 30.0) -> Behaviour:
-        """Answer every request with `fault` (for example `Fault.REJECT`)."""
-        return cls(then=fault, delay=delay)
-
-
-NORMAL = Behaviour()
-
-
-class ReplyOutcome(StrEnum):
-    ACCEPTED = "accepted"
-    DECLINED = "declined"
-    COMPLETED = "completed"
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedReply:
-    """One step of a provider's answer to a referral."""
-
-    outcome: ReplyOutcome
-    delay: float
-    """Seconds after the previous step (after receipt, for the first step)."""
-    reason: str | None = None
-    """Why, for a decline."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyPolicy:
-    """How a provider answers referrals: pure data, deterministic per idempotency key.
-
-    A referral is accepted with probability `accept_ratio`, declined (with one of
-    `decline_reasons`) with probability `decline_ratio`, and otherwise never answered
-    (for testing follow-ups). An accepted referral is later completed with
-    probability `complete_ratio`. Delays are drawn uniformly from the given
-    (low, high) ranges in seconds.
-    """
-
-    accept_ratio: float = 1.0
-    decline_ratio: float = 0.0
-    decline_reasons: tuple[str, ...] = ("no capacity at present",)
-    complete_ratio: float = 1.0
-    reply_delay: tuple[float, float] = (1.0, 3.0)
-    completion_delay: tuple[float, float] = (5.0, 10.0)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("accept_ratio", "decline_ratio", "complete_ratio"):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {value}")
-        if self.accept_ratio + self.decline_ratio > 1.0 + 1e-9:
-            raise ValueError("accept_ratio + decline_ratio must not exceed 1")
-        if self.decline_ratio > 0 and not self.decline_reasons:
-            raise ValueError("decline_reasons must not be empty when declines are possible")
-        for name in ("reply_delay", "completion_delay"):
-            low, high = getattr(self, name)
-            if not 0.0 <= low <= high:
-                raise ValueError(f"{name} must be a (low, high) range with 0 <= low <= high")
-
-    def plan(self, idempotency_key: str) -> tuple[PlannedReply, ...]:
-        """The replies to the referral with this key (the same every time)."""
-        rng = random.Random(f"{self.seed}:{idempotency_key}")
-        draw = rng.random()
-        if draw < self.accept_ratio:
-            replies = [PlannedReply(ReplyOutcome.ACCEPTED, rng.uniform(*self.reply_delay))]
-            if rng.random() < self.complete_ratio:
-                replies.append(
-                    PlannedReply(ReplyOutcome.COMPLETED, rng.uniform(*self.completion_delay))
-                )
-            return tuple(replies)
-        if draw < self.accept_ratio + self.decline_ratio:
-            return (
-                PlannedReply(
-                    ReplyOutcome.DECLINED,
-                    rng.uniform(*self.reply_delay),
-                    reason=rng.choice(self.decline_reasons),
-                ),
-            )
-        return ()
-
-
-@dataclass(slots=True)
-class ReceivedReferral:
-    """A referral as the provider stored it. `headers` have lower-case names."""
-
-    provider_id: str
-    provider_reference: str
-    idempotency_key: str
-    body: dict[str, Any]
-    headers: dict[str, str]
-    planned_replies: tuple[PlannedReply, ...] = ()
-    deliveries: int = 1
-    """How many requests carried this key (1 + repeats), faulted requests excluded."""
-
-    @property
-    def referral_id(self) -> str | None:
-        value = self.body.get("referral_id")
-        return value if isinstance(value, str) else None
-
-    @property
-    def case_id(self) -> str | None:
-        value = self.body.get("case_id")
-        return value if isinstance(value, str) else None
-
-    @property
-    def notice(self) -> str | None:
-        """The `type` of a notice about a referral already received (``referral.withdrawn``),
-        None for a referral."""
-        value = self.body.get("type")
-        return value if isinstance(value, str) else None
-
-
-@dataclass(slots=True)
-class ReceivedNotification:
-    """An escalation notification as the recipient stored it. `headers` lower-case."""
-
-    recipient: str
-    notification_id: str
-    idempotency_key: str
-    body: dict[str, Any]
-    headers: dict[str, str]
-    deliveries: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """Every request the simulator answered, faults included, in arrival order."""
-
-    kind: str
-    """``referral`` or ``notification``."""
-    target: str
-    """The provider id or the recipient."""
-    request_number: int
-    idempotency_key: str | None
-    fault: Fault
-    status: int
-
-
-OnReferral = Callable[[ReceivedReferral], Awaitable[None]]
-
-
-async def deliver_planned_replies(
-    received: ReceivedReferral,
-    send: Callable[[ReceivedReferral, PlannedReply], Awaitable[None]],
-    *,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> None:
-    """Wait out each planned reply's delay and hand it to `send`, in order."""
-    for reply in received.planned_replies:
-        await sleep(reply.delay)
-        await send(received, reply)
 
 
 @dataclass(slots=True)
@@ -589,6 +411,24 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(args.host, args.port))
+
+
+__all__ = [
+    "GARBAGE_BODY",
+    "NORMAL",
+    "Behaviour",
+    "Fault",
+    "OnReferral",
+    "PlannedReply",
+    "ProviderSimulator",
+    "ReceivedNotification",
+    "ReceivedReferral",
+    "ReplyOutcome",
+    "ReplyPolicy",
+    "RequestRecord",
+    "deliver_planned_replies",
+    "main",
+]
 
 
 if __name__ == "__main__":

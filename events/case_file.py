@@ -25,6 +25,10 @@ The file is written in one canonical form (`dumps`: sorted keys, one-space inden
 UTF-8, lowercase hex, ISO times in UTC with microseconds) and every value in it is
 either checked against the signed root or against the stored ciphertext, or must
 follow from those; so changing any byte of it makes verification fail, naming what.
+
+This module verifies; the format and the exporter's entries are in
+events/case_file_format.py, the checked reading of values in events/case_file_reader.py,
+the report in events/case_file_report.py (their public names are re-exported here).
 """
 
 from __future__ import annotations
@@ -33,237 +37,35 @@ import base64
 import binascii
 import contextlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from cryptography.exceptions import InvalidSignature
 
+from events.case_file_format import (
+    CHECKPOINT_KEYS,
+    CLIENT_KEY_KEYS,
+    DOC_KEYS,
+    EVENT_KEYS,
+    FORMAT,
+    NOTARISED_KEYS,
+    PERSONAL_STATES,
+    CaseFileError,
+    checkpoint_entry,
+    dumps,
+    envelope_key_id,
+    notarised,
+    stored_event,
+    time_text,
+)
+from events.case_file_reader import FieldReader, Stop, first_difference
+from events.case_file_report import CaseFileReport, EventView, statements
 from events.chain import event_hash
 from events.checkpoints import Checkpoint, CheckpointError, TrustedKeys
-from events.crypto import ENVELOPE_PREFIX, open_sealed_data, sealed_fields
+from events.crypto import open_sealed_data, sealed_fields
 from events.keys import CryptoKeyError
-from events.merkle import (
-    HASH_SIZE,
-    ProofError,
-    event_leaf_bytes,
-    leaf_hash,
-    root_from_inclusion_proof,
-)
+from events.merkle import ProofError, event_leaf_bytes, leaf_hash, root_from_inclusion_proof
 from events.registry import EventRegistry, UnknownEventType
-
-FORMAT = "casework-case-file-v1"
-PERSONAL_STATES = ("disclosed", "erased", "withheld", "none")
-
-_DOC_KEYS = {
-    "format",
-    "case_id",
-    "stream_id",
-    "personal_fields",
-    "client_key",
-    "checkpoint",
-    "events",
-}
-_EVENT_KEYS = {
-    "stream_version",
-    "event_id",
-    "event_type",
-    "schema_version",
-    "occurred_at",
-    "data_text",
-    "metadata_text",
-    "previous_hash",
-    "hash",
-    "notarised",
-    "data",
-}
-_NOTARISED_KEYS = {"global_position", "recorded_at", "leaf_index", "inclusion_proof"}
-_CHECKPOINT_KEYS = {
-    "log_id",
-    "sequence",
-    "tree_size",
-    "root_hash",
-    "timestamp",
-    "key_id",
-    "signature",
-}
-_CLIENT_KEY_KEYS = {"key_id", "key"}
-
-
-class CaseFileError(ValueError):
-    """The case file is malformed (the message names the field)."""
-
-
-def dumps(document: Mapping[str, Any]) -> bytes:
-    """The one byte form a case file is written (and verified) in."""
-    return (
-        json.dumps(document, sort_keys=True, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
-    ).encode("utf-8")
-
-
-def time_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-# --- building (the exporter's side) --------------------------------------------------------
-
-
-def stored_event(row: Mapping[str, Any]) -> dict[str, Any]:
-    """The `events` entry of a stored row (selected with events.merkle.LEAF_COLUMNS)."""
-    return {
-        "stream_version": int(row["stream_version"]),
-        "event_id": str(row["event_id"]),
-        "event_type": row["event_type"],
-        "schema_version": int(row["schema_version"]),
-        "occurred_at": time_text(row["occurred_at"]),
-        "data_text": row["data_text"],
-        "metadata_text": row["metadata_text"],
-        "previous_hash": None
-        if row["previous_hash"] is None
-        else bytes(row["previous_hash"]).hex(),
-        "hash": bytes(row["hash"]).hex(),
-        "notarised": None,
-        "data": None,
-    }
-
-
-def notarised(row: Mapping[str, Any], leaf_index: int, proof: Sequence[bytes]) -> dict[str, Any]:
-    return {
-        "global_position": int(row["global_position"]),
-        "recorded_at": time_text(row["recorded_at"]),
-        "leaf_index": leaf_index,
-        "inclusion_proof": [bytes(h).hex() for h in proof],
-    }
-
-
-def checkpoint_entry(checkpoint: Checkpoint, signature: bytes) -> dict[str, Any]:
-    return {
-        "log_id": checkpoint.log_id,
-        "sequence": checkpoint.sequence,
-        "tree_size": checkpoint.tree_size,
-        "root_hash": checkpoint.root_hash.hex(),
-        "timestamp": time_text(checkpoint.timestamp),
-        "key_id": checkpoint.key_id,
-        "signature": signature.hex(),
-    }
-
-
-# --- verifying (the auditor's side) --------------------------------------------------------
-
-
-@dataclass
-class EventView:
-    """One event as the verifier read it (for the report and the HTML rendering)."""
-
-    stream_version: int
-    event_id: str
-    event_type: str
-    occurred_at: str
-    actor: str
-    data: Any
-    """Decoded data: personal fields decrypted, erased, or shown as `[sealed]`."""
-    notarised: bool
-    global_position: int | None = None
-    recorded_at: str | None = None
-
-
-@dataclass
-class CaseFileReport:
-    problems: list[str] = field(default_factory=list)
-    proven: list[str] = field(default_factory=list)
-    not_proven: list[str] = field(default_factory=list)
-    case_id: str | None = None
-    stream_id: str | None = None
-    personal_fields: str | None = None
-    checkpoint: dict[str, Any] | None = None
-    events: list[EventView] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "case_id": self.case_id,
-            "stream_id": self.stream_id,
-            "events": len(self.events),
-            "personal_fields": self.personal_fields,
-            "problems": self.problems,
-            "proven": self.proven,
-            "not_proven": self.not_proven,
-        }
-
-
-class _Stop(Exception):
-    """Verification cannot go on (the problem is already recorded)."""
-
-
-def _first_difference(a: bytes, b: bytes) -> int:
-    for i, (x, y) in enumerate(zip(a, b, strict=False)):
-        if x != y:
-            return i
-    return min(len(a), len(b))
-
-
-class _Reader:
-    def __init__(self, report: CaseFileReport) -> None:
-        self.report = report
-
-    def fail(self, message: str) -> None:
-        self.report.problems.append(message)
-
-    def stop(self, message: str) -> _Stop:
-        self.fail(message)
-        return _Stop()
-
-    def keys(self, value: Any, expected: set[str], where: str) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.stop(f"{where}: not an object")
-        missing = expected - value.keys()
-        extra = value.keys() - expected
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {', '.join(sorted(missing))}")
-            if extra:
-                parts.append(f"unknown {', '.join(sorted(extra))}")
-            raise self.stop(f"{where}: {'; '.join(parts)}")
-        return value
-
-    def text(self, value: Any, where: str) -> str:
-        if not isinstance(value, str):
-            raise self.stop(f"{where}: not a string")
-        return value
-
-    def count(self, value: Any, where: str, minimum: int = 0) -> int:
-        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-            raise self.stop(f"{where}: not an integer >= {minimum}")
-        return value
-
-    def hexbytes(self, value: Any, where: str, size: int | None = HASH_SIZE) -> bytes:
-        text = self.text(value, where)
-        try:
-            raw = bytes.fromhex(text)
-        except ValueError:
-            raise self.stop(f"{where}: not hexadecimal") from None
-        if raw.hex() != text:
-            raise self.stop(f"{where}: not in lowercase hexadecimal (altered?)")
-        if size is not None and len(raw) != size:
-            raise self.stop(f"{where}: not {size} bytes")
-        return raw
-
-    def time(self, value: Any, where: str) -> datetime:
-        text = self.text(value, where)
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            raise self.stop(f"{where}: not an ISO 8601 time") from None
-        if moment.tzinfo is None or time_text(moment) != text:
-            raise self.stop(f"{where}: not a UTC time with microseconds (altered?)")
-        return moment
 
 
 def load_public_keys(text: str, source: str = "public key") -> TrustedKeys:
@@ -292,8 +94,8 @@ def verify_case_file(
     """Check a case file with nothing but the notary's public key(s); the report says
     what is proven, what is not, and every problem found (empty when it verifies)."""
     report = CaseFileReport()
-    reader = _Reader(report)
-    with contextlib.suppress(_Stop):
+    reader = FieldReader(report)
+    with contextlib.suppress(Stop):
         _verify(content, public_keys, registry, report, reader)
     if not report.ok:
         report.proven = []
@@ -305,7 +107,7 @@ def _verify(
     public_keys: TrustedKeys,
     registry: EventRegistry,
     report: CaseFileReport,
-    r: _Reader,
+    r: FieldReader,
 ) -> None:
     try:
         text = content.decode("utf-8")
@@ -324,13 +126,13 @@ def _verify(
     except (TypeError, ValueError) as exc:
         raise r.stop(f"the file holds a value no case file has ({exc})") from None
     if canonical != content:
-        at = _first_difference(canonical, content)
+        at = first_difference(canonical, content)
         line = content[:at].count(b"\n") + 1
         r.fail(
             f"byte {at} (line {line}): the file is not in the form it was exported in "
             "(edited, or re-saved by another program)"
         )
-    doc = r.keys(document, _DOC_KEYS, "the document")
+    doc = r.keys(document, DOC_KEYS, "the document")
     if doc["format"] != FORMAT:
         raise r.stop(f"format: {doc['format']!r} is not {FORMAT!r}")
     case_id = r.text(doc["case_id"], "case_id")
@@ -346,7 +148,7 @@ def _verify(
     # The checkpoint and its signature.
     checkpoint: Checkpoint | None = None
     if doc["checkpoint"] is not None:
-        c = r.keys(doc["checkpoint"], _CHECKPOINT_KEYS, "checkpoint")
+        c = r.keys(doc["checkpoint"], CHECKPOINT_KEYS, "checkpoint")
         checkpoint = Checkpoint(
             log_id=r.text(c["log_id"], "checkpoint.log_id"),
             sequence=r.count(c["sequence"], "checkpoint.sequence", 1),
@@ -375,7 +177,7 @@ def _verify(
     # The client's data key, if disclosed.
     keys: dict[str, bytes | None] = {}
     if doc["client_key"] is not None:
-        k = r.keys(doc["client_key"], _CLIENT_KEY_KEYS, "client_key")
+        k = r.keys(doc["client_key"], CLIENT_KEY_KEYS, "client_key")
         keys[r.text(k["key_id"], "client_key.key_id")] = r.hexbytes(k["key"], "client_key.key")
         if personal != "disclosed":
             r.fail(f"client_key: present, but personal_fields is {personal!r}")
@@ -390,7 +192,7 @@ def _verify(
     sealed_total = 0
     for n, raw in enumerate(events, start=1):
         where = f"events[{n - 1}]"
-        e = r.keys(raw, _EVENT_KEYS, where)
+        e = r.keys(raw, EVENT_KEYS, where)
         version = r.count(e["stream_version"], f"{where}.stream_version", 1)
         if version != n:
             raise r.stop(f"{where}.stream_version: {version}, expected {n} (not in order)")
@@ -455,7 +257,7 @@ def _verify(
                 raise r.stop(f"{label} notarised: there is no checkpoint to be notarised in")
             if proven != n - 1:
                 raise r.stop(f"{label} notarised: follows an event that is not notarised")
-            t = r.keys(e["notarised"], _NOTARISED_KEYS, f"{label} notarised")
+            t = r.keys(e["notarised"], NOTARISED_KEYS, f"{label} notarised")
             position = r.count(t["global_position"], f"{label} global_position", 1)
             recorded_at = r.time(t["recorded_at"], f"{label} recorded_at")
             leaf_index = r.count(t["leaf_index"], f"{label} leaf_index")
@@ -535,7 +337,7 @@ def _verify(
     if personal != "none" and not sealed_total:
         r.fail(f"personal_fields: {personal!r}, but no event holds a sealed personal field")
 
-    _statements(report, checkpoint, proven, len(events), personal)
+    statements(report, checkpoint, proven, len(events), personal)
 
 
 def _differs_at(shown: Any, expected: Any, where: str = "") -> str:
@@ -551,11 +353,6 @@ def _differs_at(shown: Any, expected: Any, where: str = "") -> str:
     return where.lstrip(".") or "(whole)"
 
 
-def envelope_key_id(envelope: str) -> str:
-    """The data key id a sealed field names."""
-    return envelope[len(ENVELOPE_PREFIX) :].split(":", 1)[0]
-
-
 def _mask(data: Any) -> Any:
     """Stored data with each sealed field shown as `[sealed]`."""
     masked = json.loads(json.dumps(data))
@@ -567,58 +364,23 @@ def _mask(data: Any) -> Any:
     return masked
 
 
-def _statements(
-    report: CaseFileReport,
-    checkpoint: Checkpoint | None,
-    proven: int,
-    total: int,
-    personal: str,
-) -> None:
-    stream = report.stream_id
-    if checkpoint is not None and proven:
-        report.proven.append(
-            f"Events v1-v{proven} of {stream}, in this order and with exactly these "
-            f"contents, were in log {checkpoint.log_id!r} when checkpoint "
-            f"#{checkpoint.sequence} was signed at {time_text(checkpoint.timestamp)} "
-            f"(a tree of {checkpoint.tree_size} events, root {checkpoint.root_hash.hex()}), "
-            f"signed by the key {checkpoint.key_id} given."
-        )
-    report.proven.append(
-        f"The hash chain of v1-v{total} is unbroken: each event names the one before it, "
-        "from the stream's first event."
-    )
-    if personal == "disclosed":
-        report.proven.append(
-            "Every personal field shown decrypts, with the client data key in the file, "
-            "from the ciphertext stored in the proven events."
-        )
-    if proven < total:
-        report.not_proven.append(
-            f"Events v{proven + 1}-v{total} were appended after "
-            + (f"checkpoint #{checkpoint.sequence}" if checkpoint else "any checkpoint")
-            + ": no signed checkpoint shows them in the log yet (a later export will)."
-        )
-    if checkpoint is None or not proven:
-        report.not_proven.append(
-            "That any of these events is in the log: no signed checkpoint covers them."
-        )
-    report.not_proven += [
-        f"That the case has no events after v{total}: the file holds the case as exported; "
-        "later events are not excluded.",
-        "Who wrote each event: the origin proofs are checked by `casework verify` with the "
-        "engine's key, which an auditor does not hold.",
-        "That the public key given is the agency's notary key: check it against the key "
-        "the agency published.",
-        "That the checkpoint is the log's latest, or that the log was not rolled back "
-        "after it: compare with the checkpoints the agency published since.",
-    ]
-    if personal == "erased":
-        report.not_proven.append(
-            "That the client was forgotten: the file says so and shows the erased values; "
-            "the personal data itself is unrecoverable and not proven either way."
-        )
-    if personal == "withheld":
-        report.not_proven.append(
-            "The personal fields: exported without them; their ciphertext is proven, "
-            "their content is not shown."
-        )
+__all__ = [
+    "CHECKPOINT_KEYS",
+    "CLIENT_KEY_KEYS",
+    "DOC_KEYS",
+    "EVENT_KEYS",
+    "FORMAT",
+    "NOTARISED_KEYS",
+    "PERSONAL_STATES",
+    "CaseFileError",
+    "CaseFileReport",
+    "EventView",
+    "checkpoint_entry",
+    "dumps",
+    "envelope_key_id",
+    "load_public_keys",
+    "notarised",
+    "stored_event",
+    "time_text",
+    "verify_case_file",
+]

@@ -38,6 +38,8 @@ from pydantic import (
     field_validator,
 )
 
+from events.choices import ProviderCategory as ProviderCategory
+from events.choices import StaffRole as StaffRole
 from events.fields import Identifier, LongText, ShortText
 from events.registry import DomainEvent
 from events.vocabulary import Domain
@@ -60,30 +62,8 @@ def account_stream(staff_id: str) -> str:
 # --- enumerations --------------------------------------------------------------------
 
 
-class StaffRole(StrEnum):
-    """Roles a staff member can hold (the values of `cases.actors.Role` for people)."""
-
-    CASEWORKER = "caseworker"
-    SUPERVISOR = "supervisor"
-    MANAGER = "manager"
-    AUDITOR = "auditor"
-    ADMIN = "admin"
-    OPERATOR = "operator"
-
-
 TEAM_ROLES = frozenset({StaffRole.CASEWORKER, StaffRole.SUPERVISOR})
 """Roles that belong to a team and cannot be held without one."""
-
-
-class ProviderCategory(StrEnum):
-    HOUSING = "housing"
-    FOOD_ASSISTANCE = "food_assistance"
-    MENTAL_HEALTH = "mental_health"
-    SUBSTANCE_USE_TREATMENT = "substance_use_treatment"
-    JOB_TRAINING = "job_training"
-    BENEFITS_ADVICE = "benefits_advice"
-    FAMILY_SUPPORT = "family_support"
-    OTHER = "other"
 
 
 # --- field types ---------------------------------------------------------------------

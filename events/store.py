@@ -30,15 +30,17 @@ Guarantees
   `follow`) returns them decrypted, or at their erased values once the client was
   forgotten (their data key destroyed). A stream's CaseOpened links the stream to
   its client in the same INSERT statement. Without a cipher, data is stored as given.
+
+This module holds `EventStore`; the types of its API (errors, results, the cursor, the
+`Cipher` protocol) are in events/store_types.py, its SQL and row mapping in
+events/store_sql.py, all re-exported here.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import asyncpg
 
@@ -46,177 +48,32 @@ from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent, RecordedEvent
 from events.origin import OriginKeyring, origin_body, record_cutover
 from events.registry import DomainEvent, EventRegistry
-
-NOTIFY_CHANNEL = "casework_events"
-
-
-class ConcurrencyError(RuntimeError):
-    """The stream moved on since the caller read it."""
-
-    def __init__(self, stream_id: str, expected: int, actual: int) -> None:
-        self.stream_id = stream_id
-        self.expected = expected
-        self.actual = actual
-        super().__init__(
-            f"stream {stream_id!r} is at version {actual}, not the expected {expected}"
-        )
-
-
-class IdempotencyError(RuntimeError):
-    """Event ids already in the log with other content or at other positions."""
-
-
-@dataclass(frozen=True)
-class AppendResult:
-    stream_id: str
-    first_version: int
-    last_version: int
-    global_positions: tuple[int, ...]
-    occurred_at: tuple[datetime, ...]
-    """As stored: on an idempotent retry, the times of the first append."""
-    duplicate: bool = False
-    """True when the events were already in the log (an idempotent retry)."""
-
-
-@dataclass(frozen=True, order=True)
-class GlobalCursor:
-    """Where a reader of the global order stands: after this (transaction, position)."""
-
-    transaction_id: int = 0
-    global_position: int = 0
-
-    @classmethod
-    def of(cls, event: RecordedEvent) -> GlobalCursor:
-        return cls(event.transaction_id, event.global_position)
-
-
-START = GlobalCursor()
-
-_COLUMNS = """global_position, transaction_id::text::bigint AS transaction_id, stream_id,
-    stream_version, event_id, event_type, schema_version, data::text AS data,
-    metadata::text AS metadata, occurred_at, recorded_at, previous_hash, hash"""
-
-# An append is one INSERT statement: one round trip, one implicit transaction, no
-# lock taken beforehand. The table's constraints are the checks: an expected version
-# below the stream's head collides with UNIQUE (stream_id, stream_version); one above
-# it finds no event to chain to (the chain trigger raises serialization_failure);
-# an event id already in the log collides with UNIQUE (event_id). Only then, with
-# nothing written, does `append` look at what is there (a retry or a conflict).
-# With a cipher, the client's data key is looked up (or made, for a CaseOpened)
-# before the INSERT; the INSERT stays one statement.
-_INSERT_ONE = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
-    schema_version, data, metadata, occurred_at, origin_key, origin_mac)
-    VALUES ($1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10)
-    RETURNING global_position"""
-
-# Several events: one INSERT over unnested arrays, in version order. The chain
-# trigger is a BEFORE ROW trigger, and the queries of a (volatile) trigger function
-# see the rows its own statement inserted before the current one, so each event is
-# chained to the one before it. Were rows ever inserted out of order, the trigger
-# would find no event to follow and the append would fail whole, never chain wrongly.
-_INSERT_MANY = """INSERT INTO events (stream_id, stream_version, event_id, event_type,
-    schema_version, data, metadata, occurred_at, origin_key, origin_mac)
-    SELECT $1, $2 + new.i, new.event_id, new.event_type, new.schema_version,
-           new.data::jsonb, new.metadata::jsonb, new.occurred_at, new.origin_key,
-           new.origin_mac
-      FROM unnest($3::uuid[], $4::text[], $5::integer[], $6::text[], $7::text[],
-                  $8::timestamptz[], $9::text[], $10::bytea[])
-           WITH ORDINALITY AS new(event_id, event_type, schema_version, data, metadata,
-                                  occurred_at, origin_key, origin_mac, i)
-     ORDER BY new.i
-    RETURNING global_position, stream_version"""
-
-
-# A stream's CaseOpened (with a cipher) links the stream to its client in the same
-# statement as the events: $11 is the client_ref, $1 the stream. ($9 and $10 are the
-# events' origin proofs: events/origin.py, NULL from a store without an origin key.)
-_LINK_CLIENT = """WITH link AS (INSERT INTO stream_clients (stream_id, client_ref)
-    VALUES ($1, $11) ON CONFLICT (stream_id) DO NOTHING) """
-_INSERT_ONE_LINKED = _LINK_CLIENT + _INSERT_ONE
-_INSERT_MANY_LINKED = _LINK_CLIENT + _INSERT_MANY
-
-# Events sealed with a (possibly cached) data key: the same one statement, writing only
-# if $11, the key, is still live when the statement starts. Destroying a key (`forget`)
-# commits before it returns, so a statement started after it sees the key destroyed
-# and inserts nothing (then `append` seals again, from the database).
-_LIVE_KEY = """WITH live AS (SELECT FROM client_keys
-    WHERE key_id = $11 AND wrapped_key IS NOT NULL) """
-_INSERT_ONE_GUARDED = (
-    _LIVE_KEY
-    + """INSERT INTO events (stream_id, stream_version, event_id, event_type,
-    schema_version, data, metadata, occurred_at, origin_key, origin_mac)
-    SELECT $1, $2 + 1, $3, $4, $5, $6::jsonb, $7::jsonb, $8, $9, $10
-     WHERE EXISTS (SELECT FROM live)
-    RETURNING global_position"""
+from events.store_sql import (
+    COLUMNS,
+    INSERT_MANY,
+    INSERT_MANY_GUARDED,
+    INSERT_MANY_LINKED,
+    INSERT_ONE,
+    INSERT_ONE_GUARDED,
+    INSERT_ONE_LINKED,
+    by_version,
+    record_from_row,
+    to_json,
 )
-_INSERT_MANY_GUARDED = _LIVE_KEY + _INSERT_MANY.replace(
-    "\n     ORDER BY new.i", "\n     WHERE EXISTS (SELECT FROM live)\n     ORDER BY new.i"
+from events.store_types import (
+    NOTIFY_CHANNEL,
+    START,
+    AppendResult,
+    Cipher,
+    ConcurrencyError,
+    GlobalCursor,
+    IdempotencyError,
+    SealedAppend,
 )
-assert "EXISTS" in _INSERT_MANY_GUARDED
 
 SEAL_ATTEMPTS = 3
 """Seals an append tries when its key turns out destroyed in between (the last one
 reads the key from the database, so it sees the destruction)."""
-
-
-def _by_version(row: asyncpg.Record) -> int:
-    return int(row["stream_version"])
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-def record_from_row(row: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=row["global_position"],
-        transaction_id=row["transaction_id"],
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        schema_version=row["schema_version"],
-        data=json.loads(row["data"]),
-        metadata=EventMetadata.model_validate_json(row["metadata"]),
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        previous_hash=row["previous_hash"],
-        hash=row["hash"],
-    )
-
-
-@dataclass(frozen=True)
-class SealedAppend:
-    """The events as they will be stored, and the client to link a new stream to."""
-
-    events: list[NewEvent]
-    link_client: str | None
-    """The client_ref of the batch's CaseOpened, if it holds one."""
-    live_key: str | None = None
-    """The data key id the events' fields were sealed with (None: no key, or a CaseOpened
-    that made or found it): the INSERT writes only if that key is still live, checked
-    in the same statement, so a cached key can never seal an event written after the
-    key was destroyed."""
-
-
-class Cipher(Protocol):
-    """A step of mapping events to rows and back (the shape of eventsourcing's Mapper
-    with a Cipher): `seal` runs in `append` after validation and before the INSERT,
-    `open` on every read, `erase` tells what a forgotten client's event reads as.
-    `events.crypto.FieldCipher` is the one Casework uses."""
-
-    async def seal(
-        self, db: Any, registry: EventRegistry, stream_id: str, events: Sequence[NewEvent]
-    ) -> SealedAppend: ...
-
-    async def open(
-        self, db: Any, registry: EventRegistry, records: Sequence[RecordedEvent]
-    ) -> list[RecordedEvent]: ...
-
-    def erase(self, registry: EventRegistry, event_type: str, data: Mapping[str, Any]) -> Any: ...
-
-    def drop_cached_key(self, key_id: str) -> None:
-        """An append sealed with `key_id` found it destroyed: seal from the database next."""
 
 
 class EventStore:
@@ -329,13 +186,13 @@ class EventStore:
         if len(stored) == 1:
             (event,) = stored
             position = await self.pool.fetchval(
-                _INSERT_ONE_LINKED if link else _INSERT_ONE_GUARDED if guard else _INSERT_ONE,
+                INSERT_ONE_LINKED if link else INSERT_ONE_GUARDED if guard else INSERT_ONE,
                 stream_id,
                 expected_version,
                 event.event_id,
                 event.event_type,
                 event.schema_version,
-                _to_json(event.data),
+                to_json(event.data),
                 event.metadata.model_dump_json(),
                 event.occurred_at,
                 origin_keys[0],
@@ -351,13 +208,13 @@ class EventStore:
                 if id(event.metadata) not in metadata_json:
                     metadata_json[id(event.metadata)] = event.metadata.model_dump_json()
             rows = await self.pool.fetch(
-                _INSERT_MANY_LINKED if link else _INSERT_MANY_GUARDED if guard else _INSERT_MANY,
+                INSERT_MANY_LINKED if link else INSERT_MANY_GUARDED if guard else INSERT_MANY,
                 stream_id,
                 expected_version,
                 [e.event_id for e in stored],
                 [e.event_type for e in stored],
                 [e.schema_version for e in stored],
-                [_to_json(e.data) for e in stored],
+                [to_json(e.data) for e in stored],
                 [metadata_json[id(e.metadata)] for e in stored],
                 [e.occurred_at for e in stored],
                 origin_keys,
@@ -365,7 +222,7 @@ class EventStore:
                 *link,
                 *guard,
             )
-            positions = [r["global_position"] for r in sorted(rows, key=_by_version)]
+            positions = [r["global_position"] for r in sorted(rows, key=by_version)]
         if len(positions) == len(stored):
             return positions
         if live_key is None or positions or self.cipher is None:
@@ -424,7 +281,7 @@ class EventStore:
     ) -> AppendResult | None:
         """The result of an earlier append of these very events, if there was one."""
         found = await conn.fetch(
-            f"SELECT {_COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])",
+            f"SELECT {COLUMNS} FROM events WHERE event_id = ANY($1::uuid[])",
             [e.event_id for e in events],
         )
         if not found:
@@ -469,7 +326,7 @@ class EventStore:
         A forgotten client's stored fields read as erased: the same event then
         matches once its own personal fields are erased too.
         """
-        data = json.loads(_to_json(event.data))
+        data = json.loads(to_json(event.data))
         if stored.data == data:
             return True
         if self.cipher is None:
@@ -509,7 +366,7 @@ class EventStore:
     ) -> list[RecordedEvent]:
         """Events of one stream with version >= from_version, in version order."""
         rows = await self.pool.fetch(
-            f"""SELECT {_COLUMNS} FROM events
+            f"""SELECT {COLUMNS} FROM events
                 WHERE stream_id = $1 AND stream_version >= $2
                 ORDER BY stream_version LIMIT $3""",
             stream_id,
@@ -525,7 +382,7 @@ class EventStore:
         are returned, so no event can later appear before the returned ones.
         """
         rows = await self.pool.fetch(
-            f"""SELECT {_COLUMNS} FROM events
+            f"""SELECT {COLUMNS} FROM events
                 WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
                   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
                 ORDER BY transaction_id, global_position
@@ -551,3 +408,18 @@ class EventStore:
     def decode(self, event: RecordedEvent) -> DomainEvent:
         """The vocabulary model of a stored event, upcast to its current version."""
         return self.registry.decode(event.event_type, event.schema_version, event.data)
+
+
+__all__ = [
+    "NOTIFY_CHANNEL",
+    "SEAL_ATTEMPTS",
+    "START",
+    "AppendResult",
+    "Cipher",
+    "ConcurrencyError",
+    "EventStore",
+    "GlobalCursor",
+    "IdempotencyError",
+    "SealedAppend",
+    "record_from_row",
+]

@@ -34,7 +34,7 @@ from projections.referrals import (
     referrals,
 )
 from projections.reviews import OpenEscalation, ReviewDue, escalations, reviews
-from projections.timeline import TimelineEntry, timeline
+from projections.timeline import TimelineEntry, timeline, timeline_versions
 from projections.transfers import PendingTransfer, pending_transfers
 
 __all__ = [
@@ -70,4 +70,5 @@ __all__ = [
     "referrals",
     "reviews",
     "timeline",
+    "timeline_versions",
 ]

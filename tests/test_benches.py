@@ -174,6 +174,23 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=240.0,
     ),
+    "cli": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "quick",
+                "sizes",
+                "commands",
+                "baseline",
+                "targets",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
 }
 
 
@@ -282,6 +299,10 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert export["measured"] is True and export["personal_fields"] == "disclosed"
         assert export["case_events"] == figures["sizes"]["case_events"]
         assert export["export_ms"] > 0 and export["verify_ms"] > 0
+    elif name == "cli":  # each command a process of its own, against the baseline
+        runs = figures["sizes"]["runs"]
+        for command in figures["commands"].values():
+            assert command["n"] == runs and 0 < command["wall_min_ms"] <= command["wall_p50_ms"]
     elif name == "backup":  # a whole log backed up, restored and verified by the CLI
         events = figures["sizes"]["events"]
         assert figures["verify"]["events"] == figures["verify"]["origins_signed"] == events

@@ -14,11 +14,11 @@ import pytest
 
 from application.bootstrap import open_casework
 from application.notary import public_keys_path
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 from infrastructure.settings import get_settings
 from tests.cli_session import StaffCli, served_cli
 from tests.conftest import ROOT
 from tests.events.test_case_file import notarise
-from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 OFFLINE = {
     "DATABASE_URL": "postgresql://nobody@127.0.0.1:9/nowhere",

@@ -266,6 +266,18 @@ async def test_a_case_from_the_command_line(
             "emergency-bed", "--goal", "goal-housing", "--share", "name",
         )  # fmt: skip
         await jo("case", "referral-reply", case, "referral-2", "--outcome", "accepted")
+        # The client found a place herself: the accepted referral is withdrawn, with a
+        # reason; the provider's later reply is refused.
+        await jo(
+            "case", "withdraw-referral", case, "referral-2", "--reason", "found a place herself",
+        )  # fmt: skip
+        refused = await jo(
+            "case", "referral-reply", case, "referral-2", "--outcome", "completed", ok=False
+        )  # fmt: skip
+        assert "referral-2 is withdrawn" in refused, refused
+        await provider.wait_for(
+            lambda: any(r.notice for r in provider.referrals_for("harbour-housing")), 60
+        )
         # Contact dates follow the case's own opening date (the server's clock), never
         # a calendar date: the rule refuses a contact dated before the case was opened.
         shown = await jo("case", "show", case)
@@ -295,6 +307,7 @@ async def test_a_case_from_the_command_line(
         ("ReferralMade", "jo"),
         ("ReferralDispatched", "casework"),
         ("ReferralAccepted", "jo"),
+        ("ReferralWithdrawn", "jo"),
         ("CaseNoteRecorded", "sue"),
         ("CircleMemberAdded", "jo"),
         ("CircleConsentRecorded", "jo"),
@@ -322,8 +335,11 @@ async def test_a_case_from_the_command_line(
     for row in circle_rows:
         assert "Ines" not in row["data"] and "555-0123" not in row["data"]
     # Two referrals reached the provider (the retried one once): the second shares the
-    # client's name as asked, the first (sent with no field to share) shares none.
-    received = provider.referrals_for("harbour-housing")
+    # client's name as asked, the first (sent with no field to share) shares none. Then
+    # the second's withdrawal, once, without the reason (the client's business).
+    *received, withdrawn = provider.referrals_for("harbour-housing")
     assert len(received) == 2, received
+    assert withdrawn.notice == "referral.withdrawn" and withdrawn.referral_id == "referral-2"
+    assert "found a place" not in str(withdrawn.body)
     assert received[1].body["shared"]["name"] == "Marguerite Okonkwo-Baird"
     assert "name" not in received[0].body["shared"]

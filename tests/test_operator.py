@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from cases import commands as c
 from cases.access import AccessDenied, Query, query_relation
 from cases.actors import Role
 from cases.policy import DEFAULT_POLICY
+from devtools.simulation import RandomChooser, simulate_case
 from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent
 from events.keys import MasterKeyring
@@ -37,6 +39,7 @@ from events.vocabulary import (
     ContactKind,
     ContactLogged,
     PolicyApplied,
+    ReferralWithdrawn,
 )
 from projections import case_summary
 from projections.base import CASE_EVENT_TYPES
@@ -46,7 +49,6 @@ from tests.cases import inputs
 from tests.cases.people import ALICE, MAX
 from tests.conftest import ROOT
 from tests.projections.conftest import catch_up as catch_up_projections
-from devtools.simulation import RandomChooser, simulate_case
 from tests.temporal_env import BIN
 from tests.test_cli_e2e import cli_stack
 from tests.workflows.scenarios import approved_plan, days_after_opening
@@ -155,6 +157,10 @@ def _ending_with(event_type: str) -> list[NewEvent]:
     if event_type in HAND_WRITTEN:
         _, events = simulate_case(RandomChooser(0), steps=3)
         return [*events, _new(HAND_WRITTEN[event_type], events[-1].occurred_at)]
+    if event_type in FOLLOWING:
+        after, make = FOLLOWING[event_type]
+        events = _ending_with(after)
+        return [*events, _new(make(events[-1]), events[-1].occurred_at)]
     for seed in range(200):
         _, events = simulate_case(RandomChooser(seed), steps=120)
         for n, event in enumerate(events):
@@ -169,6 +175,18 @@ HAND_WRITTEN: dict[str, DomainEvent] = {
     "PolicyApplied": PolicyApplied(version=2, policy=DEFAULT_POLICY.model_dump(mode="json")),
 }
 """Case event types the lifecycle simulator does not produce."""
+
+FOLLOWING: dict[str, tuple[str, Callable[[NewEvent], DomainEvent]]] = {
+    "ReferralWithdrawn": (
+        "ReferralMade",
+        lambda made: ReferralWithdrawn(
+            referral_id=made.data["referral_id"],
+            provider_id=made.data["provider_id"],
+            reason="the client moved away",
+        ),
+    ),
+}
+"""A feature's event types the simulator does not produce, after the event they follow."""
 
 
 def _new(event: DomainEvent, after: datetime) -> NewEvent:

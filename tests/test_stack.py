@@ -32,13 +32,13 @@ from temporalio.client import WorkflowExecutionStatus
 
 from application.bootstrap import open_casework
 from application.identity import sign_in
-from devtools.provider_simulator import ProviderSimulator
-from devtools.stack import StackAlreadyRunning, running_stack, simulator_url
 from devtools.demo.advocacy import advocacy_line, feedback_line
 from devtools.demo.agency import PROVIDERS
 from devtools.demo.notarised import checkpoint_lines
 from devtools.demo.run import actions_line, escalated_case, reviews_line, webhooks_handed_over
 from devtools.demo.setup import seed_directories, webhook_templates
+from devtools.provider_simulator import ProviderSimulator
+from devtools.stack import StackAlreadyRunning, running_stack, simulator_url
 from directory import load_resource_directory, load_staff_directory
 from events.checkpoints import SignedCheckpoint, TrustedKeys
 from events.store import EventStore

@@ -1,8 +1,10 @@
 """The features of a case, each a slice in one module (built with cases/feature.py).
 
 A new feature is one module here and one line in `FEATURES`; cases/command_table.py
-takes its commands, cases/evolve.py its folds, projections/timeline.py its lines,
-workflows/case/effects.py its notices to providers.
+takes its commands (at the end of the table, unless the table places them itself, as it
+does for advocacy and feedback, which were there before they were slices), cases/evolve.py
+its folds, projections/timeline.py its lines, workflows/case/effects.py its notices to
+providers.
 """
 
 from __future__ import annotations
@@ -11,12 +13,12 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from cases.feature import Describe, Feature, Fold
-from cases.features import referral_withdrawal
+from cases.features import advocacy, feedback, referral_withdrawal
 from events.registry import DomainEvent
 
 V = TypeVar("V")
 
-FEATURES: tuple[Feature, ...] = (referral_withdrawal.FEATURE,)
+FEATURES: tuple[Feature, ...] = (advocacy.FEATURE, feedback.FEATURE, referral_withdrawal.FEATURE)
 
 
 def _merged(

@@ -4,7 +4,7 @@ reason. The referral leaves the open referrals (no follow-up, no escalation), a 
 reply from the provider is refused, and the provider is told through the webhook it
 was referred by (the workflow's side effects, `ReferralWithdrawn`).
 
-The slice: its event `ReferralWithdrawn` (events/vocabulary.py), its command and rule,
+The slice: its event `ReferralWithdrawn` (events/vocabulary/), its command and rule,
 its fold and its timeline line here; the referrals read model (projections/referrals.py)
 shows it; `casework case referral withdraw` and
 `POST /api/v1/cases/{id}/commands/withdraw_referral` send it.

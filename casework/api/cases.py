@@ -16,6 +16,11 @@ staff (resolved in the directory, never trusted from the body).
   for commands as for reads; a caller who may see the case but whose role may not send
   the command (the access table, through the command table's `action`) gets 403. Both
   refusals are written to the access log.
+
+The routes only translate: every step of a command (the access check and its log entry,
+staff ids resolved, references checked, the idempotency key claimed, the case client)
+is application/case_commands.py `send` (`refer` for a referral), the use case the
+console's forms call too; `refused` maps its typed refusals to problems.
 """
 
 from __future__ import annotations
@@ -28,27 +33,21 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from application import access_log, idempotency, referrals
-from application.bootstrap import Casework
-from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
+from application import case_commands, idempotency
+from application.case_client import CaseCommandRejected
 from application.case_export import export_case
 from application.case_reads import read_case, read_history
-from application.references import UnknownReference, check_references
 from cases import commands as c
 from cases.access import (
-    COMMANDS,
     AccessDenied,
     Action,
     BreakGlassRefused,
     CaseNotVisible,
     NotPermitted,
-    Query,
     check,
-    decide_read,
 )
-from cases.actors import Actor, Role
-from cases.command_table import BY_UPDATE, TABLE, CaseCommand
-from cases.state import CaseState
+from cases.actors import Actor
+from cases.command_table import TABLE, CaseCommand
 from casework.api.auth import Caller, casework_of
 from casework.api.problems import ApiProblem, FieldProblem, invalid
 from directory import DirectoryError
@@ -165,101 +164,54 @@ def not_found(case_id: str) -> ApiProblem:
     )
 
 
-def judged_against(actor: Actor, action: Action, state: CaseState) -> tuple[str, str | None]:
-    """The team and worker the access table judges `action` on this case against: the
-    case's own, or for a transfer reply the receiving side's (any caseworker of the
-    receiving team when the transfer names no worker)."""
-    pending = state.pending_transfer
-    if action is Action.TRANSFER_REPLY and pending is not None:
-        worker = pending.to_worker
-        if worker is None and actor.role is Role.CASEWORKER:
-            worker = actor.staff_id
-        return pending.to_team, worker
-    return state.team, state.assigned_worker
+def refused(case_id: str, refusal: case_commands.Refusal, *, hint: bool = True) -> ApiProblem:
+    """A refusal of the command use case as the problem the API has always answered
+    (`hint`: a version conflict's detail says what to do, as the table's routes do)."""
+    match refusal:
+        case case_commands.NotFound():
+            return not_found(case_id)
+        case case_commands.NotPermitted(reason=reason, for_role=True):
+            return ApiProblem(403, "Not for your role", reason, kind="access-denied")
+        case case_commands.NotPermitted(reason=reason):
+            return ApiProblem(403, "Not permitted", reason, kind="not-permitted")
+        case case_commands.Rejected(field=field, reason=reason):
+            return invalid([FieldProblem(field=field, message=reason)])
+        case case_commands.Invalid(error=error):
+            return invalid(
+                [
+                    FieldProblem(
+                        field=".".join(str(p) for p in e["loc"]) or "body",
+                        message=str(e["msg"]),
+                    )
+                    for e in error.errors()
+                ]
+            )
+        case case_commands.IdempotencyMismatch(reason=reason):
+            return invalid([FieldProblem(field="Idempotency-Key", message=reason)])
+        case case_commands.VersionConflict(reason=reason, current=current):
+            return ApiProblem(
+                412,
+                "The case changed",
+                f"{reason}; read it again and send its new ETag as If-Match" if hint else reason,
+                kind="case-changed",
+                current_version=current,
+                headers={"ETag": etag(current)},
+            )
+        case case_commands.RuleRefused(reason=reason):
+            return ApiProblem(409, "Command refused", reason, kind="command-refused")
 
 
-async def visible_state(
-    app: Casework, actor: Actor, case_id: str, command: str, action: Action
-) -> CaseState:
-    """The case as its workflow holds it, when the access table lets the caller send it
-    `action`. Otherwise the refused attempt is written to the access log, like a refused
-    read, and the answer is what a read would tell the caller: 403 when they may see the
-    case (their role may not do this to it), else 404, exactly as for a case that does not
-    exist (no team, no worker named). A role that may never send the command answers 403
-    before the case is looked up, whatever the case (as a role that may never read cases
-    does on a read). An id that is no case id at all is simply not found."""
-    try:
-        uuid.UUID(case_id)
-    except ValueError:
-        raise not_found(case_id) from None
-    if COMMANDS[action].get(actor.role) is None:
-        await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
-        raise ApiProblem(
-            403,
-            "Not for your role",
-            f"{actor.staff_id} ({actor.role}) may not {action} cases",
-            kind="access-denied",
-        )
-    try:
-        state = await (await app.cases()).state(case_id)
-    except CaseNotFound:
-        await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
-        raise not_found(case_id) from None
-    team, worker = judged_against(actor, action, state)
-    try:
-        check(actor, action, team=team, assigned_worker=worker)
-    except NotPermitted as exc:
-        refusal = str(exc)
-    else:
-        return state
-    await access_log.record(app.pool, actor, case_id, f"command {command}", allowed=False)
-    try:
-        decide_read(
-            actor, Query.CASE_DETAILS, case_id, team=state.team, worker=state.assigned_worker
-        )
-    except (CaseNotVisible, AccessDenied):
-        raise not_found(case_id) from None
-    raise ApiProblem(403, "Not permitted", refusal, kind="not-permitted")
-
-
-def answer(result: CommandResult, response: Response) -> CommandResult:
+def answer(
+    result: CommandResult | case_commands.Refusal,
+    case_id: str,
+    response: Response,
+    *,
+    hint: bool = True,
+) -> CommandResult:
+    if not isinstance(result, CommandResult):
+        raise refused(case_id, result, hint=hint)
     response.headers["ETag"] = etag(result.stream_version)
     return result
-
-
-async def execute(
-    app: Casework,
-    caller: Actor,
-    case_id: str,
-    cmd: c.Command,
-    *,
-    body: Any,
-    key: str | None,
-) -> CommandResult:
-    """Send `cmd` to the case, idempotently under `key`; refusals as problems."""
-    cases = await app.cases()
-    update_id = None
-    if key is not None:
-        target = f"case-{case_id}/{type(cmd).__name__}"
-        try:
-            update_id = await idempotency.claim(app.pool, caller.staff_id, key, target, body)
-        except idempotency.IdempotencyKeyReused as exc:
-            raise invalid([FieldProblem(field="Idempotency-Key", message=str(exc))]) from None
-    try:
-        return await cases.execute(case_id, cmd, update_id=update_id)
-    except CaseVersionConflict as exc:
-        raise ApiProblem(
-            412,
-            "The case changed",
-            f"{exc}; read it again and send its new ETag as If-Match",
-            kind="case-changed",
-            current_version=exc.current_version,
-            headers={"ETag": etag(exc.current_version)},
-        ) from None
-    except CaseCommandRejected as exc:
-        raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
-    except CaseNotFound:
-        raise not_found(case_id) from None
 
 
 def _body_fields(command: type[c.Command]) -> dict[str, Any]:
@@ -288,22 +240,6 @@ def body_model(command: type[c.Command]) -> type[BaseModel]:
     return model
 
 
-async def build_command(
-    app: Casework, entry: CaseCommand[Any], caller: Actor, body: BaseModel, version: int | None
-) -> c.Command:
-    data = body.model_dump()
-    for name, info in entry.command.model_fields.items():
-        if info.annotation in (Actor, Actor | None) and data.get(name) is not None:
-            try:
-                data[name] = await app.actor(data[name])
-            except (LookupError, DirectoryError) as exc:
-                raise invalid([FieldProblem(field=name, message=str(exc))]) from None
-    cmd: c.Command = entry.command.model_validate(
-        {**data, "actor": caller, "expected_version": version}
-    )
-    return cmd
-
-
 def _command_route(entry: CaseCommand[Any]) -> None:
     Body = body_model(entry.command)
 
@@ -319,15 +255,12 @@ def _command_route(entry: CaseCommand[Any]) -> None:
         app = casework_of(request)
         version = expected_version(if_match)
         sent: BaseModel = body
-        await visible_state(app, caller.actor, case_id, entry.update, entry.action)
-        cmd = await build_command(app, entry, caller.actor, sent, version)
-        try:
-            await check_references(app.store, cmd)
-        except UnknownReference as exc:
-            raise invalid([FieldProblem(field=exc.field, message=exc.message)]) from None
-        data = sent.model_dump(mode="json")
-        result = await execute(app, caller.actor, case_id, cmd, body=data, key=idempotency_key)
-        return answer(result, response)
+        result = await case_commands.send(
+            app, caller.actor, case_id, entry.update, sent.model_dump(),
+            expected_version=version, idempotency_key=idempotency_key,
+            key_body=sent.model_dump(mode="json"),
+        )  # fmt: skip
+        return answer(result, case_id, response)
 
     # The body's model is made here: give FastAPI the class, not the name (annotations are
     # strings under `from __future__ import annotations`).
@@ -416,7 +349,7 @@ async def open_case(
     except CaseCommandRejected as exc:
         raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
     response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
-    return answer(result, response)
+    return answer(result, str(result.case_id), response)
 
 
 class ReferBody(BaseModel):
@@ -447,33 +380,13 @@ async def refer(
     """Refer to a provider's service from the resource directory (dispatched to it)."""
     app = casework_of(request)
     version = expected_version(if_match)
-    await visible_state(app, caller.actor, case_id, "refer", BY_UPDATE["refer"].action)
-    update_id = None
-    if idempotency_key is not None:
-        try:
-            update_id = await idempotency.claim(
-                app.pool, caller.actor.staff_id, idempotency_key, f"case-{case_id}/Refer",
-                body.model_dump(mode="json"),
-            )  # fmt: skip
-        except idempotency.IdempotencyKeyReused as exc:
-            raise invalid([FieldProblem(field="Idempotency-Key", message=str(exc))]) from None
-    try:
-        result = await referrals.refer(
-            app, caller.actor, case_id,
-            provider=body.provider, service=body.service, goal=body.goal,
-            shared_fields=body.shared_fields, note=body.note, expected_version=version,
-            update_id=update_id,
-        )  # fmt: skip
-    except (LookupError, DirectoryError) as exc:
-        raise invalid([FieldProblem(field="provider", message=str(exc))]) from None
-    except CaseVersionConflict as exc:
-        raise ApiProblem(
-            412, "The case changed", str(exc), kind="case-changed",
-            current_version=exc.current_version, headers={"ETag": etag(exc.current_version)},
-        ) from None  # fmt: skip
-    except CaseCommandRejected as exc:
-        raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
-    return answer(result, response)
+    result = await case_commands.refer(
+        app, caller.actor, case_id,
+        provider=body.provider, service=body.service, goal=body.goal,
+        shared_fields=body.shared_fields, note=body.note, expected_version=version,
+        idempotency_key=idempotency_key, key_body=body.model_dump(mode="json"),
+    )  # fmt: skip
+    return answer(result, case_id, response, hint=False)
 
 
 def _read_refused(case_id: str, exc: Exception) -> ApiProblem:

@@ -12,7 +12,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from application.read_models import AccessEntry
 from casework.cli.api_client import api_path
 from casework.cli.context import JsonOption
 from casework.cli.output import console, emit
@@ -28,6 +27,8 @@ def access_log_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Every read of the case's details or history, newest first (auditors, managers)."""
+    from application.access_log import AccessEntry
+
     found = _listed(api_path("/api/v1/cases/{}/access-log", case_id), AccessEntry, as_json)[:limit]
     data = {"case_id": case_id, "entries": [e.model_dump(mode="json") for e in found]}
 

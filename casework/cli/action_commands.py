@@ -19,18 +19,22 @@ client's personal data: sealed in the log and erased when the client is forgotte
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from pydantic import ValidationError
 
-from application.actions import ActionRow, TeamOverdue
 from casework.cli.api_client import api_path
 from casework.cli.case_commands import IfVersionOption, command
 from casework.cli.context import JsonOption, describe_validation, staff_drive
 from casework.cli.output import console, emit, fail
 from casework.cli.projection_commands import _listed, _table
-from events.vocabulary import ActionOwner, ActionOwnerKind
+
+if TYPE_CHECKING:
+    from projections.actions import ActionRow
+
+# The models that check an owner (events.vocabulary) and read the API's rows
+# (application.actions) are imported by the commands that use them.
 
 case_action_app = typer.Typer(
     help="A plan's actions: add, mark done, drop, reassign.", no_args_is_help=True
@@ -63,6 +67,8 @@ def parse_due(value: str, as_json: bool) -> str:
 
 def parse_owner(spec: str, as_json: bool) -> dict[str, Any]:
     """`--owner KIND[=VALUE]` as an ActionOwner (checked before it is sent)."""
+    from events.vocabulary import ActionOwner, ActionOwnerKind
+
     kind, _, value = spec.partition("=")
     owner: dict[str, Any] = {"kind": kind.strip()}
     key = {"family": "name", "provider": "provider_id", "worker": "staff_id"}.get(kind.strip())
@@ -182,6 +188,8 @@ def mine(
     as_json: bool = JsonOption,
 ) -> None:
     """Your open actions due this week (overdue ones first)."""
+    from projections.actions import ActionRow
+
     rows = _listed("/api/v1/actions/mine", ActionRow, as_json, within=within)
 
     def render(_: Any) -> None:
@@ -197,6 +205,8 @@ def overdue(
     as_json: bool = JsonOption,
 ) -> None:
     """Overdue actions of the teams you see, oldest due first (or counted per team)."""
+    from projections.actions import ActionRow, TeamOverdue
+
     if by_team:
 
         def render_counts(data: Any) -> None:

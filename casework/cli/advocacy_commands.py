@@ -30,15 +30,15 @@ from typing import Any
 import typer
 
 from casework.cli.case_commands import IfVersionOption, case_app, command
-from casework.cli.context import JsonOption
-from casework.cli.output import fail
-from events.vocabulary import (
+from casework.cli.choices import (
     AdvocacyAction,
     AdvocacyBarrier,
     AdvocacyOutcome,
     ConsentGiver,
     FeedbackSubject,
 )
+from casework.cli.context import JsonOption
+from casework.cli.output import fail
 
 advocacy_app = typer.Typer(
     help="Advocacy on the client's behalf: open, record a step, record the outcome.",

@@ -15,17 +15,29 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
-
-import httpx
 
 from casework.cli.output import ExitCode, fail
 from infrastructure.settings import Settings
 
+if TYPE_CHECKING:
+    import httpx
+
+# httpx is imported when a request is sent: a command that ends before (not signed in,
+# invalid input, `--help`) never loads it.
+
 CREDENTIALS = "credentials.json"
-TIMEOUT = httpx.Timeout(120.0, connect=10.0)
+TIMEOUT_S = 120.0
+CONNECT_TIMEOUT_S = 10.0
 RETRIES = 3
+
+
+def timeout() -> httpx.Timeout:
+    """How long a request to the API may take: 2 minutes, 10 seconds to connect."""
+    import httpx
+
+    return httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S)
 
 
 def api_path(template: str, *values: str) -> str:
@@ -186,6 +198,8 @@ def api(
     signed_in: bool = True,
 ) -> Answer:
     """Call the API; a refusal, an ended session or an outage fails the command."""
+    import httpx
+
     sent = dict(headers or {})
     if signed_in:
         token = stored_token(settings)
@@ -204,7 +218,7 @@ def api(
     url = f"{settings.api_base_url}{path}"
     response: httpx.Response | None = None
     failure: httpx.TransportError | None = None
-    with httpx.Client(timeout=TIMEOUT) as client:
+    with httpx.Client(timeout=timeout()) as client:
         for _ in range(RETRIES):
             try:
                 response = client.request(method, url, json=body, params=query, headers=sent)

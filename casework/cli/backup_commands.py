@@ -11,13 +11,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from application.backup import (
-    PG_BIN_OPTION,
-    BackupFailed,
-    BackupInputError,
-    backup,
-    restore,
-)
+from casework.cli.choices import PG_BIN_OPTION
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import ExitCode, console, emit, err_console, fail, run
 
@@ -43,6 +37,8 @@ def backup_command(
     """Back up the whole Casework database (event log, notary tables, identity, outbox,
     read models) with pg_dump -Fc, in one snapshot. The checkpoints published outside the
     database (CASEWORK_CHECKPOINT_DIR) are not in it: keep them where they are."""
+    from application.backup import BackupFailed, BackupInputError, backup
+
     settings = settings_from_context()
     try:
         result = run(backup(settings, file, pg_bin=pg_bin))
@@ -77,6 +73,8 @@ def restore_command(
     exist; refused if it holds anything), then check the restored log against every
     checkpoint published outside the database. Exit 1 on a ROLLBACK: the backup is
     older than the latest checkpoint, and the events written since are missing."""
+    from application.backup import BackupFailed, BackupInputError, restore
+
     settings = settings_from_context()
     try:
         result = run(restore(settings, file, pg_bin=pg_bin))

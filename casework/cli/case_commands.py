@@ -16,12 +16,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
-import yaml
 from pydantic import BaseModel, ValidationError
 from rich.table import Table
 
-from cases import commands as c
 from casework.cli.api_client import api_path
+from casework.cli.choices import (
+    ApprovalKind,
+    ClosureReason,
+    ContactKind,
+    GoalStatus,
+    ReferralSource,
+    SharedField,
+)
 from casework.cli.context import (
     BreakGlassOption,
     JsonOption,
@@ -32,15 +38,9 @@ from casework.cli.context import (
 )
 from casework.cli.output import console, fail
 from casework.cli.participants import participants
-from events.vocabulary import (
-    ApprovalKind,
-    ClientDetails,
-    ClosureReason,
-    ContactKind,
-    GoalStatus,
-    ReferralSource,
-    SharedField,
-)
+
+# The domain's models (cases.commands, events.vocabulary) check a structured input before
+# it is sent: imported by the commands that read one, not by every command.
 
 case_app = typer.Typer(
     help="Open cases and drive them through the lifecycle.", no_args_is_help=True
@@ -51,6 +51,8 @@ M = TypeVar("M", bound=BaseModel)
 
 def read_object(path: Path, as_json: bool) -> dict[str, Any]:
     """A JSON or YAML file holding one object."""
+    import yaml
+
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -116,15 +118,17 @@ def open_case(
     as_json: bool = JsonOption,
 ) -> None:
     """Open a case for a client; prints the new case id."""
-    client = (
-        read_structured(details_file, ClientDetails, as_json).model_dump(mode="json")
-        if details_file
-        else {
+    client: dict[str, Any]
+    if details_file:
+        from events.vocabulary import ClientDetails
+
+        client = read_structured(details_file, ClientDetails, as_json).model_dump(mode="json")
+    else:
+        client = {
             "name": name,
             "date_of_birth": date_of_birth,
             "contact": {"phone": phone, "email": email, "address": address},
         }
-    )
     staff_drive(
         "POST",
         "/api/v1/cases",
@@ -166,6 +170,8 @@ def assess(
     as_json: bool = JsonOption,
 ) -> None:
     """Record a (re)assessment; it is scored into needs and a risk level."""
+    from cases import commands as c
+
     assessment = read_structured(file, c.AssessmentInput, as_json).model_dump(mode="json")
     command(case_id, "record_assessment", {"assessment": assessment}, as_json, if_version)
 
@@ -184,6 +190,8 @@ def plan(
     as_json: bool = JsonOption,
 ) -> None:
     """Draft or revise the plan with the client (and who else took part in making it)."""
+    from cases import commands as c
+
     drafted = read_structured(file, c.PlanInput, as_json).model_dump(mode="json")
     if participant:
         _, people = participants(participant, as_json, "--participant")
@@ -285,6 +293,19 @@ def referral_reply(
     """Record a provider's reply to a referral."""
     body = {"referral_id": referral_id, "outcome": outcome, "reason": reason, "note": note}
     command(case_id, "referral_reply", body, as_json, if_version)
+
+
+@case_app.command("withdraw-referral")
+def withdraw_referral(
+    case_id: str,
+    referral_id: str,
+    reason: str = typer.Option(..., help="Why it is withdrawn (kept with the client's data)."),
+    if_version: int | None = IfVersionOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Withdraw a referral the provider has not completed; the provider is told."""
+    body = {"referral_id": referral_id, "reason": reason}
+    command(case_id, "withdraw_referral", body, as_json, if_version)
 
 
 # --- monitoring -----------------------------------------------------------------------------

@@ -17,11 +17,10 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from application.conferences import ConferenceRow
-from cases import commands as c
 from casework.cli.action_commands import DUE_HELP, OWNER_HELP, parse_due, parse_owner
 from casework.cli.api_client import api_path
 from casework.cli.case_commands import IfVersionOption, command, read_structured
+from casework.cli.choices import CircleRole, CircleShare
 from casework.cli.context import (
     BreakGlassOption,
     JsonOption,
@@ -32,7 +31,6 @@ from casework.cli.context import (
 from casework.cli.output import console, emit, fail
 from casework.cli.participants import ParticipantOption, participants
 from casework.cli.projection_commands import _listed, _table
-from events.vocabulary import CircleRole, CircleShare
 
 circle_app = typer.Typer(
     help="The client's circle of support: people and professionals around them, and what "
@@ -252,6 +250,8 @@ def record(
     """Record a case conference: who took part, decisions, and the actions agreed (they
     become actions of the case, with owners and due dates)."""
     if file is not None:
+        from cases import commands as c
+
         conference = read_structured(file, c.ConferenceInput, as_json).model_dump(mode="json")
     else:
         client, people = participants(participant, as_json, "--participant")
@@ -273,6 +273,8 @@ def list_conferences(
 ) -> None:
     """Case conferences of the cases you see, the latest first: who took part, how many
     decisions, the actions agreed (names and decisions are in `case show`)."""
+    from projections.circle import ConferenceRow
+
     rows = (
         _listed("/api/v1/conferences", ConferenceRow, as_json)
         if within is None

@@ -21,7 +21,6 @@ import typer
 from casework.cli.api_client import api_path
 from casework.cli.context import JsonOption, staff_call
 from casework.cli.output import console, emit, fail
-from events.keys import KeyringError, MasterKeyring
 
 client_app = typer.Typer(help="Clients' personal data: forget a client, rotate master keys.")
 
@@ -87,6 +86,8 @@ def new_master_key_command(
     key_id: str | None = typer.Option(None, "--id", help="The new key's id."),
 ) -> None:
     """Print a new master key as `id:base64`, to put first in CASEWORK_MASTER_KEYS."""
+    from events.keys import KeyringError, MasterKeyring
+
     try:
         keyring = MasterKeyring.generate(key_id)
     except KeyringError as exc:

@@ -12,24 +12,23 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
-import asyncpg
 import click
 import typer
 from pydantic import BaseModel, ValidationError
 
-from application import request_context
-from application.bootstrap import Casework, open_casework
-from application.case_client import CaseCommandRejected
 from casework.cli.api_client import api
 from casework.cli.output import ExitCode, console, emit, fail, run
-from directory import DirectoryError
-from events.keys import CryptoKeyError
-from events.registry import EventValidationError
 from infrastructure.environment import environment_problem_in
 from infrastructure.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from application.bootstrap import Casework
+
+# The server side (application, asyncpg, the domain's errors) is imported by `call` and
+# `_failure`, the operator commands' way in, when one runs: a staff command never loads it.
 
 T = TypeVar("T")
 
@@ -63,6 +62,13 @@ def _failure(exc: BaseException) -> tuple[str, str, int] | None:
     every command on one the same way)."""
     if environment_problem_in(exc) is not None:
         return None
+    import asyncpg
+
+    from application.case_client import CaseCommandRejected
+    from directory import DirectoryError
+    from events.keys import CryptoKeyError
+    from events.registry import EventValidationError
+
     if isinstance(exc, CaseCommandRejected):
         return str(exc), "refused", ExitCode.REFUSED
     if isinstance(exc, ValidationError):
@@ -95,6 +101,8 @@ def _failure(exc: BaseException) -> tuple[str, str, int] | None:
 
 def call(work: Callable[[Casework], Awaitable[T]], as_json: bool, *, pool_size: int = 4) -> T:
     """Open Casework, run `work` on it, close it; a refusal or an outage fails the command."""
+    from application import request_context
+    from application.bootstrap import open_casework
 
     async def main() -> T:
         # Run directly on the servers: the access log records the operating-system user.

@@ -15,30 +15,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from pydantic import BaseModel
 from rich.markup import escape
 from rich.table import Table
 
-from application.bootstrap import Casework
-from application.identity import Invitation, invite
 from casework.cli.api_client import api, api_path, pages
+from casework.cli.choices import Domain, ProviderCategory, StaffRole
 from casework.cli.context import JsonOption, call, settings_from_context, staff_call
 from casework.cli.output import console, emit, fail
-from directory import (
-    KEEP,
-    Keep,
-    Provider,
-    Service,
-    StaffMember,
-    Team,
-    bootstrap_admin,
-    resolve_actor,
-)
-from events.directory_events import ProviderCategory, StaffRole
-from events.vocabulary import Domain
+
+if TYPE_CHECKING:
+    from application.bootstrap import Casework
+    from application.identity import Invitation
+    from directory import Keep, Provider, StaffMember
+
+# The directory's models (which read the API's answers) are imported by the commands that
+# use them; `bootstrap-admin`, an operator command, imports the server side when it runs.
 
 staff_app = typer.Typer(help="The staff directory: people, roles and teams.")
 provider_app = typer.Typer(help="The resource directory: providers and their services.")
@@ -61,11 +56,15 @@ def _staff_change(
 
 def _given(**fields: Any) -> dict[str, Any]:
     """The change's fields that were given (KEEP: left out, so kept as it is)."""
+    from directory import KEEP
+
     return {k: v for k, v in fields.items() if v is not KEEP}
 
 
 def _either(value: T | None, clear: bool, option: str, as_json: bool) -> T | Keep | None:
     """A change option: KEEP when not given, None when cleared with --no-…, else the value."""
+    from directory import KEEP
+
     if clear and value is not None:
         fail(f"--{option} and --no-{option} exclude each other", as_json)
     if clear:
@@ -108,6 +107,8 @@ def bootstrap_admin_command(
     An operator command (straight to the database): it prints the admin's one-time
     invitation code, with which they set their password (`casework staff set-password`)
     and then sign in (`casework login`)."""
+    from application.identity import invite
+    from directory import bootstrap_admin, resolve_actor
 
     async def work(app: Casework) -> tuple[StaffMember, Invitation]:
         member = await bootstrap_admin(app.store, staff_id, name, webhook)
@@ -144,6 +145,8 @@ def add_team_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Add a team."""
+    from directory import Team
+
     team = _staff_change("POST", "/api/v1/teams", Team, as_json, {"team_id": team_id, "name": name})
     emit(
         {"ok": True, "team": team.model_dump(mode="json")},
@@ -162,6 +165,8 @@ def add_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Add a staff member (a caseworker or supervisor needs --team)."""
+    from directory import StaffMember
+
     body = {
         "staff_id": staff_id,
         "display_name": name,
@@ -190,6 +195,8 @@ def change_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Change a member's name, role, team or notification webhook."""
+    from directory import KEEP, StaffMember
+
     body = _given(
         display_name=KEEP if name is None else name,
         role=KEEP if role is None else role.value,
@@ -214,6 +221,8 @@ def deactivate_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Deactivate a staff member (the id is never reused); their sessions end at once."""
+    from directory import StaffMember
+
     member = _staff_change(
         "POST",
         api_path("/api/v1/staff/{}/deactivation", staff_id),
@@ -300,6 +309,8 @@ def list_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """List staff members and teams."""
+    from directory import StaffMember, Team
+
     settings = settings_from_context()
     everyone = True if include_inactive else None
     teams = [
@@ -349,6 +360,8 @@ def show_staff_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Show one staff member (active or deactivated)."""
+    from directory import StaffMember
+
     member = _staff_change("GET", api_path("/api/v1/staff/{}", staff_id), StaffMember, as_json)
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
@@ -372,6 +385,8 @@ def add_provider_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Add a provider to the resource directory."""
+    from directory import Provider
+
     body = {
         "provider_id": provider_id,
         "name": name,
@@ -399,6 +414,8 @@ def add_service_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Add a service to a provider."""
+    from directory import Service
+
     body = {
         "service_id": service_id,
         "name": name,
@@ -435,6 +452,8 @@ def change_provider_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Change a provider's name, category, contact channel or eligibility notes."""
+    from directory import KEEP, Provider
+
     body = _given(
         name=KEEP if name is None else name,
         category=KEEP if category is None else category.value,
@@ -461,6 +480,8 @@ def deactivate_provider_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Deactivate a provider: no new referrals go to it."""
+    from directory import Provider
+
     provider = _staff_change(
         "POST",
         api_path("/api/v1/providers/{}/deactivation", provider_id),
@@ -483,6 +504,8 @@ def withdraw_service_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Withdraw a provider's service."""
+    from directory import Service
+
     service = _staff_change(
         "POST",
         api_path("/api/v1/providers/{}/services/{}/withdrawal", provider_id, service_id),
@@ -505,6 +528,8 @@ def list_providers_command(
     as_json: bool = JsonOption,
 ) -> None:
     """List providers (with their services)."""
+    from directory import Provider
+
     providers = [
         Provider.model_validate(found)
         for found in pages(
@@ -547,6 +572,7 @@ def show_provider_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Show one provider: contact channel, eligibility and services."""
+    from directory import Provider
 
     provider = _staff_change(
         "GET", api_path("/api/v1/providers/{}", provider_id), Provider, as_json

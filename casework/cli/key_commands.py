@@ -19,27 +19,34 @@ import typer
 
 from casework.cli.context import JsonOption
 from casework.cli.output import console, emit, fail
-from events.checkpoints import NotaryKey, public_key_line
-from events.keys import MasterKeyring
-from events.origin import OriginKeyring
-from infrastructure.codec import Keyring
-from infrastructure.keys import CODEC, MASTER, NOTARY_SIGNING, NOTARY_TRUST, ORIGIN
+
+# The keys' code (cryptography) is imported by the commands when they run.
 
 keys_app = typer.Typer(
     help="The deployment's keys (README, section Production).", no_args_is_help=True
 )
 
-FILES = {
-    CODEC.setting: "codec.keys",
-    MASTER.setting: "master.keys",
-    ORIGIN.setting: "origin.keys",
-    NOTARY_SIGNING.setting: "notary.key",
-    NOTARY_TRUST.setting: "notary.pub",
-}
+
+def key_files() -> dict[str, str]:
+    """The file `keys generate --dir` writes each key to, by setting."""
+    from infrastructure.keys import CODEC, MASTER, NOTARY_SIGNING, NOTARY_TRUST, ORIGIN
+
+    return {
+        CODEC.setting: "codec.keys",
+        MASTER.setting: "master.keys",
+        ORIGIN.setting: "origin.keys",
+        NOTARY_SIGNING.setting: "notary.key",
+        NOTARY_TRUST.setting: "notary.pub",
+    }
 
 
 def fresh_specs(suffix: str) -> dict[str, str]:
     """New codec, master and origin keyrings (one key each), by setting."""
+    from events.keys import MasterKeyring
+    from events.origin import OriginKeyring
+    from infrastructure.codec import Keyring
+    from infrastructure.keys import CODEC, MASTER, ORIGIN
+
     return {
         CODEC.setting: Keyring.generate(f"codec-{suffix}").serialise().strip(),
         MASTER.setting: MasterKeyring.generate(f"master-{suffix}").to_spec(),
@@ -87,7 +94,10 @@ def generate_command(
             ),
         )
         return
-    paths = {setting: directory / name for setting, name in FILES.items()}
+    from events.checkpoints import NotaryKey, public_key_line
+    from infrastructure.keys import CODEC, MASTER, NOTARY_SIGNING, NOTARY_TRUST, ORIGIN
+
+    paths = {setting: directory / name for setting, name in key_files().items()}
     taken = [str(p) for p in paths.values() if p.exists()]
     if taken:
         fail(f"--dir: {', '.join(taken)} already exist(s); nothing written", as_json, field="--dir")

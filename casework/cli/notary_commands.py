@@ -8,12 +8,10 @@ from pathlib import Path
 
 import typer
 
-from application.notary import checkpoint_now, run_notary
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, fail, run, stop_on_signals
-from events.checkpoints import CheckpointError, NotaryKey, public_key_line
-from infrastructure.database import database_url
-from infrastructure.keys import NOTARY_SIGNING, require_keys
+
+# Operator commands: each imports the server side when it runs.
 
 notary_app = typer.Typer(
     help="The notary: the Merkle tree of the log and its signed checkpoints.",
@@ -27,6 +25,9 @@ def notary_command(ctx: typer.Context) -> None:
     signed checkpoint every CASEWORK_CHECKPOINT_INTERVAL when it grew, until stopped."""
     if ctx.invoked_subcommand is not None:
         return
+    from application.notary import run_notary
+    from infrastructure.database import database_url
+    from infrastructure.keys import NOTARY_SIGNING, require_keys
 
     require_keys(settings_from_context(), (NOTARY_SIGNING,), "casework notary")
 
@@ -41,6 +42,11 @@ def notary_command(ctx: typer.Context) -> None:
 @notary_app.command("checkpoint")
 def checkpoint_command(as_json: bool = JsonOption) -> None:
     """Bring the tree up to the log and publish a checkpoint now (if the log grew)."""
+    from application.notary import checkpoint_now
+    from events.checkpoints import CheckpointError
+    from infrastructure.database import database_url
+    from infrastructure.keys import NOTARY_SIGNING, require_keys
+
     settings = settings_from_context()
     require_keys(settings, (NOTARY_SIGNING,), "casework notary checkpoint")
     try:
@@ -67,6 +73,8 @@ def keygen_command(
 ) -> None:
     """Make a new checkpoint signing key (for a rotation): add the printed public-key line
     to CASEWORK_NOTARY_PUBLIC_KEYS, keep the old lines, point CASEWORK_NOTARY_KEY_FILE at it."""
+    from events.checkpoints import NotaryKey, public_key_line
+
     key = NotaryKey.generate()
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

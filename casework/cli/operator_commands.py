@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from application import request_context
-from application.bootstrap import Casework
-from application.inspect import inspect_allowed, operator_actor
-from application.readiness import Dependency, readiness
+from casework.cli.choices import Dependency
 from casework.cli.context import JsonOption, call, dump, settings_from_context
 from casework.cli.output import ExitCode, console, emit, fail, run
+
+if TYPE_CHECKING:
+    from application.bootstrap import Casework
+
+# Operator commands: each imports the server side when it runs.
 
 app = typer.Typer()
 
@@ -110,6 +112,9 @@ def inspect_command(
             field="--reason",
         )
 
+    from application import request_context
+    from application.inspect import inspect_allowed, operator_actor
+
     async def action(app: Casework) -> dict[str, Any]:
         actor = operator_actor(request_context.current().os_user or "unknown")
         return await inspect_allowed(app, actor, case_id, reason=reason)
@@ -129,7 +134,10 @@ def ready_command(
     """A service's readiness (a container's health check): whether PostgreSQL at
     DATABASE_URL and Temporal at TEMPORAL_ADDRESS answer now. Exit 0 ready, 1 not
     (Docker's unhealthy), naming what is down."""
-    checks = run(readiness(settings_from_context(), list(dict.fromkeys(needs))))
+    from application import readiness as servers
+
+    wanted = [servers.Dependency(need.value) for need in dict.fromkeys(needs)]
+    checks = run(servers.readiness(settings_from_context(), wanted))
     ready = all(answer == "ok" for answer in checks.values())
     emit(
         {"ready": ready, "checks": checks},

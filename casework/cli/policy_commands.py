@@ -8,7 +8,6 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cases.policy import Policy
 from casework.cli.case_commands import read_structured
 from casework.cli.context import JsonOption, staff_call, staff_drive
 from casework.cli.output import console, emit
@@ -42,5 +41,7 @@ def apply(
     as_json: bool = JsonOption,
 ) -> None:
     """Record a new policy version and send it to every open case (admins, managers)."""
+    from cases.policy import Policy
+
     policy = read_structured(file, Policy, as_json).model_dump(mode="json")
     staff_drive("POST", "/api/v1/policy", as_json=as_json, body=policy)

@@ -11,21 +11,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar
 
-import asyncpg
 import typer
 from pydantic import BaseModel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from application.read_models import (
-    Caseload,
-    OpenEscalation,
-    PendingApproval,
-    Referral,
-    ReferralCount,
-    ReviewDue,
-    TimelineEntry,
-)
 from casework.cli.api_client import api_path, pages
 from casework.cli.context import (
     BreakGlassOption,
@@ -37,11 +26,11 @@ from casework.cli.context import (
     staff_call,
 )
 from casework.cli.output import console, emit, fail, run, stop_on_signals
-from infrastructure.database import database_url
-from projections.catalog import all_projections, projection_named
-from projections.rebuild import RebuildError, rebuild
-from projections.service import run_projector
-from projections.status import projection_status
+
+# The projector and `projections status|rebuild` import the projections (and asyncpg) when
+# they run; the queries read the API's rows with the read models' own row models (from
+# the projections that define them, as application.read_models hands them out), imported
+# by each command.
 
 app = typer.Typer()
 projections_app = typer.Typer(help="Read models: status and rebuild.")
@@ -51,6 +40,8 @@ R = TypeVar("R", bound=BaseModel)
 
 
 def _dsn() -> str:
+    from infrastructure.database import database_url
+
     return database_url(settings_from_context())
 
 
@@ -100,6 +91,7 @@ def _parse_day(value: str | None, option: str, as_json: bool) -> datetime | None
 @app.command("projector")
 def projector_command() -> None:
     """Run the projector: follow the event log into the read models until stopped."""
+    from projections.service import run_projector
 
     async def go() -> None:
         shutdown = stop_on_signals()
@@ -111,6 +103,10 @@ def projector_command() -> None:
 @projections_app.command("status")
 def status_command(as_json: bool = JsonOption) -> None:
     """Each projection's position, lag (events and seconds), runner and error."""
+    import asyncpg
+
+    from projections.catalog import all_projections
+    from projections.status import projection_status
 
     async def go() -> list[Any]:
         conn = await asyncpg.connect(_dsn())
@@ -155,6 +151,17 @@ def rebuild_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Rebuild from the start aside, then swap in (readers keep the old tables meanwhile)."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
+    from projections.catalog import all_projections, projection_named
+    from projections.rebuild import RebuildError, rebuild
+
     try:
         targets = [projection_named(name)] if name else all_projections()
     except LookupError as exc:
@@ -214,6 +221,8 @@ def caseload_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Open cases per worker (or team): by risk, overdue reviews, days since contact."""
+    from projections.case_summary import Caseload
+
     rows = _listed(
         "/api/v1/caseload",
         Caseload,
@@ -268,6 +277,8 @@ def approvals_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Approvals waiting for a decision, oldest first."""
+    from projections.approvals import PendingApproval
+
     rows = _listed("/api/v1/approvals", PendingApproval, as_json, kind=kind)
 
     def render(_: Any) -> None:
@@ -313,6 +324,7 @@ def referrals_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Referrals by provider and status, the longest waiting for a reply first."""
+    from projections.referrals import Referral, ReferralCount
 
     rows = _listed(
         "/api/v1/referrals",
@@ -365,6 +377,8 @@ def reviews_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Reviews overdue and due soon, the most overdue first."""
+    from projections.reviews import ReviewDue
+
     rows = _listed("/api/v1/reviews", ReviewDue, as_json, within=within, overdue=overdue or None)
 
     def render(_: Any) -> None:
@@ -397,6 +411,8 @@ def escalations_command(
     as_json: bool = JsonOption,
 ) -> None:
     """Open escalations by level, the highest and oldest first."""
+    from projections.reviews import OpenEscalation
+
     rows = _listed("/api/v1/escalations", OpenEscalation, as_json, level=level)
 
     def render(_: Any) -> None:
@@ -504,6 +520,8 @@ def timeline_command(
     as_json: bool = JsonOption,
 ) -> None:
     """What happened on a case and who did it (the read is recorded in the access log)."""
+    from projections.timeline import TimelineEntry
+
     rows = _listed(
         api_path("/api/v1/cases/{}/timeline", case_id),
         TimelineEntry,
@@ -555,6 +573,8 @@ def summary_command(
 @app.command("overdue")
 def overdue_command(as_json: bool = JsonOption) -> None:
     """Overdue and lapsed reviews, and open escalations: the oldest first."""
+    from projections.reviews import OpenEscalation, ReviewDue
+
     overdue = _listed("/api/v1/reviews", ReviewDue, as_json, overdue=True)
     open_escalations = _listed("/api/v1/escalations", OpenEscalation, as_json)
     reviews = sorted(overdue, key=lambda r: r.due_at)

@@ -10,26 +10,21 @@ import asyncio
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from application.key_check import check_keys_match
-from application.migrations import apply_migrations
-from application.runtime import run_worker
-from application.search_attributes import ensure_search_attributes
-from casework.api.service import run_api
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, fail, run
-from casework.codec_server import CodecServer, serve
-from infrastructure.codec import CodecError
-from infrastructure.database import database_url, redact
 from infrastructure.environment import EnvironmentProblem, environment_problem_in
-from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
-from infrastructure.logs import get_logger
 from infrastructure.ports import port_taken
 from infrastructure.settings import Settings
-from infrastructure.temporal import connect
+
+if TYPE_CHECKING:
+    from casework.codec_server import CodecServer
+
+# What these commands run (the worker, the API, the codec server, migrations: the server
+# side, temporalio and asyncpg) is imported by each command when it runs.
 
 app = typer.Typer()
 
@@ -51,6 +46,8 @@ class SignalStop:
         self.interrupted = False
 
     def handle(self, signum: int) -> None:
+        from infrastructure.logs import get_logger
+
         log = get_logger()
         if self.event.is_set():
             log.warning("already stopping; please wait", signal=signal.Signals(signum).name)
@@ -96,6 +93,8 @@ def api_port_free(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings, dsn: str) -> None:
+    from casework.api.service import run_api
+
     with signal_stop() as stopper:
         stopper.ready = True
         await run_api(settings, dsn=dsn, shutdown=stopper.event)
@@ -105,6 +104,9 @@ async def _serve(settings: Settings, dsn: str) -> None:
 def serve_command(as_json: bool = JsonOption) -> None:
     """Serve the HTTP API alone (against TEMPORAL_ADDRESS and DATABASE_URL), on
     CASEWORK_HTTP_HOST:CASEWORK_HTTP_PORT; stateless, so several may run behind a proxy."""
+    from infrastructure.database import database_url
+    from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+
     settings = settings_from_context()
     require_keys(settings, (CODEC, MASTER, ORIGIN), "casework serve")
     api_port_free(settings)
@@ -115,6 +117,8 @@ def serve_command(as_json: bool = JsonOption) -> None:
 
 
 async def _worker(settings: Settings, dsn: str) -> None:
+    from application.runtime import run_worker
+
     with signal_stop() as stopper:
         stopper.ready = True  # the worker drains on the event even while connecting
         await run_worker(settings, dsn=dsn, shutdown=stopper.event)
@@ -123,6 +127,9 @@ async def _worker(settings: Settings, dsn: str) -> None:
 @app.command("worker")
 def worker_command(as_json: bool = JsonOption) -> None:
     """Run one worker on the case task queue against TEMPORAL_ADDRESS and DATABASE_URL."""
+    from infrastructure.database import database_url, redact
+    from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+
     settings = settings_from_context()
     require_keys(settings, (CODEC, MASTER, ORIGIN), "casework worker")
     dsn = database_url(settings)
@@ -152,6 +159,12 @@ def worker_command(as_json: bool = JsonOption) -> None:
 
 
 async def _setup(settings: Settings) -> dict[str, Any]:
+    from application.key_check import check_keys_match
+    from application.migrations import apply_migrations
+    from application.search_attributes import ensure_search_attributes
+    from infrastructure.database import database_url
+    from infrastructure.temporal import connect
+
     dsn = database_url(settings)
     applied = await apply_migrations(dsn)
     await check_keys_match(settings, dsn)
@@ -168,6 +181,8 @@ def setup_command(as_json: bool = JsonOption) -> None:
     runs it once before the workers); `casework up` does this itself. Safe to rerun.
     The deployment's keys must be configured: setup checks them against the database.
     """
+    from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+
     settings = settings_from_context()
     require_keys(settings, (CODEC, MASTER, ORIGIN), "casework setup")
     try:
@@ -192,6 +207,8 @@ def setup_command(as_json: bool = JsonOption) -> None:
 async def _codec_server(
     settings: Settings, host: str, port: int, origins: list[str], as_json: bool
 ) -> None:
+    from casework.codec_server import serve
+
     def ready(server: CodecServer) -> None:
         emit(
             {"status": "ready", "url": server.url, "namespace": settings.temporal_namespace},
@@ -232,6 +249,9 @@ def codec_server_command(
     """Serve Temporal's codec protocol so operators can read encrypted payloads in the UI
     and CLI: each request needs an operator's or admin's token and is recorded in the
     access log."""
+    from infrastructure.codec import CodecError
+    from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+
     if port and port_taken(port, host):
         raise EnvironmentProblem(
             f"port {port} (for the codec server on {host}) is in use by another program",

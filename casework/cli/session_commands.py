@@ -12,13 +12,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import httpx
 import typer
 from rich.markup import escape
 from rich.table import Table
 
 from casework.cli.api_client import (
-    TIMEOUT,
     api,
     api_path,
     fail_with,
@@ -26,11 +24,11 @@ from casework.cli.api_client import (
     refused_sign_in,
     save_session,
     stored_token,
+    timeout,
     unreachable,
 )
 from casework.cli.context import JsonOption, settings_from_context, staff_call
 from casework.cli.output import console, emit, fail
-from casework.cli.sso_login import SsoLoginError, sso_login
 
 app = typer.Typer()
 token_app = typer.Typer(help="Personal access tokens for scripts: create, list, revoke.")
@@ -44,11 +42,13 @@ def _prompt_password() -> str:
 def _sign_in(staff_id: str, password: str, totp: str | None, ask: bool, as_json: bool) -> Any:
     """Sign in; when the account has a second factor and none was given, ask for the code
     (the password is sent once more with it: a right password never counts as a failure)."""
+    import httpx
+
     settings = settings_from_context()
     body = {"staff_id": staff_id, "password": password, "totp": totp}
     url = f"{settings.api_base_url}/api/v1/sessions"
     try:
-        with httpx.Client(timeout=TIMEOUT) as client:
+        with httpx.Client(timeout=timeout()) as client:
             answer = client.post(url, json=body)
             if answer.status_code == 401 and "second-factor" in answer.text and ask:
                 body["totp"] = typer.prompt("TOTP code", err=True).strip()
@@ -125,6 +125,8 @@ def staff_call_as(token: str, as_json: bool) -> dict[str, Any]:
 
 def _sso_session(as_json: bool) -> dict[str, Any]:
     """The device flow with the agency's provider, then a Casework session for its ID token."""
+    from casework.cli.sso_login import SsoLoginError, sso_login
+
     settings = settings_from_context()
     client_id = settings.oidc_cli_client_id or settings.oidc_client_id
     if not settings.oidc_issuer or not client_id:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from application.consistency import verify
-from application.migrations import apply_migrations
 from casework.cli.context import JsonOption, call, settings_from_context
 from casework.cli.output import console, emit, run
-from infrastructure.database import database_url
-from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+
+# Operator commands: each imports the server side when it runs.
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -17,6 +15,9 @@ app = typer.Typer(no_args_is_help=False)
 @app.command("migrate")
 def migrate_command(as_json: bool = JsonOption) -> None:
     """Apply the database migrations not yet applied (safe to run twice)."""
+    from application.migrations import apply_migrations
+    from infrastructure.database import database_url
+
     applied = run(apply_migrations(database_url(settings_from_context())))
     emit(
         {"applied": applied},
@@ -37,6 +38,9 @@ def verify_command(
 ) -> None:
     """Check everything agrees: hash chains and versions, workflows against the log,
     read models against a rebuild. Exit 1 with the list of findings."""
+    from application.consistency import verify
+    from infrastructure.keys import CODEC, MASTER, ORIGIN, require_keys
+
     needed = (MASTER, ORIGIN) if chains_only else (CODEC, MASTER, ORIGIN)
     require_keys(settings_from_context(), needed, "casework verify")
     report = call(lambda app: verify(app, chains_only=chains_only), as_json)

@@ -9,30 +9,32 @@ resubmitted meanwhile), nothing is sent and the inbox says so.
 
 Each row's form carries the case's version as the inbox showed it (its version in the
 log), as the case page's forms do. The decision is `DecideApproval`, sent for that
-version and checked again by the case's rules: if the case moved on meanwhile, nothing
-is recorded, and the inbox answers 409 with what changed since (the events after that
+version through the command use case (application/case_commands, as the case page and
+the API send it): the caller is admitted by the access table's APPROVE row, a refusal
+recorded in the access log (403; out of scope, "No such approval"), and the case's rules
+check it again, the approval rule among them (the author of the request or of the plan
+may not decide it: cases/access.py `approval_refusal`). If the case moved on meanwhile,
+nothing is recorded, and the inbox answers 409 with what changed since (the events after that
 version, once the read of the case's history is allowed and recorded) and the decision,
 reasons and note as typed, under the case's new version, ready to send again.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
+from application import case_commands
 from application import read_models as rm
 from application.bootstrap import Casework
-from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
+from application.case_client import CaseNotFound
 from application.case_reads import read_history
 from application.policies import current_policy
 from application.read_models import PageRequest
-from cases import commands as c
-from cases.access import AccessDenied, CaseNotVisible, Query, decide_read
+from cases.access import AccessDenied, CaseNotVisible
 from cases.actors import Actor
 from casework.console.case_page import Line, changes_since
 from casework.console.web import PREFIX, casework_of, check_csrf, page, redirect, signed_in
@@ -141,12 +143,16 @@ async def decide(request: Request, case_id: str, approval_id: str) -> Response:
         return await refused("Choose approve or return.", 422)
     if decision == "return" and not reasons:
         return await refused("Say why you return it: the author will read it.", 422)
+    # Admitted by the command use case: the access table's APPROVE row (not a read
+    # permission), each refusal recorded; out of scope reads as no such approval.
+    admitted = await case_commands.admit(app, actor, case_id, "decide_approval")
+    if isinstance(admitted, case_commands.NotPermitted):
+        return await refused(admitted.reason, 403)
+    if not isinstance(admitted, case_commands.Admitted):
+        return await refused("No such approval waiting for you.", 404)
     try:
-        uuid.UUID(case_id)
         state = await (await app.cases()).state(case_id)
-        decide_read(actor, Query.APPROVALS, case_id, team=state.team,
-                    worker=state.assigned_worker)  # fmt: skip
-    except (ValueError, CaseNotFound, CaseNotVisible, AccessDenied):
+    except CaseNotFound:
         return await refused("No such approval waiting for you.", 404)
     pending = next((a for a in state.approvals.values() if a.approval_id == approval_id), None)
     if pending is None:
@@ -159,21 +165,28 @@ async def decide(request: Request, case_id: str, approval_id: str) -> Response:
         )  # fmt: skip
     if version != state.stream_version:
         return await conflict()
-    try:
-        cmd = c.DecideApproval(
-            actor=actor,
-            kind=ApprovalKind(pending.kind),
-            approve=decision == "approve",
-            reasons=reasons,
-            note=note,
-            expected_version=version,
-        )
-        await (await app.cases()).execute(case_id, cmd)
-    except ValidationError as exc:
-        message = "; ".join(str(e["msg"]) for e in exc.errors())
-        return await refused(message, 422)
-    except CaseVersionConflict:
-        return await conflict()
-    except CaseCommandRejected as exc:
-        return await refused(str(exc), 409)
+    sent = {
+        "kind": ApprovalKind(pending.kind),
+        "approve": decision == "approve",
+        "reasons": reasons,
+        "note": note,
+    }
+    result = await case_commands.send(
+        app, actor, case_id, "decide_approval", sent, expected_version=version, admitted=admitted
+    )
+    match result:
+        case case_commands.Invalid(error=error):
+            return await refused("; ".join(str(e["msg"]) for e in error.errors()), 422)
+        case case_commands.VersionConflict():
+            return await conflict()
+        case case_commands.NotFound():
+            return await refused("No such approval waiting for you.", 404)
+        case case_commands.NotPermitted(reason=reason):
+            return await refused(reason, 403)
+        case (
+            case_commands.RuleRefused(reason=reason)
+            | case_commands.Rejected(text=reason)
+            | case_commands.IdempotencyMismatch(reason=reason)
+        ):
+            return await refused(reason, 409)
     return redirect(f"{PREFIX}/approvals?done={decision}")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from application import read_models as rm
-from application.read_models import OpenEscalation, PageRequest, ReviewDue
+from application import board as board_use_case
+from application.read_models import OpenEscalation, ReviewDue
 from cases.access import AccessDenied
 from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
 
@@ -30,33 +30,31 @@ most overdue reviews), and says how many more there are."""
 
 @dataclass
 class Team:
+    """One team's rows as the board shows them, and how many more each list has."""
+
     team: str
     overdue: list[ReviewDue] = field(default_factory=list)
     escalations: list[OpenEscalation] = field(default_factory=list)
     more_overdue: int = 0
     more_escalations: int = 0
 
-    def keep_the_most_urgent(self) -> Team:
-        """The queries' order is the urgency: keep the first SHOWN_PER_TEAM of each list."""
-        shown = SHOWN_PER_TEAM
-        self.more_overdue = max(0, len(self.overdue) - shown)
-        self.more_escalations = max(0, len(self.escalations) - shown)
-        del self.overdue[shown:], self.escalations[shown:]
-        return self
-
 
 async def board_teams(request: Request) -> list[Team]:
+    """Each team's most urgent rows, ranked and cut in SQL (application/board.py), with
+    how many more each list has."""
     app = casework_of(request)
     actor = request.state.principal.actor
-    every = PageRequest(limit=rm.MAX_LIMIT)
-    overdue = await rm.reviews(app, actor, every, overdue_only=True)
-    escalations = await rm.escalations(app, actor, every)
-    teams: dict[str, Team] = {}
-    for review in overdue.items:
-        teams.setdefault(review.team, Team(review.team)).overdue.append(review)
-    for escalation in escalations.items:
-        teams.setdefault(escalation.team, Team(escalation.team)).escalations.append(escalation)
-    return [teams[t].keep_the_most_urgent() for t in sorted(teams)]
+    found = await board_use_case.board(app, actor, per_team=SHOWN_PER_TEAM)
+    return [
+        Team(
+            t.team,
+            t.overdue,
+            t.escalations,
+            more_overdue=max(0, t.overdue_total - len(t.overdue)),
+            more_escalations=max(0, t.escalations_total - len(t.escalations)),
+        )
+        for t in found
+    ]
 
 
 async def _board(request: Request, template: str) -> Response:

@@ -1,17 +1,21 @@
 """Which actions a staff member may take on a case, each as a form.
 
-The one access table (cases/access.py) decides who may; the case's state decides what
-makes sense now (a plan to submit, an approval waiting, referrals awaiting a reply).
-The rules still decide in the end (cases/decide.py): a form shown is an offer, the
-command sent is checked again by the case's workflow.
+The one access table (cases/access.py) decides who may, by the command table's `action`
+of each form's command (cases/command_table.py; a form is named by its command's update),
+and the one approval rule (`approval_refusal_on`: never one's own request or plan); the
+case's state decides what makes sense now (a plan to submit, an approval waiting,
+referrals awaiting a reply). The rules still decide in the end (cases/decide.py): a
+form shown is an offer, the command sent is checked again by the case's workflow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from cases.access import Action, may
+from cases.access import Action, approval_refusal_on, judged_location, may
 from cases.actors import Actor
+from cases.command_table import BY_UPDATE
+from cases.features.referral_withdrawal import WITHDRAWABLE
 from cases.state import CaseState, PlanStatus
 from casework.console.circle_forms import circle_forms, plan_participant_inputs
 from casework.console.forms import ActionForm, Choice, Input
@@ -38,43 +42,6 @@ from events.vocabulary import (
 GOAL_ROWS = 3
 """Goal rows on the plan form (blank rows are left out; a revision shows every goal of
 the draft and one spare row)."""
-
-ACTION_OF: dict[str, Action] = {
-    "record_consent": Action.WORK,
-    "record_assessment": Action.WORK,
-    "draft_plan": Action.WORK,
-    "submit_plan": Action.WORK,
-    "refer": Action.WORK,
-    "log_contact": Action.WORK,
-    "record_progress": Action.WORK,
-    "evaluate": Action.WORK,
-    "hold": Action.WORK,
-    "resume": Action.WORK,
-    "request_transfer": Action.WORK,
-    "request_closure": Action.WORK,
-    "decide_approval": Action.APPROVE,
-    "referral_reply": Action.PROVIDER_REPLY,
-    "provider_report": Action.PROVIDER_REPLY,
-    "assign": Action.ASSIGN,
-    "reply_transfer": Action.TRANSFER_REPLY,
-    "reopen": Action.REOPEN,
-    "record_note": Action.NOTE,
-    "add_action": Action.PLAN_ACTIONS,
-    "complete_action": Action.COMPLETE_ACTION,
-    "drop_action": Action.PLAN_ACTIONS,
-    "open_advocacy": Action.ADVOCACY,
-    "advocacy_step": Action.ADVOCACY,
-    "conclude_advocacy": Action.ADVOCACY,
-    "record_feedback": Action.FEEDBACK,
-    "add_circle_member": Action.CIRCLE,
-    "update_circle_member": Action.CIRCLE,
-    "remove_circle_member": Action.CIRCLE,
-    "record_circle_consent": Action.CIRCLE_CONSENT,
-    "share_with_circle": Action.SHARE_WITH_CIRCLE,
-    "record_conference": Action.CONFERENCE,
-}
-"""Each console action → the row of the access table that allows it."""
-
 
 YES_NO = (Choice("", "— choose —"), Choice("true", "yes"), Choice("false", "no"))
 RATINGS = (
@@ -144,14 +111,13 @@ def _providers(resources: ResourceDirectory) -> tuple[tuple[Choice, ...], tuple[
 def forms_for(state: CaseState, actor: Actor, resources: ResourceDirectory) -> list[ActionForm]:
     """The forms of every action `actor` may take on the case as it stands."""
 
-    def allowed(action: str) -> bool:
-        access = ACTION_OF[action]
-        if access is Action.TRANSFER_REPLY:
-            pending = state.pending_transfer
-            if pending is None:
-                return False
-            return may(actor, access, team=pending.to_team, assigned_worker=pending.to_worker)
-        return may(actor, access, team=state.team, assigned_worker=state.assigned_worker)
+    def allowed(update: str) -> bool:
+        """The access table's answer for the command table's `action` of `update`."""
+        access = BY_UPDATE[update].action
+        if access is Action.TRANSFER_REPLY and state.pending_transfer is None:
+            return False
+        team, worker = judged_location(actor, access, state)
+        return may(actor, access, team=team, assigned_worker=worker)
 
     forms: list[ActionForm] = []
     if not state.is_open:
@@ -237,7 +203,7 @@ def forms_for(state: CaseState, actor: Actor, resources: ResourceDirectory) -> l
                        (Input("note", "Note for the supervisor", "textarea", optional=True),))
         )  # fmt: skip
     for pending in state.approvals.values():
-        if allowed("decide_approval") and pending.requested_by != actor.staff_id:
+        if allowed("decide_approval") and approval_refusal_on(actor, state, pending) is None:
             what = (
                 f"plan v{pending.plan_version}"
                 if pending.plan_version
@@ -288,6 +254,22 @@ def forms_for(state: CaseState, actor: Actor, resources: ResourceDirectory) -> l
                            Choice("declined", "declined"), Choice("completed", "completed"))),
                     Input("reason", "Reason (for a decline)", "text", optional=True),
                     Input("note", "Note", "textarea", optional=True),
+                ),
+            )
+        )  # fmt: skip
+    withdrawable = [r for r in state.referrals.values() if r.status in WITHDRAWABLE]
+    if allowed("withdraw_referral") and withdrawable:
+        forms.append(
+            ActionForm(
+                "withdraw_referral", "Withdraw a referral", "Withdraw it",
+                (
+                    Input("referral_id", "Referral", "select",
+                          (Choice("", "— choose —"),
+                           *(Choice(r.referral_id, f"{r.referral_id} to {r.provider_id} "
+                                    f"({r.status.value.replace('_', ' ')})")
+                             for r in withdrawable))),
+                    Input("reason", "Why (the provider is told it is withdrawn, not why)",
+                          "text"),
                 ),
             )
         )  # fmt: skip

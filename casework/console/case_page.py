@@ -1,43 +1,51 @@
 """The case page: where the case stands, and every action the viewer may take as a form.
 
 Reading the page is a read of the case's details: allowed by the access table and
-recorded in the access log (application/case_reads `read_case`), or refused with the
-same page whether the case does not exist or is out of the viewer's scope. A staff
-member whose role may break the glass is then asked for the reason first; the emergency
-read is recorded, marked, and the case's supervisors are told.
+recorded in the access log (application/case_view `view_case`, as application/case_reads
+`read_case`), or refused with the same page whether the case does not exist or is out of
+the viewer's scope. A staff member whose role may break the glass is then asked for the
+reason first; the emergency read is recorded, marked, and the case's supervisors are told.
+
+The page shows the state the case's workflow holds (one Temporal Query: the client's
+personal details are sealed in the log and read only through the cipher), the details
+of the events it lists (assessment, contacts, progress, reports …: only those events
+read from the log), and the timeline a page at a time from the timeline read model
+(`TIMELINE_SHOWN` events, the newest first; application/case_view). A long case is
+therefore never read and decrypted whole to render its page.
 
 A form sends the case's version the page was rendered with. The case workflow refuses
 a command sent for an older version (application/case_client `CaseVersionConflict`):
 the page then says so, lists what changed since (the events after that version), and
 shows the form again with what the person typed, ready to send against the new
 version once they have looked.
+
+A form is sent through the command use case (application/case_commands), as the HTTP
+API's command routes are: the caller is admitted first (the access table by the command
+table's `action`, each refusal in the access log as `command <update>`: out of scope,
+the not-found page; in scope but not for them, 403), then the form is read and the
+command sent. The route itself only reads the form and renders the answer.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from application import access_log, referrals
+from application import case_commands, case_view
 from application.bootstrap import Casework
-from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
-from application.case_reads import read_case
+from application.case_client import CaseNotFound
+from application.case_view import Line as Line  # re-exported: casework/console/approvals.py
 from application.identity import Principal
-from application.references import UnknownReference, check_references
-from cases import commands as c
 from cases.access import (
     BREAK_GLASS_ROLES,
     AccessDenied,
     BreakGlassRefused,
     CaseNotVisible,
-    Query,
-    decide_read,
 )
 from cases.actors import Actor
 from cases.command_table import BY_UPDATE
@@ -48,7 +56,6 @@ from casework.console.case_actions import forms_for
 from casework.console.forms import (
     ActionForm,
     Filled,
-    ListMaps,
     add_rule_refusal,
     add_validation_errors,
     parse,
@@ -62,27 +69,20 @@ from casework.console.web import (
     redirect,
     signed_in,
 )
-from directory import DirectoryError, ResourceDirectory, load_resource_directory
+from directory import ResourceDirectory, load_resource_directory
 from events.fields import Identifier, LongText
-from events.vocabulary import (
-    AdvocacyConcluded,
-    AdvocacyOpened,
-    AdvocacyStepRecorded,
-    AssessmentRecorded,
-    ClientFeedbackRecorded,
-    ContactLogged,
-    GoalProgressRecorded,
-    GoalsEvaluated,
-    ProviderReportReceived,
-    SharedField,
-)
-from projections.timeline import describe
+from events.vocabulary import SharedField
+from workflows.case import CommandResult
 
 router = APIRouter(prefix=f"{PREFIX}/cases", include_in_schema=False)
 
 TIMELINE_SHOWN = 100
-"""The timeline shows the case's latest events, this many (`?timeline=all`: every one);
-the audit view shows every event with its hash."""
+"""The timeline shows the case's events a page at a time, this many, the newest first
+(`?timeline_before=V`: the page of events before version V, with links to the older and
+newer pages); the audit view shows every event with its hash."""
+
+TIMELINE_BEFORE = "timeline_before"
+"""The query parameter naming the version the timeline's page ends before."""
 
 
 class ReferForm(BaseModel):
@@ -99,18 +99,6 @@ class ReferForm(BaseModel):
 
 
 @dataclass(frozen=True)
-class Line:
-    """One event as the page shows it: never personal text in `text`."""
-
-    version: int
-    type: str
-    text: str
-    actor: str
-    role: str
-    at: datetime
-
-
-@dataclass(frozen=True)
 class Conflict:
     """A write sent for a version the case had moved on from."""
 
@@ -121,61 +109,17 @@ class Conflict:
     still_offered: bool
 
 
-AdvocacyEvent = AdvocacyOpened | AdvocacyStepRecorded | AdvocacyConcluded
-
-
-@dataclass
-class CaseRecord:
-    """What the page shows besides the state: details folded from the case's events."""
-
-    assessment: AssessmentRecorded | None
-    contacts: list[tuple[datetime, str, ContactLogged]]
-    progress: list[tuple[datetime, str, GoalProgressRecorded]]
-    evaluations: list[tuple[datetime, str, GoalsEvaluated]]
-    reports: list[tuple[datetime, ProviderReportReceived]]
-    timeline: list[Line]
-    advocacy: list[tuple[datetime, str, AdvocacyEvent]] = field(default_factory=list)
-    """Advocacy events, oldest first (issue 16)."""
-    feedback: list[tuple[datetime, str, ClientFeedbackRecorded]] = field(default_factory=list)
-
-
-async def case_record(app: Casework, case_id: str) -> CaseRecord:
-    """The case's events folded for the page (call only once the read is allowed)."""
-    events = await app.store.read_stream(f"case-{case_id}")
-    record = CaseRecord(None, [], [], [], [], [])
-    for recorded in events:
-        event = app.store.decode(recorded)
-        who = recorded.metadata.actor_id
-        at = recorded.occurred_at
-        if isinstance(event, AssessmentRecorded):
-            record.assessment = event
-        elif isinstance(event, ContactLogged):
-            record.contacts.append((at, who, event))
-        elif isinstance(event, GoalProgressRecorded):
-            record.progress.append((at, who, event))
-        elif isinstance(event, GoalsEvaluated):
-            record.evaluations.append((at, who, event))
-        elif isinstance(event, ProviderReportReceived):
-            record.reports.append((at, event))
-        elif isinstance(event, AdvocacyOpened | AdvocacyStepRecorded | AdvocacyConcluded):
-            record.advocacy.append((at, who, event))
-        elif isinstance(event, ClientFeedbackRecorded):
-            record.feedback.append((at, who, event))
-        record.timeline.append(
-            Line(recorded.stream_version, recorded.event_type, describe(event), who,
-                 recorded.metadata.actor_role, at)
-        )  # fmt: skip
-    return record
+def _timeline_before(request: Request) -> int | None:
+    """The `?timeline_before=` version asked for (None: the newest page; anything but a
+    whole number is taken as no page asked for)."""
+    raw = request.query_params.get(TIMELINE_BEFORE, "")
+    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
 
 
 async def changes_since(app: Casework, case_id: str, version: int) -> list[Line]:
     """The events after `version`: what changed while the person was typing."""
     events = await app.store.read_stream(f"case-{case_id}", from_version=version + 1)
-    return [
-        Line(e.stream_version, e.event_type, describe(app.store.decode(e)),
-             e.metadata.actor_id, e.metadata.actor_role, e.occurred_at)
-        for e in events
-    ]  # fmt: skip
+    return case_view.lines_of(app, events)
 
 
 def _valid_id(case_id: str) -> str | None:
@@ -210,7 +154,7 @@ async def render_case(
 ) -> Response:
     app = casework_of(request)
     try:
-        data = await read_case(
+        state = await case_view.view_case(
             app, principal.actor, case_id, reason=reason, break_glass=break_glass
         )
     except CaseNotVisible:
@@ -221,8 +165,16 @@ async def render_case(
     except AccessDenied as exc:
         return page(request, "refused.html", title="Not for your role", message=str(exc),
                     status_code=403)  # fmt: skip
-    state = CaseState.model_validate(data)
-    resources = await load_resource_directory(app.store)
+    # Independent reads, each on a connection of its own: the resource directory (for
+    # the forms), the details of the events the page lists, one page of the timeline.
+    resources, details, timeline = await asyncio.gather(
+        load_resource_directory(app.store),
+        case_view.case_details(app, case_id, state.stream_version),
+        case_view.timeline_page(
+            app, case_id, state.stream_version, size=TIMELINE_SHOWN,
+            before=_timeline_before(request),
+        ),
+    )  # fmt: skip
     forms = [] if break_glass else forms_for(state, principal.actor, resources)
     filled: dict[str, Filled] = {}
     if submitted is not None:
@@ -234,15 +186,15 @@ async def render_case(
         current="caseload",
         state=state,
         case_id=case_id,
-        record=await case_record(app, case_id),
+        details=details,
+        timeline=timeline,
         forms=forms,
         filled=filled,
         conflict=conflict,
         break_glass=break_glass,
         done=request.query_params.get("done"),
         providers={p.provider_id: p.name for p in resources.providers.values()},
-        timeline_all=request.query_params.get("timeline") == "all",
-        timeline_shown=TIMELINE_SHOWN,
+        timeline_before=TIMELINE_BEFORE,
         status_code=status_code,
     )
 
@@ -275,63 +227,36 @@ async def break_glass(request: Request, case_id: str) -> Response:
     return await render_case(request, principal, valid, break_glass=reason)
 
 
-async def _visible_state(app: Casework, actor: Actor, case_id: str, action: str) -> CaseState:
-    """The case as its workflow holds it when the actor may see it; CaseNotVisible
-    otherwise, the refused attempt recorded like a refused read (as the API does)."""
-    try:
-        state = await (await app.cases()).state(case_id)
-        decide_read(
-            actor, Query.CASE_DETAILS, case_id, team=state.team, worker=state.assigned_worker
-        )
-    except (CaseNotFound, CaseNotVisible, AccessDenied):
-        await access_log.record(app.pool, actor, case_id, f"console {action}", allowed=False)
-        raise CaseNotVisible(case_id) from None
-    return state
-
-
-async def _command(
-    app: Casework,
-    actor: Actor,
-    action: str,
-    data: dict[str, Any],
-    version: int,
-    spec: ActionForm,
-    filled: Filled,
-    maps: ListMaps,
-) -> c.Command | None:
-    """The command model validated from the form's data (None: errors in `filled`)."""
-    entry = BY_UPDATE[action]
-    for item in spec.inputs:
-        if item.staff and data.get(item.name):
-            try:
-                data[item.name] = await app.actor(str(data[item.name]))
-            except (LookupError, DirectoryError) as exc:
-                filled.errors.setdefault(item.name, []).append(str(exc))
-    if not filled.ok:
-        return None
-    try:
-        cmd: c.Command = entry.command.model_validate(
-            {**data, "actor": actor, "expected_version": version}
-        )
-    except ValidationError as exc:
-        add_validation_errors(filled, spec, exc, maps)
-        return None
-    return cmd
+def _refused_page(
+    request: Request, principal: Principal, case_id: str, refusal: case_commands.Admission
+) -> Response:
+    """The case page's answer to a command the caller may not send: the not-found page
+    (the same as for a case that does not exist), or 403 naming the access table's reason."""
+    if isinstance(refusal, case_commands.NotFound):
+        return not_visible(request, principal, case_id)
+    title = "Not for your role" if refusal.for_role else "Not permitted"
+    return page(request, "refused.html", title=title, message=refusal.reason, status_code=403)
 
 
 @router.post("/{case_id}/do/{action}")
 async def act(request: Request, case_id: str, action: str) -> Response:
+    """A form of the case page, sent through the command use case (application/
+    case_commands): it admits the caller (access table, access log) before the form is
+    read, then sends the command; this route only reads the form and renders the answer."""
     principal = await signed_in(request)
     form = await request.form()
     check_csrf(request, form)
     app = casework_of(request)
     actor = principal.actor
     valid = _valid_id(case_id)
-    if valid is None or (action not in BY_UPDATE and action != "refer"):
+    if valid is None or action not in BY_UPDATE:
         return not_visible(request, principal, case_id)
+    admitted = await case_commands.admit(app, actor, valid, action)
+    if not isinstance(admitted, case_commands.Admitted):
+        return _refused_page(request, principal, valid, admitted)
     try:
-        state = await _visible_state(app, actor, valid, action)
-    except CaseNotVisible:
+        state = await (await app.cases()).state(valid)
+    except CaseNotFound:
         return not_visible(request, principal, valid)
     raw_version = str(form.get("version", ""))
     version = int(raw_version) if raw_version.isdigit() else -1
@@ -349,43 +274,45 @@ async def act(request: Request, case_id: str, action: str) -> Response:
                                  status_code=409)  # fmt: skip
     filled = Filled(values=values_of(spec, form))
     data, maps = parse(spec, form)
-    try:
-        if action == "refer":
-            try:
-                sent = ReferForm.model_validate(data)
-            except ValidationError as exc:
-                add_validation_errors(filled, spec, exc, maps)
-                return await render_case(request, principal, valid,
-                                         submitted=(action, filled), status_code=422)  # fmt: skip
-            await referrals.refer(
-                app, actor, valid, provider=sent.provider_id, service=sent.service_id,
-                goal=sent.goal_id, shared_fields=sent.shared_fields, note=sent.note,
-                expected_version=version,
-            )  # fmt: skip
-        else:
-            data = circle_forms.prepare(action, data)
-            cmd = await _command(app, actor, action, data, version, spec, filled, maps)
-            if cmd is None:
-                return await render_case(request, principal, valid,
-                                         submitted=(action, filled), status_code=422)  # fmt: skip
-            await check_references(app.store, cmd)
-            await (await app.cases()).execute(valid, cmd)
-    except CaseVersionConflict:
-        return await _conflict(request, principal, valid, version, action, filled, spec,
-                               still_offered=True)  # fmt: skip
-    except (LookupError, DirectoryError) as exc:
-        add_rule_refusal(filled, spec, str(exc))
-        return await render_case(request, principal, valid, submitted=(action, filled),
-                                 status_code=422)  # fmt: skip
-    except UnknownReference as exc:
-        add_rule_refusal(filled, spec, str(exc))
-        return await render_case(request, principal, valid, submitted=(action, filled),
-                                 status_code=422)  # fmt: skip
-    except CaseCommandRejected as exc:
-        add_rule_refusal(filled, spec, str(exc))
-        return await render_case(request, principal, valid, submitted=(action, filled),
-                                 status_code=409)  # fmt: skip
-    return redirect(f"{PREFIX}/cases/{valid}?done={action}#outcome")
+    if action == case_commands.REFER:
+        try:
+            sent = ReferForm.model_validate(data)
+        except ValidationError as exc:
+            add_validation_errors(filled, spec, exc, maps)
+            return await render_case(request, principal, valid,
+                                     submitted=(action, filled), status_code=422)  # fmt: skip
+        result = await case_commands.refer(
+            app, actor, valid, provider=sent.provider_id, service=sent.service_id,
+            goal=sent.goal_id, shared_fields=sent.shared_fields, note=sent.note,
+            expected_version=version, admitted=admitted,
+        )  # fmt: skip
+    else:
+        data = circle_forms.prepare(action, data)
+        result = await case_commands.send(
+            app, actor, valid, action, data, expected_version=version, admitted=admitted
+        )
+    match result:
+        case CommandResult():
+            return redirect(f"{PREFIX}/cases/{valid}?done={action}#outcome")
+        case case_commands.NotFound() | case_commands.NotPermitted():
+            return _refused_page(request, principal, valid, result)
+        case case_commands.VersionConflict():
+            return await _conflict(request, principal, valid, version, action, filled, spec,
+                                   still_offered=True)  # fmt: skip
+        case case_commands.Invalid(error=error):
+            add_validation_errors(filled, spec, error, maps)
+            status = 422
+        case case_commands.Rejected(text=text):
+            add_rule_refusal(filled, spec, text)
+            status = 422
+        case (
+            case_commands.RuleRefused(reason=reason)
+            | case_commands.IdempotencyMismatch(reason=reason)
+        ):
+            add_rule_refusal(filled, spec, reason)
+            status = 409
+    return await render_case(request, principal, valid, submitted=(action, filled),
+                             status_code=status)  # fmt: skip
 
 
 def _offered(

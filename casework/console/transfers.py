@@ -6,7 +6,10 @@ from the receiving side, as `GET /api/v1/transfers` lists them), each with the c
 version in the log. The answer is `ReplyTransfer`, sent for that version and naming
 the transfer it answers: if the case moved on meanwhile, or its waiting transfer is
 another one by then, nothing is sent, the inbox says so and keeps what was typed. The
-case's own rules check the answer again (who may answer, a reason to reject).
+answer goes through the command use case (application/case_commands, as the case page
+and the API send it: the access table's transfer_reply row, a refusal recorded in the
+access log), and the case's own rules check it again (who may answer, a reason to
+reject).
 
 A receiving worker may not yet see the case itself, so a conflict does not list the
 case's events (the case page does, for those who may read it).
@@ -14,19 +17,17 @@ case's events (the case page does, for those who may read it).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from pydantic import ValidationError
 
+from application import case_commands
 from application import transfers as use_cases
-from application.case_client import CaseCommandRejected, CaseNotFound, CaseVersionConflict
+from application.case_client import CaseNotFound
 from application.read_models import MAX_LIMIT, PageRequest
 from application.transfers import TransferWaiting
-from cases import commands as c
-from cases.access import AccessDenied, Action, may
+from cases.access import AccessDenied, Action, judged_location, may
 from cases.actors import Actor
 from cases.state import CaseState
 from casework.console.web import PREFIX, casework_of, check_csrf, page, redirect, signed_in
@@ -45,14 +46,13 @@ class Typed:
 
 
 def _may_answer(actor: Actor, state: CaseState, transfer_id: str) -> bool:
+    """The transfer the form names is the one waiting, and the actor is on its
+    receiving side (the access table, cases/access.py `judged_location`)."""
     pending = state.pending_transfer
-    return (
-        state.is_open
-        and pending is not None
-        and pending.transfer_id == transfer_id
-        and may(actor, Action.TRANSFER_REPLY, team=pending.to_team,
-                assigned_worker=pending.to_worker or actor.staff_id)
-    )  # fmt: skip
+    if not state.is_open or pending is None or pending.transfer_id != transfer_id:
+        return False
+    team, worker = judged_location(actor, Action.TRANSFER_REPLY, state)
+    return may(actor, Action.TRANSFER_REPLY, team=team, assigned_worker=worker)
 
 
 async def waiting_for(request: Request, actor: Actor) -> list[TransferWaiting]:
@@ -113,25 +113,38 @@ async def answer(request: Request, case_id: str) -> Response:
         return await refused("Choose accept or reject.", 422)
     if decision == "reject" and reason is None:
         return await refused("Say why you reject the transfer.", 422)
+    # Admitted by the command use case (the access table's transfer_reply row, from the
+    # receiving side; each refusal recorded): a refused one reads as no such transfer.
+    admitted = await case_commands.admit(app, actor, case_id, "reply_transfer")
+    if not isinstance(admitted, case_commands.Admitted):
+        return await refused("No such transfer waiting for you.", 404)
     try:
-        uuid.UUID(case_id)
         state: CaseState | None = await (await app.cases()).state(case_id)
-    except (ValueError, CaseNotFound):
+    except CaseNotFound:
         state = None
     if state is None or not _may_answer(actor, state, transfer_id):
         return await refused("No such transfer waiting for you.", 404)
     if not version.isdigit() or int(version) != state.stream_version:
         return await refused(CHANGED, 409)
-    try:
-        cmd = c.ReplyTransfer(
-            actor=actor, accept=decision == "accept", reason=reason, expected_version=int(version)
-        )
-        await (await app.cases()).execute(case_id, cmd)
-    except ValidationError as exc:
-        message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return await refused(message, 422)
-    except CaseVersionConflict:
-        return await refused(CHANGED, 409)
-    except CaseCommandRejected as exc:
-        return await refused(str(exc), 409)
+    sent = {"accept": decision == "accept", "reason": reason}
+    result = await case_commands.send(
+        app, actor, case_id, "reply_transfer", sent, expected_version=int(version),
+        admitted=admitted,
+    )  # fmt: skip
+    match result:
+        case case_commands.Invalid(error=error):
+            message = "; ".join(
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors()
+            )
+            return await refused(message, 422)
+        case case_commands.VersionConflict():
+            return await refused(CHANGED, 409)
+        case case_commands.NotFound() | case_commands.NotPermitted():
+            return await refused("No such transfer waiting for you.", 404)
+        case (
+            case_commands.RuleRefused(reason=why)
+            | case_commands.Rejected(text=why)
+            | case_commands.IdempotencyMismatch(reason=why)
+        ):
+            return await refused(why, 409)
     return redirect(f"{PREFIX}/transfers?done={decision}")

@@ -39,8 +39,6 @@ from application.policies import apply_policy
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.state import CaseState
-from devtools.provider_simulator import ProviderSimulator, ReceivedReferral
-from devtools.stack import StackAlreadyRunning, running_stack, simulator_url
 from devtools.demo.accounts import ensure_demo_accounts
 from devtools.demo.caseload import CasePath, CaseScript, caseload
 from devtools.demo.lifecycle import CaseRun
@@ -53,6 +51,8 @@ from devtools.demo.setup import (
     seed_directories,
     webhook_templates,
 )
+from devtools.provider_simulator import ProviderSimulator, ReceivedReferral
+from devtools.stack import StackAlreadyRunning, running_stack, simulator_url
 from events.store import EventStore
 from infrastructure.logs import get_logger
 from infrastructure.settings import Settings

@@ -249,6 +249,9 @@ CELLS: dict[str, Cell] = {
         lambda: {"referral_id": "referral-1", "report": "first visit went well"},
         repeatable=True,
     ),
+    "withdraw_referral": Cell(
+        Builder.referred, lambda: {"referral_id": "referral-1", "reason": "the client moved"}
+    ),
     "log_contact": Cell(Builder.opened, lambda: {}, repeatable=True),  # see `Walk.body`
     "record_progress": Cell(
         Builder.active, lambda: {"goal_id": "housing", "status": "in_progress"}, repeatable=True

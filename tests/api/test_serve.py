@@ -7,17 +7,21 @@ import asyncio
 import os
 import signal
 import sys
+from pathlib import Path
 
 import httpx
 
 from infrastructure.embedded_postgres import free_port
 from tests.conftest import ROOT
+from tests.keys import deployment_keys
 
 
-async def test_casework_serve_answers_and_stops(database_url: str) -> None:
+async def test_casework_serve_answers_and_stops(database_url: str, tmp_path: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
+        **deployment_keys(tmp_path / "keys"),  # a deployment's process: keys it is given
+        "CASEWORK_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": database_url,
         "CASEWORK_HTTP_PORT": str(port),
         "CASEWORK_LOG_LEVEL": "WARNING",
@@ -47,10 +51,14 @@ async def test_casework_serve_answers_and_stops(database_url: str) -> None:
     assert process.returncode == 0, err.decode()[-2000:]
 
 
-async def test_requests_are_counted_on_the_metrics_endpoint(database_url: str) -> None:
+async def test_requests_are_counted_on_the_metrics_endpoint(
+    database_url: str, tmp_path: Path
+) -> None:
     port, metrics_port = free_port(), free_port()
     env = {
         **os.environ,
+        **deployment_keys(tmp_path / "keys"),  # a deployment's process: keys it is given
+        "CASEWORK_DATA_DIR": str(tmp_path / "data"),
         "DATABASE_URL": database_url,
         "CASEWORK_HTTP_PORT": str(port),
         "CASEWORK_METRICS_PORT": str(metrics_port),

@@ -11,6 +11,12 @@ from cases import decide as rules
 from cases import schedule
 from cases.actors import Actor
 from cases.evolve import evolve
+from cases.features.advocacy import (
+    decide_advocacy_step,
+    decide_conclude_advocacy,
+    decide_open_advocacy,
+)
+from cases.features.feedback import decide_feedback
 from cases.policy import DEFAULT_POLICY
 from cases.state import CaseState
 from events.personal import ERASED_TEXT, erase_personal, personal_paths
@@ -51,7 +57,7 @@ def apply(state: CaseState, actor: Actor, events: list[DomainEvent], at: datetim
 
 def with_advocacy() -> CaseState:
     state = opened()
-    apply(state, ALICE, rules.decide_open_advocacy(state, adv.open_advocacy(NEXT_WEEK), NOW), NOW)
+    apply(state, ALICE, decide_open_advocacy(state, adv.open_advocacy(NEXT_WEEK), NOW), NOW)
     return state
 
 
@@ -90,7 +96,7 @@ def test_advocacy_is_opened_with_consent_and_a_dated_next_step() -> None:
     assert advocacy.follow_up_at == datetime.combine(
         NEXT_WEEK + timedelta(days=1), datetime.min.time(), tzinfo=UTC
     )
-    second = rules.decide_open_advocacy(state, adv.open_advocacy(NEXT_WEEK), NOW)
+    second = decide_open_advocacy(state, adv.open_advocacy(NEXT_WEEK), NOW)
     assert isinstance(second[0], AdvocacyOpened) and second[0].advocacy_id == "advocacy-2"
 
 
@@ -98,16 +104,16 @@ def test_consent_from_someone_else_names_them() -> None:
     state = opened()
     cmd = adv.open_advocacy(NEXT_WEEK).model_copy(update={"consent_by": ConsentGiver.GUARDIAN})
     with pytest.raises(rules.CommandRejected, match=r"^consent_name: name the guardian"):
-        rules.decide_open_advocacy(state, cmd, NOW)
+        decide_open_advocacy(state, cmd, NOW)
     named = cmd.model_copy(update={"consent_name": "Martha Quennell"})
-    [event] = rules.decide_open_advocacy(state, named, NOW)
+    [event] = decide_open_advocacy(state, named, NOW)
     assert isinstance(event, AdvocacyOpened) and event.consent_name == "Martha Quennell"
 
 
 def test_next_step_may_not_be_in_the_past() -> None:
     state = opened()
     with pytest.raises(rules.CommandRejected, match=r"^next_step_date: .* is in the past"):
-        rules.decide_open_advocacy(state, adv.open_advocacy(TODAY - timedelta(days=1)), NOW)
+        decide_open_advocacy(state, adv.open_advocacy(TODAY - timedelta(days=1)), NOW)
 
 
 @pytest.mark.parametrize(("actor", "allowed"), [(ALICE, True), (CAROL, True), (ERIN, False)])
@@ -115,61 +121,61 @@ def test_who_may_advocate(actor: Actor, allowed: bool) -> None:
     state = opened()
     cmd = adv.open_advocacy(NEXT_WEEK, actor=actor)
     if allowed:
-        assert rules.decide_open_advocacy(state, cmd, NOW)
+        assert decide_open_advocacy(state, cmd, NOW)
     else:
         with pytest.raises(rules.CommandRejected, match=rf"^{actor.staff_id} "):
-            rules.decide_open_advocacy(state, cmd, NOW)
+            decide_open_advocacy(state, cmd, NOW)
 
 
 def test_steps_then_an_outcome_then_nothing_more() -> None:
     state = with_advocacy()
-    [step] = rules.decide_advocacy_step(state, adv.appeal("advocacy-1", NEXT_WEEK), NOW)
+    [step] = decide_advocacy_step(state, adv.appeal("advocacy-1", NEXT_WEEK), NOW)
     assert isinstance(step, AdvocacyStepRecorded) and step.step == 2
     apply(state, ALICE, [step], NOW)
     assert state.advocacy["advocacy-1"].actions == [AdvocacyAction.REQUEST, AdvocacyAction.APPEAL]
-    [done] = rules.decide_conclude_advocacy(state, adv.won("advocacy-1"))
+    [done] = decide_conclude_advocacy(state, adv.won("advocacy-1"))
     assert isinstance(done, AdvocacyConcluded) and done.outcome is AdvocacyOutcome.RESOLVED
     apply(state, ALICE, [done], NOW)
     with pytest.raises(rules.CommandRejected, match="advocacy-1 was concluded"):
-        rules.decide_conclude_advocacy(state, adv.won("advocacy-1"))
+        decide_conclude_advocacy(state, adv.won("advocacy-1"))
     with pytest.raises(rules.CommandRejected, match=r"^advocacy_id: the case has no advocacy"):
-        rules.decide_advocacy_step(state, adv.appeal("advocacy-9", NEXT_WEEK), NOW)
+        decide_advocacy_step(state, adv.appeal("advocacy-9", NEXT_WEEK), NOW)
 
 
 def test_feedback_on_a_referral_takes_its_provider_and_service() -> None:
     state = with_active_plan()
     apply(state, ALICE, rules.decide_refer(state, inputs.refer()), NOW)
-    [event] = rules.decide_feedback(state, adv.referral_feedback())
+    [event] = decide_feedback(state, adv.referral_feedback())
     assert isinstance(event, ClientFeedbackRecorded)
     assert (event.provider_id, event.service_id, event.rating) == ("shelter-1", "emergency-bed", 2)
     assert event.feedback_id == "feedback-1"
     apply(state, ALICE, [event], NOW)
     assert state.feedback == 1
     with pytest.raises(rules.CommandRejected, match=r"^referral_id: the case has no referral"):
-        rules.decide_feedback(state, adv.referral_feedback("referral-7"))
+        decide_feedback(state, adv.referral_feedback("referral-7"))
 
 
 def test_feedback_on_the_plan_says_whether_the_client_agrees() -> None:
     state = with_active_plan()
-    [event] = rules.decide_feedback(state, adv.plan_feedback(agrees=False))
+    [event] = decide_feedback(state, adv.plan_feedback(agrees=False))
     assert isinstance(event, ClientFeedbackRecorded)
     assert (event.plan_id, event.plan_version, event.agrees_with_plan) == ("plan-1", 1, False)
     no_answer = adv.plan_feedback().model_copy(update={"agrees_with_plan": None})
     with pytest.raises(rules.CommandRejected, match=r"^agrees_with_plan"):
-        rules.decide_feedback(state, no_answer)
+        decide_feedback(state, no_answer)
     with pytest.raises(rules.CommandRejected, match="no plan yet"):
-        rules.decide_feedback(opened(), adv.plan_feedback())
+        decide_feedback(opened(), adv.plan_feedback())
 
 
 def test_feedback_on_a_service_names_it_and_auditors_record_none() -> None:
     state = opened()
     vague = c.RecordFeedback(actor=ALICE, subject=FeedbackSubject.SERVICE, rating=1)
     with pytest.raises(rules.CommandRejected, match=r"^provider_id, service_id"):
-        rules.decide_feedback(state, vague)
+        decide_feedback(state, vague)
     named = vague.model_copy(update={"provider_id": "foodbank-2", "service_id": "parcels"})
-    assert rules.decide_feedback(state, named)
+    assert decide_feedback(state, named)
     with pytest.raises(rules.CommandRejected, match=r"^audrey "):
-        rules.decide_feedback(state, named.model_copy(update={"actor": AUDREY}))
+        decide_feedback(state, named.model_copy(update={"actor": AUDREY}))
 
 
 def test_rating_is_one_to_five() -> None:
@@ -217,7 +223,7 @@ def test_a_next_step_not_recorded_is_followed_up_and_escalates() -> None:
         (2, "manager")
     ]
     # Recording the step resolves it; the new step has its own follow-up.
-    step = rules.decide_advocacy_step(
+    step = decide_advocacy_step(
         state, adv.appeal("advocacy-1", TODAY + timedelta(days=30)), NOW + timedelta(days=15)
     )
     apply(state, ALICE, step, NOW + timedelta(days=15))
@@ -233,7 +239,7 @@ def test_a_next_step_not_recorded_is_followed_up_and_escalates() -> None:
 def test_an_outcome_resolves_the_escalation_and_stops_the_timer() -> None:
     state = with_advocacy()
     fire(state, day_after_next_step())
-    done = rules.decide_conclude_advocacy(state, adv.won("advocacy-1"))
+    done = decide_conclude_advocacy(state, adv.won("advocacy-1"))
     apply(state, ALICE, done, day_after_next_step())
     [resolved] = schedule.reactions(state, DEFAULT_POLICY, done)
     assert isinstance(resolved, EscalationResolved) and resolved.resolution == "advocacy concluded"

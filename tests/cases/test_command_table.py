@@ -15,6 +15,12 @@ from cases import decide as rules
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.batch import Batch, batch, follow_ups
 from cases.evolve import evolve, open_state
+from cases.features.advocacy import (
+    decide_advocacy_step,
+    decide_conclude_advocacy,
+    decide_open_advocacy,
+)
+from cases.features.feedback import decide_feedback
 from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.policy import DEFAULT_POLICY, Policy
 from cases.scoring import score
@@ -184,10 +190,10 @@ RULES: dict[type[c.Command], Rule] = {
     c.ResumeCase: rules.decide_resume,
     c.RecordNote: rules.decide_note,
     c.ForgetClient: rules.decide_forget,
-    c.OpenAdvocacy: lambda s, cmd: rules.decide_open_advocacy(s, cmd, NOW),
-    c.RecordAdvocacyStep: lambda s, cmd: rules.decide_advocacy_step(s, cmd, NOW),
-    c.ConcludeAdvocacy: rules.decide_conclude_advocacy,
-    c.RecordFeedback: rules.decide_feedback,
+    c.OpenAdvocacy: lambda s, cmd: decide_open_advocacy(s, cmd, NOW),
+    c.RecordAdvocacyStep: lambda s, cmd: decide_advocacy_step(s, cmd, NOW),
+    c.ConcludeAdvocacy: decide_conclude_advocacy,
+    c.RecordFeedback: decide_feedback,
     c.Reopen: rules.decide_reopen,
     WithdrawReferral: decide_withdraw_referral,
     c.AddCircleMember: circle.decide_add_member,
@@ -268,7 +274,7 @@ ADD_ACTION = c.AddAction(
 def advocating() -> CaseState:
     state = opened()
     cmd = advocacy_inputs.open_advocacy(NOW.date() + timedelta(days=7))
-    return apply(state, ALICE, rules.decide_open_advocacy(state, cmd, NOW))
+    return apply(state, ALICE, decide_open_advocacy(state, cmd, NOW))
 
 
 def with_an_action() -> CaseState:

@@ -10,9 +10,11 @@ from cases import commands as c
 from cases import decide as rules
 from cases.actors import Actor
 from cases.command_table import BY_UPDATE, entry_for
+from cases.features import FEATURES
 from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.state import OPEN_REFERRAL_STATUSES, ReferralStatus
 from events.vocabulary import ReferralWithdrawn
+from projections import timeline
 from projections.timeline import describe
 from tests.cases import inputs
 from tests.cases.people import ALICE, BOB, CAROL
@@ -78,3 +80,13 @@ def test_the_feature_is_in_the_command_table_and_the_timeline() -> None:
     assert BY_UPDATE["withdraw_referral"] is entry
     line = describe(ReferralWithdrawn(referral_id="r-1", provider_id="p", reason="private"))
     assert line == "Referral r-1 withdrawn"  # the reason is personal: never in the trail
+
+
+def test_the_timeline_read_model_records_every_feature_event() -> None:
+    """A feature's events get their line in the case_timeline table too, not only in a
+    rendering: the projection handles every event type of every feature."""
+    for feature in FEATURES:
+        assert feature.event_types <= set(timeline.PROJECTION.handlers), feature.name
+    assert {"ReferralWithdrawn", "AdvocacyOpened", "ClientFeedbackRecorded"} <= set(
+        timeline.PROJECTION.handlers
+    )

@@ -8,17 +8,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 from playwright.async_api import expect
 
 from application import access_log
-from application.read_models import MAX_LIMIT, OpenEscalation, PageRequest, ReviewDue
+from application.read_models import MAX_LIMIT, PageRequest
 from application.transfers import pending_transfers
 from cases import commands as c
 from cases.actors import Actor
-from casework.console import board, case_page, caseload
+from casework.console import case_page, caseload
 from directory import resolve_actor
 from events.vocabulary import ClientDetails, ReferralSource
 from tests.cases import inputs
@@ -196,21 +195,34 @@ async def test_long_lists_are_shown_in_parts(stack: Stack, monkeypatch: pytest.M
     assert refused is not None and refused.status == 422
     await expect(alice.locator(".field-error")).to_contain_text("page:")
 
-    await alice.goto(f"/console/cases/{case_ids[0]}")
+    # The case's timeline, a page at a time (from the timeline read model), the newest
+    # first: the older pages one after the other until the first event, then back.
+    alice_actor = await _actor(stack, "alice")
+    for n in range(3):
+        await stack.cases.execute(
+            uuid.UUID(case_ids[0]), c.RecordNote(actor=alice_actor, text=f"A private note {n}")
+        )
     events = await stack.app.store.stream_version(f"case-{case_ids[0]}")
+    assert events >= 5  # opened, its review scheduled, three notes: three pages
+    await alice.goto(f"/console/cases/{case_ids[0]}")
     timeline = alice.locator("ol.timeline li")
-    if events > 2:
-        await expect(timeline).to_have_count(2)
-        await expect(alice.get_by_text(f"The latest 2 of {events} events")).to_be_visible()
-        await alice.get_by_role("link", name="Show every event").click()
-    await expect(timeline).to_have_count(events)
-
-
-def test_the_board_keeps_each_teams_most_urgent_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(board, "SHOWN_PER_TEAM", 2)
-    ids: list[dict[str, Any]] = [{"case_id": f"case-{n}"} for n in range(3)]
-    overdue = [ReviewDue.model_construct(**fields) for fields in ids]
-    escalations = [OpenEscalation.model_construct(**fields) for fields in ids[:2]]
-    team = board.Team("north", list(overdue), list(escalations)).keep_the_most_urgent()
-    assert (team.overdue, team.more_overdue) == (overdue[:2], 1)  # the queries' order kept
-    assert (team.escalations, team.more_escalations) == (escalations, 0)
+    await expect(timeline).to_have_count(2)
+    await expect(alice.get_by_text(f"Events {events - 1}–{events} of {events}")).to_be_visible()
+    await expect(timeline.first).to_contain_text("Case note")
+    await expect(alice.locator("#timeline-title ~ ol")).not_to_contain_text("A private note")
+    assert not await alice.get_by_role("link", name="Newer events").count()
+    seen: list[int] = []
+    while True:
+        versions = [int(v or 0) for v in await timeline.evaluate_all(
+            "items => items.map(li => li.getAttribute('value'))"
+        )]  # fmt: skip
+        assert 1 <= len(versions) <= 2 and versions == sorted(versions, reverse=True)
+        seen.extend(versions)
+        older = alice.get_by_role("link", name="Older events")
+        if not await older.count():
+            break
+        await older.click()
+        await expect(timeline.first).to_have_attribute("value", str(versions[-1] - 1))
+    assert seen == list(range(events, 0, -1))  # every event once, the newest first
+    await alice.get_by_role("link", name="Newer events").click()
+    await expect(timeline.first).to_have_attribute("value", str(min(events, versions[0] + 2)))

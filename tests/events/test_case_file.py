@@ -21,6 +21,7 @@ from application.forget import forget_client_in_log
 from application.notary import checkpoint_now, public_keys_path
 from cases.access import AccessDenied, CaseNotVisible
 from cases.actors import Actor, Role
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 from events.case_file import load_public_keys, verify_case_file
 from events.case_file_html import render_html
 from events.catalog import default_registry
@@ -29,7 +30,6 @@ from events.envelope import EventMetadata
 from events.keys import MasterKeyring
 from infrastructure.settings import Settings
 from tests.events.factories import contact_event
-from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 AUDITOR = Actor(staff_id="audit-1", role=Role.AUDITOR, team=None)
 REGISTRY = default_registry()

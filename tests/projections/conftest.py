@@ -6,12 +6,12 @@ from typing import Any
 
 import asyncpg
 
+from devtools.simulation import Chooser
 from events.envelope import NewEvent
 from events.store import EventStore
 from projections.base import Projection
 from projections.catalog import all_projections
 from projections.runner import ProjectionRunner
-from devtools.simulation import Chooser
 
 
 async def append_interleaved(

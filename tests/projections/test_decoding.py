@@ -9,6 +9,7 @@ from typing import Any, Literal
 import asyncpg
 import pytest
 
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 from events.crypto import ENVELOPE_PREFIX
 from events.envelope import EventMetadata, RecordedEvent
 from events.personal import ERASED_TEXT
@@ -25,7 +26,6 @@ from projections.base import Projection, decode, handler_map, on
 from projections.catalog import all_projections
 from projections.runner import ProjectionStopped, apply_events
 from tests.projections.conftest import append_interleaved, catch_up, snapshot
-from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 WHEN = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 

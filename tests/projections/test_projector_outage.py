@@ -28,6 +28,7 @@ import asyncpg
 import pytest
 
 from application.migrations import apply_migrations
+from devtools.simulation import RandomChooser, simulate_case
 from events.store import EventStore
 from infrastructure.database import EMBEDDED_DATABASE, ensure_database
 from infrastructure.embedded_postgres import EmbeddedPostgres, free_port
@@ -36,7 +37,6 @@ from projections.catalog import all_projections
 from projections.service import run_projector
 from projections.status import projection_status
 from tests.projections.conftest import append_interleaved
-from devtools.simulation import RandomChooser, simulate_case
 from tests.relay import Relay, relay, through_port
 
 pytestmark = pytest.mark.timeout(300)

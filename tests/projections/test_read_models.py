@@ -10,11 +10,11 @@ import asyncpg
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 from events.store import EventStore
 from projections.catalog import all_projections, projection_named
 from projections.rebuild import RebuildError, RebuildResult, rebuild
 from tests.projections.conftest import append_interleaved, catch_up, snapshot
-from devtools.simulation import CLIENT_NAME, RandomChooser, simulate_case
 
 T = TypeVar("T")
 

@@ -11,6 +11,7 @@ from typing import Literal
 import asyncpg
 import pytest
 
+from devtools.simulation import RandomChooser, simulate_case
 from events.catalog import default_registry
 from events.envelope import EventMetadata, NewEvent, RecordedEvent
 from events.registry import DomainEvent
@@ -21,7 +22,6 @@ from projections.runner import ProjectionRunner, ProjectionStopped, read_checkpo
 from projections.status import projection_status
 from tests.events.factories import contact_event
 from tests.projections.conftest import append_interleaved
-from devtools.simulation import RandomChooser, simulate_case
 
 COUNTER_TABLE = """CREATE TABLE IF NOT EXISTS test_applied (
     event_id uuid PRIMARY KEY, applications integer NOT NULL, runner text NOT NULL)"""

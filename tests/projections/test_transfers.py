@@ -10,6 +10,7 @@ import asyncpg
 import pytest
 
 from cases.actors import Actor, Role
+from devtools.simulation import RandomChooser, simulate_case
 from events.envelope import EventMetadata
 from events.registry import DomainEvent
 from events.store import EventStore
@@ -29,7 +30,6 @@ from projections.catalog import projection_named
 from projections.rebuild import rebuild
 from projections.scope import AccessDenied
 from tests.projections.conftest import append_interleaved, catch_up, snapshot
-from devtools.simulation import RandomChooser, simulate_case
 
 T0 = datetime(2026, 2, 2, 9, 0, tzinfo=UTC)
 

@@ -39,6 +39,12 @@ from cases.access import (
 )
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.evolve import evolve, open_state
+from cases.features.advocacy import (
+    decide_advocacy_step,
+    decide_conclude_advocacy,
+    decide_open_advocacy,
+)
+from cases.features.feedback import decide_feedback
 from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.policy import DEFAULT_POLICY
 from cases.scoring import score
@@ -242,7 +248,7 @@ def with_action(s: Subject) -> CaseState:
 def advocating(s: Subject) -> CaseState:
     state = opened(s.team, s.worker)
     cmd = advocacy_inputs.open_advocacy(NOW.date(), actor=BUILDER)
-    return apply(state, BUILDER, rules.decide_open_advocacy(state, cmd, NOW))
+    return apply(state, BUILDER, decide_open_advocacy(state, cmd, NOW))
 
 
 # --- the commands -----------------------------------------------------------------------------
@@ -558,7 +564,7 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
         Action.ADVOCACY,
         on(
             just_opened,
-            lambda st, a: rules.decide_open_advocacy(
+            lambda st, a: decide_open_advocacy(
                 st, advocacy_inputs.open_advocacy(NOW.date(), actor=a), NOW
             ),
         ),
@@ -567,7 +573,7 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
         Action.ADVOCACY,
         on(
             advocating,
-            lambda st, a: rules.decide_advocacy_step(
+            lambda st, a: decide_advocacy_step(
                 st, advocacy_inputs.appeal("advocacy-1", NOW.date(), actor=a), NOW
             ),
         ),
@@ -576,16 +582,14 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
         Action.ADVOCACY,
         on(
             advocating,
-            lambda st, a: rules.decide_conclude_advocacy(
-                st, advocacy_inputs.won("advocacy-1", actor=a)
-            ),
+            lambda st, a: decide_conclude_advocacy(st, advocacy_inputs.won("advocacy-1", actor=a)),
         ),
     ),
     "client feedback": (
         Action.FEEDBACK,
         on(
             referred,
-            lambda st, a: rules.decide_feedback(st, advocacy_inputs.referral_feedback(actor=a)),
+            lambda st, a: decide_feedback(st, advocacy_inputs.referral_feedback(actor=a)),
         ),
     ),
     "forget client": (
