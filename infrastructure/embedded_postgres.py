@@ -155,9 +155,12 @@ class EmbeddedPostgres:
         if not self.log_file.exists():
             self.log_file.touch()
         self._chown(self.log_file)
+        # TCP on 127.0.0.1 only: every client connects there. No Unix-domain socket, whose
+        # path (the data directory + ".s.PGSQL.<port>") may not exceed 107 bytes: a data
+        # directory at a longer path (a test's, or an operator's) would not start at all.
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            f"-c unix_socket_directories='{self.pgdata}' -c max_connections=200"
+            "-c unix_socket_directories='' -c max_connections=200"
         )
         result = self._pg_ctl(
             "-w",
