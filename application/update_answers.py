@@ -14,7 +14,9 @@ and after a server restart. One path escapes that:
    log ahead of the workflow, folds it (the log is the truth) and, the case being closed,
    completes the run.
 4. The caller sends the approval again with the same id and the server refuses it:
-   "workflow execution already completed". Yet the command was applied.
+   "workflow execution already completed" (or, for an Update the server had admitted
+   when the run completed, "workflow update was aborted by closing workflow", for every
+   retry of that id). Yet the command was applied.
 
 The events an Update wrote carry its id as `correlation_id`, so `execute_case_update`
 answers such a retry from the log, as the first execution would have, and the caller
@@ -34,10 +36,18 @@ from cases.evolve import fold
 from events.store import EventStore
 from workflows.case import CommandResult
 
+RUN_ENDED = ("completed", "aborted by closing workflow")
+"""How the server words a refusal because the run ended: "workflow execution already
+completed" for an Update sent after it; "workflow update was aborted by closing
+workflow" for one it had admitted when the run completed (a worker killed while the
+closing approval was in flight, the Update delivered again as the case completed), an
+answer the server then gives every retry of that id."""
+
 
 def run_completed(exc: RPCError) -> bool:
-    """The server refused an Update because the case's run has completed."""
-    return "completed" in str(exc).lower()
+    """The server refused an Update because the case's run has ended."""
+    message = str(exc).lower()
+    return any(words in message for words in RUN_ENDED)
 
 
 async def answer_from_log(
