@@ -9,6 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     CASEWORK_LOG_FORMAT=json \
     CASEWORK_DATA_DIR=/var/lib/casework
 
+# Pango and a font for the plan printed as PDF (WeasyPrint, application/plan_document.py).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 WORKDIR /app
 COPY . /app
 RUN pip install . \

@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo up test lint typecheck bench clean chromium
+.PHONY: demo up test lint typecheck bench clean system-packages
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Casework needs Python 3.11 ($(PYTHON) not found); set PYTHON=/path/to/python3.11"; exit 1; }
@@ -38,13 +38,22 @@ typecheck: $(STAMP)
 
 # Both cores (pytest-xdist), each test file on one worker: its module fixtures (the
 # console's browser stack) are made once, and most tests wait on servers, not the CPU.
-test: $(STAMP) tools/node/node_modules/.installed lint typecheck chromium
+test: $(STAMP) tools/node/node_modules/.installed lint typecheck system-packages
 	$(BIN)/pytest -q --durations=15 -n 2 --dist loadfile
 
-# The console's browser tests drive Debian's Chromium (Playwright's own download is not
-# reachable here); installed when missing, waiting for another install's dpkg lock.
-chromium:
-	@command -v chromium >/dev/null || apt-get install -y -o DPkg::Lock::Timeout=600 chromium
+# System packages from Debian, installed when missing (waiting for another install's dpkg
+# lock): Chromium for the console's browser tests (Playwright's own download is not
+# reachable here), clamd for the documents' virus scan test (it writes its own signature
+# database), Pango and a font for the plan rendered as PDF (WeasyPrint), poppler-utils for
+# the tests that read a PDF back.
+SYSTEM_PACKAGES := chromium clamav-daemon libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core poppler-utils
+
+system-packages:
+	@missing=$$(for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -q -o DPkg::Lock::Timeout=600 && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 $$missing; \
+	fi
 
 bench: $(STAMP)
 	$(BIN)/python bench/append.py --quick --json
@@ -55,6 +64,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/notary.py --quick --json
 	$(BIN)/python bench/backup.py --quick --json
 	$(BIN)/python bench/cli.py --quick --json
+	$(BIN)/python bench/documents.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -26,6 +26,7 @@ from casework.cli import (
     circle_commands,
     client_commands,
     directory_commands,
+    document_commands,
     key_commands,
     notary_commands,
     operator_commands,
@@ -88,6 +89,7 @@ case_commands.case_app.add_typer(circle_commands.circle_app, name="circle")
 case_commands.case_app.add_typer(circle_commands.conference_app, name="conference")
 case_commands.case_app.add_typer(action_commands.case_action_app, name="action")
 case_commands.case_app.add_typer(advocacy_commands.advocacy_app, name="advocacy")
+case_commands.case_app.add_typer(document_commands.document_app, name="document")
 app.add_typer(case_commands.case_app, name="case")
 app.add_typer(action_commands.actions_app, name="actions")
 app.add_typer(directory_commands.staff_app, name="staff")

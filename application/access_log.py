@@ -77,6 +77,9 @@ class View(StrEnum):
     SUMMARY = "summary"
     INSPECT = "inspect"
     CASE_EXPORT = "case export"
+    DOCUMENTS = "document list"
+    DOCUMENT = "document get"
+    """A document's bytes downloaded: recorded as `document get <document id>`."""
 
 
 VIEW_QUERY: dict[View, Query] = {
@@ -86,6 +89,8 @@ VIEW_QUERY: dict[View, Query] = {
     View.TIMELINE: Query.CASE_HISTORY,
     View.INSPECT: Query.WORKFLOWS,
     View.CASE_EXPORT: Query.CASE_EXPORT,
+    View.DOCUMENTS: Query.DOCUMENTS,
+    View.DOCUMENT: Query.DOCUMENTS,
 }
 
 
@@ -260,13 +265,16 @@ async def authorise_read(
     reason: str | None = None,
     break_glass: str | None = None,
     store: EventStore | None = None,
+    subject: str | None = None,
 ) -> ReadGrant:
     """Decide the read, record it, notify on break-glass access; raise if refused.
 
-    `location` is where the case stands (None: no such case). Raises what
+    `location` is where the case stands (None: no such case). `subject`: what of the
+    case was read, recorded after the view (`document get <id>`). Raises what
     `decide_read` raises — CaseNotVisible, AccessDenied, BreakGlassRefused — after
     recording the refused attempt.
     """
+    what = str(view) if subject is None else f"{view} {subject}"
     try:
         decision = decide_read(
             actor,
@@ -283,13 +291,13 @@ async def authorise_read(
             pool,
             actor,
             case_id,
-            view,
+            what,
             asked or reason,
             break_glass=asked is not None,
             allowed=False,
         )
         raise
-    entry = await record(pool, actor, case_id, view, decision.reason, decision.break_glass)
+    entry = await record(pool, actor, case_id, what, decision.reason, decision.break_glass)
     notified: list[str] = []
     if decision.break_glass:
         assert location is not None

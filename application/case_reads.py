@@ -23,13 +23,14 @@ async def authorise(
     *,
     reason: str | None,
     break_glass: str | None,
+    subject: str | None = None,
 ) -> ReadGrant:
     """Allow `actor` this view of the case (where `state` locates it), recording the read;
     refuse with the same answer whether the case does not exist or is out of scope."""
     location = CaseLocation(state.team, state.assigned_worker) if state else None
     return await authorise_read(
         app.store.pool, actor, case_id, view, location,
-        reason=reason, break_glass=break_glass, store=app.store,
+        reason=reason, break_glass=break_glass, store=app.store, subject=subject,
     )  # fmt: skip
 
 

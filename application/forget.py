@@ -85,6 +85,11 @@ async def forget_client_in_log(
     event = ClientForgotten(client_ref=client_ref, reason=reason)  # validates first
     destroyed = await cipher.keys.destroy(store.pool, client_ref, event.reason)
     streams = await cipher.keys.streams_of(store.pool, client_ref)
+    # Their documents' bytes (sealed with the key just destroyed): deleted too. The
+    # documents read model's projector deletes them again on ClientForgotten.
+    await store.pool.execute(
+        "DELETE FROM document_blobs WHERE 'case-' || case_id::text = ANY($1::text[])", streams
+    )
     recorded: list[str] = []
     for stream_id in streams:
         if await _already_forgotten(store, stream_id):

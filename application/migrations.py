@@ -16,16 +16,21 @@ from projections import projection_migrations
 API_MIGRATIONS = Path(__file__).parent / "api_migrations"
 """The HTTP API's own table (idempotency keys)."""
 
+DOCUMENT_MIGRATIONS = Path(__file__).parent / "documents" / "migrations"
+"""Documents' sealed bytes (application/documents/store.py)."""
+
 
 def all_migrations() -> list[Migration]:
     """The event store's, then the activities' (outbox), the read models', and the
-    identity tables (staff accounts' secrets), then the API's idempotency keys."""
+    identity tables (staff accounts' secrets), then the API's idempotency keys and the
+    documents' sealed bytes."""
     return (
         event_store_migrations()
         + activity_migrations()
         + projection_migrations()
         + identity_migrations()
         + load_migrations("api", API_MIGRATIONS)
+        + load_migrations("documents", DOCUMENT_MIGRATIONS)
     )
 
 

@@ -300,6 +300,8 @@ class Query(StrEnum):
     stored, each with its proof against a signed checkpoint, and (unless asked without)
     their personal fields decrypted. For review and audit: supervisors of the team,
     managers and auditors; recorded in the access log."""
+    DOCUMENTS = "documents"
+    """A case's documents: the list and each download (`case document list|get`)."""
 
 
 _CASE_DATA: dict[Role, Relation] = {
@@ -321,6 +323,7 @@ CASE_DATA_QUERIES: tuple[Query, ...] = (
     Query.OUTCOMES,
     Query.ACTIONS,
     Query.CONFERENCES,
+    Query.DOCUMENTS,
 )
 """Queries over case data: scoped by `case_scope`, never shown to administrators."""
 
@@ -354,6 +357,7 @@ QUERY_NAMES: dict[Query, str] = {
     Query.WORKFLOWS: "what a case's workflow waits on (`inspect`)",
     Query.PAYLOADS: "workflow payloads, decrypted (the codec server)",
     Query.CASE_EXPORT: "a verifiable case file (`case export`)",
+    Query.DOCUMENTS: "a case's documents (`case document list|get`)",
 }
 
 BREAK_GLASS_ROLES: frozenset[Role] = frozenset(

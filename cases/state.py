@@ -28,6 +28,7 @@ from events.vocabulary import (
     ClosureReason,
     ConsentGiver,
     ContactKind,
+    DocumentKind,
     Domain,
     DomainNeed,
     EscalationSubject,
@@ -266,6 +267,31 @@ class PlanAction(_Model):
         return assigned_worker
 
 
+class Document(_Model):
+    """A document on the case (cases/features/documents.py); its bytes are kept apart,
+    encrypted with the client's data key, and deleted when it is withdrawn."""
+
+    document_id: str
+    kind: DocumentKind
+    title: PersonalShortText
+    filename: PersonalShortText
+    media_type: str
+    size: int
+    sha256: str
+    goal_id: str | None = None
+    referral_id: str | None = None
+    conference_id: str | None = None
+    added_by: str
+    added_at: datetime
+    withdrawn_by: str | None = None
+    withdrawn_at: datetime | None = None
+    withdrawn_reason: PersonalShortText | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.withdrawn_at is None
+
+
 class PendingTransfer(_Model):
     transfer_id: str
     to_worker: str | None
@@ -330,6 +356,8 @@ class CaseState(_Model):
     """The client's circle of support by member id (member-<n>), removed members kept."""
     conferences: dict[str, Conference] = Field(default_factory=dict)
     """Case conferences by id (conference-<n>)."""
+    documents: dict[str, Document] = Field(default_factory=dict)
+    """Documents attached to the case by id, withdrawn ones kept (cases/features/documents.py)."""
     forgotten: bool = False
     """The client's personal data was erased: personal fields read as erased."""
     forgotten_at: datetime | None = None

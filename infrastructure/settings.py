@@ -233,6 +233,15 @@ class Settings(BaseSettings):
         description="Port of the HTTP API (`casework serve`, `casework up`); 0: not in `up`.",
     )
 
+    # --- documents on a case (application/documents/) -------------------------------
+    document_max_bytes: int = Field(
+        default=20_000_000,
+        alias="CASEWORK_DOCUMENT_MAX_BYTES",
+        ge=1,
+        le=1024 * 1024 * 1024,
+        description="The largest document a case keeps, in bytes (default 20 MB).",
+    )
+
     # --- the command line as a client of the API (casework login) ------------------
     api_url: str | None = Field(
         default=None,
@@ -402,6 +411,27 @@ class Settings(BaseSettings):
         max_length=100,
         description="The `service.name` of this process's spans.",
     )
+
+    # --- virus scanning of uploaded documents (ClamAV's clamd) ---
+    # Unset: uploads are not scanned. See infrastructure/virus_scan.py.
+    clamd_address: str | None = Field(
+        default=None,
+        alias="CASEWORK_CLAMD_ADDRESS",
+        description=(
+            "Where clamd listens, to scan every uploaded document: unix:/path/to/clamd.ctl, "
+            "tcp:host:port or host:port. An infected upload is refused, and so is every "
+            "upload while clamd does not answer. Unset: uploads are not scanned."
+        ),
+    )
+
+    @field_validator("clamd_address")
+    @classmethod
+    def _clamd_address(cls, value: str | None) -> str | None:
+        # Its format is checked by infrastructure/virus_scan.py `scanner_for` (importing
+        # it here would make an import cycle: virus_scan -> logs -> settings).
+        if value is None or not value.strip():
+            return None
+        return value.strip()
 
     @field_validator("otlp_endpoint")
     @classmethod

@@ -342,6 +342,8 @@ PROJECTION = Projection(
         "ActionReassigned",
         "ActionReminderDue",
         "ActionOverdue",
+        "DocumentAttached",
+        "DocumentWithdrawn",
     )
     | DIRECTORY_EVENT_TYPES,
 )

@@ -7,6 +7,7 @@ from projections import (
     approvals,
     case_summary,
     circle,
+    documents,
     outcomes,
     referrals,
     reviews,
@@ -28,6 +29,7 @@ def all_projections() -> list[Projection]:
         transfers.PROJECTION,
         actions.PROJECTION,
         circle.PROJECTION,
+        documents.PROJECTION,
     ]
 
 

@@ -191,6 +191,24 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=180.0,
     ),
+    "documents": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "upload",
+                "download",
+                "copy",
+                "memory",
+                "pdf",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
 }
 
 
@@ -308,6 +326,18 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert figures["verify"]["events"] == figures["verify"]["origins_signed"] == events
         assert figures["restore"]["checkpoints_reproduced"] == 1
         assert figures["backup"]["bytes"] > 0
+    elif name == "documents":  # a file up and down through the API, against a copy
+        rounds = figures["sizes"]["rounds"]
+        for side in (figures["upload"], figures["download"]):
+            assert side["n"] == rounds and side["api_mb_s"] > 0 and side["copy_mb_s"] > 0
+            assert side["ratio"] == round(side["api_mb_s"] / side["copy_mb_s"], 3)
+        assert figures["download"]["sha256_ok"] is True
+        memory = figures["memory"]
+        for phase in ("upload", "download"):
+            assert memory[phase]["peak_rss_mib"] >= memory[phase]["baseline_rss_mib"] > 0
+        pdf = figures["pdf"]
+        assert pdf["goals"] == 10 and pdf["n"] == figures["sizes"]["renders"]
+        assert 0 < pdf["p50_ms"] <= pdf["max_ms"] and pdf["pages"] >= 1
 
 
 # Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two

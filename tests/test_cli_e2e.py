@@ -237,6 +237,38 @@ async def test_a_case_from_the_command_line(
         circle = await jo("case", "circle", "list", case)
         assert circle["circle"]["member-1"]["details"]["name"] == "Ines Okonkwo-Baird"
         assert circle["conferences"]["conference-1"]["action_ids"] == ["action-1"]
+        # Documents: the consent form she signed, attached from a file; a text file
+        # named like a PDF refused (its content judged, not its name); the plan printed
+        # for her to sign; the form downloaded byte for byte, then withdrawn.
+        consent_form = tmp_path / "signed consent.pdf"
+        consent_form.write_bytes(b"%PDF-1.4\n" + os.urandom(300_000) + b"\n%%EOF\n")
+        added = await jo(
+            "case", "document", "add", case, str(consent_form), "--kind", "consent_form",
+            "--title", "Consent to share, signed",
+        )  # fmt: skip
+        assert (added["media_type"], added["size"]) == ("application/pdf", 300_016)
+        fake = tmp_path / "letter.pdf"
+        fake.write_text("Dear Marguerite, this is not a PDF\n" * 20)
+        refused = await jo(
+            "case", "document", "add", case, str(fake), "--kind", "letter", "--title", "x",
+            ok=False,
+        )  # fmt: skip
+        assert "file:" in refused and "no known type" in refused, refused
+        printed = await jo("case", "document", "plan", case)
+        assert (printed["kind"], printed["media_type"]) == ("plan", "application/pdf")
+        listed = await sue("case", "document", "list", case)
+        assert [d["document_id"] for d in listed] == [printed["document_id"], added["document_id"]]
+        copy = tmp_path / "copy.pdf"
+        await sue("case", "document", "get", case, added["document_id"], "--out", str(copy))
+        assert copy.read_bytes() == consent_form.read_bytes()
+        await jo(
+            "case", "document", "withdraw", case, added["document_id"], "--reason",
+            "superseded by a new form",
+        )  # fmt: skip
+        gone = await sue(
+            "case", "document", "get", case, added["document_id"], "--out", str(copy), ok=False
+        )  # fmt: skip
+        assert "withdrawn" in gone, gone
         # A referral sent again with its Idempotency-Key (a retry after a lost answer)
         # refers once: the same answer, one ReferralMade; another body with it, 422.
         (session,) = json.loads((jo.home / "credentials.json").read_text()).values()

@@ -38,6 +38,9 @@ from events.vocabulary import (
     ClientForgotten,
     ContactKind,
     ContactLogged,
+    DocumentAttached,
+    DocumentKind,
+    DocumentWithdrawn,
     PolicyApplied,
     ReferralWithdrawn,
 )
@@ -186,6 +189,24 @@ FOLLOWING: dict[str, tuple[str, Callable[[NewEvent], DomainEvent]]] = {
         ),
     ),
 }
+FOLLOWING["DocumentAttached"] = (
+    "CaseOpened",
+    lambda _: DocumentAttached(
+        document_id="d0c1",
+        kind=DocumentKind.CONSENT_FORM,
+        title="Signed consent",
+        filename="consent.pdf",
+        media_type="application/pdf",
+        size=5120,
+        sha256="ab" * 32,
+    ),
+)
+FOLLOWING["DocumentWithdrawn"] = (
+    "DocumentAttached",
+    lambda attached: DocumentWithdrawn(
+        document_id=attached.data["document_id"], reason="attached to the wrong case"
+    ),
+)
 """A feature's event types the simulator does not produce, after the event they follow."""
 
 

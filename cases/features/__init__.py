@@ -13,12 +13,17 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from cases.feature import Describe, Feature, Fold
-from cases.features import advocacy, feedback, referral_withdrawal
+from cases.features import advocacy, documents, feedback, referral_withdrawal
 from events.registry import DomainEvent
 
 V = TypeVar("V")
 
-FEATURES: tuple[Feature, ...] = (advocacy.FEATURE, feedback.FEATURE, referral_withdrawal.FEATURE)
+FEATURES: tuple[Feature, ...] = (
+    advocacy.FEATURE,
+    feedback.FEATURE,
+    referral_withdrawal.FEATURE,
+    documents.FEATURE,
+)
 
 
 def _merged(

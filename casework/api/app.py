@@ -9,6 +9,7 @@ behind a proxy answer alike. OpenAPI 3.1 at `/openapi.json`, docs at `/docs`,
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from casework.api import (
     cases,
     clients,
     directory,
+    documents,
     policy,
     problems,
     reads,
@@ -58,6 +60,13 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+
+
+UPLOAD_PATHS = re.compile(r"/(api/v1|console)/cases/[^/]+/documents")
+"""Where documents are uploaded: their bodies may be as large as a document."""
+
+UPLOAD_ENVELOPE_BYTES = 64 * 1024
+"""What a form's upload adds to the file (its fields and boundaries)."""
 
 
 def system_clock() -> datetime:
@@ -100,7 +109,13 @@ def create_api(
     api.state.clock = clock
     # Innermost (added first): every route reads its body through the count, and the
     # middlewares below add the request id and security headers to its refusals.
-    api.add_middleware(BodyLimit, max_bytes=MAX_BODY_BYTES)
+    # A document's upload (the API's and the case page's form) may be larger: the
+    # document's own limit, and the form's envelope (casework/api/documents.py).
+    api.add_middleware(
+        BodyLimit,
+        max_bytes=MAX_BODY_BYTES,
+        uploads=(UPLOAD_PATHS, settings.document_max_bytes + UPLOAD_ENVELOPE_BYTES),
+    )
     api.state.sign_in_limit = RateLimit()
     if casework is not None:
         api.state.casework = casework
@@ -108,6 +123,7 @@ def create_api(
     problems.install_openapi(api)
     api.include_router(sessions.router)
     api.include_router(cases.router)
+    api.include_router(documents.router)
     api.include_router(reads.router)
     api.include_router(directory.router)
     api.include_router(policy.router)

@@ -15,6 +15,8 @@ already being read): `create_api` installs it innermost, so every route sees onl
 
 from __future__ import annotations
 
+import re
+
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -61,17 +63,32 @@ async def _answer(problem: Problem, scope: Scope, receive: Receive, send: Send) 
 
 
 class BodyLimit:
-    """Refuse request bodies over `max_bytes`, or longer than their `Content-Length`."""
+    """Refuse request bodies over `max_bytes`, or longer than their `Content-Length`;
+    `uploads`: the POST paths (a pattern) that take a file, with their own limit."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        uploads: tuple[re.Pattern[str], int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.uploads = uploads
+
+    def limit_for(self, scope: Scope) -> int:
+        if self.uploads is not None and scope.get("method") == "POST":
+            pattern, max_bytes = self.uploads
+            if pattern.fullmatch(scope.get("path", "")):
+                return max_bytes
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
+        max_bytes = self.limit_for(scope)
         header = Headers(scope=scope).get("content-length")
         declared: int | None = None
         if header is not None:
@@ -80,8 +97,8 @@ class BodyLimit:
                 await _answer(bad_length(path, "not a number of bytes"), scope, receive, send)
                 return
             declared = int(text)
-            if declared > self.max_bytes:
-                problem = too_large(path, self.max_bytes, field="Content-Length")
+            if declared > max_bytes:
+                problem = too_large(path, max_bytes, field="Content-Length")
                 await _answer(problem, scope, receive, send)
                 return
         received = 0
@@ -95,8 +112,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    refusal = too_large(path, self.max_bytes, field="(body)")
+                if received > max_bytes:
+                    refusal = too_large(path, max_bytes, field="(body)")
                 elif declared is not None and received > declared:
                     refusal = bad_length(path, f"the body is longer than the {declared} declared")
                 if refusal is not None:
@@ -106,7 +123,7 @@ class BodyLimit:
                         status=refusal.status,
                         received=received,
                         declared=declared,
-                        limit=self.max_bytes,
+                        limit=max_bytes,
                     )
                     raise _BodyRefused(refusal.detail)
             return message

@@ -57,9 +57,10 @@ from workflows.case import CommandResult
 
 router = APIRouter(prefix="/api/v1/cases", tags=["cases"])
 
-NOT_BY_THIS_ROUTE = {"refer", "forget", "apply_policy"}
+NOT_BY_THIS_ROUTE = {"refer", "forget", "apply_policy", "attach_document"}
 """Commands with routes of their own: a referral's channel comes from the resource
-directory; forgetting a client and applying a policy are not commands on one case."""
+directory; a document is attached by uploading it (casework/api/documents.py);
+forgetting a client and applying a policy are not commands on one case."""
 
 MAX_REASON = 2000
 """The longest reason the access log keeps (its column's check)."""

@@ -33,6 +33,7 @@ from casework.console import (
     case_page,
     caseload,
     directory,
+    documents,
     my_actions,
     outcomes,
     sign_in,
@@ -62,6 +63,7 @@ def install(api: FastAPI) -> None:
         api.include_router(module.router)
     api.include_router(outcomes.router)
     api.include_router(my_actions.router)
+    api.include_router(documents.router)
 
     @api.get("/", include_in_schema=False)
     async def root() -> Response:

@@ -40,6 +40,7 @@ from events.choices import (
     ClosureReason,
     ConsentGiver,
     ContactKind,
+    DocumentKind,
     Domain,
     FeedbackSubject,
     GoalStatus,
@@ -78,6 +79,7 @@ from events.vocabulary.common import (
     Participants,
     RiskLevel,
 )
+from events.vocabulary.documents import DocumentAttached, DocumentWithdrawn
 from events.vocabulary.intake import (
     AssessmentRecorded,
     CaseOpened,
@@ -191,7 +193,9 @@ CaseEvent = Annotated[
     | AdvocacyConcluded
     | AdvocacyFollowUpDue
     | ClientFeedbackRecorded
-    | ReferralWithdrawn,
+    | ReferralWithdrawn
+    | DocumentAttached
+    | DocumentWithdrawn,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -252,6 +256,8 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     AdvocacyFollowUpDue,
     ClientFeedbackRecorded,
     ReferralWithdrawn,
+    DocumentAttached,
+    DocumentWithdrawn,
 )
 
 __all__ = [
@@ -302,6 +308,9 @@ __all__ = [
     "ConsentRecorded",
     "ContactKind",
     "ContactLogged",
+    "DocumentAttached",
+    "DocumentKind",
+    "DocumentWithdrawn",
     "Domain",
     "DomainNeed",
     "DomainRating",

@@ -46,6 +46,7 @@ from cases.access import (
 )
 from cases.actors import Actor, Role
 from cases.command_table import BY_UPDATE, TABLE
+from cases.features.documents import AttachDocument
 from casework.api.cases import NOT_BY_THIS_ROUTE
 from events.store import EventStore
 from events.vocabulary import (
@@ -54,6 +55,7 @@ from events.vocabulary import (
     CircleRole,
     CircleShare,
     ClosureReason,
+    DocumentKind,
 )
 from tests.api.conftest import STAFF, Api
 from tests.cases import advocacy_inputs, inputs
@@ -166,6 +168,12 @@ class Builder:
         await self.run(case_id, _add_member(self.manager), consent)
         return case_id
 
+    async def with_document(self) -> str:
+        """Opened, with document d0c1 attached (its bytes are not needed by the rule)."""
+        case_id = await self.opened()
+        await self.run(case_id, _attach(self.manager))
+        return case_id
+
     async def with_action(self) -> str:
         """Active, with action-1 open (the client's, due long after the walk)."""
         case_id = await self.active()
@@ -215,6 +223,19 @@ class Cell:
     """The case's own team and worker (who may see it)."""
 
 
+def _attach(actor: Actor) -> AttachDocument:
+    return AttachDocument(
+        actor=actor,
+        document_id="d0c1",
+        kind=DocumentKind.CONSENT_FORM,
+        title="Signed consent",
+        filename="consent.pdf",
+        media_type="application/pdf",
+        size=5120,
+        sha256="ab" * 32,
+    )
+
+
 def _add_member(actor: Actor) -> c.AddCircleMember:
     details = CircleMemberDetails(name="Mona Quennell", relationship="sister")
     return c.AddCircleMember(actor=actor, role=CircleRole.FAMILY_MEMBER, details=details)
@@ -251,6 +272,9 @@ CELLS: dict[str, Cell] = {
     ),
     "withdraw_referral": Cell(
         Builder.referred, lambda: {"referral_id": "referral-1", "reason": "the client moved"}
+    ),
+    "withdraw_document": Cell(
+        Builder.with_document, lambda: {"document_id": "d0c1", "reason": "the wrong case"}
     ),
     "log_contact": Cell(Builder.opened, lambda: {}, repeatable=True),  # see `Walk.body`
     "record_progress": Cell(

@@ -20,6 +20,12 @@ from cases.features.advocacy import (
     decide_conclude_advocacy,
     decide_open_advocacy,
 )
+from cases.features.documents import (
+    AttachDocument,
+    WithdrawDocument,
+    decide_attach_document,
+    decide_withdraw_document,
+)
 from cases.features.feedback import decide_feedback
 from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.policy import DEFAULT_POLICY, Policy
@@ -36,6 +42,7 @@ from events.vocabulary import (
     CircleShare,
     ClosureReason,
     ContactKind,
+    DocumentKind,
     EscalationResolved,
     GoalEvaluation,
     GoalOutcome,
@@ -91,6 +98,8 @@ UPDATE_NAMES = {
     c.ApplyPolicy: "apply_policy",
     c.Reopen: "reopen",
     WithdrawReferral: "withdraw_referral",
+    AttachDocument: "attach_document",
+    WithdrawDocument: "withdraw_document",
 }
 
 
@@ -196,6 +205,8 @@ RULES: dict[type[c.Command], Rule] = {
     c.RecordFeedback: decide_feedback,
     c.Reopen: rules.decide_reopen,
     WithdrawReferral: decide_withdraw_referral,
+    AttachDocument: decide_attach_document,
+    WithdrawDocument: decide_withdraw_document,
     c.AddCircleMember: circle.decide_add_member,
     c.UpdateCircleMember: circle.decide_update_member,
     c.RemoveCircleMember: circle.decide_remove_member,
@@ -258,6 +269,7 @@ def states() -> dict[str, CaseState]:
         "advocating": advocating(),
         "with a circle": with_circle(),
         "with an action": with_an_action(),
+        "with a document": with_a_document(),
     }
 
 
@@ -269,6 +281,21 @@ ADD_ACTION = c.AddAction(
     owner=ActionOwner(kind=ActionOwnerKind.CLIENT),
     due_at=NOW + timedelta(days=5),
 )
+
+
+def with_a_document() -> CaseState:
+    state = opened()
+    attach = AttachDocument(
+        actor=ALICE,
+        document_id="d0c5",
+        kind=DocumentKind.IDENTITY,
+        title="Passport",
+        filename="passport.jpg",
+        media_type="image/jpeg",
+        size=80_000,
+        sha256="ef" * 32,
+    )
+    return apply(state, ALICE, decide_attach_document(state, attach))
 
 
 def advocating() -> CaseState:
@@ -308,6 +335,29 @@ COMMANDS: list[c.Command] = [
     c.ProviderReport(actor=ALICE, referral_id="referral-1", report="attended"),
     WithdrawReferral(actor=ALICE, referral_id="referral-1", reason="client moved"),
     WithdrawReferral(actor=ALICE, referral_id="referral-9", reason="client moved"),
+    AttachDocument(
+        actor=ALICE,
+        document_id="d0c5",
+        kind=DocumentKind.CONSENT_FORM,
+        title="Signed consent",
+        filename="consent.pdf",
+        media_type="application/pdf",
+        size=1200,
+        sha256="ab" * 32,
+    ),
+    AttachDocument(
+        actor=ERIN,
+        document_id="d0c6",
+        kind=DocumentKind.LETTER,
+        title="Letter",
+        filename="letter.pdf",
+        media_type="application/pdf",
+        size=1200,
+        sha256="cd" * 32,
+        goal_id="nothing",
+    ),
+    WithdrawDocument(actor=ALICE, document_id="d0c5", reason="wrong case"),
+    WithdrawDocument(actor=ALICE, document_id="d0c9", reason="wrong case"),
     c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=NOW.date()),
     c.LogContact(actor=ALICE, kind=ContactKind.PHONE, contact_date=NOW.date() - timedelta(9)),
     c.RecordProgress(actor=ALICE, goal_id="housing", status=GoalStatus.MET),

@@ -246,6 +246,9 @@ def test_the_vocabulary_marks_every_personal_field() -> None:
         "ActionDropped.reason",
         "CircleMemberRemoved.reason",
         "ReferralWithdrawn.reason",
+        "DocumentAttached.title",
+        "DocumentAttached.filename",
+        "DocumentWithdrawn.reason",
     }
     assert personal_paths(ClientForgotten) == ()
 

@@ -35,6 +35,7 @@ from application.case_client import CaseClient, CaseCommandRejected, CaseNotFoun
 from cases import commands as c
 from cases.command_table import TABLE
 from cases.evolve import fold
+from cases.features.documents import AttachDocument, WithdrawDocument
 from cases.features.referral_withdrawal import WithdrawReferral
 from devtools.provider_simulator import ProviderSimulator
 from events.chain import verify_chains
@@ -482,6 +483,40 @@ SPECS: list[Spec] = [
         WithdrawReferral,
         {"actor": ACTOR, "referral_id": "referral-1", "reason": "the client moved away"},
         {"referral_id": IDENTIFIER, "reason": SHORT_TEXT},
+    ),
+    Spec(
+        "attach_document",
+        AttachDocument,
+        {
+            "actor": ACTOR,
+            "document_id": "d0c1",
+            "kind": "consent_form",
+            "title": "Signed consent",
+            "filename": "consent.pdf",
+            "media_type": "application/pdf",
+            "size": 5120,
+            "sha256": "ab" * 32,
+        },
+        {
+            "document_id": IDENTIFIER,
+            "title": SHORT_TEXT,
+            "filename": [
+                *SHORT_TEXT,
+                ("a path", "../../etc/passwd"),
+                ("a Windows path", "C:\\x\\y.pdf"),
+                ("dot dot", ".."),
+            ],
+            "media_type": SHORT_TEXT,
+            "size": [("zero", 0), ("negative", -1), ("text", "big")],
+            "sha256": [("short", "ab"), ("upper case", "AB" * 32), ("not hex", "zz" * 32)],
+            "goal_id": IDENTIFIER,
+        },
+    ),
+    Spec(
+        "withdraw_document",
+        WithdrawDocument,
+        {"actor": ACTOR, "document_id": "d0c1", "reason": "attached to the wrong case"},
+        {"document_id": IDENTIFIER, "reason": SHORT_TEXT},
     ),
     Spec(
         "record_conference",

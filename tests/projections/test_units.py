@@ -15,6 +15,7 @@ from projections import (
     approvals,
     case_summary,
     circle,
+    documents,
     outcomes,
     queries,
     referrals,
@@ -35,6 +36,7 @@ UNITS: tuple[ModuleType, ...] = (
     transfers,
     actions,
     circle,
+    documents,
 )
 
 

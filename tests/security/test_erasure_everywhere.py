@@ -272,6 +272,18 @@ async def test_a_forgotten_clients_name_is_nowhere(
     day = await contact_day(api, alice, running)
     contact = {"kind": "phone", "contact_date": day, "notes": CONTACT}
     await done(await command(api, alice, running, "log_contact", contact))
+    # A document: its title and name are personal (sealed in the log, in the Update's
+    # arguments), its bytes sealed with her key; forget deletes them.
+    letter = b"%PDF-1.4\n" + f"Tenancy offer for {NAME}, Marrowby Lane".encode() * 50
+    uploaded = await api.http.post(
+        f"/api/v1/cases/{running}/documents",
+        params={"kind": "letter", "title": f"Tenancy offer for {NAME}", "filename": "ottoline.pdf"},
+        content=letter,
+        headers={**alice, "If-Match": "*"},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    document = f"/api/v1/cases/{running}/documents/{uploaded.json()['document_id']}"
+    assert (await api.http.get(document, headers=alice)).content == letter
     cases = await api.app.cases()
     # A plan in the client's own words, and a referral: its dispatch activity's input
     # carries the name (the client consented to share it with the provider).
@@ -337,6 +349,12 @@ async def test_a_forgotten_clients_name_is_nowhere(
     assert shown["client"]["name"] == "[erased]"
     assert await cases.is_running(running)
     assert (await cases.handle(running).describe()).run_id != first_run
+
+    # Her document: gone (its rows deleted, its key destroyed).
+    assert (await api.http.get(document, headers=alice)).status_code == 410
+    assert not await store.pool.fetchval(
+        "SELECT count(*) FROM document_blobs WHERE case_id = ANY($1::uuid[])", [running, closed]
+    )
 
     # Temporal: every run of every workflow, decoded — nothing (deletion is asynchronous
     # on the server: wait, with a generous limit).
