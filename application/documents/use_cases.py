@@ -59,7 +59,12 @@ from infrastructure.logs import get_logger
 from infrastructure.virus_scan import ScanSession, scanner_for
 from workflows.case import CommandResult
 
-log = get_logger(component="documents")
+
+def _log() -> Any:
+    """The use cases' logger, as logging is configured now (a logger bound at import
+    would keep the configuration of that moment, not the one the operator set)."""
+    return get_logger(component="documents")
+
 
 ATTACH = "attach_document"
 WITHDRAW = "withdraw_document"
@@ -282,16 +287,16 @@ async def _upload_and_send(
                 judged = await _read_upload(app, writer, chunks, scan)
                 verdict = None if isinstance(judged, checks.Refusal) else await scan.verdict()
     except UploadCutOff:
-        log.warning("documents.upload_cut_off", case_id=case_id, received=writer.size)
+        _log().warning("documents.upload_cut_off", case_id=case_id, received=writer.size)
         return UploadRefused(checks.CUT_OFF)
     except EnvironmentProblem as exc:
-        log.error("documents.scanner_unavailable", case_id=case_id, error=str(exc))
+        _log().error("documents.scanner_unavailable", case_id=case_id, error=str(exc))
         return ScannerDown(str(exc))
     if isinstance(judged, checks.Refusal):
-        log.info("documents.upload_refused", case_id=case_id, refusal=judged.text)
+        _log().info("documents.upload_refused", case_id=case_id, refusal=judged.text)
         return UploadRefused(judged)
     if verdict is not None and not verdict.clean:
-        log.warning(
+        _log().warning(
             "documents.infected_refused",
             case_id=case_id,
             actor_id=actor.staff_id,
@@ -323,7 +328,7 @@ async def _upload_and_send(
     recorded = await _recorded(app, case_id, result.stream_version)
     if recorded is None:  # cannot be: the command's last event attaches the document
         raise RuntimeError(f"case {case_id}: no DocumentAttached at {result.stream_version}")
-    log.info(
+    _log().info(
         "documents.attached",
         case_id=case_id,
         actor_id=actor.staff_id,

@@ -7,6 +7,8 @@ administrators, served by the same application as the HTTP API (`install(api)` f
 | sign in, sign out, timed out, locked | `sign_in.py` |
 | my caseload | `caseload.py` |
 | a case and every action the viewer may take | `case_page.py`, `case_actions.py`, `forms.py` |
+| a case's documents: upload, download, withdraw, the plan for signature | `documents.py` |
+| find the client (the header's search box, the results), the client page, links | `clients.py` |
 | approvals inbox | `approvals.py` |
 | overdue and escalations board | `board.py` |
 | audit view and access log | `audit.py` |
@@ -32,6 +34,7 @@ from casework.console import (
     board,
     case_page,
     caseload,
+    clients,
     directory,
     documents,
     my_actions,
@@ -64,6 +67,7 @@ def install(api: FastAPI) -> None:
     api.include_router(outcomes.router)
     api.include_router(my_actions.router)
     api.include_router(documents.router)
+    api.include_router(clients.router)
 
     @api.get("/", include_in_schema=False)
     async def root() -> Response:

@@ -273,6 +273,20 @@ def forms_for(state: CaseState, actor: Actor, resources: ResourceDirectory) -> l
                 ),
             )
         )  # fmt: skip
+    readable = [d for d in state.documents.values() if d.readable]
+    if allowed("withdraw_document") and readable:
+        forms.append(
+            ActionForm(
+                "withdraw_document", "Withdraw a document", "Withdraw it",
+                (
+                    Input("document_id", "Document", "select",
+                          (Choice("", "— choose —"),
+                           *(Choice(d.document_id, f"{d.title} ({d.kind.value.replace('_', ' ')}, "
+                                    f"added {d.added_at:%Y-%m-%d})") for d in readable))),
+                    Input("reason", "Why (its bytes are deleted; the record stays)", "text"),
+                ),
+            )
+        )  # fmt: skip
     if allowed("log_contact"):
         forms.append(
             ActionForm(

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from structlog.testing import capture_logs
 
 from application.access_log import entries
 from application.notary import public_keys_path
@@ -26,13 +25,19 @@ from cases import commands as c
 from cases.actors import Actor, Role
 from cases.features.documents import MAX_DOCUMENTS_PER_CASE
 from events.vocabulary import ApprovalKind
+from infrastructure.logs import configure_logging
+from infrastructure.settings import LogFormat
 from tests.api.conftest import Api, problem
 from tests.cases import inputs
 from tests.clamd_server import EICAR, SIGNATURE_NAME, start_clamd
+from tests.codec_keys import settings_for_tests
 from tests.conftest import ROOT
 from tests.events.test_case_file import notarise
 from tests.projections.conftest import catch_up
+from tests.security.conftest import logging_restored
 from tests.test_case_export_cli import OFFLINE
+
+__all__ = ["logging_restored"]  # a fixture of the security tests, used here
 
 AUDITOR = Actor(staff_id="audrey", role=Role.AUDITOR)
 
@@ -371,7 +376,21 @@ async def test_an_export_with_its_documents_verifies_offline(
     assert any("holiday.jpg" in p and "not a document" in p for p in report["problems"])
 
 
-async def test_a_virus_scan_refuses_an_infected_upload(api: Api, tmp_path: Path) -> None:
+@pytest.fixture
+def log_file(logging_restored: None, tmp_path: Path) -> Path:
+    """Every log line of the test (JSON), as the API writes them where operators look."""
+    path = tmp_path / "casework.log"
+    configure_logging(
+        settings_for_tests(CASEWORK_LOG_FORMAT=LogFormat.JSON, CASEWORK_LOG_LEVEL="INFO"),
+        force=True,
+        to_file=path,
+    )
+    return path
+
+
+async def test_a_virus_scan_refuses_an_infected_upload(
+    api: Api, tmp_path: Path, log_file: Path
+) -> None:
     """With CASEWORK_CLAMD_ADDRESS set, every upload streams through a real clamd (its
     signature database written here: the EICAR test string): an infected file is refused
     and the refusal logged; with clamd down, uploads are refused, never let through."""
@@ -384,13 +403,14 @@ async def test_a_virus_scan_refuses_an_infected_upload(api: Api, tmp_path: Path)
         before = await api.app.store.stream_version(f"case-{case_id}")
         # The test signature at a chunk's edge, deep in a file that looks like a PDF.
         infected = pdf_of(300_000)[:-100] + EICAR + b"\n" * 32
-        with capture_logs() as logs:
-            refused = problem(await _upload(api, alice, case_id, _chunks(infected, 4096)), 422)
+        refused = problem(await _upload(api, alice, case_id, _chunks(infected, 4096)), 422)
         assert (
             refused["errors"] == [{"field": "file", "message": refused["errors"][0]["message"]}]
             and SIGNATURE_NAME in refused["detail"]
         ), refused
-        logged = [e for e in logs if e["event"] == "documents.infected_refused"]
+        text = await asyncio.to_thread(log_file.read_text)
+        lines = [json.loads(line) for line in text.splitlines() if line]
+        logged = [e for e in lines if e.get("event") == "documents.infected_refused"]
         assert logged and logged[0]["case_id"] == case_id and logged[0]["actor_id"] == "alice"
         await _nothing_kept(api, case_id, before)
         clamd.stop()
