@@ -25,6 +25,7 @@ from casework.cli import (
     case_file_commands,
     circle_commands,
     client_commands,
+    client_record_commands,
     directory_commands,
     document_commands,
     key_commands,
@@ -96,6 +97,9 @@ app.add_typer(directory_commands.staff_app, name="staff")
 app.add_typer(directory_commands.provider_app, name="provider")
 app.add_typer(projection_commands.projections_app, name="projections")
 app.add_typer(policy_commands.policy_app, name="policy")
+client_commands.client_app.registered_commands.extend(
+    client_record_commands.client_app.registered_commands
+)
 app.add_typer(client_commands.client_app, name="client")
 app.add_typer(session_commands.token_app, name="token")
 app.add_typer(notary_commands.notary_app, name="notary")

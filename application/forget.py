@@ -90,6 +90,12 @@ async def forget_client_in_log(
     await store.pool.execute(
         "DELETE FROM document_blobs WHERE 'case-' || case_id::text = ANY($1::text[])", streams
     )
+    # Their entries in the client index (application/clients/index.py), which its
+    # catch-up deletes again when it reads ClientForgotten.
+    await store.pool.execute("DELETE FROM client_index_terms WHERE client_ref = $1", client_ref)
+    await store.pool.execute(
+        "UPDATE client_index_cases SET forgotten = true WHERE client_ref = $1", client_ref
+    )
     recorded: list[str] = []
     for stream_id in streams:
         if await _already_forgotten(store, stream_id):

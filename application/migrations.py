@@ -19,11 +19,14 @@ API_MIGRATIONS = Path(__file__).parent / "api_migrations"
 DOCUMENT_MIGRATIONS = Path(__file__).parent / "documents" / "migrations"
 """Documents' sealed bytes (application/documents/store.py)."""
 
+CLIENT_MIGRATIONS = Path(__file__).parent / "clients" / "migrations"
+"""The client index (application/clients/index.py)."""
+
 
 def all_migrations() -> list[Migration]:
     """The event store's, then the activities' (outbox), the read models', and the
-    identity tables (staff accounts' secrets), then the API's idempotency keys and the
-    documents' sealed bytes."""
+    identity tables (staff accounts' secrets), then the API's idempotency keys, the
+    documents' sealed bytes and the client index."""
     return (
         event_store_migrations()
         + activity_migrations()
@@ -31,6 +34,7 @@ def all_migrations() -> list[Migration]:
         + identity_migrations()
         + load_migrations("api", API_MIGRATIONS)
         + load_migrations("documents", DOCUMENT_MIGRATIONS)
+        + load_migrations("clients", CLIENT_MIGRATIONS)
     )
 
 

@@ -61,6 +61,15 @@ class Command(BaseModel):
     None: no check (the command line, the engine's own commands)."""
 
 
+class IntakeReview(BaseModel):
+    """The duplicate check's matches the caseworker saw before confirming a new client."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    candidates: list[Identifier] = Field(default_factory=list, max_length=50)
+    hidden: int = Field(default=0, ge=0)
+
+
 class OpenCase(Command):
     case_id: UUID
     client_ref: Identifier
@@ -69,6 +78,9 @@ class OpenCase(Command):
     referring_agency: ShortText | None = None
     assignee: Actor
     presenting_needs: ShortList = Field(min_length=1)
+    intake_review: IntakeReview | None = None
+    """Set when the duplicate check found matches and a new client was confirmed: the
+    opening records it (ClientMatchesReviewed)."""
 
 
 class RecordConsent(Command):

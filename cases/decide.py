@@ -38,6 +38,7 @@ from events.vocabulary import (
     CaseReopened,
     CaseResumed,
     ClientForgotten,
+    ClientMatchesReviewed,
     ConsentRecorded,
     ContactLogged,
     GoalProgressRecorded,
@@ -114,7 +115,7 @@ def decide_open(cmd: c.OpenCase) -> list[DomainEvent]:
         check(cmd.actor, Action.OPEN, team=team, assigned_worker=cmd.assignee.staff_id)
     except NotPermitted as exc:
         raise CommandRejected(str(exc)) from None
-    return [
+    opened: list[DomainEvent] = [
         CaseOpened(
             case_id=cmd.case_id,
             client_ref=cmd.client_ref,
@@ -126,6 +127,13 @@ def decide_open(cmd: c.OpenCase) -> list[DomainEvent]:
             presenting_needs=cmd.presenting_needs,
         )
     ]
+    if cmd.intake_review is not None:  # (cases/features/intake_review.py)
+        opened.append(
+            ClientMatchesReviewed(
+                candidates=cmd.intake_review.candidates, hidden=cmd.intake_review.hidden
+            )
+        )
+    return opened
 
 
 # --- engagement and assessment ------------------------------------------------------------

@@ -50,6 +50,9 @@ STAFF_STREAM = "directory-staff"
 PROVIDER_STREAM = "directory-providers"
 """The stream of the resource directory (providers and their services)."""
 
+CLIENT_LINKS_STREAM = "directory-client-links"
+"""The stream of client links: two client references found to be one person."""
+
 ACCOUNT_STREAM_PREFIX: Final = "account-"
 """Each staff member's account (signing in) is the stream `account-<staff_id>`."""
 
@@ -234,6 +237,30 @@ class ProviderServiceWithdrawn(DomainEvent):
     reason: ShortText
 
 
+# --- client links (stream directory-client-links) ---------------------------------------
+
+
+class ClientsLinked(DomainEvent):
+    """A supervisor found two client references to be one person (a duplicate opened
+    before it was noticed): they are shown together, never merged. `reason` says how it
+    was established, without personal details (it is not sealed: the stream has no
+    client)."""
+
+    type: Literal["ClientsLinked"] = "ClientsLinked"
+    client_ref: Identifier
+    other_ref: Identifier
+    reason: ShortText
+
+
+class ClientsUnlinked(DomainEvent):
+    """A link between two client references was a mistake: they are two people again."""
+
+    type: Literal["ClientsUnlinked"] = "ClientsUnlinked"
+    client_ref: Identifier
+    other_ref: Identifier
+    reason: ShortText
+
+
 # --- staff accounts (stream account-<staff_id>) ---------------------------------------
 
 _SECRET_SHAPE = re.compile(r"cw[spi]_[A-Za-z0-9_-]{16,}")
@@ -409,5 +436,7 @@ DIRECTORY_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     ProviderDeactivated,
     ProviderServiceAdded,
     ProviderServiceWithdrawn,
+    ClientsLinked,
+    ClientsUnlinked,
     *ACCOUNT_EVENT_MODELS,
 )

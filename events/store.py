@@ -375,8 +375,14 @@ class EventStore:
         )
         return await self._open(rows)
 
-    async def read_all(self, after: GlobalCursor = START, limit: int = 1000) -> list[RecordedEvent]:
-        """The next batch of the global order after `after`, never skipping an event.
+    async def read_all(
+        self,
+        after: GlobalCursor = START,
+        limit: int = 1000,
+        types: Sequence[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """The next batch of the global order after `after`, never skipping an event
+        (of `types` only, when given).
 
         Only events of transactions older than every transaction still in progress
         are returned, so no event can later appear before the returned ones.
@@ -385,11 +391,13 @@ class EventStore:
             f"""SELECT {COLUMNS} FROM events
                 WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
                   AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+                  AND ($4::text[] IS NULL OR event_type = ANY($4::text[]))
                 ORDER BY transaction_id, global_position
                 LIMIT $3""",
             str(after.transaction_id),
             after.global_position,
             limit,
+            None if types is None else list(types),
         )
         return await self._open(rows)
 

@@ -344,6 +344,7 @@ PROJECTION = Projection(
         "ActionOverdue",
         "DocumentAttached",
         "DocumentWithdrawn",
+        "ClientMatchesReviewed",
     )
     | DIRECTORY_EVENT_TYPES,
 )

@@ -36,6 +36,7 @@ from events.store import EventStore
 from events.vocabulary import (
     CaseNoteRecorded,
     ClientForgotten,
+    ClientMatchesReviewed,
     ContactKind,
     ContactLogged,
     DocumentAttached,
@@ -200,6 +201,10 @@ FOLLOWING["DocumentAttached"] = (
         size=5120,
         sha256="ab" * 32,
     ),
+)
+FOLLOWING["ClientMatchesReviewed"] = (
+    "CaseOpened",
+    lambda _: ClientMatchesReviewed(candidates=["CL-001"], hidden=1),
 )
 FOLLOWING["DocumentWithdrawn"] = (
     "DocumentAttached",

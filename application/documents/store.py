@@ -20,6 +20,7 @@ import hashlib
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import Any
 
 import asyncpg
 from cryptography.exceptions import InvalidTag
@@ -28,7 +29,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from events.keys import DataKey
 from infrastructure.logs import get_logger
 
-log = get_logger(component="documents")
+
+def _log() -> Any:
+    """A logger as logging is configured now (one bound at import keeps that moment's)."""
+    return get_logger(component="documents")
+
 
 BLOCK_BYTES = 1 << 20
 """A sealed block's plaintext (1 MiB): a 20 MB document is 20 rows."""
@@ -169,7 +174,7 @@ class DocumentStore:
              RETURNING b.document_id"""
         )
         if rows:
-            log.info("documents.staged_swept", count=len(rows))
+            _log().info("documents.staged_swept", count=len(rows))
         return len(rows)
 
     async def read(

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from cases.feature import Describe, Feature, Fold
-from cases.features import advocacy, documents, feedback, referral_withdrawal
+from cases.features import advocacy, documents, feedback, intake_review, referral_withdrawal
 from events.registry import DomainEvent
 
 V = TypeVar("V")
@@ -23,6 +23,7 @@ FEATURES: tuple[Feature, ...] = (
     feedback.FEATURE,
     referral_withdrawal.FEATURE,
     documents.FEATURE,
+    intake_review.FEATURE,
 )
 
 

@@ -24,6 +24,7 @@ from application.bootstrap import Casework, open_casework
 from application.request_context import REQUEST_ID_HEADER
 from casework.api import (
     cases,
+    client_records,
     clients,
     directory,
     documents,
@@ -128,6 +129,7 @@ def create_api(
     api.include_router(directory.router)
     api.include_router(policy.router)
     api.include_router(clients.router)
+    api.include_router(client_records.router)
     api.include_router(transfers.router)
     reads.install_refusals(api)
     install_console(api)

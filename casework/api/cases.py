@@ -34,6 +34,7 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from application import case_commands, idempotency
+from application.bootstrap import Casework
 from application.case_client import CaseCommandRejected
 from application.case_export import export_case
 from application.case_reads import read_case, read_history
@@ -291,6 +292,12 @@ class OpenCaseBody(BaseModel):
     referring_agency: str | None = None
     assignee: Identifier = Field(description="The assigned worker's staff id.")
     presenting_needs: list[str] = Field(min_length=1, max_length=50)
+    confirm_new_client: bool = Field(
+        default=False,
+        description="The duplicate check answered 409 with clients this one looks like, "
+        "and none of them is this person: open the case for a new client (recorded). To "
+        "use an existing client instead, send their `client_ref`.",
+    )
 
 
 OPEN_TARGET = "cases/OpenCase"
@@ -328,6 +335,7 @@ async def open_case(
             check(caller.actor, Action.OPEN, team=assignee.team, assigned_worker=assignee.staff_id)
         except NotPermitted as exc:
             raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
+    review = await _duplicate_check(app, caller.actor, body)
     case_id = uuid.uuid4()
     if idempotency_key is not None:
         sent = body.model_dump(mode="json")
@@ -342,7 +350,8 @@ async def open_case(
         actor=caller.actor,
         case_id=case_id,
         assignee=assignee,
-        **body.model_dump(exclude={"assignee"}),
+        intake_review=review,
+        **body.model_dump(exclude={"assignee", "confirm_new_client"}),
     )
     try:
         cases = await app.cases()
@@ -351,6 +360,35 @@ async def open_case(
         raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
     response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
     return answer(result, str(result.case_id), response)
+
+
+async def _duplicate_check(
+    app: Casework, actor: Actor, body: OpenCaseBody
+) -> c.IntakeReview | None:
+    """Does the new client look like existing ones? Unless the caller confirmed a new
+    client, 409 with the matches they may see (and how many more they may not); with
+    the confirmation, what they saw is recorded with the opening."""
+    from application.clients.use_cases import duplicates
+    from cases.client_matching import Person
+
+    matches = await duplicates(app, actor, Person.of(body.client), body.client_ref)
+    if not matches.any:
+        return None
+    if not body.confirm_new_client:
+        shown = ", ".join(f"{m.client_ref} ({m.reason})" for m in matches.visible) or "none"
+        hidden = f"; {matches.hidden} more on cases you may not see" if matches.hidden else ""
+        raise ApiProblem(
+            409,
+            "Possible duplicate client",
+            f"this client looks like existing clients: {shown}{hidden}. Send their "
+            "client_ref to use an existing client, or confirm_new_client: true",
+            kind="possible-duplicate",
+            candidates=[m.model_dump(mode="json") for m in matches.visible],
+            hidden_matches=matches.hidden,
+        )
+    return c.IntakeReview(
+        candidates=[m.client_ref for m in matches.visible][:50], hidden=matches.hidden
+    )
 
 
 class ReferBody(BaseModel):

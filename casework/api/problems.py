@@ -39,6 +39,11 @@ class Problem(BaseModel):
     errors: list[FieldProblem] = Field(default_factory=list)
     current_version: int | None = None
     """On 412: the case's version now (send it as If-Match after looking again)."""
+    candidates: list[dict[str, Any]] | None = None
+    """On 409 `possible-duplicate`: existing clients the new one looks like (those with
+    a case the caller may see)."""
+    hidden_matches: int | None = None
+    """On 409 `possible-duplicate`: likely matches on cases the caller may not see."""
 
 
 class ApiProblem(Exception):
@@ -54,6 +59,8 @@ class ApiProblem(Exception):
         errors: list[FieldProblem] | None = None,
         headers: dict[str, str] | None = None,
         current_version: int | None = None,
+        candidates: list[dict[str, Any]] | None = None,
+        hidden_matches: int | None = None,
     ) -> None:
         super().__init__(detail or title)
         self.problem = Problem(
@@ -63,6 +70,8 @@ class ApiProblem(Exception):
             detail=detail,
             errors=errors or [],
             current_version=current_version,
+            candidates=candidates,
+            hidden_matches=hidden_matches,
         )
         self.headers = headers or {}
 

@@ -115,9 +115,18 @@ def open_case(
     email: str | None = typer.Option(None),
     address: str | None = typer.Option(None),
     details_file: Path | None = typer.Option(None, help="Client details as JSON/YAML instead."),
+    confirm_new_client: bool = typer.Option(
+        False,
+        "--confirm-new-client",
+        help="The duplicate check found clients this one looks like, and none is this "
+        "person: open it for a new client (recorded). To use an existing client, give "
+        "their --client-ref instead.",
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Open a case for a client; prints the new case id."""
+    """Open a case for a client; prints the new case id. A client who looks like an
+    existing one (same date of birth and a close name, or the same phone or email) is
+    refused with the matches you may see, until you use theirs or confirm a new one."""
     client: dict[str, Any]
     if details_file:
         from events.vocabulary import ClientDetails
@@ -140,6 +149,7 @@ def open_case(
             "referring_agency": referring_agency,
             "assignee": worker,
             "presenting_needs": need,
+            "confirm_new_client": confirm_new_client,
         },
     )
 

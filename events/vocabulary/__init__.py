@@ -84,6 +84,7 @@ from events.vocabulary.intake import (
     AssessmentRecorded,
     CaseOpened,
     ClientDetails,
+    ClientMatchesReviewed,
     ConsentRecorded,
     DomainNeed,
     DomainRating,
@@ -195,7 +196,8 @@ CaseEvent = Annotated[
     | ClientFeedbackRecorded
     | ReferralWithdrawn
     | DocumentAttached
-    | DocumentWithdrawn,
+    | DocumentWithdrawn
+    | ClientMatchesReviewed,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -258,6 +260,7 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     ReferralWithdrawn,
     DocumentAttached,
     DocumentWithdrawn,
+    ClientMatchesReviewed,
 )
 
 __all__ = [
@@ -302,6 +305,7 @@ __all__ = [
     "ClientDetails",
     "ClientFeedbackRecorded",
     "ClientForgotten",
+    "ClientMatchesReviewed",
     "ClientParticipation",
     "ClosureReason",
     "ConsentGiver",

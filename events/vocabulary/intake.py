@@ -61,6 +61,18 @@ class CaseOpened(DomainEvent):
     presenting_needs: ShortList = Field(min_length=1)
 
 
+class ClientMatchesReviewed(DomainEvent):
+    """At intake the new client looked like existing clients (the duplicate check,
+    application/clients/): the caseworker saw `candidates` (with `hidden` more on cases
+    they may not see) and confirmed a new client. Recorded with the opening (the feature
+    cases/features/intake_review.py)."""
+
+    type: Literal["ClientMatchesReviewed"] = "ClientMatchesReviewed"
+    candidates: list[Identifier] = Field(default_factory=list, max_length=50)
+    hidden: int = Field(default=0, ge=0)
+    decision: Literal["new_client"] = "new_client"
+
+
 class ConsentRecorded(DomainEvent):
     type: Literal["ConsentRecorded"] = "ConsentRecorded"
     shared_fields: list[SharedField] = Field(default_factory=list)

@@ -313,6 +313,13 @@ async def test_a_forgotten_clients_name_is_nowhere(
     assert not await cases.is_running(closed)
     await catch_up(database_url, store)
 
+    # The client index holds her (searched before the erasure, so it can fail after).
+    found = await api.http.get("/api/v1/clients", params={"q": NAME}, headers=alice)
+    assert [c["client_ref"] for c in found.json()] == [CLIENT], found.text
+    assert await store.pool.fetchval(
+        "SELECT count(*) FROM client_index_terms WHERE client_ref = $1", CLIENT
+    )
+
     # The codec server, as an admin would point `temporal workflow show` at it.
     endpoint = CodecEndpoint(codec_server.url, root)
 
@@ -349,6 +356,13 @@ async def test_a_forgotten_clients_name_is_nowhere(
     assert shown["client"]["name"] == "[erased]"
     assert await cases.is_running(running)
     assert (await cases.handle(running).describe()).run_id != first_run
+
+    # Her entries in the client index: none, and a search finds her no more.
+    assert not await store.pool.fetchval(
+        "SELECT count(*) FROM client_index_terms WHERE client_ref = $1", CLIENT
+    )
+    found = await api.http.get("/api/v1/clients", params={"q": NAME}, headers=alice)
+    assert found.status_code == 200 and found.json() == [], found.text
 
     # Her document: gone (its rows deleted, its key destroyed).
     assert (await api.http.get(document, headers=alice)).status_code == 410

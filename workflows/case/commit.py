@@ -64,7 +64,13 @@ class CommitMixin(CaseCore):
         assert isinstance(opened, CaseOpened)
         if not self._patched(PATCH_ONE_APPEND):
             return await self._open_one_group_at_a_time(cmd, opened, events)
-        groups: Batch = [(cmd.actor, events)]
+        # The opening alone in its group (the state starts from it); what the opening
+        # records beside it (ClientMatchesReviewed) is folded as the next group. A case
+        # opened without it (every case before the duplicate check) has one group, as
+        # its history recorded.
+        groups: Batch = [(cmd.actor, events[:1])]
+        if events[1:]:
+            groups.append((cmd.actor, events[1:]))
         if self._timed():
             trial = open_state(opened, cmd.actor.staff_id, workflow.now())
             follow = follow_ups(trial, self.policy, events, workflow.now())
