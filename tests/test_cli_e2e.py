@@ -179,8 +179,31 @@ async def test_a_case_from_the_command_line(
         opened = await jo(
             "case", "open", "--client-ref", "CL-77", "--name", "Marguerite Okonkwo-Baird",
             "--worker", "jo", "--need", "housing", "--source", "agency_referral",
+            "--date-of-birth", "1979-04-12", "--phone", "+44 7700 900456",
         )  # fmt: skip
         case = opened["case_id"]
+        # Finding her again: her names in another order, without the hyphen, misspelt.
+        found = await jo("client", "search", "okonkwo baird margarite")
+        assert found[0]["client_ref"] == "CL-77", found
+        assert (await jo("client", "search", "--phone", "07700900456"))[0]["client_ref"] == "CL-77"
+        record = await jo("client", "show", "CL-77")
+        assert record["details"]["name"] == "Marguerite Okonkwo-Baird"
+        assert [c["case_id"] for c in record["cases"]] == [case]
+        # The same person at the desk under a new reference: refused, naming CL-77, until
+        # the worker confirms a new client (recorded with the opening).
+        again = (
+            "case", "open", "--client-ref", "CL-78", "--name", "Marguerite Okonkwo Baird",
+            "--date-of-birth", "1979-04-12", "--worker", "jo", "--need", "housing",
+        )  # fmt: skip
+        refused = await jo(*again, ok=False)
+        assert "CL-77" in refused and "confirm_new_client" in refused, refused
+        second = await jo(*again, "--confirm-new-client")
+        assert second["events"][:2] == ["CaseOpened", "ClientMatchesReviewed"]
+        # The supervisor finds they are one person: linked, never merged.
+        await sue(
+            "client", "link", "CL-77", "CL-78", "--reason", "one person: confirmed at the desk"
+        )  # fmt: skip
+        assert (await jo("client", "show", "CL-78"))["linked"] == ["CL-77"]
         await jo(
             "case", "consent", case, "--share", "name", "--share", "contact",
             "--provider", "harbour-housing",

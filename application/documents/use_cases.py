@@ -44,7 +44,12 @@ from application.case_client import CaseNotFound
 from application.case_commands import Admitted, Invalid, RuleRefused
 from application.case_reads import authorise
 from application.documents import checks
-from application.documents.store import DocumentStore, DocumentUnreadable, DocumentWriter
+from application.documents.store import (
+    DocumentCorrupt,
+    DocumentStore,
+    DocumentUnreadable,
+    DocumentWriter,
+)
 from application.forget import field_cipher
 from cases.actors import Actor
 from cases.features.documents import (
@@ -377,6 +382,32 @@ class Opened:
 
     document: DocumentView
     content: AsyncIterator[bytes]
+    case_id: str = ""
+
+    async def sent(self) -> AsyncIterator[bytes]:
+        """The bytes, a corrupt block logged where the operator looks before the answer
+        is cut off (the status line has gone out by then)."""
+        try:
+            async for block in self.content:
+                yield block
+        except DocumentCorrupt as exc:
+            _log().error(
+                "documents.corrupt",
+                case_id=self.case_id,
+                document_id=self.document.document_id,
+                error=str(exc),
+            )
+            raise
+
+    def headers(self) -> dict[str, str]:
+        """What a download's answer says of it: its length, its name (as an attachment,
+        never shown inline) and its SHA-256 (which `case document get` checks)."""
+        return {
+            "Content-Length": str(self.document.size),
+            "Content-Disposition": checks.content_disposition(self.document.filename),
+            "Casework-Document-SHA256": self.document.sha256,
+            "ETag": f'"{self.document.sha256}"',
+        }
 
 
 async def open_document(
@@ -408,7 +439,7 @@ async def open_document(
         raise DocumentUnreadable(f"document {document_id}: the client was forgotten")
     key = await _client_key(app, case_id)
     content = await store_of(app).read(document_id, key, document.sha256)
-    return Opened(DocumentView.of(document), content)
+    return Opened(DocumentView.of(document), content, case_id)
 
 
 async def withdraw(

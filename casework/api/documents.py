@@ -17,8 +17,8 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from application.documents import checks, use_cases
-from application.documents.store import DocumentCorrupt, DocumentUnreadable
+from application.documents import use_cases
+from application.documents.store import DocumentUnreadable
 from application.documents.use_cases import (
     AttachAnswer,
     Attached,
@@ -44,9 +44,6 @@ from casework.api.cases import (
     refused,
 )
 from casework.api.problems import ApiProblem, FieldProblem
-from infrastructure.logs import get_logger
-
-log = get_logger(component="api")
 
 router = APIRouter(prefix="/api/v1/cases", tags=["documents"])
 
@@ -222,22 +219,6 @@ async def download(
     except DocumentUnreadable as exc:
         raise ApiProblem(410, "Document gone", str(exc), kind="document-gone") from None
 
-    async def content() -> AsyncIterator[bytes]:
-        try:
-            async for block in opened.content:
-                yield block
-        except DocumentCorrupt as exc:
-            log.error("documents.corrupt", case_id=case_id, document_id=document_id, error=str(exc))
-            raise
-
-    document = opened.document
     return StreamingResponse(
-        content(),
-        media_type=document.media_type,
-        headers={
-            "Content-Length": str(document.size),
-            "Content-Disposition": checks.content_disposition(document.filename),
-            "Casework-Document-SHA256": document.sha256,
-            "ETag": f'"{document.sha256}"',
-        },
+        opened.sent(), media_type=opened.document.media_type, headers=opened.headers()
     )

@@ -27,6 +27,7 @@ from casework.cli.api_client import (
     timeout,
     unreachable,
 )
+from casework.cli.case_commands import IfVersionOption
 from casework.cli.choices import DocumentKind
 from casework.cli.context import (
     BreakGlassOption,
@@ -45,13 +46,6 @@ document_app = typer.Typer(
 
 CHUNK = 256 * 1024
 """How much of a file is read and sent at a time."""
-
-IfVersionOption = typer.Option(
-    None,
-    "--if-version",
-    min=0,
-    help="Refuse the command if the case is no longer at this version (its ETag).",
-)
 
 
 def _if_match(if_version: int | None) -> str:

@@ -49,7 +49,7 @@ from application.bootstrap import Casework
 from application.case_client import CaseNotFound
 from application.documents import checks
 from application.documents import use_cases as documents
-from application.documents.store import DocumentCorrupt, DocumentUnreadable
+from application.documents.store import DocumentUnreadable
 from application.documents.use_cases import (
     AttachAnswer,
     Attached,
@@ -83,10 +83,7 @@ from casework.console.web import (
     templates,
 )
 from events.choices import DocumentKind
-from infrastructure.logs import get_logger
 from workflows.case import CommandResult
-
-log = get_logger(component="console")
 
 router = APIRouter(prefix=f"{PREFIX}/cases", include_in_schema=False)
 
@@ -591,20 +588,6 @@ async def _download(
         return page(request, "refused.html", title="Document gone", message=f"{exc}.",
                     status_code=410)  # fmt: skip
 
-    async def content() -> AsyncIterator[bytes]:
-        try:
-            async for block in opened.content:
-                yield block
-        except DocumentCorrupt as exc:
-            log.error("documents.corrupt", case_id=valid, document_id=document_id, error=str(exc))
-            raise
-
-    document = opened.document
     return StreamingResponse(
-        content(),
-        media_type=document.media_type,
-        headers={
-            "Content-Length": str(document.size),
-            "Content-Disposition": checks.content_disposition(document.filename),
-        },
+        opened.sent(), media_type=opened.document.media_type, headers=opened.headers()
     )

@@ -11,8 +11,6 @@ import asyncio
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -31,11 +29,10 @@ from tests.api.conftest import Api, problem
 from tests.cases import inputs
 from tests.clamd_server import EICAR, SIGNATURE_NAME, start_clamd
 from tests.codec_keys import settings_for_tests
-from tests.conftest import ROOT
 from tests.events.test_case_file import notarise
 from tests.projections.conftest import catch_up
 from tests.security.conftest import logging_restored
-from tests.test_case_export_cli import OFFLINE
+from tests.test_case_export_cli import verify_offline
 
 __all__ = ["logging_restored"]  # a fixture of the security tests, used here
 
@@ -304,16 +301,6 @@ async def test_the_plan_for_signature(api: Api, tmp_path: Any) -> None:
     assert extract.returncode == 0
     goal = inputs.plan().plan.goals[0]
     assert goal.client_words.split()[0] in text
-
-
-async def verify_offline(*args: str) -> subprocess.CompletedProcess[str]:
-    """`casework verify-export …` as an auditor runs it: no database, no Temporal."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CASEWORK_")}
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "starter", "verify-export", *args],
-        cwd=ROOT, env={**env, **OFFLINE}, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
 
 
 async def test_an_export_with_its_documents_verifies_offline(
