@@ -159,4 +159,9 @@ def configure_logging(
 
 
 def get_logger(**bindings: Any) -> Any:
-    return structlog.get_logger("casework").bind(**bindings)
+    """A logger with `bindings`, resolved against the logging configuration in force at
+    each call (a lazy proxy): a module-level logger made at import, before
+    `configure_logging` runs, still writes where the operator configured and through the
+    personal-data redaction (binding it at once kept structlog's defaults: stdout, no
+    redaction)."""
+    return structlog.get_logger("casework", **bindings)

@@ -209,6 +209,23 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=180.0,
     ),
+    "client_search": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "build",
+                "index",
+                "search",
+                "duplicates",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
 }
 
 
@@ -338,6 +355,23 @@ def check(name: str, figures: dict[str, Any]) -> None:
         pdf = figures["pdf"]
         assert pdf["goals"] == 10 and pdf["n"] == figures["sizes"]["renders"]
         assert 0 < pdf["p50_ms"] <= pdf["max_ms"] and pdf["pages"] >= 1
+    elif name == "client_search":  # sealed cases indexed, searched, checked for duplicates
+        sizes, index, search = figures["sizes"], figures["index"], figures["search"]
+        assert figures["build"]["clients"] == index["events_applied"] == sizes["clients"]
+        assert index["clients_with_terms"] == sizes["clients"]
+        assert index["clients_per_s"] > 0 and index["bytes_per_client"] > 0
+        assert index["terms_per_client"] == index["terms_per_client_in_memory"] > 0
+        assert search["queries"] == sizes["queries_per_kind"] * len(sizes["kinds"])
+        for role in search["by_role"].values():
+            assert role["n"] == search["queries"] and 0 < role["p50_ms"] <= role["p99_ms"]
+            assert set(role["by_kind"]) == set(sizes["kinds"])
+            assert role["by_kind"]["email"]["hit_rate_top5"] == 1.0  # unique: always found
+        assert search["access_log_rows_per_search"] >= 1  # every search is a recorded read
+        product = figures["duplicates"]["product"]
+        assert product["checked"] == product["tp"] + product["fn"] == sizes["dup_checks"]
+        assert product["recall"] > 0 and 0 < product["p50_ms"] <= product["p99_ms"]
+        memory = figures["duplicates"]["in_memory"]
+        assert memory["all_pairs"]["tp"] + memory["all_pairs"]["fn"] == sizes["dup_duplicates"]
 
 
 # Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two

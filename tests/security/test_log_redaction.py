@@ -125,6 +125,27 @@ def test_real_log_lines_from_structlog_and_temporalio_are_redacted(
     assert returned["extra"] == {"notes": REDACTED, "referral_id": "r-1"}
 
 
+MADE_AT_IMPORT = get_logger(component="made at import")
+"""A module's logger made before logging is configured, as every module makes its own."""
+
+
+def test_a_logger_made_at_import_follows_the_configuration_in_force(
+    logging_restored: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A module-level logger (made when its module was imported, before
+    `configure_logging` ran) writes where and how logging is configured now, through the
+    redaction: it once kept structlog's defaults (stdout, nothing redacted)."""
+    configure_logging(
+        settings_for_tests(CASEWORK_LOG_FORMAT=LogFormat.JSON, CASEWORK_LOG_LEVEL="INFO"),
+        force=True,
+    )
+    MADE_AT_IMPORT.info("client found", client={"name": NAME}, case_id="c-7")
+    captured = capsys.readouterr()
+    assert NAME not in captured.out + captured.err
+    [line] = [entry for entry in _json_lines(captured.err) if entry["event"] == "client found"]
+    assert line["client"] == REDACTED and line["component"] == "made at import"
+
+
 def test_console_tracebacks_do_not_show_local_variables(
     logging_restored: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
