@@ -191,13 +191,13 @@ async def test_a_case_from_the_command_line(
         assert [c["case_id"] for c in record["cases"]] == [case]
         # The same person at the desk under a new reference: refused, naming CL-77, until
         # the worker confirms a new client (recorded with the opening).
-        again = (
+        duplicate = (
             "case", "open", "--client-ref", "CL-78", "--name", "Marguerite Okonkwo Baird",
             "--date-of-birth", "1979-04-12", "--worker", "jo", "--need", "housing",
         )  # fmt: skip
-        refused = await jo(*again, ok=False)
+        refused = await jo(*duplicate, ok=False)
         assert "CL-77" in refused and "confirm_new_client" in refused, refused
-        second = await jo(*again, "--confirm-new-client")
+        second = await jo(*duplicate, "--confirm-new-client")
         assert second["events"][:2] == ["CaseOpened", "ClientMatchesReviewed"]
         # The supervisor finds they are one person: linked, never merged.
         await sue(
