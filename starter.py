@@ -33,6 +33,7 @@ from casework.cli import (
     operator_commands,
     policy_commands,
     projection_commands,
+    report_commands,
     service_commands,
     session_commands,
     store_commands,
@@ -104,6 +105,7 @@ app.add_typer(client_commands.client_app, name="client")
 app.add_typer(session_commands.token_app, name="token")
 app.add_typer(notary_commands.notary_app, name="notary")
 app.add_typer(key_commands.keys_app, name="keys")
+app.add_typer(report_commands.report_app, name="report")
 
 
 @app.callback()

@@ -241,6 +241,25 @@ class Settings(BaseSettings):
         le=1024 * 1024 * 1024,
         description="The largest document a case keeps, in bytes (default 20 MB).",
     )
+    report_max_months: int = Field(
+        default=36,
+        alias="CASEWORK_REPORT_MAX_MONTHS",
+        ge=1,
+        le=600,
+        description="The most months one KPI report may span (default 36).",
+    )
+
+    # --- exports of a list as a file (application/exports.py) ----------------------
+    export_max_rows: int = Field(
+        default=1_000_000,
+        alias="CASEWORK_EXPORT_MAX_ROWS",
+        ge=1,
+        le=100_000_000,
+        description=(
+            "The most rows one export of a list (CSV or XLSX) holds; a longer list is cut "
+            "there, the file ending with a line that says so (docs/limits.md)."
+        ),
+    )
 
     # --- the command line as a client of the API (casework login) ------------------
     api_url: str | None = Field(

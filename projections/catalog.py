@@ -8,6 +8,7 @@ from projections import (
     case_summary,
     circle,
     documents,
+    kpi,
     outcomes,
     referrals,
     reviews,
@@ -30,6 +31,7 @@ def all_projections() -> list[Projection]:
         actions.PROJECTION,
         circle.PROJECTION,
         documents.PROJECTION,
+        kpi.PROJECTION,
     ]
 
 

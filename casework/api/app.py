@@ -31,6 +31,7 @@ from casework.api import (
     policy,
     problems,
     reads,
+    reports,
     sessions,
     transfers,
 )
@@ -131,6 +132,7 @@ def create_api(
     api.include_router(clients.router)
     api.include_router(client_records.router)
     api.include_router(transfers.router)
+    api.include_router(reports.router)
     reads.install_refusals(api)
     install_console(api)
     # Outermost: the request's server span, which the Temporal client's and the

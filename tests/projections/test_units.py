@@ -16,6 +16,7 @@ from projections import (
     case_summary,
     circle,
     documents,
+    kpi,
     outcomes,
     queries,
     referrals,
@@ -37,6 +38,7 @@ UNITS: tuple[ModuleType, ...] = (
     actions,
     circle,
     documents,
+    kpi,
 )
 
 

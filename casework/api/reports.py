@@ -1,0 +1,57 @@
+"""`/api/v1/reports`: the KPI report (application/reports/kpi.py).
+
+`GET /api/v1/reports/kpi?since=YYYY-MM&until=YYYY-MM&team=&worker=` answers the
+figures by KPI, month, team, worker and subject the caller may see, with the signed
+checkpoint of the log they were computed from (`casework report rebuild` recomputes
+them from the log as of it). 422 names a bad month or a span over
+CASEWORK_REPORT_MAX_MONTHS; 403 a team or worker outside the caller's scope; 503 when
+there is no signed checkpoint yet or the read model has not caught up with it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from application.reports.kpi import KpiReport, NoCheckpoint, kpi_report
+from casework.api.auth import Caller, casework_of, now_of
+from casework.api.problems import ApiProblem
+from casework.api.reads import REFUSALS, IdFilter, NamedParameters
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=NamedParameters)
+
+Month = Annotated[
+    str | None, Query(max_length=7, description="A month as YYYY-MM.", examples=["2026-03"])
+]
+
+
+def no_checkpoint(exc: NoCheckpoint) -> ApiProblem:
+    return ApiProblem(503, "No checkpoint to report from", str(exc), kind="no-checkpoint")
+
+
+@router.get(
+    "/kpi",
+    response_model=KpiReport,
+    summary="KPI figures by month, team, worker and subject, with the signed checkpoint "
+    "they were computed from",
+    responses={
+        **REFUSALS,
+        503: {"description": "No signed checkpoint yet, or the read model is behind it"},
+    },
+)
+async def kpi(
+    request: Request,
+    caller: Caller,
+    since: Month = None,
+    until: Month = None,
+    team: IdFilter = None,
+    worker: IdFilter = None,
+) -> KpiReport:
+    try:
+        return await kpi_report(
+            casework_of(request), caller.actor, since=since, until=until, team=team,
+            worker=worker, now=now_of(request),
+        )  # fmt: skip
+    except NoCheckpoint as exc:
+        raise no_checkpoint(exc) from None

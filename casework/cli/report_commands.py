@@ -1,0 +1,132 @@
+"""Reports on the command line: `casework report kpi` asks the API for the KPI report as
+the signed-in staff member (and can keep it as a file); `casework report rebuild FILE`
+recomputes a kept report from the log as of its signed checkpoint (an operator
+command, straight to the database, the checkpoint directory and the trusted keys).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from casework.cli.context import JsonOption, settings_from_context, staff_call
+from casework.cli.output import console, emit, fail, run
+
+report_app = typer.Typer(help="Reports: KPI figures, and recomputing a report from the log.")
+
+
+def _value(figure: dict[str, Any]) -> str:
+    value = figure["value"]
+    if value is None:
+        return ""
+    unit = figure["unit"]
+    if unit == "seconds":
+        return f"{value / 24:.1f} d" if value >= 48 else f"{value:.1f} h"
+    if unit == "rate":
+        return f"{value * 100:.0f} %"
+    if unit == "rating":
+        return f"{value:.2f}"
+    return f"{value:.0f}"
+
+
+def render_report(d: dict[str, Any]) -> None:
+    checkpoint = d["checkpoint"]
+    table = Table(
+        "KPI", "month", "team", "worker", "subject", "n", "figure",
+        title=f"KPI report {d['first_month']} to {d['last_month']}"
+        + (f", team {d['team']}" if d.get("team") else "")
+        + (f", worker {d['worker']}" if d.get("worker") else ""),
+        title_justify="left",
+    )  # fmt: skip
+    for f in d["figures"]:
+        table.add_row(
+            f["title"], f["month"], f["team"], f["worker"], f["subject"], str(f["count"]),
+            _value(f),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"computed from the log as of checkpoint #{checkpoint['sequence']} (tree size "
+        f"{checkpoint['tree_size']}, root {checkpoint['root_hash']})"
+    )
+
+
+@report_app.command("kpi")
+def kpi_command(
+    since: str | None = typer.Option(None, "--since", help="From this month (YYYY-MM)."),
+    until: str | None = typer.Option(None, "--until", help="To this month (YYYY-MM)."),
+    team: str | None = typer.Option(None, "--team", help="Only this team's figures."),
+    worker: str | None = typer.Option(None, "--worker", help="Only this worker's figures."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Keep the report (JSON) in this file, for `report rebuild`."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """KPI figures by month, team, worker and subject, with the signed checkpoint of the
+    log they were computed from."""
+    data = staff_call(
+        "GET",
+        "/api/v1/reports/kpi",
+        as_json=as_json,
+        params={"since": since, "until": until, "team": team, "worker": worker},
+    )
+    if output is not None:
+        try:
+            output.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        except OSError as exc:
+            fail(f"--output: cannot write {output}: {exc.strerror}", as_json, field="--output")
+    emit(data, as_json, render_report)
+    if output is not None and not as_json:
+        console.print(f"kept in {output}")
+
+
+@report_app.command("rebuild")
+def rebuild_command(
+    report: Path = typer.Argument(..., help="A report kept by `casework report kpi --output`."),
+    as_of: int | None = typer.Option(
+        None, "--as-of", min=1, help="The checkpoint's sequence number (default: the report's)."
+    ),
+    as_json: bool = JsonOption,
+) -> None:
+    """Recompute a report from the log as of a signed checkpoint and show whether the
+    figures match (exit 1 when they do not, or the log does not reproduce the checkpoint)."""
+    import asyncpg
+    from pydantic import ValidationError
+
+    from application.reports.kpi import KpiReport
+    from application.reports.rebuild import RebuildRefused, lines, rebuild_report
+    from events.checkpoints import CheckpointError
+    from infrastructure.database import NOT_ANSWERING, database_not_answering, database_url
+
+    settings = settings_from_context()
+    try:
+        kept = KpiReport.model_validate_json(report.read_bytes())
+    except OSError as exc:
+        fail(f"REPORT: cannot read {report}: {exc.strerror}", as_json, field="REPORT")
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(p) for p in problem["loc"]) or "(report)"
+        fail(f"REPORT: {report} is not a KPI report ({where}: {problem['msg']})", as_json,
+             field="REPORT")  # fmt: skip
+
+    async def go() -> Any:
+        dsn = database_url(settings)
+        try:
+            conn = await asyncpg.connect(dsn)
+        except NOT_ANSWERING as exc:
+            raise database_not_answering(dsn, exc) from exc
+        try:
+            return await rebuild_report(conn, settings, kept, as_of=as_of)
+        finally:
+            await conn.close()
+
+    try:
+        result = run(go())
+    except (RebuildRefused, CheckpointError) as exc:
+        fail(str(exc), as_json, field="--as-of" if str(exc).startswith("--as-of") else "REPORT")
+    emit(result.to_json(), as_json, lambda _: console.print("\n".join(lines(result, kept))))
+    if not result.matches:
+        raise typer.Exit(1)
