@@ -66,6 +66,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cli.py --quick --json
 	$(BIN)/python bench/documents.py --quick --json
 	$(BIN)/python bench/client_search.py --quick --json
+	$(BIN)/python bench/reports.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -226,6 +226,23 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=180.0,
     ),
+    "reports": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "cases",
+                "events",
+                "measures",
+                "figures",
+                "seed_seconds",
+                "projection_events_per_s",
+                "report_ms",
+                "rebuild",
+            }
+        ),
+        timeout=180.0,
+    ),
 }
 
 
@@ -372,6 +389,11 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert product["recall"] > 0 and 0 < product["p50_ms"] <= product["p99_ms"]
         memory = figures["duplicates"]["in_memory"]
         assert memory["all_pairs"]["tp"] + memory["all_pairs"]["fn"] == sizes["dup_duplicates"]
+    elif name == "reports":  # a report as of a checkpoint, recomputed from the log: it matches
+        assert figures["measures"] > 0 and figures["figures"] > 0
+        assert 0 < figures["report_ms"]["p50"] <= figures["report_ms"]["p99"]
+        rebuild = figures["rebuild"]
+        assert rebuild["matches"] is True and rebuild["seconds"] > 0 and rebuild["ratio"] > 0
 
 
 # Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two
