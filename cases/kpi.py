@@ -186,7 +186,16 @@ def step(
         )
     if facts is None or type(event) not in MEASURED:
         return facts, []
-    f = facts.model_copy(deep=True)
+    f = facts.model_copy(
+        update={  # the containers copied (their items are immutable): `facts` stays as it was
+            "escalations": dict(facts.escalations),
+            "escalation_subjects": dict(facts.escalation_subjects),
+            "referrals": dict(facts.referrals),
+            "referrals_closed": list(facts.referrals_closed),
+            "goal_domains": dict(facts.goal_domains),
+            "advocacy_barriers": dict(facts.advocacy_barriers),
+        }
+    )
     out: list[Measure] = []
     day = at.astimezone(UTC).date()
 

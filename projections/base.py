@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 from pydantic import ValidationError
@@ -136,14 +136,20 @@ def decode(event: RecordedEvent) -> DomainEvent:
     Raises EventValidationError (a ValueError: the runner stops the projection and
     names the event) if the data still does not fit its model.
     """
-    model = _registry.model(event.event_type)
-    data = _registry.upcast(event.event_type, event.schema_version, event.data)
+    return decode_data(event.event_type, event.schema_version, event.data)
+
+
+def decode_data(event_type: str, schema_version: int, stored: dict[str, Any]) -> DomainEvent:
+    """`decode` of an event's type, schema version and stored data (for a reader of the
+    log's rows that builds no envelope: application/reports/rebuild.py)."""
+    model = _registry.model(event_type)
+    data = _registry.upcast(event_type, schema_version, stored)
     if personal_paths(model):
         data = erase_personal_data(model, data)
     try:
-        return model.model_validate({**data, "type": event.event_type})
+        return model.model_validate({**data, "type": event_type})
     except ValidationError as exc:
-        raise EventValidationError.from_pydantic(event.event_type, exc) from None
+        raise EventValidationError.from_pydantic(event_type, exc) from None
 
 
 def on(model: type[E], handler: TypedHandler[E]) -> tuple[str, Handler]:

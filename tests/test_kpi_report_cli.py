@@ -31,9 +31,10 @@ async def _seed_staff(cli: StaffCli) -> None:
         ("staff", "add-team", "team-a", "--name", "Team A"),
         ("staff", "add", "audrey", "--name", "Audrey", "--role", "auditor"),
         ("staff", "add", "sue", "--name", "Sue", "--role", "supervisor", "--team", "team-a"),
+        ("staff", "add", "worker-a1", "--name", "Wes", "--role", "caseworker", "--team", "team-a"),
     ):
         await cli.ok_json(*args, as_="ada")
-    for who in ("audrey", "sue"):
+    for who in ("audrey", "sue", "worker-a1"):
         await cli.enrol(who, by="ada")
 
 
@@ -106,6 +107,12 @@ async def test_a_report_is_recomputed_from_the_log_as_of_its_checkpoint(
             assert mine["first_month"] == "2026-01"
             message = await cli.refused("report", "kpi", "--team", "team-b", as_="sue")
             assert message.startswith("team:"), message
+            # A caseworker their own; an administrator none at all.
+            own = await cli.ok_json("report", "kpi", "--until", "2026-12", as_="worker-a1")
+            assert own["cells"] and {c["worker"] for c in own["cells"]} == {"worker-a1"}
+            message = await cli.refused("report", "kpi", "--worker", "worker-a2", as_="worker-a1")
+            assert message.startswith("worker:"), message
+            assert "administrator" in await cli.refused("report", "kpi", as_="ada")
 
             # Bad input names the parameter.
             assert "since" in await cli.refused("report", "kpi", "--since", "2026-13", as_="audrey")

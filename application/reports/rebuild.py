@@ -26,11 +26,10 @@ import asyncpg
 from application.reports.kpi import KpiReport, trusted_checkpoints
 from cases.kpi import MEASURED, CaseFacts, Cell, Measure, aggregate, step
 from events.checkpoints import SignedCheckpoint
-from events.envelope import EventMetadata, RecordedEvent
 from events.merkle import LEAF_COLUMNS, Frontier, leaf_hash, row_leaf_bytes
 from events.registry import event_type_of
 from infrastructure.settings import Settings
-from projections.base import CASE_STREAM_PREFIX, decode
+from projections.base import CASE_STREAM_PREFIX, decode_data
 
 _MEASURED_TYPES = frozenset(event_type_of(model) for model in MEASURED)
 
@@ -102,24 +101,6 @@ def checkpoint_for(settings: Settings, report: KpiReport, as_of: int | None) -> 
     return wanted
 
 
-def _recorded(row: asyncpg.Record) -> RecordedEvent:
-    return RecordedEvent(
-        global_position=row["global_position"],
-        transaction_id=0,
-        stream_id=row["stream_id"],
-        stream_version=row["stream_version"],
-        event_id=row["event_id"],
-        event_type=row["event_type"],
-        schema_version=row["schema_version"],
-        data=json.loads(row["data_text"]),
-        metadata=EventMetadata.model_validate_json(row["metadata_text"]),
-        occurred_at=row["occurred_at"],
-        recorded_at=row["recorded_at"],
-        previous_hash=row["previous_hash"],
-        hash=row["hash"],
-    )
-
-
 class _Fold:
     """The read model's fold, in memory: each case's facts and every measure."""
 
@@ -134,7 +115,7 @@ class _Fold:
         if not stream.startswith(CASE_STREAM_PREFIX):
             return
         case_id = stream[len(CASE_STREAM_PREFIX) :]
-        event = decode(_recorded(row))
+        event = decode_data(row["event_type"], row["schema_version"], json.loads(row["data_text"]))
         after, made = step(self.facts.get(case_id), event, row["occurred_at"])
         self.facts[case_id] = after
         self.measures.extend(made)

@@ -221,3 +221,14 @@ def test_figures() -> None:
     assert figure(Unit.RATE, 4, 3) == 0.75
     assert figure(Unit.COUNT, 5, 5) == 5.0
     assert figure(Unit.RATING, 0, 0) is None
+
+
+def test_step_leaves_the_facts_it_was_given_as_they_were() -> None:
+    facts, _ = step(None, opened(), T0)
+    assert facts is not None
+    before = facts.model_dump()
+    made = ReferralMade(referral_id="r1", provider_id="p", service_id="s", goal_id="g1")
+    after, _ = step(facts, made, T0)
+    after, _ = step(after, ReferralDeclined(referral_id="r1", reason="full"), T0)
+    assert facts.model_dump() == before
+    assert after is not None and after.referrals_closed == ["r1"] and facts.referrals == {}
