@@ -75,6 +75,11 @@ from events.vocabulary import (
     TransferAccepted,
 )
 
+RULES_VERSION = 1
+"""The version of these rules. A report records the version it was computed with, and a
+recomputation with other rules says so instead of claiming a match: raise it whenever a
+rule changes what an event measures (adding a KPI changes no existing figure)."""
+
 
 class Kpi(StrEnum):
     REFERRAL_TO_FIRST_CONTACT = "referral_to_first_contact"

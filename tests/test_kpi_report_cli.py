@@ -147,6 +147,13 @@ async def test_a_report_is_recomputed_from_the_log_as_of_its_checkpoint(
             assert answer["log_reproduces_checkpoint"] is False
             assert answer["differences"], answer
 
+            # A report made with other rules is not claimed to match.
+            edited = json.loads(kept.read_text())
+            edited["rules"] = 99
+            forged.write_text(json.dumps(edited))
+            message = await cli.refused("report", "rebuild", str(forged))
+            assert "version 99 of the KPI rules" in message, message
+
             # A checkpoint that does not exist is refused naming --as-of.
             message = await cli.refused("report", "rebuild", str(kept), "--as-of", "999")
             assert message.startswith("--as-of"), message

@@ -29,7 +29,7 @@ from application.notary import checkpoint_sink, trusted_keys
 from application.paging import InvalidQuery
 from cases.access import AccessDenied, Query, query_relation
 from cases.actors import Actor
-from cases.kpi import KPIS, Cell, Kpi, Selection, Unit, figure
+from cases.kpi import KPIS, RULES_VERSION, Cell, Kpi, Selection, Unit, figure
 from events.checkpoints import CheckpointError, SignedCheckpoint
 from infrastructure.settings import Settings
 from projections.kpi import LogPlace, cells
@@ -66,6 +66,10 @@ class KpiReport(BaseModel):
     """A KPI report and the signed checkpoint of the log it was computed from."""
 
     report: Literal["kpi"] = "kpi"
+    rules: int = Field(
+        default=RULES_VERSION,
+        description="The version of the KPI rules (cases/kpi.py) the figures were computed with.",
+    )
     first_month: str
     last_month: str
     team: str | None = None

@@ -24,7 +24,7 @@ from typing import Any
 import asyncpg
 
 from application.reports.kpi import KpiReport, trusted_checkpoints
-from cases.kpi import MEASURED, CaseFacts, Cell, Measure, aggregate, step
+from cases.kpi import MEASURED, RULES_VERSION, CaseFacts, Cell, Measure, aggregate, step
 from events.checkpoints import SignedCheckpoint
 from events.merkle import LEAF_COLUMNS, Frontier, leaf_hash, row_leaf_bytes
 from events.registry import event_type_of
@@ -137,6 +137,12 @@ async def rebuild_report(
 ) -> Rebuilt:  # fmt: skip
     """Recompute `report` from the log's events up to checkpoint `as_of` (default: the
     report's) and compare."""
+    if report.rules != RULES_VERSION:
+        raise RebuildRefused(
+            f"REPORT: computed with version {report.rules} of the KPI rules; this Casework "
+            f"computes version {RULES_VERSION} (cases/kpi.py): recompute it with the release "
+            "that made it"
+        )
     signed = checkpoint_for(settings, report, as_of)
     result = Rebuilt(checkpoint=signed)
     frontier = Frontier()
