@@ -4,7 +4,10 @@ the log (tables created by projections/migrations/0008_kpi.sql):
 * `kpi_cases` — each case's `CaseFacts` (what its later measures need), as JSON;
 * `kpi_measures` — one row per measure: the KPI, the team and worker that held the
   case, the day, the subject, the value, and the transaction id and global position of
-  the event that made it (ordinal: its place among that event's measures).
+  the event that made it (ordinal: its place among that event's measures);
+* `kpi_sums` — the count and sum of the measures by KPI, month, team, worker and
+  subject, kept as each measure is added (a report reads these, less the few measures
+  made after its checkpoint, so it does not scan every measure).
 
 No personal data: the facts and measures are times, teams, workers, providers,
 domains and reasons. A report counts the measures of the events up to a place in the
@@ -26,13 +29,37 @@ from events.registry import event_type_of
 from projections.base import Handler, Projection, case_id_of, decode, ignoring_the_rest
 
 NAME = "kpi"
-TABLES = ("kpi_cases", "kpi_measures")
+TABLES = ("kpi_cases", "kpi_measures", "kpi_sums")
 MIGRATIONS = ("0008_kpi.sql",)
 """The migrations (projections/migrations/) that create TABLES."""
 
 
+_WRITE = """
+WITH facts AS (
+    INSERT INTO kpi_cases (case_id, facts) VALUES ($1, $2::jsonb)
+    ON CONFLICT (case_id) DO UPDATE SET facts = excluded.facts
+),
+made AS (
+    SELECT * FROM unnest($5::int[], $6::text[], $7::text[], $8::text[], $9::date[],
+                         $10::text[], $11::bigint[])
+        AS m (ordinal, kpi, team, worker, day, subject, value)
+),
+kept AS (
+    INSERT INTO kpi_measures (transaction_id, global_position, ordinal, case_id, kpi, team,
+                              worker, day, subject, value)
+    SELECT $3, $4, ordinal, $1, kpi, team, worker, day, subject, value FROM made
+)
+INSERT INTO kpi_sums (kpi, month, team, worker, subject, count, total)
+SELECT kpi, date_trunc('month', day)::date, team, worker, subject, count(*), sum(value)
+  FROM made GROUP BY 1, 2, 3, 4, 5
+ON CONFLICT (month, kpi, team, worker, subject) DO UPDATE
+   SET count = kpi_sums.count + excluded.count, total = kpi_sums.total + excluded.total
+"""
+
+
 async def measured(conn: asyncpg.Connection, envelope: RecordedEvent) -> None:
-    """Fold the event into its case's facts and keep the measures it makes."""
+    """Fold the event into its case's facts; keep the measures it makes, and add them to
+    the sums (one statement)."""
     case_id = case_id_of(envelope)
     if case_id is None:
         return
@@ -42,22 +69,19 @@ async def measured(conn: asyncpg.Connection, envelope: RecordedEvent) -> None:
     if after is None or after is facts:
         return
     await conn.execute(
-        """INSERT INTO kpi_cases (case_id, facts) VALUES ($1, $2::jsonb)
-           ON CONFLICT (case_id) DO UPDATE SET facts = excluded.facts""",
+        _WRITE,
         case_id,
         after.model_dump_json(),
+        envelope.transaction_id,
+        envelope.global_position,
+        list(range(len(measures))),
+        [m.kpi.value for m in measures],
+        [m.team for m in measures],
+        [m.worker for m in measures],
+        [m.day for m in measures],
+        [m.subject for m in measures],
+        [m.value for m in measures],
     )
-    if measures:
-        await conn.executemany(
-            """INSERT INTO kpi_measures (transaction_id, global_position, ordinal, case_id,
-                   kpi, team, worker, day, subject, value)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)""",
-            [
-                (envelope.transaction_id, envelope.global_position, i, case_id, m.kpi.value,
-                 m.team, m.worker, m.day, m.subject, m.value)
-                for i, m in enumerate(measures)
-            ],
-        )  # fmt: skip
 
 
 HANDLERS: dict[str, Handler] = {event_type_of(model): measured for model in MEASURED}
@@ -84,7 +108,8 @@ class LogPlace:
 async def cells(conn: asyncpg.Connection | asyncpg.Pool, upto: LogPlace, selection: Selection
                 ) -> list[Cell]:  # fmt: skip
     """The cells (cases/kpi.py `aggregate`) of the measures made by the events up to and
-    including `upto` in the log's order, selected like `aggregate` selects them."""
+    including `upto` in the log's order, selected like `aggregate` selects them: the sums
+    less the measures made after `upto` (those since the checkpoint: few)."""
     args: list[object] = [
         upto.transaction_id, upto.global_position,
         date.fromisoformat(f"{selection.first_month}-01"),
@@ -98,15 +123,23 @@ async def cells(conn: asyncpg.Connection | asyncpg.Pool, upto: LogPlace, selecti
         args.append(selection.worker)
         where += f" AND worker = ${len(args)}"
     rows: Sequence[asyncpg.Record] = await conn.fetch(
-        f"""SELECT kpi, to_char(day, 'YYYY-MM') AS month, team, worker, subject,
-                   count(*) AS count, sum(value)::bigint AS total
-              FROM kpi_measures
-             WHERE (transaction_id, global_position) <= ($1, $2)
-               AND day >= $3::date AND day < ($4::date + interval '1 month')
-               {where}
-             GROUP BY kpi, month, team, worker, subject
-             ORDER BY kpi COLLATE "C", month, team COLLATE "C", worker COLLATE "C",
-                      subject COLLATE "C\"""",
+        f"""WITH later AS (
+                SELECT kpi, date_trunc('month', day)::date AS month, team, worker, subject,
+                       count(*) AS count, sum(value) AS total
+                  FROM kpi_measures
+                 WHERE (transaction_id, global_position) > ($1, $2)
+                   AND day >= $3::date AND day < ($4::date + interval '1 month') {where}
+                 GROUP BY 1, 2, 3, 4, 5
+            )
+            SELECT s.kpi, to_char(s.month, 'YYYY-MM') AS month, s.team, s.worker, s.subject,
+                   s.count - coalesce(l.count, 0) AS count,
+                   (s.total - coalesce(l.total, 0))::bigint AS total
+              FROM kpi_sums s
+              LEFT JOIN later l USING (kpi, month, team, worker, subject)
+             WHERE s.month >= $3::date AND s.month <= $4::date {where}
+               AND s.count - coalesce(l.count, 0) > 0
+             ORDER BY s.kpi COLLATE "C", s.month, s.team COLLATE "C", s.worker COLLATE "C",
+                      s.subject COLLATE "C\"""",
         *args,
     )
     return [

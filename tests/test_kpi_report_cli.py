@@ -100,6 +100,22 @@ async def test_a_report_is_recomputed_from_the_log_as_of_its_checkpoint(
             case_id, events = simulate_case(RandomChooser(99), steps=40, start=START)
             await app.store.append(f"case-{case_id}", 0, events)
             assert (await cli.run("report", "rebuild", str(kept)))[0] == 0
+            # The read model applies them, but a report still counts the checkpoint's events
+            # only (the sums less what came after): the same figures until the next one.
+            await catch_up(database_url, app.store)
+            again = await cli.ok_json(
+                "report", "kpi", "--since", "2026-01", "--until", "2026-12", as_="audrey"
+            )
+            assert again["cells"] == report["cells"]
+            assert await app.pool.fetchval(
+                "SELECT count(*) FROM kpi_measures WHERE case_id = $1", case_id
+            )
+            await notarise(app)
+            grown = await cli.ok_json(
+                "report", "kpi", "--since", "2026-01", "--until", "2026-12", as_="audrey"
+            )
+            assert grown["checkpoint"]["sequence"] > report["checkpoint"]["sequence"]
+            assert sum(c["count"] for c in grown["cells"]) > sum(c["count"] for c in again["cells"])
 
             # A supervisor sees their team's figures only, and is refused another's.
             mine = await cli.ok_json("report", "kpi", "--until", "2026-12", as_="sue")
