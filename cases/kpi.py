@@ -355,6 +355,15 @@ def aggregate(measures: Iterable[Measure], selection: Selection) -> list[Cell]:
     ]
 
 
+def totals(cells: Iterable[Cell]) -> dict[Kpi, tuple[int, int]]:
+    """Each KPI's count and total over every month, team, worker and subject of `cells`."""
+    out: dict[Kpi, tuple[int, int]] = {}
+    for c in cells:
+        count, total = out.get(c.kpi, (0, 0))
+        out[c.kpi] = (count + c.count, total + c.total)
+    return out
+
+
 def figure(unit: Unit, count: int, total: int) -> float | None:
     """The figure of `count` measures summing to `total`: a mean (hours for durations), a
     share (0–1) or the count."""

@@ -112,6 +112,7 @@ def up_command(as_json: bool = JsonOption, logs_to_terminal: bool = LogsOption) 
 
 
 def _render_demo(data: dict[str, Any]) -> None:
+    from casework.cli.report_commands import figure_text
     from devtools.demo.advocacy import advocacy_line, feedback_line
     from devtools.demo.notarised import checkpoint_lines
     from devtools.demo.run import actions_line, reviews_line
@@ -157,6 +158,16 @@ def _render_demo(data: dict[str, Any]) -> None:
     )
     console.print(advocacy_line(data["outcomes"]), highlight=False)
     console.print(feedback_line(data["outcomes"]), highlight=False)
+    kpis = data.get("kpis")
+    if kpis:
+        console.print(
+            f"KPIs {kpis['first_month']} to {kpis['last_month']} (as of signed checkpoint "
+            f"#{kpis['sequence']}; `casework report kpi`, the console's dashboard): "
+            + "; ".join(
+                f"{f['title'].lower()} {figure_text(f)} (n {f['count']})" for f in kpis["figures"]
+            ),
+            highlight=False,
+        )
     if data.get("policy_in_force"):
         console.print(
             f"Policy version {data['policy_in_force']} is in force again (reviews every 7 to "

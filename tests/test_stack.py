@@ -213,6 +213,15 @@ def test_demo_command(database_url: str, tmp_path: Path) -> None:
     assert data["outcomes"]["feedback"] and data["outcomes"]["plan_feedback"]["ratings"] >= 1
     assert "appeals won" in advocacy_line(data["outcomes"])
     assert feedback_line(data["outcomes"]).startswith("Client feedback by provider: ")
+    # The agency's KPIs, as of a signed checkpoint: every closure the outcomes count, the
+    # times from the referral in, reviews done on time (issue 32).
+    kpis = data["kpis"]
+    assert kpis is not None, data
+    assert kpis["sequence"] >= data["checkpoint"]["sequence"]
+    by_kpi = {f["kpi"]: f for f in kpis["figures"]}
+    assert by_kpi["case_duration"]["count"] == sum(data["outcomes"]["closures"].values())
+    assert by_kpi["referral_to_first_contact"]["count"] >= 1
+    assert by_kpi["review_on_time"]["count"] >= reviews["on_time"] >= 1
     # The demo's staff have accounts: the summary offers four sign-ins, kept in a file
     # only its owner reads, and each password signs in.
     assert data["api_url"] == f"http://127.0.0.1:{api_port}"

@@ -29,7 +29,7 @@ from application.notary import checkpoint_sink, trusted_keys
 from application.paging import InvalidQuery
 from cases.access import AccessDenied, Query, query_relation
 from cases.actors import Actor
-from cases.kpi import KPIS, RULES_VERSION, Cell, Kpi, Selection, Unit, figure
+from cases.kpi import KPIS, RULES_VERSION, Cell, Kpi, Selection, Unit, figure, totals
 from events.checkpoints import CheckpointError, SignedCheckpoint
 from infrastructure.settings import Settings
 from projections.kpi import LogPlace, cells
@@ -93,6 +93,18 @@ class KpiReport(BaseModel):
     def figures(self) -> list[KpiFigure]:
         """Each cell as people read it."""
         return [figure_of(c) for c in self.cells]
+
+
+def headline(report: KpiReport) -> list[KpiFigure]:
+    """One figure per KPI over the whole report (every month, team, worker, subject)."""
+    found = totals(report.cells)
+    return [
+        figure_of(Cell(kpi=kpi, month=report.last_month, team="", worker="", subject="",
+                       count=count, total=total))
+        for kpi in Kpi
+        if kpi in found
+        for count, total in (found[kpi],)
+    ]  # fmt: skip
 
 
 def figure_of(cell: Cell) -> KpiFigure:

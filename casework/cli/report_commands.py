@@ -19,7 +19,8 @@ from casework.cli.output import console, emit, fail, run
 report_app = typer.Typer(help="Reports: KPI figures, and recomputing a report from the log.")
 
 
-def _value(figure: dict[str, Any]) -> str:
+def figure_text(figure: dict[str, Any]) -> str:
+    """A figure as people read it: hours or days, a percentage, a mean rating, a count."""
     value = figure["value"]
     if value is None:
         return ""
@@ -45,7 +46,7 @@ def render_report(d: dict[str, Any]) -> None:
     for f in d["figures"]:
         table.add_row(
             f["title"], f["month"], f["team"], f["worker"], f["subject"], str(f["count"]),
-            _value(f),
+            figure_text(f),
         )  # fmt: skip
     console.print(table)
     console.print(

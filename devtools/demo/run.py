@@ -36,6 +36,7 @@ from temporalio.client import Client
 
 from application.bootstrap import Casework, open_casework
 from application.policies import apply_policy
+from application.reports.kpi import NoCheckpoint, headline, kpi_report
 from cases import commands as c
 from cases.actors import SYSTEM_ACTOR, Actor, Role
 from cases.state import CaseState
@@ -102,6 +103,9 @@ class DemoReport:
     escalated_after: int = 0
     """Cases of the demo with an open escalation once that policy is in force (the
     neglected cases' overdue critical actions; reviews are rescheduled by it)."""
+    kpis: dict[str, Any] | None = None
+    """The agency's KPIs over the report's twelve months, one figure each, and the
+    checkpoint they were computed from (application/reports/kpi.py; None without one)."""
     checkpoint: dict[str, Any] | None = None
     """The latest signed checkpoint, covering `checkpoint["case_id"]`, and the auditor's
     commands to export that case and verify it offline (demo/notarised.py)."""
@@ -148,6 +152,22 @@ def escalated_case(open_escalations: Sequence[OpenEscalation]) -> str | None:
         (e.case_id for e in open_escalations if e.level >= 2),
         next((e.case_id for e in open_escalations), None),
     )
+
+
+async def kpi_headline(app: Casework) -> dict[str, Any] | None:
+    """The summary's KPIs: the manager's report as of the newest signed checkpoint, one
+    figure per KPI (None when there is no checkpoint to compute it from)."""
+    try:
+        report = await kpi_report(app, MANAGER)
+    except NoCheckpoint as exc:
+        get_logger(component="demo").warning("no KPI report", reason=str(exc))
+        return None
+    return {
+        "sequence": report.checkpoint["sequence"],
+        "first_month": report.first_month,
+        "last_month": report.last_month,
+        "figures": [f.model_dump(mode="json") for f in headline(report)],
+    }
 
 
 async def projections_caught_up(pool: asyncpg.Pool) -> None:
@@ -409,6 +429,7 @@ async def run_demo(
                 for why in restored.cases_failed
             ]
             await projections_caught_up(pool)
+            kpis = await kpi_headline(app)
             still_escalated = [
                 e
                 for e in await queries.escalations(pool, MANAGER, limit=EVERYTHING)
@@ -440,6 +461,7 @@ async def run_demo(
             t.team: {"overdue": t.overdue, "crisis_plan": t.critical} for t in overdue_actions
         },
         checkpoint=notarised,
+        kpis=kpis,
         policy_in_force=restored.version,
         escalated_after=len({e.case_id for e in still_escalated}),
     )

@@ -18,6 +18,7 @@ from cases.kpi import (
     aggregate,
     figure,
     step,
+    totals,
 )
 from events.registry import DomainEvent
 from events.vocabulary import (
@@ -232,3 +233,13 @@ def test_step_leaves_the_facts_it_was_given_as_they_were() -> None:
     after, _ = step(after, ReferralDeclined(referral_id="r1", reason="full"), T0)
     assert facts.model_dump() == before
     assert after is not None and after.referrals_closed == ["r1"] and facts.referrals == {}
+
+
+def test_totals_sum_each_kpi_over_every_cell() -> None:
+    measures = [
+        Measure(kpi=Kpi.GOAL_MET, team=t, worker="w", day=date(2026, m, 1), subject=s, value=v)
+        for t, m, s, v in (("a", 1, "housing", 1), ("b", 2, "income", 0), ("a", 2, "income", 1))
+    ]
+    cells = aggregate(measures, Selection("2026-01", "2026-12"))
+    assert len(cells) == 3
+    assert totals(cells) == {Kpi.GOAL_MET: (3, 2)}
