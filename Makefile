@@ -66,6 +66,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/cli.py --quick --json
 	$(BIN)/python bench/documents.py --quick --json
 	$(BIN)/python bench/client_search.py --quick --json
+	$(BIN)/python bench/exports.py --quick --json
+	$(BIN)/python bench/dashboard.py --quick --json
 	$(BIN)/python bench/reports.py --quick --json
 
 clean:

@@ -32,15 +32,23 @@ The codec server's decodes and encodes go through `authorise_payloads`: decided 
 access table (`Query.PAYLOADS`: operators and admins), recorded — refused ones too —
 with the namespace, the workflow (and its case, for a case's workflow) and the number
 of payloads, before any payload is decoded.
+
+Exports of a list as a file (application/exports.py) are recorded too, when they start:
+`view` `export <list> <format>`, the list's filters and the export's options in
+`filters`, the case for the export of one case's list; how each ended (its rows, and
+complete, cut, aborted or failed) in `access_log_export_ends`
+(events/migrations/0010_access_log_exports.sql). `export_entries` lists them for the
+roles that read the access log.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import json
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import asyncpg
 from pydantic import BaseModel, Field
@@ -154,18 +162,21 @@ async def record(
     workflow_id: str | None = None,
     namespace: str | None = None,
     payload_count: int | None = None,
+    filters: Mapping[str, Any] | None = None,
 ) -> AccessEntry:
     """Append one entry (the database stamps the time) and return it.
 
     The request's id, address, authentication method and credential come from
-    `request_context.current()` (nulls outside a request)."""
+    `request_context.current()` (nulls outside a request). `filters`: an export's list
+    filters and options (JSON)."""
     context = request_context.current()
     row = await pool.fetchrow(
         f"""INSERT INTO access_log (staff_id, role, team, case_id, view, reason, break_glass,
                                     allowed, request_id, client_address, auth_method,
                                     credential_id, os_user, workflow_id, namespace,
-                                    payload_count)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                                    payload_count, filters)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                    $17::jsonb)
             RETURNING {_COLUMNS}""",
         actor.staff_id,
         actor.role.value,
@@ -183,6 +194,7 @@ async def record(
         workflow_id,
         namespace,
         payload_count,
+        None if filters is None else json.dumps(dict(filters), sort_keys=True, default=str),
     )
     assert row is not None
     return AccessEntry.model_validate(dict(row))
@@ -219,6 +231,84 @@ async def break_glass_entries(
         before,
     )
     return [AccessEntry.model_validate(dict(r)) for r in rows]
+
+
+# --- exports of a list -----------------------------------------------------------------------
+
+ExportOutcome = Literal["complete", "cut", "aborted", "failed"]
+"""How an export ended: every row sent; cut at CASEWORK_EXPORT_MAX_ROWS; the client went
+away before the end; an error stopped it."""
+
+EXPORT_VIEW_PREFIX = "export "
+"""An export's entry: `view` is `export <list> <format>`."""
+
+
+class ExportEntry(AccessEntry):
+    """An export of a list as a file: who, when, which list, format and filters, and how
+    it ended (null while it runs, or if the process ended before it could say)."""
+
+    list_name: str = Field(description="The list exported (`caseload`, `approvals`, …).")
+    format: str = Field(description="csv or xlsx.")
+    filters: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The list's filters, and the export's `columns` and `section` if given.",
+    )
+    row_count: int | None = Field(None, description="Rows the file held (not its header).")
+    outcome: ExportOutcome | None = Field(
+        None,
+        description="complete; cut (at CASEWORK_EXPORT_MAX_ROWS); aborted (the client went "
+        "away); failed (an error); null while it runs or when the process ended first.",
+    )
+    ended_at: datetime | None = None
+
+
+async def record_export_end(
+    pool: asyncpg.Pool, access_id: int, row_count: int, outcome: ExportOutcome
+) -> None:
+    """How the export of entry `access_id` ended (once: a second end is ignored)."""
+    await pool.execute(
+        """INSERT INTO access_log_export_ends (access_id, row_count, outcome)
+           VALUES ($1, $2, $3) ON CONFLICT (access_id) DO NOTHING""",
+        access_id,
+        row_count,
+        outcome,
+    )
+
+
+async def export_entries(
+    pool: asyncpg.Pool, actor: Actor, *, limit: int = 1000, before: int | None = None
+) -> list[ExportEntry]:
+    """Every export, newest first, with how it ended (for the same roles as `entries`);
+    with `before`, those older than the entry with that access_id."""
+    query_relation(actor, Query.ACCESS_LOG)
+    columns = ", ".join(f"a.{c.strip()}" for c in _COLUMNS.split(","))
+    rows = await pool.fetch(
+        f"""SELECT {columns}, a.filters::text AS filters_json,
+                   e.row_count, e.outcome, e.ended_at
+              FROM access_log a LEFT JOIN access_log_export_ends e USING (access_id)
+             WHERE a.view LIKE 'export %' AND ($2::bigint IS NULL OR a.access_id < $2)
+             ORDER BY a.access_id DESC LIMIT $1""",
+        limit,
+        before,
+    )
+    found = []
+    for r in rows:
+        data = dict(r)
+        filters = data.pop("filters_json")
+        words = str(data["view"]).split(" ")
+        list_name = words[1] if len(words) > 1 else ""
+        export_format = words[2] if len(words) > 2 else ""
+        found.append(
+            ExportEntry.model_validate(
+                {
+                    **data,
+                    "list_name": list_name,
+                    "format": export_format,
+                    "filters": json.loads(filters) if filters else {},
+                }
+            )
+        )
+    return found
 
 
 # --- deciding and recording a read ---------------------------------------------------------

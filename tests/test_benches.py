@@ -209,6 +209,25 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=180.0,
     ),
+    "exports": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "seed_seconds",
+                "json",
+                "csv",
+                "xlsx",
+                "memory",
+                "recorded",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
     "client_search": Bench(
         keys=frozenset(
             {
@@ -219,6 +238,24 @@ BENCHES: dict[str, Bench] = {
                 "index",
                 "search",
                 "duplicates",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
+    "dashboard": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "data",
+                "pages",
+                "report",
+                "ratios",
+                "targets",
                 "load_average_at_start",
                 "seconds",
                 "machine",
@@ -372,6 +409,18 @@ def check(name: str, figures: dict[str, Any]) -> None:
         pdf = figures["pdf"]
         assert pdf["goals"] == 10 and pdf["n"] == figures["sizes"]["renders"]
         assert 0 < pdf["p50_ms"] <= pdf["max_ms"] and pdf["pages"] >= 1
+    elif name == "exports":  # one list whole as JSON pages, CSV and XLSX, through the API
+        rows = figures["sizes"]["rows"]
+        for format in ("json", "csv", "xlsx"):
+            assert figures[format]["rows"] == rows and figures[format]["rows_per_s"] > 0
+            assert figures["memory"][format]["peak_rss_mib"] > 0
+        for format in ("csv", "xlsx"):
+            side = figures[format]
+            assert side["ratio"] == round(side["rows_per_s"] / figures["json"]["rows_per_s"], 3)
+        assert figures["recorded"] == {
+            "exports": 2 * figures["sizes"]["rounds"],
+            "all_complete": True,
+        }
     elif name == "client_search":  # sealed cases indexed, searched, checked for duplicates
         sizes, index, search = figures["sizes"], figures["index"], figures["search"]
         assert figures["build"]["clients"] == index["events_applied"] == sizes["clients"]
@@ -389,6 +438,16 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert product["recall"] > 0 and 0 < product["p50_ms"] <= product["p99_ms"]
         memory = figures["duplicates"]["in_memory"]
         assert memory["all_pairs"]["tp"] + memory["all_pairs"]["fn"] == sizes["dup_duplicates"]
+    elif name == "dashboard":  # the console's KPI page at size, against the caseload page
+        data, pages = figures["data"], figures["pages"]
+        assert data["open_cases"] >= figures["sizes"]["open_cases"] > 0
+        assert data["closed_cases"] >= figures["sizes"]["closed_cases"] > 0
+        assert data["kpi_measures"] > 0 and data["checkpoint_tree_size"] > 0
+        assert set(pages) == {"caseload", "dashboard", "dashboard_cold", "dashboard_team"}
+        for rendered in pages.values():
+            assert rendered["n"] == figures["sizes"]["rounds"]
+            assert 0 < rendered["p50_ms"] <= rendered["p99_ms"] and rendered["bytes"] > 0
+        assert figures["ratios"]["dashboard_p99_to_caseload_p99"] > 0
     elif name == "reports":  # a report as of a checkpoint, recomputed from the log: it matches
         assert figures["measures"] > 0 and figures["figures"] > 0
         assert 0 < figures["report_ms"]["p50"] <= figures["report_ms"]["p99"]

@@ -6,12 +6,14 @@ edited, it does not. Figures are checked against counts taken straight from the 
 
 from __future__ import annotations
 
+import csv
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import openpyxl
 import pytest
 
 from application.bootstrap import open_casework
@@ -89,6 +91,32 @@ async def test_a_report_is_recomputed_from_the_log_as_of_its_checkpoint(
             assert sum(c["count"] for c in _cells(report, "referral_to_first_contact")) == contacted
             assert {f["title"] for f in report["figures"]} >= {"Case duration", "Goals met"}
             assert {c["team"] for c in report["cells"]} == {"team-a", "team-b"}
+
+            # The figures as files, carrying the checkpoint they were computed from, and
+            # each export in the access log with its filters.
+            code, _, err = await cli.run(
+                "report", "kpi", "--since", "2026-01", "--until", "2026-12",
+                "--csv", str(tmp_path / "kpi.csv"), "--xlsx", str(tmp_path / "kpi.xlsx"),
+                as_="audrey",
+            )  # fmt: skip
+            assert code == 0, err
+            with (tmp_path / "kpi.csv").open(encoding="utf-8-sig", newline="") as f:
+                rows = list(csv.DictReader(f))
+            assert [(r["kpi"], r["month"], r["team"], r["worker"], r["subject"], r["count"])
+                    for r in rows] == [
+                (f["kpi"], f["month"], f["team"], f["worker"], f["subject"], str(f["count"]))
+                for f in report["figures"]
+            ]  # fmt: skip
+            book = openpyxl.load_workbook(tmp_path / "kpi.xlsx", read_only=True)
+            about = {r[0]: r[1] for r in book["About"].iter_rows(values_only=True) if r}
+            assert str(about["Checkpoint sequence"]) == str(report["checkpoint"]["sequence"])
+            assert about["Checkpoint root"] == report["checkpoint"]["root_hash"]
+            assert book["figures"].max_row == len(report["figures"]) + 1
+            logged = await app.pool.fetch(
+                "SELECT view, filters::text FROM access_log WHERE view LIKE 'export kpi %'"
+            )
+            assert sorted(r["view"] for r in logged) == ["export kpi csv", "export kpi xlsx"]
+            assert all('"since": "2026-01"' in r["filters"] for r in logged), logged
 
             # An inspector recomputes it from the log: it matches.
             code, out, err = await cli.run("report", "rebuild", str(kept))

@@ -16,7 +16,8 @@
 | `GET /api/v1/cases/{case_id}/timeline` | `timeline` | |
 | `GET /api/v1/cases/{case_id}/summary` | `summary` | |
 | `GET /api/v1/cases/{case_id}/access-log` | `access-log` | |
-| `GET /api/v1/access-log/break-glass` | | |
+| `GET /api/v1/access-log/break-glass` | `break-glass-log` | |
+| `GET /api/v1/access-log/exports` | `export-log` | |
 
 Each route calls one use case of `application.read_models`, as the caller: the lists
 hold only the cases the caller may see; a role that may not make the query at all
@@ -27,6 +28,13 @@ does not exist; `Casework-Reason` and `Casework-Break-Glass` as there).
 Lists come in pages: `?limit=` (default 50, at most 500) and `?cursor=`, the
 `next_cursor` of the page before (null on the last page). A bad parameter answers 422
 naming it (`limit`, `cursor`, `kind`, …).
+
+Every list (all but the summary) is also a file: `?format=csv` or `?format=xlsx` (or
+`Accept: text/csv`, or the XLSX media type) answers the whole list, every page with the
+same filters, as a download, with `columns` to choose them (and `section` for the
+outcomes report): casework/api/exports.py, application/exports.py. Each route answers
+through `exports.answer`, which lists its catalogue entry (`application.exports.LISTS`)
+as JSON when no file is asked.
 """
 
 from __future__ import annotations
@@ -34,16 +42,17 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Coroutine
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from application import actions as plan_actions
 from application import conferences as case_conferences
+from application import exports as listed
 from application import read_models as rm
+from application.access_log import ExportEntry
 from application.actions import ActionRow, TeamOverdue
 from application.read_models import (
     DEFAULT_LIMIT,
@@ -56,7 +65,6 @@ from application.read_models import (
     OpenEscalation,
     Outcomes,
     Page,
-    PageRequest,
     PendingApproval,
     Referral,
     ReferralCount,
@@ -67,6 +75,7 @@ from application.read_models import (
 from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
 from casework.api.auth import Caller, casework_of
 from casework.api.cases import BreakGlassHeader, ReasonHeader, not_found
+from casework.api.exports import ColumnsParam, FormatParam, answer, exportable
 from casework.api.problems import ApiProblem, FieldProblem, invalid, problem_response
 from events.fields import Identifier
 
@@ -117,10 +126,6 @@ CASE_REFUSALS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _page(limit: int, cursor: str | None) -> PageRequest:
-    return PageRequest(limit=limit, cursor=cursor)
-
-
 def _refused(exc: Exception) -> ApiProblem:
     """A refusal of a list query as a problem: 422 naming the parameter, 403 the role."""
     if isinstance(exc, InvalidQuery):
@@ -158,12 +163,15 @@ def _case_id(case_id: str) -> str:
 
 # --- lists over the caller's cases -----------------------------------------------------------
 
+LISTED = exportable(REFUSALS)
+CASE_LISTED = exportable(CASE_REFUSALS)
+
 
 @router.get(
     "/caseload",
     response_model=Page[Caseload],
     summary="Open cases per worker (or team): by risk, overdue reviews, days since contact",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def caseload(
     request: Request,
@@ -173,10 +181,12 @@ async def caseload(
     by: Annotated[CaseloadBy, Query(description="One row per worker or per team.")] = "worker",
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[Caseload]:
-    return await rm.caseload(
-        casework_of(request), caller.actor, _page(limit, cursor),
-        worker=worker, team=team, by=by,
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "caseload", listed.CaseloadFilters(worker=worker, team=team, by=by),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
     )  # fmt: skip
 
 
@@ -184,7 +194,7 @@ async def caseload(
     "/approvals",
     response_model=Page[PendingApproval],
     summary="Approvals waiting for a decision, oldest first",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def approvals(
     request: Request,
@@ -192,15 +202,20 @@ async def approvals(
     kind: Annotated[rm.ApprovalKindName | None, Query()] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[PendingApproval]:
-    return await rm.approvals(casework_of(request), caller.actor, _page(limit, cursor), kind=kind)
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "approvals", listed.ApprovalFilters(kind=kind),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
 
 
 @router.get(
     "/referrals",
     response_model=Page[Referral],
     summary="Referrals, those waiting longest for a reply first",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def referrals(
     request: Request,
@@ -212,10 +227,13 @@ async def referrals(
     ] = False,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[Referral]:
-    return await rm.referrals(
-        casework_of(request), caller.actor, _page(limit, cursor),
-        provider=provider, status=status, open_only=open_only,
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    filters = listed.ReferralFilters(provider=provider, status=status, open_only=open_only)
+    return await answer(
+        request, caller, "referrals", filters,
+        limit=limit, cursor=cursor, format=format_, columns=columns,
     )  # fmt: skip
 
 
@@ -223,7 +241,7 @@ async def referrals(
     "/referrals/by-provider",
     response_model=Page[ReferralCount],
     summary="Referrals by provider and status, with the longest wait for a reply",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def referral_counts(
     request: Request,
@@ -231,17 +249,20 @@ async def referral_counts(
     provider: IdFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[ReferralCount]:
-    return await rm.referral_counts(
-        casework_of(request), caller.actor, _page(limit, cursor), provider=provider
-    )
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "referrals-by-provider", listed.ProviderFilters(provider=provider),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
 
 
 @router.get(
     "/reviews",
     response_model=Page[ReviewDue],
     summary="Reviews overdue and due soon, the most overdue first",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def reviews(
     request: Request,
@@ -252,10 +273,12 @@ async def reviews(
     overdue: Annotated[bool, Query(description="Only overdue reviews.")] = False,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[ReviewDue]:
-    return await rm.reviews(
-        casework_of(request), caller.actor, _page(limit, cursor),
-        within_days=within, overdue_only=overdue,
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "reviews", listed.ReviewFilters(within=within, overdue=overdue),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
     )  # fmt: skip
 
 
@@ -263,7 +286,7 @@ async def reviews(
     "/escalations",
     response_model=Page[OpenEscalation],
     summary="Open escalations, the highest level first, then the oldest",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def escalations(
     request: Request,
@@ -271,32 +294,52 @@ async def escalations(
     level: Annotated[int | None, Query(ge=1, le=100)] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[OpenEscalation]:
-    return await rm.escalations(
-        casework_of(request), caller.actor, _page(limit, cursor), level=level
-    )
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "escalations", listed.EscalationFilters(level=level),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
+
+
+OutcomeSection = Literal[
+    "goals", "closures", "plan-approval", "advocacy", "feedback", "plan-feedback"
+]
 
 
 @router.get(
     "/outcomes",
     response_model=Outcomes,
     summary="Goals met / not met by domain and team, closures by reason, time to approval",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def outcomes(
     request: Request,
     caller: Caller,
     since: Annotated[date | None, Query(description="From this day (YYYY-MM-DD).")] = None,
     until: Annotated[date | None, Query(description="Before this day (YYYY-MM-DD).")] = None,
-) -> Outcomes:
-    return await rm.outcomes(casework_of(request), caller.actor, since=since, until=until)
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+    section: Annotated[
+        OutcomeSection | None,
+        Query(
+            description="With a file: only this section (a CSV file holds one, and needs it; "
+            "an XLSX file holds a sheet for each when left out)."
+        ),
+    ] = None,
+) -> Any:
+    return await answer(
+        request, caller, "outcomes", listed.OutcomeFilters(since=since, until=until),
+        format=format_, columns=columns, section=section,
+    )  # fmt: skip
 
 
 @router.get(
     "/actions/mine",
     response_model=Page[ActionRow],
     summary="Your open plan actions due this week (or within `within` days), overdue first",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def my_actions(
     request: Request,
@@ -304,17 +347,20 @@ async def my_actions(
     within: Annotated[int, Query(ge=0, le=3660, description="Due within this many days.")] = 7,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[ActionRow]:
-    return await plan_actions.my_actions(
-        casework_of(request), caller.actor, _page(limit, cursor), within_days=within
-    )
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "actions-mine", listed.MyActionFilters(within=within),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
 
 
 @router.get(
     "/actions/overdue",
     response_model=Page[ActionRow],
     summary="Overdue plan actions of the teams you see, oldest due first",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def overdue_actions(
     request: Request,
@@ -322,27 +368,38 @@ async def overdue_actions(
     team: IdFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[ActionRow]:
-    return await plan_actions.overdue_actions(
-        casework_of(request), caller.actor, _page(limit, cursor), team=team
-    )
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "actions-overdue", listed.TeamFilters(team=team),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
 
 
 @router.get(
     "/actions/overdue/by-team",
     response_model=list[TeamOverdue],
     summary="How many plan actions are overdue per team (of the teams you see)",
-    responses=REFUSALS,
+    responses=LISTED,
 )
-async def overdue_actions_by_team(request: Request, caller: Caller) -> list[TeamOverdue]:
-    return await plan_actions.overdue_by_team(casework_of(request), caller.actor)
+async def overdue_actions_by_team(
+    request: Request,
+    caller: Caller,
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "actions-overdue-by-team", listed.Filters(),
+        format=format_, columns=columns,
+    )  # fmt: skip
 
 
 @router.get(
     "/conferences",
     response_model=Page[case_conferences.ConferenceRow],
     summary="Case conferences of the cases you see, the latest first (no names, no decisions)",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def conferences(
     request: Request,
@@ -352,10 +409,13 @@ async def conferences(
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[case_conferences.ConferenceRow]:
-    return await case_conferences.conferences(
-        casework_of(request), caller.actor, _page(limit, cursor), within_days=within
-    )
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "conferences", listed.ConferenceFilters(within=within),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
 
 
 # --- one case: checked and recorded in the access log ----------------------------------------
@@ -365,7 +425,7 @@ async def conferences(
     "/cases/{case_id}/timeline",
     response_model=Page[TimelineEntry],
     summary="What happened on a case and who did it (recorded in the access log)",
-    responses=CASE_REFUSALS,
+    responses=CASE_LISTED,
 )
 async def case_timeline(
     case_id: str,
@@ -373,12 +433,15 @@ async def case_timeline(
     caller: Caller,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
     reason: ReasonHeader = None,
     break_glass: BreakGlassHeader = None,
-) -> Page[TimelineEntry]:
+) -> Any:
     try:
-        return await rm.case_timeline(
-            casework_of(request), caller.actor, _case_id(case_id), _page(limit, cursor),
+        return await answer(
+            request, caller, "timeline", listed.CaseFilters(case_id=_case_id(case_id)),
+            limit=limit, cursor=cursor, format=format_, columns=columns,
             reason=reason, break_glass=break_glass,
         )  # fmt: skip
     except (InvalidQuery, AccessDenied, CaseNotVisible, BreakGlassRefused) as exc:
@@ -411,7 +474,7 @@ async def case_summary(
     "/cases/{case_id}/access-log",
     response_model=Page[AccessEntry],
     summary="Who read a case, when, through which view and why, newest first",
-    responses=CASE_REFUSALS,
+    responses=CASE_LISTED,
 )
 async def case_access_log(
     case_id: str,
@@ -419,22 +482,51 @@ async def case_access_log(
     caller: Caller,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[AccessEntry]:
-    return await rm.access_log_entries(
-        casework_of(request), caller.actor, _case_id(case_id), _page(limit, cursor)
-    )
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "access-log", listed.CaseFilters(case_id=_case_id(case_id)),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
 
 
 @router.get(
     "/access-log/break-glass",
     response_model=Page[AccessEntry],
     summary="Every emergency access to a case, newest first",
-    responses=REFUSALS,
+    responses=LISTED,
 )
 async def break_glass_log(
     request: Request,
     caller: Caller,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> Page[AccessEntry]:
-    return await rm.break_glass_entries(casework_of(request), caller.actor, _page(limit, cursor))
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "break-glass", listed.Filters(),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip
+
+
+@router.get(
+    "/access-log/exports",
+    response_model=Page[ExportEntry],
+    summary="Every export of a list as a file, newest first: who, which list, format, "
+    "filters, rows and how it ended",
+    responses=LISTED,
+)
+async def export_log(
+    request: Request,
+    caller: Caller,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+    format_: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
+    return await answer(
+        request, caller, "exports", listed.Filters(),
+        limit=limit, cursor=cursor, format=format_, columns=columns,
+    )  # fmt: skip

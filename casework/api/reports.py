@@ -5,17 +5,22 @@ figures by KPI, month, team, worker and subject the caller may see, with the sig
 checkpoint of the log they were computed from (`casework report rebuild` recomputes
 them from the log as of it). 422 names a bad month or a span over
 CASEWORK_REPORT_MAX_MONTHS; 403 a team or worker outside the caller's scope; 503 when
-there is no signed checkpoint yet or the read model has not caught up with it.
+there is no signed checkpoint yet or the read model has not caught up with it. With
+`format=csv` or `format=xlsx` (or the Accept header) the figures as a file, recorded in
+the access log, the checkpoint in its `Casework-Checkpoint-*` headers and About sheet
+(casework/api/exports.py).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from application.reports.kpi import KpiReport, NoCheckpoint, kpi_report
-from casework.api.auth import Caller, casework_of, now_of
+from application.exports import KpiFilters
+from application.reports.kpi import KpiReport, NoCheckpoint
+from casework.api.auth import Caller
+from casework.api.exports import ColumnsParam, FormatParam, answer, exportable
 from casework.api.problems import ApiProblem
 from casework.api.reads import REFUSALS, IdFilter, NamedParameters
 
@@ -35,10 +40,12 @@ def no_checkpoint(exc: NoCheckpoint) -> ApiProblem:
     response_model=KpiReport,
     summary="KPI figures by month, team, worker and subject, with the signed checkpoint "
     "they were computed from",
-    responses={
-        **REFUSALS,
-        503: {"description": "No signed checkpoint yet, or the read model is behind it"},
-    },
+    responses=exportable(
+        {
+            **REFUSALS,
+            503: {"description": "No signed checkpoint yet, or the read model is behind it"},
+        }
+    ),
 )
 async def kpi(
     request: Request,
@@ -47,11 +54,13 @@ async def kpi(
     until: Month = None,
     team: IdFilter = None,
     worker: IdFilter = None,
-) -> KpiReport:
+    format: FormatParam = None,
+    columns: ColumnsParam = None,
+) -> Any:
     try:
-        return await kpi_report(
-            casework_of(request), caller.actor, since=since, until=until, team=team,
-            worker=worker, now=now_of(request),
+        return await answer(
+            request, caller, "kpi", KpiFilters(since=since, until=until, team=team, worker=worker),
+            format=format, columns=columns,
         )  # fmt: skip
     except NoCheckpoint as exc:
         raise no_checkpoint(exc) from None

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from casework.cli.api_client import api_path
 from casework.cli.case_commands import IfVersionOption, command
 from casework.cli.context import JsonOption, describe_validation, staff_drive
+from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail
 from casework.cli.projection_commands import _listed, _table
 
@@ -185,9 +186,15 @@ COLUMNS = ["due", "status", "case", "action", "goal", "owner", "client ref", "wo
 @actions_app.command("mine")
 def mine(
     within: int = typer.Option(7, "--within", help="Due within this many days."),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Your open actions due this week (overdue ones first)."""
+    if exported("/api/v1/actions/mine", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params={"within": within}):  # fmt: skip
+        return
     from projections.actions import ActionRow
 
     rows = _listed("/api/v1/actions/mine", ActionRow, as_json, within=within)
@@ -202,9 +209,16 @@ def mine(
 def overdue(
     team: str | None = typer.Option(None, "--team", help="Only this team's."),
     by_team: bool = typer.Option(False, "--by-team", help="How many per team."),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Overdue actions of the teams you see, oldest due first (or counted per team)."""
+    path = "/api/v1/actions/overdue/by-team" if by_team else "/api/v1/actions/overdue"
+    params = {} if by_team else {"team": team}
+    if exported(path, csv=csv, xlsx=xlsx, columns=columns, as_json=as_json, params=params):
+        return
     from projections.actions import ActionRow, TeamOverdue
 
     if by_team:

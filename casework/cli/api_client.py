@@ -255,3 +255,82 @@ def pages(
         cursor = page.get("next_cursor")
         if not cursor:
             return items
+
+
+STDOUT = "-"
+"""A download's FILE that means standard output."""
+
+DOWNLOAD_CHUNK = 256 * 1024
+
+DOWNLOAD_WAIT_S = 1800.0
+"""How long a download may wait for its next bytes: an XLSX export sends nothing until
+its workbook is complete (about 30 s per 100,000 rows; docs/reports.md)."""
+
+
+def download(
+    settings: Settings,
+    path: str,
+    out: str,
+    *,
+    as_json: bool,
+    params: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+    option: str = "FILE",
+) -> int:
+    """GET `path` as the signed-in staff member and write the body to `out` as it arrives
+    (`-`: standard output), never whole in memory: the bytes written. A file is written
+    beside `out` and renamed into place once complete, so a refusal or a broken
+    connection leaves nothing at `out`; a refusal fails the command as `api` does."""
+    import sys
+
+    import httpx
+
+    token = stored_token(settings)
+    if token is None:
+        fail(
+            f"not signed in to {settings.api_base_url}: run `casework login` "
+            "(or set CASEWORK_TOKEN to a personal access token)",
+            as_json,
+            ExitCode.NOT_SIGNED_IN,
+            kind="not-signed-in",
+        )
+    sent = {**(headers or {}), "Authorization": f"Bearer {token}"}
+    query = {k: v for k, v in (params or {}).items() if v is not None}
+    target = None if out == STDOUT else Path(out)
+    partial = None if target is None else target.with_name(f".{target.name}.part")
+    size = 0
+    try:
+        with (
+            httpx.Client(
+                timeout=httpx.Timeout(TIMEOUT_S, connect=CONNECT_TIMEOUT_S, read=DOWNLOAD_WAIT_S)
+            ) as client,
+            client.stream(
+                "GET", f"{settings.api_base_url}{path}", params=query, headers=sent
+            ) as response,
+        ):
+            if response.status_code != 200:
+                response.read()
+                if response.status_code == 401:
+                    fail_with(response, as_json, hint=" — run `casework login`")
+                fail_with(response, as_json)
+            if partial is None:
+                for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                    sys.stdout.buffer.write(chunk)
+                    size += len(chunk)
+                sys.stdout.buffer.flush()
+            else:
+                with partial.open("wb") as file:
+                    for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                        file.write(chunk)
+                        size += len(chunk)
+    except httpx.TransportError as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        unreachable(settings, exc, as_json)
+    except OSError as exc:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        fail(f"{option}: cannot write {out}: {exc.strerror}", as_json, kind="io", field=option)
+    if partial is not None and target is not None:
+        os.replace(partial, target)
+    return size

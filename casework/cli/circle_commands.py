@@ -28,6 +28,7 @@ from casework.cli.context import (
     read_headers,
     staff_drive,
 )
+from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail
 from casework.cli.participants import ParticipantOption, participants
 from casework.cli.projection_commands import _listed, _table
@@ -269,10 +270,16 @@ def record(
 @conference_app.command("list")
 def list_conferences(
     within: int | None = typer.Option(None, min=0, help="Held within this many days."),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Case conferences of the cases you see, the latest first: who took part, how many
     decisions, the actions agreed (names and decisions are in `case show`)."""
+    if exported("/api/v1/conferences", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params={"within": within}):  # fmt: skip
+        return
     from projections.circle import ConferenceRow
 
     rows = (

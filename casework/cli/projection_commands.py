@@ -2,8 +2,10 @@
 
 `casework projector` runs the projector; `casework projections status|rebuild` look
 after it (operator commands, straight to the database); `casework caseload|approvals|
-referrals|reviews|escalations|outcomes|timeline|summary|overdue` query the read models
-through the HTTP API as the signed-in staff member (`casework login`).
+referrals|reviews|escalations|outcomes|timeline|summary|overdue|transfers` query the
+read models through the HTTP API as the signed-in staff member (`casework login`).
+Every list but `summary` and `overdue` also writes itself to a file, whole, with
+`--csv FILE` or `--xlsx FILE` (and `--columns`): casework/cli/exports.py.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from casework.cli.context import (
     settings_from_context,
     staff_call,
 )
+from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail, run, stop_on_signals
 
 # The projector and `projections status|rebuild` import the projections (and asyncpg) when
@@ -218,19 +221,23 @@ def caseload_command(
     worker: str | None = typer.Option(None, "--worker", help="Only this worker's cases."),
     team: str | None = typer.Option(None, "--team", help="Only this team's cases."),
     by_team: bool = typer.Option(False, "--by-team", help="One line per team."),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Open cases per worker (or team): by risk, overdue reviews, days since contact."""
+    filters: dict[str, Any] = {
+        "worker": worker,
+        "team": team,
+        "by": "team" if by_team else "worker",
+    }
+    if exported("/api/v1/caseload", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params=filters):  # fmt: skip
+        return
     from projections.case_summary import Caseload
 
-    rows = _listed(
-        "/api/v1/caseload",
-        Caseload,
-        as_json,
-        worker=worker,
-        team=team,
-        by="team" if by_team else "worker",
-    )
+    rows = _listed("/api/v1/caseload", Caseload, as_json, **filters)
 
     def render(_: Any) -> None:
         console.print(
@@ -274,9 +281,15 @@ def caseload_command(
 @app.command("approvals")
 def approvals_command(
     kind: str | None = typer.Option(None, "--kind", help="plan or closure."),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Approvals waiting for a decision, oldest first."""
+    if exported("/api/v1/approvals", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params={"kind": kind}):  # fmt: skip
+        return
     from projections.approvals import PendingApproval
 
     rows = _listed("/api/v1/approvals", PendingApproval, as_json, kind=kind)
@@ -321,9 +334,22 @@ def referrals_command(
     provider: str | None = typer.Option(None, "--provider"),
     status: str | None = typer.Option(None, "--status"),
     open_only: bool = typer.Option(False, "--open", help="Leave out declined and completed."),
+    by_provider: bool = typer.Option(
+        False, "--by-provider", help="With --csv or --xlsx: the counts by provider and status."
+    ),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Referrals by provider and status, the longest waiting for a reply first."""
+    params: dict[str, Any] = {"provider": provider}
+    path = "/api/v1/referrals/by-provider"
+    if not by_provider:
+        path = "/api/v1/referrals"
+        params = {"provider": provider, "status": status, "open": open_only or None}
+    if exported(path, csv=csv, xlsx=xlsx, columns=columns, as_json=as_json, params=params):
+        return
     from projections.referrals import Referral, ReferralCount
 
     rows = _listed(
@@ -374,12 +400,19 @@ def referrals_command(
 def reviews_command(
     within: int = typer.Option(14, "--within", help="Also reviews due within this many days."),
     overdue: bool = typer.Option(False, "--overdue", help="Only overdue reviews."),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Reviews overdue and due soon, the most overdue first."""
+    filters: dict[str, Any] = {"within": within, "overdue": overdue or None}
+    if exported("/api/v1/reviews", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params=filters):  # fmt: skip
+        return
     from projections.reviews import ReviewDue
 
-    rows = _listed("/api/v1/reviews", ReviewDue, as_json, within=within, overdue=overdue or None)
+    rows = _listed("/api/v1/reviews", ReviewDue, as_json, **filters)
 
     def render(_: Any) -> None:
         console.print(
@@ -408,9 +441,15 @@ def reviews_command(
 @app.command("escalations")
 def escalations_command(
     level: int | None = typer.Option(None, "--level"),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Open escalations by level, the highest and oldest first."""
+    if exported("/api/v1/escalations", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params={"level": level}):  # fmt: skip
+        return
     from projections.reviews import OpenEscalation
 
     rows = _listed("/api/v1/escalations", OpenEscalation, as_json, level=level)
@@ -476,17 +515,28 @@ def render_advocacy_and_feedback(d: dict[str, Any]) -> None:
 def outcomes_command(
     since: str | None = typer.Option(None, "--since", help="From this date (YYYY-MM-DD)."),
     until: str | None = typer.Option(None, "--until", help="Before this date (YYYY-MM-DD)."),
+    section: str | None = typer.Option(
+        None,
+        "--section",
+        help="With --csv or --xlsx: goals, closures, plan-approval, advocacy, feedback or "
+        "plan-feedback (a CSV file holds one; an Excel workbook a sheet for each when left "
+        "out).",
+    ),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """Goals met / not met by domain and team, closures by reason, time to plan approval,
     advocacy by barrier and outcome per team, the client's feedback by provider."""
     lo, hi = _parse_day(since, "--since", as_json), _parse_day(until, "--until", as_json)
-    data = staff_call(
-        "GET",
-        "/api/v1/outcomes",
-        as_json=as_json,
-        params={"since": lo and lo.date().isoformat(), "until": hi and hi.date().isoformat()},
-    )
+    period = {"since": lo and lo.date().isoformat(), "until": hi and hi.date().isoformat()}
+    if exported("/api/v1/outcomes", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json,
+                params={**period, "section": section}):  # fmt: skip
+        return
+    if section is not None:
+        fail("--section: only with --csv or --xlsx", as_json, kind="invalid", field="--section")
+    data = staff_call("GET", "/api/v1/outcomes", as_json=as_json, params=period)
 
     def render(d: dict[str, Any]) -> None:
         console.print(
@@ -517,17 +567,21 @@ def timeline_command(
     case_id: str = typer.Argument(..., help="The case id."),
     reason: str | None = ReasonOption,
     break_glass: str | None = BreakGlassOption,
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """What happened on a case and who did it (the read is recorded in the access log)."""
+    path, headers = (
+        api_path("/api/v1/cases/{}/timeline", case_id),
+        read_headers(reason, break_glass),
+    )
+    if exported(path, csv=csv, xlsx=xlsx, columns=columns, as_json=as_json, headers=headers):
+        return
     from projections.timeline import TimelineEntry
 
-    rows = _listed(
-        api_path("/api/v1/cases/{}/timeline", case_id),
-        TimelineEntry,
-        as_json,
-        headers=read_headers(reason, break_glass),
-    )
+    rows = _listed(path, TimelineEntry, as_json, headers=headers)
 
     def render(_: Any) -> None:
         console.print(
@@ -619,3 +673,40 @@ def overdue_command(as_json: bool = JsonOption) -> None:
         )
 
     emit({"reviews": dump(reviews), "escalations": dump(escalations)}, as_json, render)
+
+
+@app.command("transfers")
+def transfers_command(
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Transfers waiting for your answer, oldest first (answer with `case transfer-reply`)."""
+    if exported("/api/v1/transfers", csv=csv, xlsx=xlsx, columns=columns, as_json=as_json):
+        return
+    from projections.transfers import PendingTransfer
+
+    rows = _listed("/api/v1/transfers", PendingTransfer, as_json)
+
+    def render(_: Any) -> None:
+        console.print(
+            _table(
+                "Transfers waiting for you",
+                ["requested", "case", "client ref", "from", "to", "requested by", "reason"],
+                [
+                    [
+                        _day(r.requested_at),
+                        r.case_id,
+                        r.client_ref,
+                        f"{r.from_worker} ({r.from_team})",
+                        f"{r.to_worker or 'any caseworker'} ({r.to_team})",
+                        r.requested_by,
+                        r.reason,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+
+    emit({"transfers": dump(rows)}, as_json, render)

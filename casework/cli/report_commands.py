@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from casework.cli.context import JsonOption, settings_from_context, staff_call
+from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail, run
 
 report_app = typer.Typer(help="Reports: KPI figures, and recomputing a report from the log.")
@@ -64,16 +65,21 @@ def kpi_command(
     output: Path | None = typer.Option(
         None, "--output", "-o", help="Keep the report (JSON) in this file, for `report rebuild`."
     ),
+    csv: str | None = CsvOption,
+    xlsx: str | None = XlsxOption,
+    columns: str | None = ColumnsOption,
     as_json: bool = JsonOption,
 ) -> None:
     """KPI figures by month, team, worker and subject, with the signed checkpoint of the
-    log they were computed from."""
-    data = staff_call(
-        "GET",
-        "/api/v1/reports/kpi",
-        as_json=as_json,
-        params={"since": since, "until": until, "team": team, "worker": worker},
-    )
+    log they were computed from (`--csv`/`--xlsx`: the figures as a file, the checkpoint
+    in the workbook's About sheet)."""
+    params = {"since": since, "until": until, "team": team, "worker": worker}
+    if output is not None and (csv is not None or xlsx is not None):
+        fail("--output: not with --csv or --xlsx", as_json, kind="invalid", field="--output")
+    path = "/api/v1/reports/kpi"
+    if exported(path, csv=csv, xlsx=xlsx, columns=columns, as_json=as_json, params=params):
+        return
+    data = staff_call("GET", path, as_json=as_json, params=params)
     if output is not None:
         try:
             output.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")

@@ -14,7 +14,9 @@ administrators, served by the same application as the HTTP API (`install(api)` f
 | audit view and access log | `audit.py` |
 | transfers inbox | `transfers.py` |
 | outcomes: goals, closures, advocacy by barrier, feedback by provider | `outcomes.py` |
+| KPI dashboard: the signed KPI report as charts and tables | `dashboard.py`, `charts.py` |
 | directory and policy | `directory.py` |
+| every list page's "Download CSV" / "Download Excel" | `exports.py` |
 
 Session cookie, CSRF and security headers: `web.py`. See docs/console.md.
 """
@@ -35,8 +37,10 @@ from casework.console import (
     case_page,
     caseload,
     clients,
+    dashboard,
     directory,
     documents,
+    exports,
     my_actions,
     outcomes,
     sign_in,
@@ -65,9 +69,11 @@ def install(api: FastAPI) -> None:
     for module in (sign_in, caseload, case_page, approvals, board, audit, transfers, directory):
         api.include_router(module.router)
     api.include_router(outcomes.router)
+    api.include_router(dashboard.router)
     api.include_router(my_actions.router)
     api.include_router(documents.router)
     api.include_router(clients.router)
+    api.include_router(exports.router)
 
     @api.get("/", include_in_schema=False)
     async def root() -> Response:

@@ -1,6 +1,8 @@
 """The audit view (auditors, managers): a case's timeline with each event's actor, role,
 time, reason and hash; whether the case's hash chain verifies; and the access log —
-who read the case, when, through which view and why, emergency reads marked.
+who read the case, when, through which view and why, emergency reads marked. Its home
+lists the latest emergency reads and the latest exports of a list (who, which list,
+format, filters, rows, how it ended).
 
 Opening the view is itself a read of the case's history, allowed by the access table
 and recorded (application/read_models `case_timeline`). Events are shown as the
@@ -21,6 +23,7 @@ from fastapi.responses import Response
 from application import read_models as rm
 from application.case_export import export_case
 from application.consistency import verify_case_chain
+from application.exports import export_entries
 from application.read_models import AccessEntry, PageRequest
 from cases.access import QUERIES, AccessDenied, BreakGlassRefused, CaseNotVisible, Query
 from casework.console.web import PREFIX, casework_of, page, redirect, signed_in
@@ -59,11 +62,12 @@ async def audit_home(request: Request, case: str = "") -> Response:
     app = casework_of(request)
     try:
         glass = await rm.break_glass_entries(app, principal.actor, PageRequest(limit=50))
+        exported = await export_entries(app, principal.actor, PageRequest(limit=20))
     except AccessDenied as exc:
         return page(request, "refused.html", title="Not for your role", message=str(exc),
                     status_code=403)  # fmt: skip
     return page(request, "audit_home.html", title="Audit", current="audit",
-                break_glass=glass.items)  # fmt: skip
+                break_glass=glass.items, exports=exported.items)  # fmt: skip
 
 
 @router.get("/audit/{case_id}/export")

@@ -4,21 +4,28 @@ supervisor's team, a manager's agency), what needs attention first.
 Every row comes from the read models through application/read_models (scoped by the
 access table): the case summary, open escalations and referrals waiting for a reply.
 The list shows client references only, never personal details. It is sorted whole,
-then shown a hundred rows a page.
+then shown a hundred rows a page. "Download CSV" and "Download Excel" take the whole
+list as it is filtered, in its order, with what each row needs attention for
+(`OPEN_CASES`, the list `open-cases` of casework/console/exports.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from application import read_models as rm
+from application.bootstrap import Casework
+from application.exports import Asker, Filters, Listing
 from application.read_models import CaseSummary, InvalidQuery, PageRequest
 from cases.access import AccessDenied
+from cases.actors import Actor
 from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -52,20 +59,26 @@ class Row:
 async def caseload_rows(
     request: Request, risk: str | None, only: str | None
 ) -> tuple[list[Row], str | None]:
-    app = casework_of(request)
-    principal = request.state.principal
-    now: datetime = now_of(request)
     try:
-        cases = await rm.open_cases(app, principal.actor, risk_level=risk)
+        rows = await attention_rows(
+            casework_of(request), request.state.principal.actor, now_of(request), risk, only
+        )
     except InvalidQuery as exc:
         return [], exc.message
-    escalations = await rm.escalations(app, principal.actor, PageRequest(limit=rm.MAX_LIMIT))
+    return rows, None
+
+
+async def attention_rows(
+    app: Casework, actor: Actor, now: datetime, risk: str | None, only: str | None
+) -> list[Row]:
+    """The caseload's rows, what needs attention first (InvalidQuery naming `risk_level`
+    for an unknown risk level)."""
+    cases = await rm.open_cases(app, actor, risk_level=risk)
+    escalations = await rm.escalations(app, actor, PageRequest(limit=rm.MAX_LIMIT))
     levels: dict[str, int] = {}
     for e in escalations.items:
         levels[e.case_id] = max(levels.get(e.case_id, 0), e.level)
-    referrals = await rm.referrals(
-        app, principal.actor, PageRequest(limit=rm.MAX_LIMIT), open_only=True
-    )
+    referrals = await rm.referrals(app, actor, PageRequest(limit=rm.MAX_LIMIT), open_only=True)
     waiting: dict[str, int] = {}
     for r in referrals.items:
         if r.status in AWAITING_REPLY:
@@ -86,7 +99,42 @@ async def caseload_rows(
     elif only == "replies":
         rows = [r for r in rows if r.waiting_replies]
     rows.sort(key=lambda r: r.attention)
-    return rows, None
+    return rows
+
+
+class OpenCase(CaseSummary):
+    """A row of the caseload as downloaded: the case's summary, and what it needs
+    attention for (as the page's badges say)."""
+
+    review_overdue: bool
+    escalation_level: int
+    referral_replies_waiting: int
+
+
+class CaseloadFilters(Filters):
+    risk: Literal["crisis", "high", "medium", "low"] | None = None
+    only: Literal["overdue", "escalated", "replies"] | None = None
+
+
+async def _open_cases(asker: Asker, filters: CaseloadFilters) -> Sequence[OpenCase]:
+    rows = await attention_rows(asker.app, asker.actor, asker.now, filters.risk, filters.only)
+    return [
+        OpenCase(
+            **r.case.model_dump(),
+            review_overdue=r.overdue,
+            escalation_level=r.escalation_level,
+            referral_replies_waiting=r.waiting_replies,
+        )
+        for r in rows
+    ]
+
+
+OPEN_CASES = Listing(
+    "open-cases", "My caseload (open cases)", OpenCase, CaseloadFilters,
+    whole=_open_cases, read_models=("case_summary", "escalations", "referrals"),
+)  # fmt: skip
+"""The caseload page's list, for its download links: every row the filters keep, in
+the page's order (at most the `MAX_LIMIT` open cases the page itself reads)."""
 
 
 @dataclass(frozen=True)

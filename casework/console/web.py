@@ -156,6 +156,7 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("board", "Overdue and escalations", frozenset({Role.SUPERVISOR, Role.MANAGER})),
     ("transfers", "Transfers", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
     ("outcomes", "Outcomes", frozenset({Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR})),
+    ("dashboard", "KPI dashboard", frozenset(Role) - {Role.ADMIN, Role.OPERATOR, Role.SYSTEM}),
     ("audit", "Audit", frozenset({Role.AUDITOR, Role.MANAGER})),
     ("directory", "Directory and policy", frozenset(Role)),
 )
@@ -177,6 +178,7 @@ PATHS = {
     "board": f"{PREFIX}/board",
     "transfers": f"{PREFIX}/transfers",
     "outcomes": f"{PREFIX}/outcomes",
+    "dashboard": f"{PREFIX}/dashboard",
     "audit": f"{PREFIX}/audit",
     "directory": f"{PREFIX}/directory",
 }

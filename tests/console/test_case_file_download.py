@@ -4,6 +4,10 @@ real browser, it verifies offline; a caseworker is not offered it and is refused
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
+from datetime import UTC
 from pathlib import Path
 
 from application.notary import checkpoint_now, checkpoint_sink, public_keys_path
@@ -48,3 +52,50 @@ async def test_an_auditor_downloads_a_case_file_that_verifies(
     assert await alice.locator("text=Download the case file").count() == 0
     answer = await alice.request.get(f"/console/audit/{case_id}/export")
     assert answer.status == 403
+
+
+async def test_the_caseload_downloads_as_csv_what_the_page_shows(
+    stack: Stack, tmp_path: Path
+) -> None:
+    for ref in ("CL-dl-1", "CL-dl-2", "CL-dl-3"):
+        await stack.until_projected(await stack.open_case(ref))
+    alice = await stack.signed_in("alice")
+    await alice.goto("/console/caseload")
+    await alice.wait_for_selector("text=CL-dl-3")
+    shown = await alice.locator("table.caseload tbody th a").all_inner_texts()
+    async with alice.expect_download() as caught:
+        await alice.click("text=Download CSV")
+    download = await caught.value
+    day = stack.clock().astimezone(UTC).date().isoformat()
+    assert download.suggested_filename == f"open-cases-{day}.csv"
+    target = tmp_path / "caseload.csv"
+    await download.save_as(target)
+    body = target.read_bytes()
+    assert body.startswith(b"\xef\xbb\xbf")
+    header, *rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
+    assert [r[header.index("client_ref")] for r in rows] == shown
+    assert {r[header.index("worker")] for r in rows} == {"alice"}
+    assert "review_overdue" in header and "escalation_level" in header
+
+    # The page's filters go with the link; the download is on record in the access log.
+    await alice.goto("/console/caseload?only=replies")
+    assert await alice.locator("text=Download CSV").count() == 0  # nothing to download
+    await alice.goto("/console/caseload?risk=&only=")
+    href = await alice.locator("text=Download Excel").get_attribute("href")
+    assert href == "/console/export/open-cases.xlsx"
+    entry = await stack.app.pool.fetchrow(
+        "SELECT staff_id, view, filters::text AS filters, auth_method FROM access_log "
+        "WHERE view LIKE 'export %' ORDER BY access_id DESC LIMIT 1"
+    )
+    assert entry is not None
+    assert (entry["staff_id"], entry["view"], entry["auth_method"]) == (
+        "alice", "export open-cases csv", "password"
+    )  # fmt: skip
+    assert json.loads(entry["filters"]) == {}
+    refused = await alice.request.get("/console/export/open-cases.csv?risk=extreme")
+    assert refused.status == 422
+    # The auditor sees it among the latest exports.
+    audrey = await stack.signed_in("audrey")
+    await audrey.goto("/console/audit")
+    latest = audrey.locator("table.exports tbody tr").first
+    assert "open-cases" in await latest.inner_text() and "alice" in await latest.inner_text()
