@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections import OrderedDict
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -31,6 +32,7 @@ from cases.access import AccessDenied, Query, query_relation
 from cases.actors import Actor
 from cases.kpi import KPIS, RULES_VERSION, Cell, Kpi, Selection, Unit, figure, totals
 from events.checkpoints import CheckpointError, SignedCheckpoint
+from infrastructure.logs import get_logger
 from infrastructure.settings import Settings
 from projections.kpi import LogPlace, cells
 from projections.runner import read_checkpoint
@@ -38,6 +40,7 @@ from projections.runner import read_checkpoint
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 READ_MODEL = "kpi"
 CATCH_UP_WAIT_SECONDS = 10.0
+log = get_logger(component="reports")
 
 
 class NoCheckpoint(RuntimeError):
@@ -198,13 +201,16 @@ def latest_trusted_checkpoint(settings: Settings) -> SignedCheckpoint | None:
     return signed
 
 
-_PLACES: dict[tuple[str, int, bytes], LogPlace] = {}
+_PLACES: OrderedDict[tuple[str, int, bytes], LogPlace] = OrderedDict()
+PLACES_KEPT = 64
+"""Checkpoints whose last event's place is remembered (the newest are asked for)."""
 
 
 async def place_of(conn: asyncpg.Connection | asyncpg.Pool, signed: SignedCheckpoint) -> LogPlace:
     """The last event a checkpoint covers (the `tree_size`-th in the log's order)."""
     key = (signed.checkpoint.log_id, signed.tree_size, signed.root_hash)
     if key in _PLACES:
+        _PLACES.move_to_end(key)
         return _PLACES[key]
     if signed.tree_size == 0:
         return LogPlace(0, 0)
@@ -219,6 +225,8 @@ async def place_of(conn: asyncpg.Connection | asyncpg.Pool, signed: SignedCheckp
         )
     place = LogPlace(row["tx"], row["global_position"])
     _PLACES[key] = place
+    while len(_PLACES) > PLACES_KEPT:
+        _PLACES.popitem(last=False)
     return place
 
 
@@ -245,6 +253,10 @@ async def report_checkpoint(app: Casework) -> tuple[SignedCheckpoint, LogPlace]:
     deadline = loop.time() + CATCH_UP_WAIT_SECONDS
     while not await _covered(app, place):
         if loop.time() > deadline:
+            log.warning(
+                "kpi read model behind the checkpoint", sequence=signed.sequence,
+                tree_size=signed.tree_size, waited_s=CATCH_UP_WAIT_SECONDS,
+            )  # fmt: skip
             raise NoCheckpoint(
                 f"the kpi read model has not yet applied the events of checkpoint "
                 f"#{signed.sequence}: is the projector running?"
