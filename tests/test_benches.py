@@ -455,12 +455,13 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert rebuild["matches"] is True and rebuild["seconds"] > 0 and rebuild["ratio"] > 0
 
 
-# Both forms for every bench (about 40 s in all on 2 quiet vCPUs, the lifecycle's two
-# runs most of it): as a script, bench/ is first on sys.path; as a module, the root is.
-FORMS = [
-    pytest.param(invocation, name, id=f"{form}-{name}")
-    for name in BENCHES
-    for form, invocation in (("script", [f"bench/{name}.py"]), ("module", ["-m", f"bench.{name}"]))
+# Both forms for every bench: as a script, bench/ is first on sys.path; as a module, the
+# root is. The module forms run from tests/test_benches_as_modules.py, so the two halves
+# (about 2.5 minutes each) can run on two test workers (`--dist loadfile` keeps a file's
+# tests on one).
+FORMS = [pytest.param([f"bench/{name}.py"], name, id=f"script-{name}") for name in BENCHES]
+MODULE_FORMS = [
+    pytest.param(["-m", f"bench.{name}"], name, id=f"module-{name}") for name in BENCHES
 ]
 
 
