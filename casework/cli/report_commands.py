@@ -26,8 +26,10 @@ def figure_text(figure: dict[str, Any]) -> str:
     if value is None:
         return ""
     unit = figure["unit"]
-    if unit == "seconds":
-        return f"{value / 24:.1f} d" if value >= 48 else f"{value:.1f} h"
+    if unit == "seconds":  # the figure is in hours
+        if value >= 48:
+            return f"{value / 24:.1f} d"
+        return f"{value:.1f} h" if value >= 1 else f"{value * 60:.0f} min"
     if unit == "rate":
         return f"{value * 100:.0f} %"
     if unit == "rating":
