@@ -15,6 +15,7 @@ TABLES = (
     "staff_sessions",
     "staff_access_tokens",
     "staff_totp",
+    "staff_preferences",
 )
 
 

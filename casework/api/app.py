@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse
 from application import request_context
 from application.bootstrap import Casework, open_casework
 from application.request_context import REQUEST_ID_HEADER
+from casework import i18n
 from casework.api import (
     cases,
     client_records,
@@ -163,9 +164,14 @@ def create_api(
             request.headers.get(REQUEST_ID_HEADER), request.client.host if request.client else None
         )
         started = time.perf_counter()
-        with request_context.bound(context):
+        # The request's language (casework/i18n): the problem documents' titles and
+        # details, and the console's pages (which may prefer the staff member's setting).
+        language = i18n.negotiate(request.headers.get("accept-language"))
+        with request_context.bound(context), i18n.speaking(language):
             response = await call_next(request)
         response.headers.update(SECURITY_HEADERS)
+        response.headers.setdefault("Content-Language", language)
+        response.headers.setdefault("Vary", "Accept-Language")
         response.headers[REQUEST_ID_HEADER] = str(context.request_id)
         elapsed = time.perf_counter() - started
         route = getattr(request.scope.get("route"), "path", None) or "(unrouted)"

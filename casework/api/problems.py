@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from casework import i18n
 from directory.errors import NotFound, NotPermitted, Refused
 from events.registry import EventValidationError
 
@@ -90,7 +91,15 @@ def event_problems(exc: EventValidationError) -> list[FieldProblem]:
 def problem_response(
     problem: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    problem = problem.model_copy(update={"instance": request.url.path})
+    # In the request's language (casework/i18n): a title or a detail made of a catalog
+    # entry reads translated; one already translated where it was made is left alone.
+    problem = problem.model_copy(
+        update={
+            "instance": request.url.path,
+            "title": i18n.raw_gettext(problem.title),
+            "detail": i18n.raw_gettext(problem.detail) if problem.detail else problem.detail,
+        }
+    )
     return JSONResponse(
         problem.model_dump(mode="json", exclude_none=True, exclude_defaults=False),
         status_code=problem.status,

@@ -16,6 +16,7 @@ administrators, served by the same application as the HTTP API (`install(api)` f
 | outcomes: goals, closures, advocacy by barrier, feedback by provider | `outcomes.py` |
 | KPI dashboard: the signed KPI report as charts and tables | `dashboard.py`, `charts.py` |
 | directory and policy | `directory.py` |
+| the language picker (the staff member's setting) | `language.py` |
 | every list page's "Download CSV" / "Download Excel" | `exports.py` |
 
 Session cookie, CSRF and security headers: `web.py`. See docs/console.md.
@@ -41,6 +42,7 @@ from casework.console import (
     directory,
     documents,
     exports,
+    language,
     my_actions,
     outcomes,
     sign_in,
@@ -74,6 +76,7 @@ def install(api: FastAPI) -> None:
     api.include_router(documents.router)
     api.include_router(clients.router)
     api.include_router(exports.router)
+    api.include_router(language.router)
 
     @api.get("/", include_in_schema=False)
     async def root() -> Response:

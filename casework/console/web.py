@@ -36,6 +36,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from application import request_context
+from application.identity.preferences import language_of
+from casework import i18n
+from casework.i18n import N_
 from application.bootstrap import Casework
 from application.identity import NotAuthenticated, Principal, authenticate
 from application.identity.errors import SecondFactorEnrolmentRequired
@@ -59,21 +62,32 @@ CONSOLE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates = Jinja2Templates(
+    directory=str(Path(__file__).parent / "templates"), extensions=["jinja2.ext.i18n"]
+)
+# Every page speaks the request's language (casework/i18n: the staff member's setting,
+# else the browser's Accept-Language): `{{ _("…") }}` and `{% trans %}` in templates.
+templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+    i18n.raw_gettext, i18n.raw_ngettext, newstyle=True
+)
 
 
 def _when(value: datetime | None) -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return i18n.format_when(value)
 
 
 def _words(value: object) -> str:
-    return str(getattr(value, "value", value)).replace("_", " ")
+    """A vocabulary value (an enum's `value`) as words in the page's language: the
+    words are catalog entries (`N_` in the vocabulary's labels), else the value's own
+    words."""
+    text = str(getattr(value, "value", value)).replace("_", " ")
+    return i18n.raw_gettext(text)
 
 
 templates.env.filters["when"] = _when
 templates.env.filters["words"] = _words
+templates.env.filters["day"] = lambda value: i18n.format_day(value)
+templates.env.filters["number"] = lambda value: i18n.format_number(value)
 
 
 class SignInNeeded(Exception):
@@ -126,6 +140,11 @@ async def signed_in(request: Request) -> Principal:
         raise SignInNeeded("ended", next_path) from None
     request.state.principal = principal
     request.state.csrf = csrf_for_session(token)
+    # The staff member's own language, else the browser's (set by the API's middleware).
+    preferred = await language_of(casework_of(request), principal.actor.staff_id)
+    request.state.language_setting = preferred
+    if preferred:
+        i18n.use(i18n.negotiate(None, preferred))
     # How the caller proved who they are, for every access-log entry of this request.
     request_context.authenticated(principal.method, principal.credential_id)
     return principal
@@ -150,15 +169,15 @@ def sign_in_csrf(request: Request) -> str:
 
 
 NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
-    ("caseload", "My caseload", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
-    ("approvals", "Approvals", frozenset({Role.SUPERVISOR})),
-    ("actions", "Actions", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
-    ("board", "Overdue and escalations", frozenset({Role.SUPERVISOR, Role.MANAGER})),
-    ("transfers", "Transfers", frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
-    ("outcomes", "Outcomes", frozenset({Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR})),
-    ("dashboard", "KPI dashboard", frozenset(Role) - {Role.ADMIN, Role.OPERATOR, Role.SYSTEM}),
-    ("audit", "Audit", frozenset({Role.AUDITOR, Role.MANAGER})),
-    ("directory", "Directory and policy", frozenset(Role)),
+    ("caseload", N_("My caseload"), frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
+    ("approvals", N_("Approvals"), frozenset({Role.SUPERVISOR})),
+    ("actions", N_("Actions"), frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
+    ("board", N_("Overdue and escalations"), frozenset({Role.SUPERVISOR, Role.MANAGER})),
+    ("transfers", N_("Transfers"), frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
+    ("outcomes", N_("Outcomes"), frozenset({Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR})),
+    ("dashboard", N_("KPI dashboard"), frozenset(Role) - {Role.ADMIN, Role.OPERATOR, Role.SYSTEM}),
+    ("audit", N_("Audit"), frozenset({Role.AUDITOR, Role.MANAGER})),
+    ("directory", N_("Directory and policy"), frozenset(Role)),
 )
 
 HOME: dict[Role, str] = {
@@ -198,7 +217,11 @@ def page(
     nav = []
     if principal is not None:
         role = principal.actor.role
-        nav = [(PATHS[key], label, key == current) for key, label, roles in NAV if role in roles]
+        nav = [
+            (PATHS[key], i18n.gettext(label), key == current)
+            for key, label, roles in NAV
+            if role in roles
+        ]
     response = templates.TemplateResponse(
         request,
         template,
@@ -208,10 +231,15 @@ def page(
             "nav": nav,
             "csrf": getattr(request.state, "csrf", None),
             "prefix": PREFIX,
+            "lang": i18n.current(),
+            "dir": i18n.direction(),
+            "languages": [(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
+            "language_setting": getattr(request.state, "language_setting", None),
             **context,
         },
         status_code=status_code,
     )
+    response.headers["Content-Language"] = i18n.current()
     return response
 
 
