@@ -16,6 +16,7 @@ import typer
 from pydantic import ValidationError
 from typer.core import TyperGroup
 
+from casework import i18n
 from casework.cli import (
     access_commands,
     action_commands,
@@ -110,16 +111,20 @@ app.add_typer(report_commands.report_app, name="report")
 
 @app.callback()
 def _setup(ctx: typer.Context) -> None:
-    """Settings are read once here and handed to every command through the context."""
+    """Settings are read once here and handed to every command through the context.
+    The command speaks the language of its environment (`CASEWORK_LANGUAGE`, else the
+    POSIX locale variables), until the command ends."""
+    ctx.with_resource(i18n.speaking(i18n.from_environment()))
     try:
         settings = get_settings()
     except ValidationError as exc:  # a setting of the environment (or .env) is malformed
         first = exc.errors()[0]
         setting = ".".join(str(part) for part in first["loc"]) or "the settings"
         raise EnvironmentProblem(
-            f"{setting} is not valid: {first['msg']}",  # never its value: it may be a key
+            # never its value: it may be a key
+            i18n._("%(setting)s is not valid: %(reason)s", setting=setting, reason=first["msg"]),
             setting,
-            f"correct {setting} (see the README's Configuration)",
+            i18n._("correct %(setting)s (see the README's Configuration)", setting=setting),
         ) from None
     configure_logging(settings)
     ctx.obj = settings
@@ -130,6 +135,7 @@ def main() -> None:
     ends it with one line naming the cause and the setting to change, and exit code 3
     (casework/cli/output.py `environment_failure`). A command that ends (done, refused,
     or on such a problem) leaves through `_leave`."""
+    i18n.use(i18n.from_environment())  # also for a problem met outside a command
     try:
         app()
     except SystemExit as done:

@@ -12,6 +12,7 @@ serves (the provider cannot act without them). Everything else only by consent:
 | assessment_summary   | risk level and need level per domain               |
 | health               | need levels of mental/physical health, substance use|
 | financial            | need levels of income, benefits, housing, employment|
+| language             | preferred language and whether an interpreter is needed|
 
 The same holds for the client's circle of support (cases/circle.py): nothing is shared
 with a member beyond what the client consented to share with that very member
@@ -70,6 +71,9 @@ def referral_payload(state: CaseState, referral: Referral) -> dict[str, Any]:
         payload["financial_needs"] = {
             d.value: n for d, n in needs.items() if d in FINANCIAL_DOMAINS
         }
+    if SharedField.LANGUAGE in shared:
+        payload["preferred_language"] = client.preferred_language
+        payload["interpreter_needed"] = bool(client.interpreter_needed)
     return payload
 
 

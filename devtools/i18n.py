@@ -21,7 +21,7 @@ from io import BytesIO
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.pofile import write_po
 
 from casework.i18n import read_catalogs
@@ -31,12 +31,21 @@ ROOT = Path(__file__).resolve().parent.parent
 SOURCES = ("casework",)
 """The directories whose marked strings people read (the console, the API, the CLI)."""
 
+SOURCE_FILES = ("starter.py",)
+"""Single files outside them (the command line's entry point)."""
+
 METHOD_MAP = [
     ("**/templates/**.html", "jinja2"),
     ("**.py", "python"),
 ]
 OPTIONS = {"**/templates/**.html": {"extensions": "jinja2.ext.i18n"}}
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "ngettext": (1, 2),
+    "N_": None,
+    "pgettext": ((1, "c"), 2),
+}
 
 
 @dataclass
@@ -44,6 +53,12 @@ class Marked:
     msgid: str
     plural: str | None = None
     places: list[tuple[str, int]] = field(default_factory=list)
+    context: str | None = None
+
+
+def key_of(msgid: str, context: str | None) -> str:
+    """A marked string's key: its msgid, with its context (`pgettext`) in front."""
+    return f"{context}\x04{msgid}" if context else msgid
 
 
 VOCABULARY_MODULES = ("events.choices", "cases.actors", "cases.state")
@@ -76,7 +91,7 @@ def extract(under: str | None = None) -> dict[str, Marked]:
             continue
         found[words] = Marked(words, None, list(places))
     for source in SOURCES:
-        for filename, lineno, message, _comments, _context in extract_from_dir(
+        for filename, lineno, message, _comments, context in extract_from_dir(
             ROOT / source,
             METHOD_MAP,
             options_map=OPTIONS,
@@ -87,11 +102,26 @@ def extract(under: str | None = None) -> dict[str, Marked]:
             path = f"{source}/{filename}"
             if under and not path.startswith(under):
                 continue
-            msgid, plural = (message[0], message[1]) if isinstance(message, tuple) else (message, None)
+            msgid, plural = (
+                (message[0], message[1]) if isinstance(message, tuple) else (message, None)
+            )
             if not msgid:
                 continue
-            entry = found.setdefault(msgid, Marked(msgid, plural))
+            entry = found.setdefault(key_of(msgid, context), Marked(msgid, plural, context=context))
             entry.places.append((path, lineno))
+    for name in SOURCE_FILES:
+        if under and not name.startswith(under):
+            continue
+        for lineno, message, _comments, context in extract_from_file(
+            "python", ROOT / name, keywords=KEYWORDS, comment_tags=(), strip_comment_tags=True
+        ):
+            msgid, plural = (
+                (message[0], message[1]) if isinstance(message, tuple) else (message, None)
+            )
+            if msgid:
+                found.setdefault(
+                    key_of(msgid, context), Marked(msgid, plural, context=context)
+                ).places.append((name, lineno))
     return found
 
 
@@ -119,7 +149,8 @@ def check(language: str, under: str | None = None) -> Problems:
         for message in catalog:
             if not message.id:
                 continue
-            key = message.id[0] if isinstance(message.id, tuple) else message.id
+            msgid = str(message.id[0] if isinstance(message.id, tuple | list) else message.id)
+            key = key_of(msgid, message.context)
             if message.fuzzy:
                 problems.fuzzy.append(f"{path.name}: {key!r}")
                 continue
@@ -128,8 +159,9 @@ def check(language: str, under: str | None = None) -> Problems:
                     f"{key!r}: {translated[key][0].name} and {path.name} differ"
                 )
             translated[key] = (path, message.string)
-    for msgid, entry in marked.items():
-        string = translated.get(msgid, (None, None))[1]
+    for key, entry in marked.items():
+        msgid = entry.msgid
+        string = translated.get(key, (None, None))[1]
         forms = list(string) if isinstance(string, tuple | list) else [string]
         if not all(forms):
             problems.missing.append(entry)
@@ -148,7 +180,12 @@ def stubs(entries: list[Marked]) -> str:
     catalog = Catalog(locale="es")
     for entry in entries:
         msgid: str | tuple[str, str] = (entry.msgid, entry.plural) if entry.plural else entry.msgid
-        catalog.add(msgid, "" if not entry.plural else ("", ""), locations=entry.places)
+        catalog.add(
+            msgid,
+            "" if not entry.plural else ("", ""),
+            locations=entry.places,
+            context=entry.context,
+        )
     buffer = BytesIO()
     write_po(buffer, catalog, omit_header=True, width=100)
     return buffer.getvalue().decode()
@@ -158,7 +195,7 @@ def _iter_pot() -> Iterator[str]:
     catalog = Catalog(project="Casework")
     for entry in extract().values():
         msgid: str | tuple[str, str] = (entry.msgid, entry.plural) if entry.plural else entry.msgid
-        catalog.add(msgid, locations=entry.places)
+        catalog.add(msgid, locations=entry.places, context=entry.context)
     buffer = BytesIO()
     write_po(buffer, catalog, width=100)
     yield buffer.getvalue().decode()

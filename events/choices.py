@@ -29,6 +29,8 @@ class SharedField(StrEnum):
     ASSESSMENT_SUMMARY = "assessment_summary"
     HEALTH = "health"
     FINANCIAL = "financial"
+    LANGUAGE = "language"
+    """The client's preferred language and whether they need an interpreter."""
 
 
 class ContactKind(StrEnum):

@@ -345,6 +345,7 @@ PROJECTION = Projection(
         "DocumentAttached",
         "DocumentWithdrawn",
         "ClientMatchesReviewed",
+        "ClientLanguageRecorded",
     )
     | DIRECTORY_EVENT_TYPES,
 )

@@ -54,7 +54,9 @@ def test_a_missing_translation_is_found(tmp_path: pytest.TempPathFactory) -> Non
         ("es", "klingon", "es"),
     ],
 )
-def test_the_language_is_negotiated(header: str | None, preferred: str | None, expected: str) -> None:
+def test_the_language_is_negotiated(
+    header: str | None, preferred: str | None, expected: str
+) -> None:
     assert i18n.negotiate(header, preferred) == expected
 
 

@@ -36,6 +36,7 @@ from events.store import EventStore
 from events.vocabulary import (
     CaseNoteRecorded,
     ClientForgotten,
+    ClientLanguageRecorded,
     ClientMatchesReviewed,
     ContactKind,
     ContactLogged,
@@ -176,6 +177,9 @@ def _ending_with(event_type: str) -> list[NewEvent]:
 HAND_WRITTEN: dict[str, DomainEvent] = {
     "CaseNoteRecorded": CaseNoteRecorded(note_id="note-1", text="Rang the GP"),
     "ClientForgotten": ClientForgotten(client_ref="C-forgotten", reason="the client asked"),
+    "ClientLanguageRecorded": ClientLanguageRecorded(
+        preferred_language="es", interpreter_needed=True
+    ),
     "PolicyApplied": PolicyApplied(version=2, policy=DEFAULT_POLICY.model_dump(mode="json")),
 }
 """Case event types the lifecycle simulator does not produce."""

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from cases.feature import Describe, Feature, Fold
-from cases.features import advocacy, documents, feedback, intake_review, referral_withdrawal
+from cases.features import (
+    advocacy,
+    client_language,
+    documents,
+    feedback,
+    intake_review,
+    referral_withdrawal,
+)
 from events.registry import DomainEvent
 
 V = TypeVar("V")
@@ -24,6 +31,7 @@ FEATURES: tuple[Feature, ...] = (
     referral_withdrawal.FEATURE,
     documents.FEATURE,
     intake_review.FEATURE,
+    client_language.FEATURE,
 )
 
 

@@ -16,6 +16,7 @@ from application import request_context
 from application.bootstrap import Casework
 from application.identity import NotAuthenticated, Principal, authenticate
 from casework.api.problems import ApiProblem
+from casework.i18n import N_
 
 bearer = HTTPBearer(auto_error=False, description="A session or personal access token.")
 
@@ -35,7 +36,7 @@ def now_of(request: Request) -> datetime:
 def unauthenticated(detail: str) -> ApiProblem:
     return ApiProblem(
         401,
-        "Not signed in",
+        N_("Not signed in"),
         detail,
         kind="not-signed-in",
         headers={"WWW-Authenticate": 'Bearer realm="casework"'},
@@ -48,7 +49,8 @@ async def principal(
 ) -> Principal:
     """The authenticated caller, or 401."""
     if credentials is None:
-        raise unauthenticated("send Authorization: Bearer <token> (sign in first)")
+        raise unauthenticated(N_("send Authorization: Bearer <token> (sign in first)"))
+
     try:
         found = await authenticate(
             casework_of(request), credentials.credentials, now=now_of(request)

@@ -22,6 +22,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from casework.api.problems import PROBLEM_BASE, PROBLEM_JSON, FieldProblem, Problem
+from casework.i18n import N_, _
 from infrastructure.logs import get_logger
 
 log = get_logger(component="api")
@@ -34,22 +35,26 @@ class _BodyRefused(Exception):
 def too_large(path: str, max_bytes: int, *, field: str) -> Problem:
     return Problem(
         type=PROBLEM_BASE + "request-too-large",
-        title="Request too large",
+        title=_("Request too large"),
         status=413,
-        detail=f"{field}: bodies over {max_bytes} bytes are refused; nothing was done",
+        detail=_(
+            "%(field)s: bodies over %(limit)s bytes are refused; nothing was done",
+            field=field,
+            limit=max_bytes,
+        ),
         instance=path,
-        errors=[FieldProblem(field=field, message=f"over {max_bytes} bytes")],
+        errors=[FieldProblem(field=field, message=_("over %(limit)s bytes", limit=max_bytes))],
     )
 
 
 def bad_length(path: str, message: str) -> Problem:
     return Problem(
         type=PROBLEM_BASE + "bad-content-length",
-        title="Bad Content-Length",
+        title=_("Bad Content-Length"),
         status=400,
-        detail=f"Content-Length: {message}; nothing was done",
+        detail=_("Content-Length: %(problem)s; nothing was done", problem=_(message)),
         instance=path,
-        errors=[FieldProblem(field="Content-Length", message=message)],
+        errors=[FieldProblem(field="Content-Length", message=_(message))],
     )
 
 
@@ -94,7 +99,8 @@ class BodyLimit:
         if header is not None:
             text = header.strip()
             if not (text.isascii() and text.isdigit()):
-                await _answer(bad_length(path, "not a number of bytes"), scope, receive, send)
+                refused = bad_length(path, N_("not a number of bytes"))
+                await _answer(refused, scope, receive, send)
                 return
             declared = int(text)
             if declared > max_bytes:
@@ -115,7 +121,10 @@ class BodyLimit:
                 if received > max_bytes:
                     refusal = too_large(path, max_bytes, field="(body)")
                 elif declared is not None and received > declared:
-                    refusal = bad_length(path, f"the body is longer than the {declared} declared")
+                    longer = _(
+                        "the body is longer than the %(declared)s declared", declared=declared
+                    )
+                    refusal = bad_length(path, longer)
                 if refusal is not None:
                     log.warning(
                         "request body refused",

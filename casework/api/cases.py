@@ -50,7 +50,8 @@ from cases.access import (
 from cases.actors import Actor
 from cases.command_table import TABLE, CaseCommand
 from casework.api.auth import Caller, casework_of
-from casework.api.problems import ApiProblem, FieldProblem, invalid
+from casework.api.problems import ApiProblem, FieldProblem, invalid, speak, validation_message
+from casework.i18n import N_, _
 from directory import DirectoryError
 from events.fields import Identifier
 from events.vocabulary import ClientDetails, ReferralSource, SharedField
@@ -75,12 +76,14 @@ def _header_text(name: str, value: str | None) -> str | None:
     try:
         text = unquote(value, errors="strict")
     except UnicodeDecodeError:
-        raise invalid([FieldProblem(field=name, message="not percent-encoded UTF-8")]) from None
+        message = N_("not percent-encoded UTF-8")
+        raise invalid([FieldProblem(field=name, message=message)]) from None
     if len(text) > MAX_REASON:
-        message = f"at most {MAX_REASON} characters"
+        message = _("at most %(limit)s characters", limit=MAX_REASON)
         raise invalid([FieldProblem(field=name, message=message)])
     if any(unicodedata.category(ch) == "Cc" for ch in text):
-        raise invalid([FieldProblem(field=name, message="control characters are not allowed")])
+        message = N_("control characters are not allowed")
+        raise invalid([FieldProblem(field=name, message=message)])
     return text
 
 
@@ -148,21 +151,24 @@ def expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         raise ApiProblem(
             428,
-            "If-Match required",
-            'send If-Match: "<version>" with the ETag of the case as you last read it',
+            N_("If-Match required"),
+            N_('send If-Match: "<version>" with the ETag of the case as you last read it'),
             kind="if-match-required",
         )
     if if_match.strip() == "*":
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise invalid([FieldProblem(field="If-Match", message='expected "<version>"')])
+        raise invalid([FieldProblem(field="If-Match", message=N_('expected "<version>"'))])
     return int(value)
 
 
 def not_found(case_id: str) -> ApiProblem:
     return ApiProblem(
-        404, "No such case", f"no case {case_id} visible to you", kind="case-not-found"
+        404,
+        N_("No such case"),
+        _("no case %(case_id)s visible to you", case_id=case_id),
+        kind="case-not-found",
     )
 
 
@@ -173,9 +179,9 @@ def refused(case_id: str, refusal: case_commands.Refusal, *, hint: bool = True) 
         case case_commands.NotFound():
             return not_found(case_id)
         case case_commands.NotPermitted(reason=reason, for_role=True):
-            return ApiProblem(403, "Not for your role", reason, kind="access-denied")
+            return ApiProblem(403, N_("Not for your role"), reason, kind="access-denied")
         case case_commands.NotPermitted(reason=reason):
-            return ApiProblem(403, "Not permitted", reason, kind="not-permitted")
+            return ApiProblem(403, N_("Not permitted"), reason, kind="not-permitted")
         case case_commands.Rejected(field=field, reason=reason):
             return invalid([FieldProblem(field=field, message=reason)])
         case case_commands.Invalid(error=error):
@@ -183,7 +189,7 @@ def refused(case_id: str, refusal: case_commands.Refusal, *, hint: bool = True) 
                 [
                     FieldProblem(
                         field=".".join(str(p) for p in e["loc"]) or "body",
-                        message=str(e["msg"]),
+                        message=validation_message(e),
                     )
                     for e in error.errors()
                 ]
@@ -191,16 +197,17 @@ def refused(case_id: str, refusal: case_commands.Refusal, *, hint: bool = True) 
         case case_commands.IdempotencyMismatch(reason=reason):
             return invalid([FieldProblem(field="Idempotency-Key", message=reason)])
         case case_commands.VersionConflict(reason=reason, current=current):
+            again = N_("%(reason)s; read it again and send its new ETag as If-Match")
             return ApiProblem(
                 412,
-                "The case changed",
-                f"{reason}; read it again and send its new ETag as If-Match" if hint else reason,
+                N_("The case changed"),
+                _(again, reason=speak(reason)) if hint else reason,
                 kind="case-changed",
                 current_version=current,
                 headers={"ETag": etag(current)},
             )
         case case_commands.RuleRefused(reason=reason):
-            return ApiProblem(409, "Command refused", reason, kind="command-refused")
+            return ApiProblem(409, N_("Command refused"), reason, kind="command-refused")
 
 
 def answer(
@@ -334,7 +341,7 @@ async def open_case(
         try:
             check(caller.actor, Action.OPEN, team=assignee.team, assigned_worker=assignee.staff_id)
         except NotPermitted as exc:
-            raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
+            raise ApiProblem(403, N_("Not permitted"), str(exc), kind="not-permitted") from None
     review = await _duplicate_check(app, caller.actor, body)
     case_id = uuid.uuid4()
     if idempotency_key is not None:
@@ -357,7 +364,7 @@ async def open_case(
         cases = await app.cases()
         result = await (cases.open(cmd) if idempotency_key is None else cases.open_again(cmd))
     except CaseCommandRejected as exc:
-        raise ApiProblem(409, "Command refused", str(exc), kind="command-refused") from None
+        raise ApiProblem(409, N_("Command refused"), str(exc), kind="command-refused") from None
     response.headers["Location"] = f"/api/v1/cases/{result.case_id}"
     return answer(result, str(result.case_id), response)
 
@@ -375,13 +382,26 @@ async def _duplicate_check(
     if not matches.any:
         return None
     if not body.confirm_new_client:
-        shown = ", ".join(f"{m.client_ref} ({m.reason})" for m in matches.visible) or "none"
-        hidden = f"; {matches.hidden} more on cases you may not see" if matches.hidden else ""
+        shown = ", ".join(f"{m.client_ref} ({m.reason})" for m in matches.visible) or _("none")
+        detail = (
+            _(
+                "this client looks like existing clients: %(shown)s; %(hidden)s more on "
+                "cases you may not see. Send their client_ref to use an existing client, "
+                "or confirm_new_client: true",
+                shown=shown,
+                hidden=matches.hidden,
+            )
+            if matches.hidden
+            else _(
+                "this client looks like existing clients: %(shown)s. Send their client_ref "
+                "to use an existing client, or confirm_new_client: true",
+                shown=shown,
+            )
+        )
         raise ApiProblem(
             409,
-            "Possible duplicate client",
-            f"this client looks like existing clients: {shown}{hidden}. Send their "
-            "client_ref to use an existing client, or confirm_new_client: true",
+            N_("Possible duplicate client"),
+            detail,
             kind="possible-duplicate",
             candidates=[m.model_dump(mode="json") for m in matches.visible],
             hidden_matches=matches.hidden,
@@ -430,9 +450,11 @@ async def refer(
 
 def _read_refused(case_id: str, exc: Exception) -> ApiProblem:
     if isinstance(exc, BreakGlassRefused):
-        return ApiProblem(403, "Emergency access refused", str(exc), kind="break-glass-refused")
+        title = N_("Emergency access refused")
+        return ApiProblem(403, title, str(exc), kind="break-glass-refused")
     if isinstance(exc, AccessDenied):
-        return ApiProblem(403, "Not for your role", str(exc), kind="access-denied")
+        return ApiProblem(403, N_("Not for your role"), str(exc), kind="access-denied")
+
     return not_found(case_id)
 
 

@@ -23,6 +23,7 @@ from cases.client_matching import QueryRefused
 from casework.api.auth import Caller, casework_of, now_of
 from casework.api.cases import READ_REFUSALS, BreakGlassHeader, ReasonHeader
 from casework.api.problems import ApiProblem, FieldProblem, invalid
+from casework.i18n import N_, _
 from events.fields import Identifier, ShortText
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
@@ -46,8 +47,12 @@ class SearchLimit:
             retry = max(1, int((recent[0] + timedelta(minutes=1) - now).total_seconds()) + 1)
             raise ApiProblem(
                 429,
-                "Too many searches",
-                f"at most {self.per_minute} searches a minute; try again in {retry} s",
+                N_("Too many searches"),
+                _(
+                    "at most %(searches)s searches a minute; try again in %(retry)s s",
+                    searches=self.per_minute,
+                    retry=retry,
+                ),
                 kind="rate-limited",
                 headers={"Retry-After": str(retry)},
             )
@@ -65,10 +70,11 @@ def _limit(request: Request) -> SearchLimit:
 
 def _refused(exc: Exception) -> ApiProblem:
     if isinstance(exc, BreakGlassRefused):
-        return ApiProblem(403, "Emergency access refused", str(exc), kind="break-glass-refused")
+        title = N_("Emergency access refused")
+        return ApiProblem(403, title, str(exc), kind="break-glass-refused")
     if isinstance(exc, AccessDenied):
-        return ApiProblem(403, "Not for your role", str(exc), kind="access-denied")
-    return ApiProblem(404, "No such client", str(exc), kind="client-not-found")
+        return ApiProblem(403, N_("Not for your role"), str(exc), kind="access-denied")
+    return ApiProblem(404, N_("No such client"), str(exc), kind="client-not-found")
 
 
 Text = Annotated[str | None, Query(max_length=10_000)]
@@ -159,11 +165,12 @@ async def _link(
             casework_of(request), caller.actor, client_ref, other_ref, reason, unlink=unlink
         )
     except AccessDenied as exc:
-        raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
+        raise ApiProblem(403, N_("Not permitted"), str(exc), kind="not-permitted") from None
     except LinkRefused as exc:
         status = 404 if "no client" in exc.reason else 409
         raise ApiProblem(
-            status, "Link refused", str(exc), kind="link-refused",
+            status, N_("Link refused"), str(exc), kind="link-refused",
+
             errors=[FieldProblem(field=exc.field, message=exc.reason)],
         ) from None  # fmt: skip
     return Linked(client_ref=client_ref, other_ref=other_ref, linked=not unlink)

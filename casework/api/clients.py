@@ -23,6 +23,7 @@ from application import forget
 from application.forget import ForgetResult, NotAdmin
 from casework.api.auth import Caller, casework_of
 from casework.api.problems import ApiProblem, FieldProblem, invalid
+from casework.i18n import N_, _
 from events.fields import Identifier, ShortText
 from events.keys import UnknownClient
 
@@ -50,7 +51,7 @@ class Rewrapped(BaseModel):
 
 
 def _not_admin(exc: NotAdmin) -> ApiProblem:
-    return ApiProblem(403, "Not permitted", str(exc), kind="not-permitted")
+    return ApiProblem(403, N_("Not permitted"), str(exc), kind="not-permitted")
 
 
 @router.post(
@@ -71,8 +72,11 @@ async def forget_client(
             [
                 FieldProblem(
                     field="confirm",
-                    message=f"must repeat the client's reference ({client_ref}): "
-                    "forgetting a client cannot be undone",
+                    message=_(
+                        "must repeat the client's reference (%(client_ref)s): "
+                        "forgetting a client cannot be undone",
+                        client_ref=client_ref,
+                    ),
                 )
             ]
         )
@@ -84,7 +88,7 @@ async def forget_client(
     except NotAdmin as exc:
         raise _not_admin(exc) from None
     except UnknownClient as exc:
-        raise ApiProblem(404, "No such client", str(exc), kind="client-not-found") from None
+        raise ApiProblem(404, N_("No such client"), str(exc), kind="client-not-found") from None
 
 
 @router.post(

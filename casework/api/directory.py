@@ -51,6 +51,7 @@ from application.read_models import DEFAULT_LIMIT, Page, PageRequest
 from casework.api.auth import Caller, casework_of
 from casework.api.problems import ApiProblem, FieldProblem, event_problems, invalid
 from casework.api.reads import Cursor, Limit
+from casework.i18n import N_
 from directory import (
     DirectoryError,
     NotFound,
@@ -94,18 +95,18 @@ async def _change(work: Awaitable[T], fields: frozenset[str]) -> T:
     try:
         return await work
     except NotPermitted as exc:
-        raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
+        raise ApiProblem(403, N_("Not permitted"), str(exc), kind="not-permitted") from None
     except NotFound as exc:
-        raise ApiProblem(404, "Not found", str(exc), kind="not-in-directory") from None
+        raise ApiProblem(404, N_("Not found"), str(exc), kind="not-in-directory") from None
     except Refused as exc:
         field, named, message = str(exc).partition(": ")
         if named and field in fields:
             raise invalid([FieldProblem(field=field, message=message)]) from None
-        raise ApiProblem(409, "Refused", str(exc), kind="directory-refused") from None
+        raise ApiProblem(409, N_("Refused"), str(exc), kind="directory-refused") from None
     except EventValidationError as exc:
         raise invalid(event_problems(exc)) from None
     except DirectoryError as exc:  # the stream kept moving under concurrent changes
-        raise ApiProblem(409, "Try again", str(exc), kind="directory-busy") from None
+        raise ApiProblem(409, N_("Try again"), str(exc), kind="directory-busy") from None
 
 
 def _fields(model: type[Any]) -> frozenset[str]:

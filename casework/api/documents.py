@@ -43,7 +43,8 @@ from casework.api.cases import (
     not_found,
     refused,
 )
-from casework.api.problems import ApiProblem, FieldProblem
+from casework.api.problems import ApiProblem, FieldProblem, speak
+from casework.i18n import N_, _
 
 router = APIRouter(prefix="/api/v1/cases", tags=["documents"])
 
@@ -70,14 +71,15 @@ def _upload_answer(case_id: str, answer: AttachAnswer, response: Response) -> Do
         case UploadRefused(refusal=refusal):
             raise ApiProblem(
                 refusal.status,
-                "Document refused",
-                f"{refusal.text}; nothing was kept",
+                N_("Document refused"),
+                _("%(refusal)s; nothing was kept", refusal=speak(refusal.text)),
                 kind="document-refused",
                 errors=[FieldProblem(field=refusal.field, message=refusal.reason)],
             )
         case ScannerDown(reason=reason):
             raise ApiProblem(
-                503, "Virus scanner unavailable", f"{reason}; nothing was kept",
+                503, N_("Virus scanner unavailable"),
+                _("%(refusal)s; nothing was kept", refusal=speak(reason)),
                 kind="scanner-unavailable",
             )  # fmt: skip
     raise refused(case_id, answer)
@@ -213,11 +215,12 @@ async def download(
         raise _read_refused(case_id, exc) from None
     except DocumentNotFound:
         raise ApiProblem(
-            404, "No such document", f"the case has no document {document_id}",
+            404, N_("No such document"),
+            _("the case has no document %(document_id)s", document_id=document_id),
             kind="document-not-found",
         ) from None  # fmt: skip
     except DocumentUnreadable as exc:
-        raise ApiProblem(410, "Document gone", str(exc), kind="document-gone") from None
+        raise ApiProblem(410, N_("Document gone"), str(exc), kind="document-gone") from None
 
     return StreamingResponse(
         opened.sent(), media_type=opened.document.media_type, headers=opened.headers()

@@ -27,6 +27,7 @@ from application.policies import POLICY_STREAM, PolicyRefused
 from cases.policy import Policy
 from casework.api.auth import Caller, casework_of
 from casework.api.problems import ApiProblem, FieldProblem, invalid
+from casework.i18n import N_
 from events.store import ConcurrencyError
 
 router = APIRouter(prefix="/api/v1/policy", tags=["policy"])
@@ -49,13 +50,13 @@ def _expected(if_match: str | None) -> int | None:
         return None
     value = if_match.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
-        raise invalid([FieldProblem(field="If-Match", message='expected "<version>"')])
+        raise invalid([FieldProblem(field="If-Match", message=N_('expected "<version>"'))])
     return int(value)
 
 
 def _changed(current: int, detail: str) -> ApiProblem:
     return ApiProblem(
-        412, "The policy changed", detail, kind="policy-changed",
+        412, N_("The policy changed"), detail, kind="policy-changed",
         current_version=current, headers={"ETag": _etag(current)},
     )  # fmt: skip
 
@@ -86,7 +87,8 @@ async def apply_policy(
             app, caller.actor, body, expected_version=_expected(if_match)
         )
     except PolicyRefused as exc:
-        raise ApiProblem(403, "Not permitted", str(exc), kind="not-permitted") from None
+        raise ApiProblem(403, N_("Not permitted"), str(exc), kind="not-permitted") from None
+
     except PolicyChanged as exc:
         raise _changed(exc.current, str(exc)) from None
     except ConcurrencyError as exc:

@@ -8,6 +8,8 @@ Refusals never tell more than a read would: a case out of the caller's scope ans
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from pydantic import BaseModel, Field, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from casework import i18n
+from casework.i18n import N_, _, validation
 from directory.errors import NotFound, NotPermitted, Refused
 from events.registry import EventValidationError
 
@@ -77,6 +80,203 @@ class ApiProblem(Exception):
         self.headers = headers or {}
 
 
+# --- the problems in the request's language --------------------------------------------------
+#
+# The API's own titles and details are marked where they are made (`N_` for a literal,
+# translated here at response time; `_()` for a formatted one, in the request's language
+# already). The rules' refusals (cases/, application/, directory/) are English sentences
+# made deep in the domain: the fixed ones are catalog entries of their own (`FIXED`), the
+# most frequent ones with variable parts are matched by shape (`SHAPES`); any other reads
+# in English.
+
+HTTP_TITLES = (
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Unsupported Media Type"),
+    N_("Bad Request"),
+)
+"""Starlette's own refusals (an unknown route, a wrong method): their reason phrases."""
+
+FIXED = (
+    N_("not signed in: the session or token is unknown, expired or revoked"),
+    N_("sign-in failed: wrong staff id, password or code"),
+    N_("totp: a code from your authenticator app is required"),
+    N_("sign in again with your TOTP code"),
+    N_("the account is busy with other requests; try again"),
+    N_("not a session token: revoke access tokens by their id"),
+    N_("the case is open: only a closed case can be reopened"),
+    N_("must be a later day than since"),
+    N_("a plan follows an assessment: record an assessment first"),
+    N_("there is no draft plan to submit"),
+    N_("there is no active plan to evaluate"),
+    N_("the case has no plan yet: draft one first"),
+    N_("a closure is already waiting for approval"),
+    N_("there is no transfer waiting for a reply"),
+    N_("the case is not on hold"),
+)
+"""The rules' fixed messages a caseworker meets most, translated by exact match."""
+
+CLOSED_WHAT = {
+    "a case conference": N_("a case conference"),
+    "a case note": N_("a case note"),
+    "a contact": N_("a contact"),
+    "a hold": N_("a hold"),
+    "a plan": N_("a plan"),
+    "a provider report": N_("a provider report"),
+    "a referral": N_("a referral"),
+    "a referral reply": N_("a referral reply"),
+    "a transfer": N_("a transfer"),
+    "a transfer reply": N_("a transfer reply"),
+    "adding an action": N_("adding an action"),
+    "adding to the circle of support": N_("adding to the circle of support"),
+    "an approval": N_("an approval"),
+    "an assessment": N_("an assessment"),
+    "an assignment": N_("an assignment"),
+    "an evaluation": N_("an evaluation"),
+    "attaching a document": N_("attaching a document"),
+    "closing": N_("closing"),
+    "completing an action": N_("completing an action"),
+    "dropping an action": N_("dropping an action"),
+    "goal progress": N_("goal progress"),
+    "reassigning an action": N_("reassigning an action"),
+    "recording consent": N_("recording consent"),
+    "removing from the circle of support": N_("removing from the circle of support"),
+    "resuming": N_("resuming"),
+    "sharing with the circle": N_("sharing with the circle"),
+    "submitting a plan": N_("submitting a plan"),
+    "the client's feedback": N_("the client's feedback"),
+    "updating the circle of support": N_("updating the circle of support"),
+    "withdrawing a document": N_("withdrawing a document"),
+    "withdrawing a referral": N_("withdrawing a referral"),
+}
+"""What a closed case refuses (cases/decide.py `_require_open`), as the rules name it."""
+
+SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(
+            r"expected_version: the case is at version (?P<current>\d+), not (?P<expected>\d+):"
+            r" it changed since you read it"
+        ),
+        N_(
+            "expected_version: the case is at version %(current)s, not %(expected)s: "
+            "it changed since you read it"
+        ),
+    ),
+    (
+        re.compile(r"the case is closed: (?P<what>.+) needs an open case \(reopen it first\)"),
+        N_("the case is closed: %(what)s needs an open case (reopen it first)"),
+    ),
+    (
+        re.compile(r"(?P<staff_id>\S+) \((?P<role>[a-z_]+)\) may not (?P<action>[a-z_]+) cases"),
+        N_("%(staff_id)s (%(role)s) may not %(action)s cases"),
+    ),
+    (
+        re.compile(
+            r"(?P<staff_id>\S+) \((?P<role>[a-z_]+), team (?P<team>\S+)\) is not in the "
+            r"case's team (?P<case_team>\S+)"
+        ),
+        N_("%(staff_id)s (%(role)s, team %(team)s) is not in the case's team %(case_team)s"),
+    ),
+    (
+        re.compile(r"(?P<staff_id>\S+) is not the case's assigned worker \((?P<worker>.*)\)"),
+        N_("%(staff_id)s is not the case's assigned worker (%(worker)s)"),
+    ),
+    (
+        re.compile(r"(?P<staff_id>\S+) \((?P<role>[a-z_]+)\) may not read (?P<what>.+)"),
+        N_("%(staff_id)s (%(role)s) may not read %(what)s"),
+    ),
+    (
+        re.compile(r"case (?P<case_id>\S+) not found or not visible to you"),
+        N_("case %(case_id)s not found or not visible to you"),
+    ),
+    (
+        re.compile(r"the session has ended \((?P<ended>.+)\): sign in again"),
+        N_("the session has ended (%(ended)s): sign in again"),
+    ),
+    (
+        re.compile(r"not a cursor of (?P<query>.+): send back a next_cursor it answered"),
+        N_("not a cursor of %(query)s: send back a next_cursor it answered"),
+    ),
+    (
+        re.compile(r"one of (?P<choices>[^']+), not (?P<value>'.*')"),
+        N_("one of %(choices)s, not %(value)s"),
+    ),
+    (
+        re.compile(r"one of (?P<choices>[^']+)"),
+        N_("one of %(choices)s"),
+    ),
+    (
+        re.compile(r"plan v(?P<version>\d+) is already waiting for approval"),
+        N_("plan v%(version)s is already waiting for approval"),
+    ),
+    (
+        re.compile(
+            r"plan v(?P<version>\d+) is waiting for approval; it can be revised once it is "
+            r"returned"
+        ),
+        N_("plan v%(version)s is waiting for approval; it can be revised once it is returned"),
+    ),
+    (
+        re.compile(r"(?P<goal>\S+) is not a goal of the active plan"),
+        N_("%(goal)s is not a goal of the active plan"),
+    ),
+    (
+        re.compile(r"the case has no action (?P<action>\S+)"),
+        N_("the case has no action %(action)s"),
+    ),
+    (
+        re.compile(r"the case is already on hold until (?P<until>.+)"),
+        N_("the case is already on hold until %(until)s"),
+    ),
+    (
+        re.compile(r"no team (?P<team>'.*') in the staff directory"),
+        N_("no team %(team)s in the staff directory"),
+    ),
+)
+"""The rules' most frequent messages with variable parts: (their English shape, the
+catalog entry that says them with the parts as placeholders)."""
+
+_NAMED_FIELD = re.compile(r"(?P<field>[A-Za-z_][\w.\-\[\]]*): (?P<rest>.+)", re.DOTALL)
+
+
+def _part(name: str, value: str) -> str:
+    """A variable part of a rule's message, in the request's language where it is a word
+    of the vocabulary (a role) or a closed case's refused step."""
+    if name == "role":
+        return i18n.raw_gettext(value.replace("_", " "))
+    if name == "what" and value in CLOSED_WHAT:
+        return i18n.raw_gettext(CLOSED_WHAT[value])
+    return value
+
+
+def speak(text: str) -> str:
+    """An English message of the API (a catalog entry, or a rule's message of a known
+    shape, or "field: message" of either) in the request's language; anything else, and
+    everything in English, as it is."""
+    if i18n.current() == i18n.DEFAULT or not text:
+        return text
+    translated = i18n.raw_gettext(text)
+    if translated != text:
+        return translated
+    for pattern, msgid in SHAPES:
+        match = pattern.fullmatch(text)
+        if match:
+            parts = {k: _part(k, v) for k, v in match.groupdict().items()}
+            return _(msgid, **parts)
+    named = _NAMED_FIELD.fullmatch(text)
+    if named:
+        rest = speak(named["rest"])
+        if rest != named["rest"]:
+            return f"{named['field']}: {rest}"
+    return text
+
+
+def validation_message(error: Mapping[str, Any]) -> str:
+    """pydantic's message for a validation error in the request's language (by the
+    error's type and context, casework/i18n/validation.py; English is pydantic's own)."""
+    return validation.message(error)
+
+
 def event_problems(exc: EventValidationError) -> list[FieldProblem]:
     """An event's validation problems ("field: message"), each field named once."""
     parts = [problem.partition(": ") for problem in exc.problems]
@@ -91,13 +291,17 @@ def event_problems(exc: EventValidationError) -> list[FieldProblem]:
 def problem_response(
     problem: Problem, request: Request, headers: dict[str, str] | None = None
 ) -> JSONResponse:
-    # In the request's language (casework/i18n): a title or a detail made of a catalog
-    # entry reads translated; one already translated where it was made is left alone.
+    # In the request's language (casework/i18n): a title, a detail or a field's message
+    # made of a catalog entry (or of a known shape of the rules' messages, `speak`) reads
+    # translated; one already translated where it was made is left alone.
     problem = problem.model_copy(
         update={
             "instance": request.url.path,
-            "title": i18n.raw_gettext(problem.title),
-            "detail": i18n.raw_gettext(problem.detail) if problem.detail else problem.detail,
+            "title": speak(problem.title),
+            "detail": speak(problem.detail) if problem.detail else problem.detail,
+            "errors": [
+                FieldProblem(field=e.field, message=speak(e.message)) for e in problem.errors
+            ],
         }
     )
     return JSONResponse(
@@ -119,13 +323,18 @@ def field_problems(errors: Any) -> list[FieldProblem]:
         location = [str(p) for p in error.get("loc", ())]
         if location and location[0] in REQUEST_PARTS:
             location = location[1:]
-        out.append(FieldProblem(field=".".join(location) or "(body)", message=error["msg"]))
+        out.append(
+            FieldProblem(field=".".join(location) or "(body)", message=validation_message(error))
+        )
     return out
 
 
 def invalid(errors: list[FieldProblem]) -> ApiProblem:
-    named = "; ".join(f"{e.field}: {e.message}" for e in errors)
-    return ApiProblem(422, "Invalid input", named, kind="invalid-input", errors=errors)
+    """422 naming the fields; their messages in the request's language (the fields' names
+    are the API's, never translated)."""
+    spoken = [FieldProblem(field=e.field, message=speak(e.message)) for e in errors]
+    named = "; ".join(f"{e.field}: {e.message}" for e in spoken)
+    return ApiProblem(422, N_("Invalid input"), named, kind="invalid-input", errors=spoken)
 
 
 def install(app: FastAPI) -> None:
@@ -145,12 +354,13 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(NotPermitted)
     async def _not_permitted(request: Request, exc: NotPermitted) -> JSONResponse:
-        problem = Problem(title="Not permitted", status=403, detail=str(exc))
+        problem = Problem(title=N_("Not permitted"), status=403, detail=str(exc))
         return problem_response(problem, request)
 
     @app.exception_handler(NotFound)
     async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
-        return problem_response(Problem(title="Not found", status=404, detail=str(exc)), request)
+        problem = Problem(title=N_("Not found"), status=404, detail=str(exc))
+        return problem_response(problem, request)
 
     @app.exception_handler(Refused)
     async def _refused(request: Request, exc: Refused) -> JSONResponse:

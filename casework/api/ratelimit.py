@@ -16,6 +16,7 @@ from fastapi import Request
 
 from casework.api.auth import now_of
 from casework.api.problems import ApiProblem
+from casework.i18n import N_, _
 
 
 @dataclass
@@ -33,9 +34,13 @@ class RateLimit:
             retry = max(1, int((seen[0] + self.per - now).total_seconds()) + 1)
             raise ApiProblem(
                 429,
-                "Too many attempts",
-                f"at most {self.attempts} attempts a minute from one address; "
-                f"try again in {retry} s",
+                N_("Too many attempts"),
+                _(
+                    "at most %(attempts)s attempts a minute from one address; "
+                    "try again in %(retry)s s",
+                    attempts=self.attempts,
+                    retry=retry,
+                ),
                 kind="rate-limited",
                 headers={"Retry-After": str(retry)},
             )

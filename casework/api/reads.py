@@ -76,7 +76,14 @@ from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
 from casework.api.auth import Caller, casework_of
 from casework.api.cases import BreakGlassHeader, ReasonHeader, not_found
 from casework.api.exports import ColumnsParam, FormatParam, answer, exportable
-from casework.api.problems import ApiProblem, FieldProblem, invalid, problem_response
+from casework.api.problems import (
+    ApiProblem,
+    FieldProblem,
+    invalid,
+    problem_response,
+    validation_message,
+)
+from casework.i18n import N_
 from events.fields import Identifier
 
 
@@ -99,7 +106,7 @@ def _named(error: Any) -> FieldProblem:
     location = [str(part) for part in error.get("loc", ())]
     if location and location[0] in ("query", "path", "header"):
         location = location[1:]
-    return FieldProblem(field=".".join(location) or "(query)", message=str(error["msg"]))
+    return FieldProblem(field=".".join(location) or "(query)", message=validation_message(error))
 
 
 router = APIRouter(prefix="/api/v1", tags=["read models"], route_class=NamedParameters)
@@ -130,7 +137,7 @@ def _refused(exc: Exception) -> ApiProblem:
     """A refusal of a list query as a problem: 422 naming the parameter, 403 the role."""
     if isinstance(exc, InvalidQuery):
         return invalid([FieldProblem(field=exc.parameter, message=exc.message)])
-    return ApiProblem(403, "Not for your role", str(exc), kind="access-denied")
+    return ApiProblem(403, N_("Not for your role"), str(exc), kind="access-denied")
 
 
 def install_refusals(app: FastAPI) -> None:
@@ -148,7 +155,9 @@ def install_refusals(app: FastAPI) -> None:
 def _case_refused(case_id: str, exc: Exception) -> ApiProblem:
     """A refusal of one case's read: out of scope reads as missing (404)."""
     if isinstance(exc, BreakGlassRefused):
-        return ApiProblem(403, "Emergency access refused", str(exc), kind="break-glass-refused")
+        title = N_("Emergency access refused")
+        return ApiProblem(403, title, str(exc), kind="break-glass-refused")
+
     if isinstance(exc, CaseNotVisible):
         return not_found(case_id)
     return _refused(exc)

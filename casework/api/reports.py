@@ -23,6 +23,7 @@ from casework.api.auth import Caller
 from casework.api.exports import ColumnsParam, FormatParam, answer, exportable
 from casework.api.problems import ApiProblem
 from casework.api.reads import REFUSALS, IdFilter, NamedParameters
+from casework.i18n import N_
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"], route_class=NamedParameters)
 
@@ -32,7 +33,7 @@ Month = Annotated[
 
 
 def no_checkpoint(exc: NoCheckpoint) -> ApiProblem:
-    return ApiProblem(503, "No checkpoint to report from", str(exc), kind="no-checkpoint")
+    return ApiProblem(503, N_("No checkpoint to report from"), str(exc), kind="no-checkpoint")
 
 
 @router.get(

@@ -12,6 +12,7 @@ from application import identity
 from casework.api.auth import Caller, casework_of, now_of, unauthenticated
 from casework.api.problems import ApiProblem, FieldProblem, invalid
 from casework.api.ratelimit import limit_by_address
+from casework.i18n import N_
 from events.fields import Identifier
 
 router = APIRouter(prefix="/api/v1", tags=["identity"])
@@ -62,12 +63,12 @@ async def sign_in(body: SignIn, request: Request) -> Session:
     except identity.AccountLocked as exc:
         retry = max(1, int((exc.until - now_of(request)).total_seconds()))
         raise ApiProblem(
-            429, "Too many failed sign-ins", str(exc), kind="account-locked",
+            429, N_("Too many failed sign-ins"), str(exc), kind="account-locked",
             headers={"Retry-After": str(retry)},
         ) from None  # fmt: skip
     except identity.SecondFactorRequired as exc:
         raise ApiProblem(
-            401, "Second factor required", str(exc), kind="second-factor-required",
+            401, N_("Second factor required"), str(exc), kind="second-factor-required",
             headers={"WWW-Authenticate": 'Bearer realm="casework"'},
         ) from None  # fmt: skip
     except identity.NotAuthenticated as exc:
@@ -103,7 +104,7 @@ async def sign_in_oidc(body: OidcSignIn, request: Request) -> Session:
     app = casework_of(request)
     if app.settings.oidc_issuer is None:
         raise ApiProblem(
-            404, "Single sign-on is not configured", "set CASEWORK_OIDC_ISSUER to use it",
+            404, N_("Single sign-on is not configured"), N_("set CASEWORK_OIDC_ISSUER to use it"),
             kind="sso-not-configured",
         )  # fmt: skip
     try:
@@ -115,7 +116,8 @@ async def sign_in_oidc(body: OidcSignIn, request: Request) -> Session:
         )
     except identity.OidcUnavailable as exc:
         raise ApiProblem(
-            503, "Identity provider unavailable", str(exc), kind="identity-provider-unavailable",
+            503, N_("Identity provider unavailable"), str(exc),
+            kind="identity-provider-unavailable",
             headers={"Retry-After": "30"},
         ) from None  # fmt: skip
     except identity.NotAuthenticated as exc:
@@ -196,7 +198,8 @@ async def revoke_token(token_id: str, request: Request, caller: Caller) -> Respo
             casework_of(request), caller, token_id, now=now_of(request)
         )
     except LookupError as exc:
-        raise ApiProblem(404, "No such token", str(exc), kind="token-not-found") from None
+        raise ApiProblem(404, N_("No such token"), str(exc), kind="token-not-found") from None
+
     return Response(status_code=204)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from casework.cli.api_client import api_path
@@ -20,6 +21,7 @@ from casework.cli.context import JsonOption
 from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit
 from casework.cli.projection_commands import _listed
+from casework.i18n import _
 
 app = typer.Typer()
 
@@ -41,7 +43,7 @@ def access_log_command(
 
     found = _listed(path, AccessEntry, as_json)[:limit]
     data = {"case_id": case_id, "entries": [e.model_dump(mode="json") for e in found]}
-    render_entries(f"Access log of case {case_id}", found, data, as_json)
+    render_entries(_("Access log of case %(case)s", case=case_id), found, data, as_json)
 
 
 def render_entries(
@@ -49,15 +51,16 @@ def render_entries(
 ) -> None:
     """Access-log entries as a table (or `data` as JSON); `with_case`: a column for it."""
 
-    def render(_: Any) -> None:
-        columns = ["#", "when", "who", "role", "team", "view", "outcome", "reason"]
+    def render(_data: Any) -> None:
+        columns = [_("#"), _("when"), _("who"), _("role"), _("team"), _("view"), _("outcome")]
+        columns.append(_("reason"))
         if with_case:
-            columns.insert(5, "case")
+            columns.insert(5, _("case"))
         table = Table(*columns, title=title, title_justify="left")
         for e in found:
-            outcome = "allowed" if e.allowed else "refused"
+            outcome = _("allowed") if e.allowed else _("refused")
             if e.break_glass:
-                outcome += " [bold red](break glass)[/]"
+                outcome += " [bold red]" + escape(_("(break glass)")) + "[/]"
             cells = [
                 str(e.access_id),
                 f"{e.accessed_at:%Y-%m-%d %H:%M:%S}",
@@ -93,7 +96,7 @@ def break_glass_log_command(
 
     found = _listed(path, AccessEntry, as_json)[:limit]
     data = {"entries": [e.model_dump(mode="json") for e in found]}
-    render_entries("Emergency access", found, data, as_json, with_case=True)
+    render_entries(_("Emergency access"), found, data, as_json, with_case=True)
 
 
 @app.command("export-log")
@@ -113,10 +116,11 @@ def export_log_command(
 
     found = _listed(path, ExportEntry, as_json)[:limit]
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         table = Table(
-            "#", "when", "who", "role", "list", "format", "filters", "rows", "ended",
-            title="Exports", title_justify="left",
+            _("#"), _("when"), _("who"), _("role"), _("list"), _("format"), _("filters"),
+            _("rows"), _("ended"),
+            title=_("Exports"), title_justify="left",
         )  # fmt: skip
         for e in found:
             table.add_row(

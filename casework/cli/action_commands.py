@@ -30,6 +30,7 @@ from casework.cli.context import JsonOption, describe_validation, staff_drive
 from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail
 from casework.cli.projection_commands import _listed, _table
+from casework.i18n import N_, _, pgettext
 
 if TYPE_CHECKING:
     from projections.actions import ActionRow
@@ -60,9 +61,23 @@ def parse_due(value: str, as_json: bool) -> str:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        fail(f"--due: {value!r} is not {DUE_HELP}", as_json, kind="invalid", field="--due")
+        fail(
+            _(
+                "--due: %(value)s is not YYYY-MM-DD (the end of that day, UTC) or an ISO time "
+                "with its offset",
+                value=repr(value),
+            ),
+            as_json,
+            kind="invalid",
+            field="--due",
+        )
     if moment.tzinfo is None:
-        fail(f"--due: {value!r} has no UTC offset", as_json, kind="invalid", field="--due")
+        fail(
+            _("--due: %(value)s has no UTC offset", value=repr(value)),
+            as_json,
+            kind="invalid",
+            field="--due",
+        )
     return moment.isoformat()
 
 
@@ -70,7 +85,7 @@ def parse_owner(spec: str, as_json: bool) -> dict[str, Any]:
     """`--owner KIND[=VALUE]` as an ActionOwner (checked before it is sent)."""
     from events.vocabulary import ActionOwner, ActionOwnerKind
 
-    kind, _, value = spec.partition("=")
+    kind, _sep, value = spec.partition("=")
     owner: dict[str, Any] = {"kind": kind.strip()}
     key = {"family": "name", "provider": "provider_id", "worker": "staff_id"}.get(kind.strip())
     if key and value.strip():
@@ -167,7 +182,7 @@ def _rows(rows: list[ActionRow]) -> list[list[Any]]:
     return [
         [
             r.due_at.strftime("%Y-%m-%d %H:%M"),
-            r.status + (" (crisis plan)" if r.crisis_plan else ""),
+            r.status + (_(" (crisis plan)") if r.crisis_plan else ""),
             r.case_id,
             r.action_id,
             r.goal_id,
@@ -180,7 +195,17 @@ def _rows(rows: list[ActionRow]) -> list[list[Any]]:
     ]
 
 
-COLUMNS = ["due", "status", "case", "action", "goal", "owner", "client ref", "worker", "team"]
+COLUMNS = [
+    N_("due"),
+    N_("status"),
+    N_("case"),
+    N_("action"),
+    N_("goal"),
+    N_("owner"),
+    N_("client ref"),
+    N_("worker"),
+    N_("team"),
+]
 
 
 @actions_app.command("mine")
@@ -199,8 +224,9 @@ def mine(
 
     rows = _listed("/api/v1/actions/mine", ActionRow, as_json, within=within)
 
-    def render(_: Any) -> None:
-        console.print(_table(f"My actions due within {within} days", COLUMNS, _rows(rows)))
+    def render(_data: Any) -> None:
+        title = _("My actions due within %(days)s days", days=within)
+        console.print(_table(title, [_(c) for c in COLUMNS], _rows(rows)))
 
     emit({"actions": [r.model_dump(mode="json") for r in rows]}, as_json, render)
 
@@ -227,8 +253,8 @@ def overdue(
             counts = [TeamOverdue.model_validate(row) for row in data]
             console.print(
                 _table(
-                    "Actions overdue by team",
-                    ["team", "overdue", "of the crisis plan"],
+                    _("Actions overdue by team"),
+                    [_("team"), pgettext("column", "overdue"), _("of the crisis plan")],
                     [[t.team, t.overdue, t.critical] for t in counts],
                 )
             )
@@ -242,7 +268,7 @@ def overdue(
         return
     rows = _listed("/api/v1/actions/overdue", ActionRow, as_json, team=team)
 
-    def render(_: Any) -> None:
-        console.print(_table("Overdue actions", COLUMNS, _rows(rows)))
+    def render(_data: Any) -> None:
+        console.print(_table(_("Overdue actions"), [_(c) for c in COLUMNS], _rows(rows)))
 
     emit({"actions": [r.model_dump(mode="json") for r in rows]}, as_json, render)

@@ -39,6 +39,7 @@ from casework.cli.choices import (
 )
 from casework.cli.context import JsonOption
 from casework.cli.output import fail
+from casework.i18n import _
 
 advocacy_app = typer.Typer(
     help="Advocacy on the client's behalf: open, record a step, record the outcome.",
@@ -51,7 +52,10 @@ def _day(value: str, option: str, as_json: bool) -> str:
         return date.fromisoformat(value).isoformat()
     except ValueError:
         fail(
-            f"{option}: {value!r} is not a date (YYYY-MM-DD)", as_json, kind="invalid", field=option
+            _("%(option)s: %(value)s is not a date (YYYY-MM-DD)", option=option, value=repr(value)),
+            as_json,
+            kind="invalid",
+            field=option,
         )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote
 
 from casework.cli.output import ExitCode, fail
+from casework.i18n import _, current
 from infrastructure.settings import Settings
 
 if TYPE_CHECKING:
@@ -177,13 +178,30 @@ def refused_sign_in(response: httpx.Response, as_json: bool) -> NoReturn:
 
 def unreachable(settings: Settings, failure: Exception | None, as_json: bool) -> NoReturn:
     fail(
-        f"the Casework API at {settings.api_base_url} is not reachable ({failure}): is the "
-        "stack running? start it with `casework up` (or `casework serve`), or set "
-        "CASEWORK_API_URL",
+        _(
+            "the Casework API at %(url)s is not reachable (%(failure)s): is the stack "
+            "running? start it with `casework up` (or `casework serve`), or set "
+            "CASEWORK_API_URL",
+            url=settings.api_base_url,
+            failure=failure,
+        ),
         as_json,
         ExitCode.UNAVAILABLE,
         kind="unavailable",
     )
+
+
+def not_signed_in(settings: Settings) -> str:
+    return _(
+        "not signed in to %(url)s: run `casework login` "
+        "(or set CASEWORK_TOKEN to a personal access token)",
+        url=settings.api_base_url,
+    )
+
+
+def language_header() -> dict[str, str]:
+    """The command line's language, for the API's problem documents (`Accept-Language`)."""
+    return {"Accept-Language": current()}
 
 
 def api(
@@ -200,13 +218,12 @@ def api(
     """Call the API; a refusal, an ended session or an outage fails the command."""
     import httpx
 
-    sent = dict(headers or {})
+    sent = {**language_header(), **(headers or {})}
     if signed_in:
         token = stored_token(settings)
         if token is None:
             fail(
-                f"not signed in to {settings.api_base_url}: run `casework login` "
-                "(or set CASEWORK_TOKEN to a personal access token)",
+                not_signed_in(settings),
                 as_json,
                 ExitCode.NOT_SIGNED_IN,
                 kind="not-signed-in",
@@ -219,7 +236,7 @@ def api(
     response: httpx.Response | None = None
     failure: httpx.TransportError | None = None
     with httpx.Client(timeout=timeout()) as client:
-        for _ in range(RETRIES):
+        for _attempt in range(RETRIES):
             try:
                 response = client.request(method, url, json=body, params=query, headers=sent)
                 break
@@ -228,7 +245,7 @@ def api(
     if response is None:
         unreachable(settings, failure, as_json)
     if response.status_code == 401 and signed_in:
-        fail_with(response, as_json, hint=" — run `casework login`")
+        fail_with(response, as_json, hint=_(" — run `casework login`"))
     if response.status_code == 401:  # signing in (or setting a password) itself failed
         refused_sign_in(response, as_json)
     if not 200 <= response.status_code < 300:
@@ -288,13 +305,12 @@ def download(
     token = stored_token(settings)
     if token is None:
         fail(
-            f"not signed in to {settings.api_base_url}: run `casework login` "
-            "(or set CASEWORK_TOKEN to a personal access token)",
+            not_signed_in(settings),
             as_json,
             ExitCode.NOT_SIGNED_IN,
             kind="not-signed-in",
         )
-    sent = {**(headers or {}), "Authorization": f"Bearer {token}"}
+    sent = {**language_header(), **(headers or {}), "Authorization": f"Bearer {token}"}
     query = {k: v for k, v in (params or {}).items() if v is not None}
     target = None if out == STDOUT else Path(out)
     partial = None if target is None else target.with_name(f".{target.name}.part")
@@ -311,7 +327,7 @@ def download(
             if response.status_code != 200:
                 response.read()
                 if response.status_code == 401:
-                    fail_with(response, as_json, hint=" — run `casework login`")
+                    fail_with(response, as_json, hint=_(" — run `casework login`"))
                 fail_with(response, as_json)
             if partial is None:
                 for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
@@ -330,7 +346,17 @@ def download(
     except OSError as exc:
         if partial is not None:
             partial.unlink(missing_ok=True)
-        fail(f"{option}: cannot write {out}: {exc.strerror}", as_json, kind="io", field=option)
+        fail(
+            _(
+                "%(option)s: cannot write %(path)s: %(reason)s",
+                option=option,
+                path=out,
+                reason=exc.strerror,
+            ),
+            as_json,
+            kind="io",
+            field=option,
+        )
     if partial is not None and target is not None:
         os.replace(partial, target)
     return size

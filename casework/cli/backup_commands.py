@@ -14,6 +14,7 @@ from rich.markup import escape
 from casework.cli.choices import PG_BIN_OPTION
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import ExitCode, console, emit, err_console, fail, run
+from casework.i18n import _
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -49,16 +50,31 @@ def backup_command(
 
     def render(d: dict[str, Any]) -> None:
         latest = d["latest_checkpoint"]
-        console.print(
-            f"backup written: {d['file']} ({d['bytes']} bytes, {d['seconds']} s): "
-            f"{d['events']} events in {d['streams']} streams, Merkle tree of {d['tree_size']}"
-            + (
-                f"; latest checkpoint #{latest['sequence']} ({latest['tree_size']} events)"
-                if latest
-                else "; no checkpoint published yet"
-            ),
-            highlight=False,
-        )
+        figures = {
+            "file": d["file"],
+            "bytes": d["bytes"],
+            "seconds": d["seconds"],
+            "events": d["events"],
+            "streams": d["streams"],
+            "tree_size": d["tree_size"],
+        }
+        if latest:
+            line = _(
+                "backup written: %(file)s (%(bytes)s bytes, %(seconds)s s): %(events)s events "
+                "in %(streams)s streams, Merkle tree of %(tree_size)s; latest checkpoint "
+                "#%(sequence)s (%(checkpoint_size)s events)",
+                **figures,
+                sequence=latest["sequence"],
+                checkpoint_size=latest["tree_size"],
+            )
+        else:
+            line = _(
+                "backup written: %(file)s (%(bytes)s bytes, %(seconds)s s): %(events)s events "
+                "in %(streams)s streams, Merkle tree of %(tree_size)s; no checkpoint published "
+                "yet",
+                **figures,
+            )
+        console.print(line, highlight=False)
 
     emit(result.to_json(), as_json, render)
 
@@ -85,32 +101,50 @@ def restore_command(
 
     def render(d: dict[str, Any]) -> None:
         cp = d["checkpoints"]
-        console.print(
-            f"restored {d['file']} into {d['database']} ({d['seconds']} s): {d['events']} "
-            f"events in {d['streams']} streams, Merkle tree of {d['tree_size']}; "
-            f"{cp['reproduced']} of {cp['checkpoints']} published checkpoint(s) reproduced"
-            + (
-                f"; {d['renumbered_transactions']} transaction id(s) renumbered below the "
-                "server's (order kept)"
-                if d["renumbered_transactions"]
-                else ""
-            ),
-            highlight=False,
-        )
+        figures = {
+            "file": d["file"],
+            "database": d["database"],
+            "seconds": d["seconds"],
+            "events": d["events"],
+            "streams": d["streams"],
+            "tree_size": d["tree_size"],
+            "reproduced": cp["reproduced"],
+            "checkpoints": cp["checkpoints"],
+        }
+        if d["renumbered_transactions"]:
+            line = _(
+                "restored %(file)s into %(database)s (%(seconds)s s): %(events)s events in "
+                "%(streams)s streams, Merkle tree of %(tree_size)s; %(reproduced)s of "
+                "%(checkpoints)s published checkpoint(s) reproduced; %(renumbered)s "
+                "transaction id(s) renumbered below the server's (order kept)",
+                **figures,
+                renumbered=d["renumbered_transactions"],
+            )
+        else:
+            line = _(
+                "restored %(file)s into %(database)s (%(seconds)s s): %(events)s events in "
+                "%(streams)s streams, Merkle tree of %(tree_size)s; %(reproduced)s of "
+                "%(checkpoints)s published checkpoint(s) reproduced",
+                **figures,
+            )
+        console.print(line, highlight=False)
         if d["ok"]:
             console.print(
-                "next: run `casework verify`, then bring running cases in line with the "
-                "log (docs/backup.md)",
+                _(
+                    "next: run `casework verify`, then bring running cases in line with the "
+                    "log (docs/backup.md)"
+                ),
                 highlight=False,
             )
 
     emit(result.to_json(), as_json, render)
+    label = escape(_("error:"))
     if result.rollback is not None:
-        err_console.print(f"[bold red]error:[/] {escape(result.rollback.line())}", soft_wrap=True,
+        err_console.print(f"[bold red]{label}[/] {escape(result.rollback.line())}", soft_wrap=True,
                           highlight=False)  # fmt: skip
         raise typer.Exit(ExitCode.REFUSED)
     if result.problems:
         for problem in result.problems:
-            err_console.print(f"[bold red]error:[/] checkpoints: {escape(problem)}", soft_wrap=True,
-                              highlight=False)  # fmt: skip
+            found = escape(_("checkpoints: %(problem)s", problem=problem))
+            err_console.print(f"[bold red]{label}[/] {found}", soft_wrap=True, highlight=False)
         raise typer.Exit(ExitCode.REFUSED)

@@ -38,6 +38,7 @@ from casework.cli.context import (
 )
 from casework.cli.output import console, fail
 from casework.cli.participants import participants
+from casework.i18n import _
 
 # The domain's models (cases.commands, events.vocabulary) check a structured input before
 # it is sent: imported by the commands that read one, not by every command.
@@ -58,15 +59,19 @@ def read_object(path: Path, as_json: bool) -> dict[str, Any]:
     except OSError as exc:
         fail(f"{path}: {exc.strerror}", as_json, kind="invalid", field=str(path))
     except UnicodeDecodeError:
-        fail(f"{path}: not UTF-8 text", as_json, kind="invalid", field=str(path))
+        fail(_("%(path)s: not UTF-8 text", path=path), as_json, kind="invalid", field=str(path))
     yaml_file = path.suffix in (".yaml", ".yml")
     try:
         data = yaml.safe_load(text) if yaml_file else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        kind = "YAML" if yaml_file else "JSON"
-        fail(f"{path}: not valid {kind}: {exc}", as_json, kind="invalid", field=str(path))
+        message = (
+            _("%(path)s: not valid YAML: %(error)s", path=path, error=exc)
+            if yaml_file
+            else _("%(path)s: not valid JSON: %(error)s", path=path, error=exc)
+        )
+        fail(message, as_json, kind="invalid", field=str(path))
     if not isinstance(data, dict):
-        fail(f"{path}: expected an object at the top level", as_json, kind="invalid")
+        fail(_("%(path)s: expected an object at the top level", path=path), as_json, kind="invalid")
     return data
 
 
@@ -114,6 +119,12 @@ def open_case(
     phone: str | None = typer.Option(None),
     email: str | None = typer.Option(None),
     address: str | None = typer.Option(None),
+    language: str | None = typer.Option(
+        None, help="The client's preferred language, a BCP 47 tag: es, pt-BR, ar (confidential)."
+    ),
+    interpreter: bool | None = typer.Option(
+        None, "--interpreter/--no-interpreter", help="Whether the client needs an interpreter."
+    ),
     details_file: Path | None = typer.Option(None, help="Client details as JSON/YAML instead."),
     confirm_new_client: bool = typer.Option(
         False,
@@ -138,6 +149,10 @@ def open_case(
             "date_of_birth": date_of_birth,
             "contact": {"phone": phone, "email": email, "address": address},
         }
+    if language is not None:
+        client["preferred_language"] = language
+    if interpreter is not None:
+        client["interpreter_needed"] = interpreter
     staff_drive(
         "POST",
         "/api/v1/cases",
@@ -204,7 +219,7 @@ def plan(
 
     drafted = read_structured(file, c.PlanInput, as_json).model_dump(mode="json")
     if participant:
-        _, people = participants(participant, as_json, "--participant")
+        _client, people = participants(participant, as_json, "--participant")
         for key in ("staff", "circle"):
             drafted["participants"][key] = [*drafted["participants"][key], *people[key]]
     command(case_id, "draft_plan", {"plan": drafted}, as_json, if_version)
@@ -316,6 +331,24 @@ def withdraw_referral(
     """Withdraw a referral the provider has not completed; the provider is told."""
     body = {"referral_id": referral_id, "reason": reason}
     command(case_id, "withdraw_referral", body, as_json, if_version)
+
+
+@case_app.command("language")
+def client_language(
+    case_id: str,
+    language: str | None = typer.Argument(
+        None, help="The client's preferred language, a BCP 47 tag (es, pt-BR, ar); none: not known."
+    ),
+    interpreter: bool = typer.Option(
+        False, "--interpreter/--no-interpreter", help="Whether the client needs an interpreter."
+    ),
+    if_version: int | None = IfVersionOption,
+    as_json: bool = JsonOption,
+) -> None:
+    """Record the client's preferred language and whether they need an interpreter
+    (both replace what the case held)."""
+    body = {"preferred_language": language, "interpreter_needed": interpreter}
+    command(case_id, "record_client_language", body, as_json, if_version)
 
 
 # --- monitoring -----------------------------------------------------------------------------
@@ -520,7 +553,14 @@ def history(
     """The case's event log: every step, who did it and when (recorded in the access log)."""
 
     def render(rows: list[dict[str, Any]]) -> None:
-        table = Table("v", "when", "event", "by", "role", title=f"case {case_id}")
+        table = Table(
+            _("v"),
+            _("when"),
+            _("event"),
+            _("by"),
+            _("role"),
+            title=_("case %(case)s", case=case_id),
+        )
         for r in rows:
             table.add_row(str(r["version"]), r["occurred_at"], r["type"], r["actor"], r["role"])
         console.print(table)

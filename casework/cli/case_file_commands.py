@@ -4,8 +4,10 @@ the API) and `casework verify-export` (offline: no database, no Temporal, no sig
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
+from rich.markup import escape
 
 from casework.cli.api_client import api, api_path
 from casework.cli.case_commands import case_app
@@ -17,6 +19,7 @@ from casework.cli.context import (
     settings_from_context,
 )
 from casework.cli.output import ExitCode, console, emit, fail
+from casework.i18n import _
 
 app = typer.Typer(no_args_is_help=False)
 
@@ -58,7 +61,12 @@ def export(
     try:
         out.write_bytes(answer.content)
     except OSError as exc:
-        fail(f"--out: cannot write {out}: {exc.strerror}", as_json, kind="io", field="--out")
+        fail(
+            _("--out: cannot write %(path)s: %(reason)s", path=out, reason=exc.strerror),
+            as_json,
+            kind="io",
+            field="--out",
+        )
     data = answer.data if isinstance(answer.data, dict) else {}
     events = data.get("events") or []
     written: list[str] = []
@@ -75,12 +83,30 @@ def export(
             "documents": written,
         },
         as_json,
-        lambda d: console.print(
-            f"wrote {d['out']}: {d['events']} event(s), {d['notarised']} within the latest "
-            f"signed checkpoint; personal fields {d['personal_fields']}"
-            + (f"; {len(d['documents'])} document(s) in {documents}" if documents else ""),
-            highlight=False,
-        ),
+        lambda d: console.print(_wrote(d, documents), highlight=False),
+    )
+
+
+def _wrote(d: dict[str, Any], documents: Path | None) -> str:
+    """What `case export` wrote, as people read it."""
+    figures = {
+        "out": d["out"],
+        "events": d["events"],
+        "notarised": d["notarised"],
+        "personal": d["personal_fields"],
+    }
+    if documents:
+        return _(
+            "wrote %(out)s: %(events)s event(s), %(notarised)s within the latest signed "
+            "checkpoint; personal fields %(personal)s; %(documents)s document(s) in %(directory)s",
+            **figures,
+            documents=len(d["documents"]),
+            directory=documents,
+        )
+    return _(
+        "wrote %(out)s: %(events)s event(s), %(notarised)s within the latest signed "
+        "checkpoint; personal fields %(personal)s",
+        **figures,
     )
 
 
@@ -93,7 +119,16 @@ def _write_documents(
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        fail(f"--documents: cannot write {directory}: {exc.strerror}", as_json, kind="io")
+        fail(
+            _(
+                "%(option)s: cannot write %(path)s: %(reason)s",
+                option="--documents",
+                path=directory,
+                reason=exc.strerror,
+            ),
+            as_json,
+            kind="io",
+        )
     settings = settings_from_context()
     listed = api(
         settings, "GET", api_path("/api/v1/cases/{}/documents", case_id),
@@ -140,25 +175,34 @@ def verify_export(
     try:
         content = file.read_bytes()
     except OSError as exc:
-        fail(f"FILE: cannot read {file}: {exc.strerror}", as_json, kind="io", field="FILE")
+        fail(
+            _("FILE: cannot read %(path)s: %(reason)s", path=file, reason=exc.strerror),
+            as_json,
+            kind="io",
+            field="FILE",
+        )
     try:
         keys = load_public_keys(public_key.read_text(encoding="utf-8"), str(public_key))
     except OSError as exc:
         fail(
-            f"--public-key: cannot read {public_key}: {exc.strerror}",
+            _(
+                "--public-key: cannot read %(path)s: %(reason)s",
+                path=public_key,
+                reason=exc.strerror,
+            ),
             as_json,
             kind="io",
             field="--public-key",
         )
     except (CheckpointError, UnicodeDecodeError) as exc:
-        fail(f"--public-key: {exc}", as_json, kind="invalid", field="--public-key")
+        fail(_("--public-key: %(error)s", error=exc), as_json, kind="invalid", field="--public-key")
     report = verify_case_file(content, keys, default_registry())
     from events.case_file_documents import check_documents, listed_documents
 
     if documents is not None:
         if not documents.is_dir():
             fail(
-                f"--documents: {documents} is not a directory",
+                _("--documents: %(path)s is not a directory", path=documents),
                 as_json,
                 kind="invalid",
                 field="--documents",
@@ -169,36 +213,63 @@ def verify_export(
         try:
             html.write_text(render_html(report, sorted(keys.keys)), encoding="utf-8")
         except OSError as exc:
-            fail(f"--html: cannot write {html}: {exc.strerror}", as_json, kind="io", field="--html")
-
-    def render(_: object) -> None:
-        if report.ok:
-            console.print(
-                f"[green]verified[/]: case {report.case_id}, {len(report.events)} event(s)"
+            fail(
+                _(
+                    "%(option)s: cannot write %(path)s: %(reason)s",
+                    option="--html",
+                    path=html,
+                    reason=exc.strerror,
+                ),
+                as_json,
+                kind="io",
+                field="--html",
             )
+
+    def render(_data: object) -> None:
+        if report.ok:
+            summary = _(
+                "case %(case)s, %(count)s event(s)", case=report.case_id, count=len(report.events)
+            )
+            label = escape(_("verified"))
+            console.print(f"[green]{label}[/]: {summary}")
         else:
-            console.print(f"[bold red]NOT verified[/]: {len(report.problems)} problem(s)")
+            summary = _("%(count)s problem(s)", count=len(report.problems))
+            label = escape(_("NOT verified"))
+            console.print(f"[bold red]{label}[/]: {summary}")
             for problem in report.problems:
                 console.print(f"  - {problem}", highlight=False, markup=False)
         if listed:
-            console.print("Documents:")
+            console.print(_("Documents:"))
             for d in listed:
-                state = " (withdrawn)" if d.withdrawn else ""
-                console.print(
-                    f"  - {d.document_id} {d.kind} {d.media_type}, {d.size} bytes, "
-                    f"sha256 {d.sha256}{state}",
-                    highlight=False,
-                    markup=False,
+                facts = {
+                    "document": d.document_id,
+                    "kind": d.kind,
+                    "type": d.media_type,
+                    "size": d.size,
+                    "sha256": d.sha256,
+                }
+                line = (
+                    _(
+                        "%(document)s %(kind)s %(type)s, %(size)s bytes, sha256 %(sha256)s "
+                        "(withdrawn)",
+                        **facts,
+                    )
+                    if d.withdrawn
+                    else _(
+                        "%(document)s %(kind)s %(type)s, %(size)s bytes, sha256 %(sha256)s",
+                        **facts,
+                    )
                 )
+                console.print(f"  - {line}", highlight=False, markup=False)
         if report.proven:
-            console.print("Proven:")
+            console.print(_("Proven:"))
             for line in report.proven:
                 console.print(f"  - {line}", highlight=False, markup=False)
-        console.print("Not proven:")
+        console.print(_("Not proven:"))
         for line in report.not_proven:
             console.print(f"  - {line}", highlight=False, markup=False)
         if html is not None:
-            console.print(f"rendering written to {html}", highlight=False)
+            console.print(_("rendering written to %(path)s", path=html), highlight=False)
 
     emit({**report.to_json(), "documents": [d.to_json() for d in listed]}, as_json, render)
     if not report.ok:

@@ -32,6 +32,7 @@ from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail
 from casework.cli.participants import ParticipantOption, participants
 from casework.cli.projection_commands import _listed, _table
+from casework.i18n import _
 
 circle_app = typer.Typer(
     help="The client's circle of support: people and professionals around them, and what "
@@ -134,7 +135,7 @@ def consent(
     recorded); nothing is shared with a member beyond it."""
     if bool(share) == withdraw:
         fail(
-            "--share: give what may be shared, or --withdraw (not both)",
+            _("--share: give what may be shared, or --withdraw (not both)"),
             as_json,
             kind="invalid",
             field="--share",
@@ -176,13 +177,13 @@ def list_circle(
 
     def render(state: dict[str, Any]) -> None:
         table = Table(
-            "member",
-            "role",
-            "name",
-            "relationship",
-            "consent to share",
-            "status",
-            title=f"circle of support of case {case_id}",
+            _("member"),
+            _("role"),
+            _("name"),
+            _("relationship"),
+            _("consent to share"),
+            _("status"),
+            title=_("circle of support of case %(case)s", case=case_id),
         )
         for m in state.get("circle", {}).values():
             d = m["details"]
@@ -191,16 +192,23 @@ def list_circle(
                 m["role"],
                 d["name"],
                 d.get("relationship") or d.get("organisation") or "",
-                ", ".join(m["consent"]) or "nothing",
-                "removed" if m.get("removed_at") else "active",
+                ", ".join(m["consent"]) or _("nothing"),
+                _("removed") if m.get("removed_at") else _("active"),
             )
         console.print(table)
         for conf in state.get("conferences", {}).values():
             who = [*conf["participants"]["staff"], *conf["participants"]["circle"]]
-            who += ["client"] if conf["client_attended"] else []
+            who += [_("client")] if conf["client_attended"] else []
             console.print(
-                f"{conf['conference_id']} on {conf['held_on']}: {', '.join(who)}; "
-                f"{len(conf['decisions'])} decision(s), actions {', '.join(conf['action_ids'])}"
+                _(
+                    "%(conference)s on %(day)s: %(who)s; %(decisions)s decision(s), "
+                    "actions %(actions)s",
+                    conference=conf["conference_id"],
+                    day=conf["held_on"],
+                    who=", ".join(who),
+                    decisions=len(conf["decisions"]),
+                    actions=", ".join(conf["action_ids"]),
+                )
             )
 
     staff_drive(
@@ -220,7 +228,7 @@ def parse_action(spec: str, as_json: bool) -> dict[str, Any]:
     `--owner`): one action agreed at a conference."""
     parts = spec.split(":", 3)
     if len(parts) != 4 or not all(p.strip() for p in parts):
-        message = f"--action: {spec!r} is not GOAL:DUE:OWNER:DESCRIPTION"
+        message = _("--action: %(value)s is not GOAL:DUE:OWNER:DESCRIPTION", value=repr(spec))
         fail(message, as_json, kind="invalid", field="--action")
     goal, due, owner, description = (p.strip() for p in parts)
     return {
@@ -292,9 +300,9 @@ def list_conferences(
         return
     console.print(
         _table(
-            "case conferences",
-            ["held on", "case", "conference", "team", "staff", "circle", "client",
-             "decisions", "actions"],
+            _("case conferences"),
+            [_("held on"), _("case"), _("conference"), _("team"), _("staff"), _("circle"),
+             _("client"), _("decisions"), _("actions")],
             [
                 [r.held_on, r.client_ref, r.conference_id, r.team, ", ".join(r.staff),
                  ", ".join(r.circle), "yes" if r.client_attended else "no", r.decisions,

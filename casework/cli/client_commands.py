@@ -21,6 +21,7 @@ import typer
 from casework.cli.api_client import api_path
 from casework.cli.context import JsonOption, staff_call
 from casework.cli.output import console, emit, fail
+from casework.i18n import _
 
 client_app = typer.Typer(help="Clients' personal data: forget a client, rotate master keys.")
 
@@ -41,7 +42,10 @@ def forget_command(
     confirm = client_ref
     if not yes:
         confirm = typer.prompt(
-            f"This cannot be undone. Type the client's reference ({client_ref}) to forget them",
+            _(
+                "This cannot be undone. Type the client's reference (%(ref)s) to forget them",
+                ref=client_ref,
+            ),
             err=True,
         ).strip()
     result = staff_call(
@@ -52,18 +56,35 @@ def forget_command(
     )
 
     def render(_data: object) -> None:
-        state = "forgotten" if result["destroyed_now"] else "already forgotten"
-        console.print(
-            f"client [bold]{result['client_ref']}[/] {state}: data key destroyed; "
-            f"{len(result['streams'])} case(s), ClientForgotten recorded in "
-            f"{len(result['recorded_in'])} now; "
-            f"{result.get('histories_deleted', 0)} Temporal run(s) deleted",
-            highlight=False,
+        counts = {
+            "ref": f"[bold]{result['client_ref']}[/]",
+            "cases": len(result["streams"]),
+            "recorded": len(result["recorded_in"]),
+            "runs": result.get("histories_deleted", 0),
+        }
+        line = (
+            _(
+                "client %(ref)s forgotten: data key destroyed; %(cases)s case(s), "
+                "ClientForgotten recorded in %(recorded)s now; %(runs)s Temporal run(s) deleted",
+                **counts,
+            )
+            if result["destroyed_now"]
+            else _(
+                "client %(ref)s already forgotten: data key destroyed; %(cases)s case(s), "
+                "ClientForgotten recorded in %(recorded)s now; %(runs)s Temporal run(s) deleted",
+                **counts,
+            )
         )
+        console.print(line, highlight=False)
         for workflow_id in result.get("histories_not_erased", []):
+            label = _("warning:")
             console.print(
-                f"[yellow]warning:[/] the Temporal history of {workflow_id} may still hold "
-                "personal data (see the server log); run forget again",
+                f"[yellow]{label}[/] "
+                + _(
+                    "the Temporal history of %(workflow)s may still hold personal data (see "
+                    "the server log); run forget again",
+                    workflow=workflow_id,
+                ),
                 highlight=False,
             )
 
@@ -77,7 +98,9 @@ def rewrap_command(as_json: bool = JsonOption) -> None:
     emit(
         {"ok": True, "rewrapped": count},
         as_json,
-        lambda _d: console.print(f"re-wrapped {count} data key(s)", highlight=False),
+        lambda _d: console.print(
+            _("re-wrapped %(count)s data key(s)", count=count), highlight=False
+        ),
     )
 
 

@@ -20,9 +20,18 @@ from casework.cli.context import (
     staff_drive,
 )
 from casework.cli.output import console, emit
+from casework.i18n import N_, _
 
 client_app = typer.Typer()
 """Its commands join `casework client` (starter.py)."""
+
+DETAILS = (
+    ("date_of_birth", N_("date of birth")),
+    ("phone", N_("phone")),
+    ("email", N_("email")),
+    ("address", N_("address")),
+)
+"""The client's details `client show` prints, each with its label."""
 
 
 def _cases(cases: list[dict[str, Any]]) -> str:
@@ -48,9 +57,9 @@ def search(
 
     def render(rows: list[dict[str, Any]]) -> None:
         if not rows:
-            console.print("no client found")
+            console.print(_("no client found"))
             return
-        table = Table("client", "name", "born", "score", "cases")
+        table = Table(_("client"), _("name"), _("born"), _("score"), _("cases"))
         for r in rows:
             table.add_row(
                 r["client_ref"], r["name"], r["date_of_birth"] or "", f"{r['score']:.0f}",
@@ -87,15 +96,20 @@ def show(
     def render(d: dict[str, Any]) -> None:
         details = d.get("details")
         if d["forgotten"] or details is None:
-            console.print(f"client {d['client_ref']}: forgotten (personal details erased)")
+            console.print(
+                _("client %(ref)s: forgotten (personal details erased)", ref=d["client_ref"])
+            )
         else:
-            console.print(f"client {d['client_ref']}: {details['name']}", highlight=False)
-            for label in ("date_of_birth", "phone", "email", "address"):
-                if details.get(label):
-                    console.print(f"  {label.replace('_', ' ')}: {details[label]}", highlight=False)
+            console.print(
+                _("client %(ref)s: %(name)s", ref=d["client_ref"], name=details["name"]),
+                highlight=False,
+            )
+            for field, label in DETAILS:
+                if details.get(field):
+                    console.print(f"  {_(label)}: {details[field]}", highlight=False)
             for key, value in (details.get("identifiers") or {}).items():
                 console.print(f"  {key}: {value}", highlight=False)
-        table = Table("case", "status", "team", "worker", "opened", "closed")
+        table = Table(_("case"), _("status"), _("team"), _("worker"), _("opened"), _("closed"))
         for c in d["cases"]:
             table.add_row(
                 c["case_id"], c["status"], c["team"], c["worker"], c["opened_at"][:10],
@@ -103,7 +117,7 @@ def show(
             )  # fmt: skip
         console.print(table)
         if d["linked"]:
-            console.print(f"  the same person as: {', '.join(d['linked'])}")
+            console.print(_("  the same person as: %(refs)s", refs=", ".join(d["linked"])))
 
     staff_drive(
         "GET",
@@ -160,5 +174,7 @@ def reindex(as_json: bool = JsonOption) -> None:
     emit(
         {"events": applied},
         as_json,
-        lambda d: console.print(f"client index rebuilt from {d['events']} event(s)"),
+        lambda d: console.print(
+            _("client index rebuilt from %(count)s event(s)", count=d["events"])
+        ),
     )

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from casework.cli.api_client import api
 from casework.cli.output import ExitCode, console, emit, fail, run
+from casework.i18n import _
 from infrastructure.environment import environment_problem_in
 from infrastructure.settings import Settings, get_settings
 
@@ -80,19 +81,19 @@ def _failure(exc: BaseException) -> tuple[str, str, int] | None:
         return str(exc), "refused", ExitCode.REFUSED
     if isinstance(exc, asyncpg.UndefinedTableError):
         return (
-            "the event log or read-model tables are missing: run `casework migrate` first",
+            _("the event log or read-model tables are missing: run `casework migrate` first"),
             "unavailable",
             ExitCode.UNAVAILABLE,
         )
     if isinstance(exc, OSError | asyncpg.PostgresError | asyncpg.InterfaceError | TimeoutError):
         return (
-            f"database unavailable (is the stack running? casework up): {exc}",
+            _("database unavailable (is the stack running? casework up): %(error)s", error=exc),
             "unavailable",
             ExitCode.UNAVAILABLE,
         )
     if isinstance(exc, RuntimeError) and "connect" in str(exc).lower():
         return (
-            f"Temporal unavailable (is the stack running? casework up): {exc}",
+            _("Temporal unavailable (is the stack running? casework up): %(error)s", error=exc),
             "unavailable",
             ExitCode.UNAVAILABLE,
         )
@@ -179,7 +180,16 @@ def summary(d: Any) -> str:
     import json
 
     if isinstance(d, dict) and "events" in d:
-        events = ", ".join(d["events"]) or "no new events"
+        events = ", ".join(d["events"]) or _("no new events")
         extra = "".join(f" {k}={v}" for k, v in d.get("detail", {}).items())
-        return f"case {d['case_id']} v{d['stream_version']} ({d['status']}): {events}{extra}"
+        return (
+            _(
+                "case %(case)s v%(version)s (%(status)s): %(events)s",
+                case=d["case_id"],
+                version=d["stream_version"],
+                status=d["status"],
+                events=events,
+            )
+            + extra
+        )
     return json.dumps(d, indent=2, default=str)

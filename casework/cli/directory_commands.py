@@ -26,6 +26,7 @@ from casework.cli.api_client import api, api_path, pages
 from casework.cli.choices import Domain, ProviderCategory, StaffRole
 from casework.cli.context import JsonOption, call, settings_from_context, staff_call
 from casework.cli.output import console, emit, fail
+from casework.i18n import _
 
 if TYPE_CHECKING:
     from application.bootstrap import Casework
@@ -66,21 +67,26 @@ def _either(value: T | None, clear: bool, option: str, as_json: bool) -> T | Kee
     from directory import KEEP
 
     if clear and value is not None:
-        fail(f"--{option} and --no-{option} exclude each other", as_json)
+        fail(_("--%(option)s and --no-%(option)s exclude each other", option=option), as_json)
     if clear:
         return None
     return KEEP if value is None else value
 
 
 def _member_line(m: StaffMember) -> str:
-    team = f", team {m.team}" if m.team else ""
-    state = "" if m.active else f" [red]deactivated[/] ({escape(m.deactivation_reason or '')})"
+    team = _(", team %(team)s", team=m.team) if m.team else ""
+    state = "" if m.active else _deactivated(m.deactivation_reason)
     return f"[bold]{m.staff_id}[/] {escape(m.display_name)} — {m.role}{team}{state}"
 
 
 def _provider_line(p: Provider) -> str:
-    state = "" if p.active else f" [red]deactivated[/] ({escape(p.deactivation_reason or '')})"
+    state = "" if p.active else _deactivated(p.deactivation_reason)
     return f"[bold]{p.provider_id}[/] {escape(p.name)} — {p.category}{state}"
+
+
+def _deactivated(reason: str | None) -> str:
+    label = _("deactivated")
+    return f" [red]{label}[/] ({escape(reason or '')})"
 
 
 def _cells(*values: str) -> list[str]:
@@ -88,8 +94,8 @@ def _cells(*values: str) -> list[str]:
     return [escape(v) for v in values]
 
 
-def _done(verb: str, line: str) -> Callable[[Any], None]:
-    return lambda _data: console.print(f"{verb} {line}", highlight=False)
+def _done(message: str) -> Callable[[Any], None]:
+    return lambda _data: console.print(message, highlight=False)
 
 
 # --- staff -----------------------------------------------------------------------------
@@ -119,11 +125,17 @@ def bootstrap_admin_command(
     expires = issued.expires_at.isoformat(timespec="seconds")
 
     def render(_data: Any) -> None:
-        console.print(f"bootstrapped admin {_member_line(member)}", highlight=False)
-        console.print(f"their invitation, valid until {expires}, usable once:", highlight=False)
+        console.print(_("bootstrapped admin %(line)s", line=_member_line(member)), highlight=False)
+        console.print(
+            _("their invitation, valid until %(expires)s, usable once:", expires=expires),
+            highlight=False,
+        )
         console.print(issued.code, highlight=False, soft_wrap=True)
         console.print(
-            f"Set the password with: casework staff set-password {escape(staff_id)}",
+            _(
+                "Set the password with: casework staff set-password %(staff)s",
+                staff=escape(staff_id),
+            ),
             highlight=False,
         )
 
@@ -151,7 +163,7 @@ def add_team_command(
     emit(
         {"ok": True, "team": team.model_dump(mode="json")},
         as_json,
-        _done("added team", f"[bold]{team.team_id}[/] {escape(team.name)}"),
+        _done(_("added team %(line)s", line=f"[bold]{team.team_id}[/] {escape(team.name)}")),
     )
 
 
@@ -178,7 +190,7 @@ def add_staff_command(
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
         as_json,
-        _done("added", _member_line(member)),
+        _done(_("added %(line)s", line=_member_line(member))),
     )
 
 
@@ -210,7 +222,7 @@ def change_staff_command(
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
         as_json,
-        _done("changed", _member_line(member)),
+        _done(_("changed %(line)s", line=_member_line(member))),
     )
 
 
@@ -233,7 +245,7 @@ def deactivate_staff_command(
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
         as_json,
-        _done("deactivated", _member_line(member)),
+        _done(_("deactivated %(line)s", line=_member_line(member))),
     )
 
 
@@ -251,13 +263,19 @@ def invite_command(
 
     def render(_data: Any) -> None:
         console.print(
-            f"invitation for [bold]{escape(staff_id)}[/], valid until "
-            f"{issued['expires_at']}, usable once:",
+            _(
+                "invitation for %(staff)s, valid until %(expires)s, usable once:",
+                staff=f"[bold]{escape(staff_id)}[/]",
+                expires=issued["expires_at"],
+            ),
             highlight=False,
         )
         console.print(issued["code"], highlight=False, soft_wrap=True)
         console.print(
-            f"They set their password with: casework staff set-password {escape(staff_id)}",
+            _(
+                "They set their password with: casework staff set-password %(staff)s",
+                staff=escape(staff_id),
+            ),
             highlight=False,
         )
 
@@ -277,14 +295,14 @@ def set_password_command(
 ) -> None:
     """Set your password with an invitation code (asked for twice, not echoed)."""
     if code is None:
-        code = typer.prompt("Invitation code", hide_input=True, err=True)
+        code = typer.prompt(_("Invitation code"), hide_input=True, err=True)
     if password_stdin:
         password = typer.get_text_stream("stdin").readline().rstrip("\n")
     else:
         password = typer.prompt(
-            "New password (at least 12 characters)",
+            _("New password (at least 12 characters)"),
             hide_input=True,
-            confirmation_prompt="Repeat the password",
+            confirmation_prompt=_("Repeat the password"),
             err=True,
         )
     api(
@@ -298,7 +316,12 @@ def set_password_command(
     emit(
         {"ok": True, "staff_id": staff_id},
         as_json,
-        _done("password set for", f"[bold]{escape(staff_id)}[/]: sign in with `casework login`"),
+        _done(
+            _(
+                "password set for %(line)s",
+                line=f"[bold]{escape(staff_id)}[/]: sign in with `casework login`",
+            )
+        ),
     )
 
 
@@ -319,7 +342,7 @@ def list_staff_command(
         if team is None or t["team_id"] == team
     ]
     if team is not None and not teams:
-        fail(f"no team {team!r} in the staff directory", as_json)
+        fail(_("no team %(team)s in the staff directory", team=repr(team)), as_json)
     members = [
         StaffMember.model_validate(m)
         for m in pages(
@@ -333,7 +356,7 @@ def list_staff_command(
     }
 
     def render(_data: Any) -> None:
-        table = Table("staff id", "name", "role", "team", "webhook", "active")
+        table = Table(_("staff id"), _("name"), _("role"), _("team"), _("webhook"), _("active"))
         for m in members:
             table.add_row(
                 *_cells(
@@ -342,12 +365,15 @@ def list_staff_command(
                     m.role.value,
                     m.team or "",
                     m.webhook_url or "",
-                    "yes" if m.active else f"no ({m.deactivation_reason})",
+                    _("yes") if m.active else _("no (%(reason)s)", reason=m.deactivation_reason),
                 )
             )
         console.print(table)
         console.print(
-            "teams: " + (", ".join(f"{t.team_id} ({escape(t.name)})" for t in teams) or "none"),
+            _(
+                "teams: %(teams)s",
+                teams=", ".join(f"{t.team_id} ({escape(t.name)})" for t in teams) or _("none"),
+            ),
             highlight=False,
         )
 
@@ -400,7 +426,7 @@ def add_provider_command(
     emit(
         {"ok": True, "provider": provider.model_dump(mode="json")},
         as_json,
-        _done("added provider", _provider_line(provider)),
+        _done(_("added provider %(line)s", line=_provider_line(provider))),
     )
 
 
@@ -429,10 +455,12 @@ def add_service_command(
         {"ok": True, "service": service.model_dump(mode="json")},
         as_json,
         _done(
-            "added service",
-            f"[bold]{service.service_id}[/] {escape(service.name)} to {provider_id} ("
-            + ", ".join(d.value for d in service.domains)
-            + ")",
+            _(
+                "added service %(line)s",
+                line=f"[bold]{service.service_id}[/] {escape(service.name)} to {provider_id} ("
+                + ", ".join(d.value for d in service.domains)
+                + ")",
+            ),
         ),
     )
 
@@ -469,7 +497,7 @@ def change_provider_command(
     emit(
         {"ok": True, "provider": provider.model_dump(mode="json")},
         as_json,
-        _done("changed provider", _provider_line(provider)),
+        _done(_("changed provider %(line)s", line=_provider_line(provider))),
     )
 
 
@@ -492,7 +520,7 @@ def deactivate_provider_command(
     emit(
         {"ok": True, "provider": provider.model_dump(mode="json")},
         as_json,
-        _done("deactivated provider", _provider_line(provider)),
+        _done(_("deactivated provider %(line)s", line=_provider_line(provider))),
     )
 
 
@@ -516,7 +544,7 @@ def withdraw_service_command(
     emit(
         {"ok": True, "service": service.model_dump(mode="json")},
         as_json,
-        _done("withdrew service", f"{service.service_id} of {provider_id}"),
+        _done(_("withdrew service %(line)s", line=f"{service.service_id} of {provider_id}")),
     )
 
 
@@ -545,7 +573,9 @@ def list_providers_command(
     ]
 
     def render(_data: Any) -> None:
-        table = Table("provider id", "name", "category", "services", "webhook", "active")
+        table = Table(
+            _("provider id"), _("name"), _("category"), _("services"), _("webhook"), _("active")
+        )
         for p in providers:
             table.add_row(
                 *_cells(
@@ -554,7 +584,7 @@ def list_providers_command(
                     p.category.value,
                     ", ".join(s.service_id for s in p.active_services),
                     p.channel.webhook_url,
-                    "yes" if p.active else f"no ({p.deactivation_reason})",
+                    _("yes") if p.active else _("no (%(reason)s)", reason=p.deactivation_reason),
                 )
             )
         console.print(table)
@@ -581,14 +611,16 @@ def show_provider_command(
     def render(_data: Any) -> None:
         channel = provider.channel
         console.print(_provider_line(provider), highlight=False)
-        console.print(f"  webhook: {escape(channel.webhook_url)}", highlight=False)
+        console.print(_("  webhook: %(url)s", url=escape(channel.webhook_url)), highlight=False)
         if channel.phone:
-            console.print(f"  phone: {escape(channel.phone)}", highlight=False)
+            console.print(_("  phone: %(phone)s", phone=escape(channel.phone)), highlight=False)
         if channel.email:
-            console.print(f"  email: {escape(channel.email)}", highlight=False)
+            console.print(_("  email: %(email)s", email=escape(channel.email)), highlight=False)
         if provider.eligibility:
-            console.print(f"  eligibility: {escape(provider.eligibility)}", highlight=False)
-        table = Table("service id", "name", "domains", "eligibility", "active")
+            console.print(
+                _("  eligibility: %(text)s", text=escape(provider.eligibility)), highlight=False
+            )
+        table = Table(_("service id"), _("name"), _("domains"), _("eligibility"), _("active"))
         for s in provider.services:
             table.add_row(
                 *_cells(
@@ -596,7 +628,7 @@ def show_provider_command(
                     s.name,
                     ", ".join(d.value for d in s.domains),
                     s.eligibility,
-                    "yes" if s.active else f"no ({s.withdrawal_reason})",
+                    _("yes") if s.active else _("no (%(reason)s)", reason=s.withdrawal_reason),
                 )
             )
         console.print(table)

@@ -23,6 +23,8 @@ from casework.cli.api_client import (
     RETRIES,
     api_path,
     fail_with,
+    language_header,
+    not_signed_in,
     stored_token,
     timeout,
     unreachable,
@@ -38,6 +40,7 @@ from casework.cli.context import (
     staff_drive,
 )
 from casework.cli.output import ExitCode, console, emit, fail
+from casework.i18n import _
 
 document_app = typer.Typer(
     help="Documents on a case: add, list, get, withdraw, print the plan.",
@@ -65,13 +68,12 @@ def _signed_in(as_json: bool) -> tuple[Any, dict[str, str]]:
     token = stored_token(settings)
     if token is None:
         fail(
-            f"not signed in to {settings.api_base_url}: run `casework login` "
-            "(or set CASEWORK_TOKEN to a personal access token)",
+            not_signed_in(settings),
             as_json,
             ExitCode.NOT_SIGNED_IN,
             kind="not-signed-in",
         )
-    return settings, {"Authorization": f"Bearer {token}"}
+    return settings, {**language_header(), "Authorization": f"Bearer {token}"}
 
 
 def _read(path: Path) -> Iterator[bytes]:
@@ -82,8 +84,16 @@ def _read(path: Path) -> Iterator[bytes]:
 
 def _render_one(d: dict[str, Any]) -> None:
     console.print(
-        f"document {d['document_id']} on the case: {d['kind']} {d['title']!r} "
-        f"({d['media_type']}, {_size(int(d['size']))}), sha256 {d['sha256']}"
+        _(
+            "document %(document)s on the case: %(kind)s %(title)s (%(type)s, %(size)s), "
+            "sha256 %(sha256)s",
+            document=d["document_id"],
+            kind=d["kind"],
+            title=repr(d["title"]),
+            type=d["media_type"],
+            size=_size(int(d["size"])),
+            sha256=d["sha256"],
+        )
     )
 
 
@@ -106,7 +116,12 @@ def add(
     import httpx
 
     if not file.is_file():
-        fail(f"FILE: {file} is not a readable file", as_json, kind="invalid", field="FILE")
+        fail(
+            _("FILE: %(path)s is not a readable file", path=file),
+            as_json,
+            kind="invalid",
+            field="FILE",
+        )
     settings, headers = _signed_in(as_json)
     size = file.stat().st_size
     headers.update(
@@ -130,14 +145,19 @@ def add(
     response: httpx.Response | None = None
     failure: Exception | None = None
     with httpx.Client(timeout=timeout()) as client:
-        for _ in range(RETRIES):
+        for _attempt in range(RETRIES):
             try:
                 response = client.post(url, params=params, content=_read(file), headers=headers)
                 break
             except httpx.TransportError as exc:
                 failure = exc
             except OSError as exc:
-                fail(f"FILE: cannot read {file}: {exc.strerror}", as_json, kind="io", field="FILE")
+                fail(
+                    _("FILE: cannot read %(path)s: %(reason)s", path=file, reason=exc.strerror),
+                    as_json,
+                    kind="io",
+                    field="FILE",
+                )
     if response is None:
         unreachable(settings, failure, as_json)
     if not 200 <= response.status_code < 300:
@@ -155,12 +175,14 @@ def list_(
     """The case's documents, newest first (the read is recorded in the access log)."""
 
     def render(rows: list[dict[str, Any]]) -> None:
-        table = Table("document", "kind", "title", "type", "size", "added by", "when", "")
+        table = Table(
+            _("document"), _("kind"), _("title"), _("type"), _("size"), _("added by"), _("when"), ""
+        )
         for d in rows:
             table.add_row(
                 d["document_id"], d["kind"], d["title"], d["media_type"],
                 _size(int(d["size"])), d["added_by"], d["added_at"][:16].replace("T", " "),
-                f"withdrawn by {d['withdrawn_by']}" if d["withdrawn"] else "",
+                _("withdrawn by %(who)s", who=d["withdrawn_by"]) if d["withdrawn"] else "",
             )  # fmt: skip
         console.print(table)
 
@@ -212,12 +234,21 @@ def download(
         unreachable(settings, exc, as_json)
     except OSError as exc:
         partial.unlink(missing_ok=True)
-        fail(f"--out: cannot write {out}: {exc.strerror}", as_json, kind="io", field="--out")
+        fail(
+            _("--out: cannot write %(path)s: %(reason)s", path=out, reason=exc.strerror),
+            as_json,
+            kind="io",
+            field="--out",
+        )
     if digest.hexdigest() != expected:
         partial.unlink(missing_ok=True)
         fail(
-            f"document {document_id}: what arrived ({size} bytes) differs from the SHA-256 "
-            "the case recorded; nothing was written",
+            _(
+                "document %(document)s: what arrived (%(size)s bytes) differs from the SHA-256 "
+                "the case recorded; nothing was written",
+                document=document_id,
+                size=size,
+            ),
             as_json,
             ExitCode.UNAVAILABLE,
             kind="corrupt",
@@ -243,7 +274,14 @@ def get(
     emit(
         {"document_id": document_id, "out": str(out), "size": size, "sha256": sha256},
         as_json,
-        lambda d: console.print(f"wrote {d['out']} ({_size(d['size'])}, sha256 {d['sha256']})"),
+        lambda d: console.print(
+            _(
+                "wrote %(path)s (%(size)s, sha256 %(sha256)s)",
+                path=d["out"],
+                size=_size(d["size"]),
+                sha256=d["sha256"],
+            )
+        ),
     )
 
 

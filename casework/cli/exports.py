@@ -17,6 +17,7 @@ import typer
 from casework.cli.api_client import STDOUT, download
 from casework.cli.context import settings_from_context
 from casework.cli.output import emit, err_console, fail
+from casework.i18n import _
 
 CsvOption = typer.Option(
     None,
@@ -50,18 +51,23 @@ def exported(
     then shows the list as usual)."""
     if csv is None and xlsx is None:
         if columns is not None:
-            fail("--columns: only with --csv or --xlsx", as_json, kind="invalid", field="--columns")
+            fail(
+                _("--columns: only with --csv or --xlsx"),
+                as_json,
+                kind="invalid",
+                field="--columns",
+            )
         return False
     if csv == STDOUT and as_json:
         fail(
-            "--csv: a file name with --json (standard output carries the JSON answer)",
+            _("--csv: a file name with --json (standard output carries the JSON answer)"),
             as_json,
             kind="invalid",
             field="--csv",
         )
     if xlsx == STDOUT:
         fail(
-            "--xlsx: a file name (an Excel workbook is not written to the terminal)",
+            _("--xlsx: a file name (an Excel workbook is not written to the terminal)"),
             as_json,
             kind="invalid",
             field="--xlsx",
@@ -81,7 +87,10 @@ def exported(
         )
         where = "stdout" if out == STDOUT else out
         err_console.print(
-            f"wrote {size} bytes to {where}", markup=False, highlight=False, soft_wrap=True
+            _("wrote %(size)s bytes to %(where)s", size=size, where=where),
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
         if as_json and out != STDOUT:
             emit({"ok": True, "format": format_, "out": out, "bytes": size}, as_json)

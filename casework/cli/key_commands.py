@@ -19,6 +19,7 @@ import typer
 
 from casework.cli.context import JsonOption
 from casework.cli.output import console, emit, fail
+from casework.i18n import _
 
 # The keys' code (cryptography) is imported by the commands when they run.
 
@@ -81,7 +82,7 @@ def generate_command(
     and origin keys, only the notary its signing key."""
     suffix = key_id or secrets.token_hex(4)
     if not suffix.replace("-", "").isalnum() or len(suffix) > 40:
-        fail("--id: letters, digits and '-' only, at most 40", as_json, field="--id")
+        fail(_("--id: letters, digits and '-' only, at most 40"), as_json, field="--id")
     specs = fresh_specs(suffix)
     if directory is None:
         emit(
@@ -100,7 +101,11 @@ def generate_command(
     paths = {setting: directory / name for setting, name in key_files().items()}
     taken = [str(p) for p in paths.values() if p.exists()]
     if taken:
-        fail(f"--dir: {', '.join(taken)} already exist(s); nothing written", as_json, field="--dir")
+        fail(
+            _("--dir: %(paths)s already exist(s); nothing written", paths=", ".join(taken)),
+            as_json,
+            field="--dir",
+        )
     try:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         notary = NotaryKey.generate()
@@ -109,7 +114,11 @@ def generate_command(
         _write_private(paths[NOTARY_SIGNING.setting], notary.to_pem())
         paths[NOTARY_TRUST.setting].write_text(public_key_line(notary.public) + "\n")
     except OSError as exc:
-        fail(f"--dir: cannot write in {directory} ({exc.strerror})", as_json, field="--dir")
+        fail(
+            _("--dir: cannot write in %(path)s (%(reason)s)", path=directory, reason=exc.strerror),
+            as_json,
+            field="--dir",
+        )
     settings = {
         CODEC.file_setting or "": str(paths[CODEC.setting]),
         MASTER.file_setting or "": str(paths[MASTER.setting]),

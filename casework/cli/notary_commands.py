@@ -10,6 +10,7 @@ import typer
 
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, fail, run, stop_on_signals
+from casework.i18n import _
 
 # Operator commands: each imports the server side when it runs.
 
@@ -52,16 +53,21 @@ def checkpoint_command(as_json: bool = JsonOption) -> None:
     try:
         signed = run(checkpoint_now(settings, database_url(settings)))
     except CheckpointError as exc:
-        fail(f"checkpoint refused: {exc}", as_json)
+        fail(_("checkpoint refused: %(error)s", error=exc), as_json)
     data = None if signed is None else signed.to_json()
     emit(
         {"published": data},
         as_json,
         lambda d: console.print(
-            "nothing to publish: the log did not grow since the latest checkpoint"
+            _("nothing to publish: the log did not grow since the latest checkpoint")
             if d["published"] is None
-            else f"checkpoint #{d['published']['sequence']}: {d['published']['tree_size']} "
-            f"events, root {d['published']['root_hash']}, key {d['published']['key_id']}"
+            else _(
+                "checkpoint #%(sequence)s: %(size)s events, root %(root)s, key %(key)s",
+                sequence=d["published"]["sequence"],
+                size=d["published"]["tree_size"],
+                root=d["published"]["root_hash"],
+                key=d["published"]["key_id"],
+            )
         ),
     )
 
@@ -79,12 +85,19 @@ def keygen_command(
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        fail(f"out: cannot create {out} ({exc.strerror})", as_json, field="out")
+        fail(
+            _("out: cannot create %(path)s (%(reason)s)", path=out, reason=exc.strerror),
+            as_json,
+            field="out",
+        )
     with os.fdopen(fd, "wb") as handle:
         handle.write(key.to_pem())
     line = public_key_line(key.public)
     emit(
         {"key_id": key.key_id, "path": str(out), "public_key_line": line},
         as_json,
-        lambda d: console.print(f"{d['path']}: key {d['key_id']}\n{d['public_key_line']}"),
+        lambda d: console.print(
+            _("%(path)s: key %(key)s", path=d["path"], key=d["key_id"])
+            + f"\n{d['public_key_line']}"
+        ),
     )

@@ -12,6 +12,7 @@ from rich.table import Table
 from casework.cli.choices import Dependency
 from casework.cli.context import JsonOption, call, dump, settings_from_context
 from casework.cli.output import ExitCode, console, emit, fail, run
+from casework.i18n import _
 
 if TYPE_CHECKING:
     from application.bootstrap import Casework
@@ -23,71 +24,104 @@ app = typer.Typer()
 
 def _render(d: dict[str, Any]) -> None:
     verdict = (
-        "[green]workflow, log and read model agree[/]"
+        "[green]" + escape(_("workflow, log and read model agree")) + "[/]"
         if not d["findings"]
         else "[bold red]" + escape("; ".join(d["findings"])) + "[/]"
     )
     lines = [
-        f"workflow: {d['workflow_status']} (run {d['run_id']}, {d['history_length']} "
-        f"history events, task queue {d['task_queue']})",
-        f"state v{d['workflow_version']} · log v{d['log_version']} · "
-        f"read model v{(d['read_model'] or {}).get('stream_version')} "
-        f"(projection lag {d['projection_lag_events']} events)",
-        "next wakeup: "
-        + (
-            d["next_wakeup"]
-            or (
-                "none scheduled: it waits for a command or a signal"
-                if d["workflow_status"] == "RUNNING"
-                else "none: the workflow is not running"
-            )
+        _(
+            "workflow: %(status)s (run %(run)s, %(history)s history events, task queue %(queue)s)",
+            status=d["workflow_status"],
+            run=d["run_id"],
+            history=d["history_length"],
+            queue=d["task_queue"],
         ),
+        _(
+            "state v%(state)s · log v%(log)s · read model v%(read_model)s (projection lag "
+            "%(lag)s events)",
+            state=d["workflow_version"],
+            log=d["log_version"],
+            read_model=(d["read_model"] or {}).get("stream_version"),
+            lag=d["projection_lag_events"],
+        ),
+        _next_wakeup(d),
     ]
     failure = d["workflow_task_failure"]
     if failure is not None:
-        lines.append(
-            f"last workflow task failure: {failure['at']} {failure['cause']}"
-            + (f": {failure['message']}" if failure["message"] else "")
-            + (" (resolved since)" if failure["resolved"] else " (not resolved)")
-        )
+        lines.append(_task_failure(failure))
     if not d["case_data"]:
-        lines.append("operator's view: the workflow's operational state, no case data")
+        lines.append(_("operator's view: the workflow's operational state, no case data"))
     console.print(
         Panel(
             escape("\n".join(lines)) + "\n" + verdict,
-            title=f"case {d['case_id']}",
+            title=_("case %(case)s", case=d["case_id"]),
         )
     )
-    waiting = Table("waiting on", "detail", title="Pending")
+    waiting = Table(_("waiting on"), _("detail"), title=_("Pending"))
     task = d["workflow_task"]
     if task is not None:
         waiting.add_row(
-            "workflow task",
-            f"{task['state']}, attempt {task['attempt']}, scheduled {task['scheduled_at']}",
-        )
-    for timer in d["timers"]:
-        waiting.add_row("timer", f"fires {timer['fires_at']}")
-    for act in d["activities"]:
-        waiting.add_row(
-            escape(f"activity {act['activity']}"),
-            escape(
-                f"{act['state']}, attempt {act['attempt']}"
-                + (f", next attempt {act['next_attempt']}" if act["next_attempt"] else "")
-                + (f", last failure: {act['last_failure']}" if act["last_failure"] else "")
+            _("workflow task"),
+            ", ".join(
+                (
+                    task["state"],
+                    _("attempt %(attempt)s", attempt=task["attempt"]),
+                    _("scheduled %(when)s", when=task["scheduled_at"]),
+                )
             ),
         )
+    for timer in d["timers"]:
+        waiting.add_row(_("timer"), _("fires %(when)s", when=timer["fires_at"]))
+    for act in d["activities"]:
+        detail = [act["state"], _("attempt %(attempt)s", attempt=act["attempt"])]
+        if act["next_attempt"]:
+            detail.append(_("next attempt %(when)s", when=act["next_attempt"]))
+        if act["last_failure"]:
+            detail.append(_("last failure: %(failure)s", failure=act["last_failure"]))
+        waiting.add_row(
+            escape(_("activity %(activity)s", activity=act["activity"])),
+            escape(", ".join(detail)),
+        )
     for update in d["updates"]:
-        waiting.add_row(f"update {update['update']}", f"accepted {update['accepted_at']}")
+        waiting.add_row(
+            _("update %(update)s", update=update["update"]),
+            _("accepted %(when)s", when=update["accepted_at"]),
+        )
     console.print(waiting)
-    attrs = Table("search attribute", "value")
+    attrs = Table(_("search attribute"), _("value"))
     for name, value in sorted(d["search_attributes"].items()):
         attrs.add_row(name, value)
     console.print(attrs)
     if d["case_data"]:
-        events = Table("v", "when", "event", "by", title="Last events in the log")
+        events = Table(_("v"), _("when"), _("event"), _("by"), title=_("Last events in the log"))
         for e in d["last_events"]:
             events.add_row(str(e["version"]), e["occurred_at"], e["type"], e["actor"])
         console.print(events)
+
+
+def _next_wakeup(d: dict[str, Any]) -> str:
+    if d["next_wakeup"]:
+        return _("next wakeup: %(when)s", when=d["next_wakeup"])
+    if d["workflow_status"] == "RUNNING":
+        return _("next wakeup: none scheduled: it waits for a command or a signal")
+    return _("next wakeup: none: the workflow is not running")
+
+
+def _task_failure(failure: dict[str, Any]) -> str:
+    """The workflow's last task failure: when, why, and whether it has been resolved."""
+    facts = {"at": failure["at"], "cause": failure["cause"], "message": failure["message"]}
+    if failure["message"]:
+        if failure["resolved"]:
+            return _(
+                "last workflow task failure: %(at)s %(cause)s: %(message)s (resolved since)",
+                **facts,
+            )
+        return _(
+            "last workflow task failure: %(at)s %(cause)s: %(message)s (not resolved)", **facts
+        )
+    if failure["resolved"]:
+        return _("last workflow task failure: %(at)s %(cause)s (resolved since)", **facts)
+    return _("last workflow task failure: %(at)s %(cause)s (not resolved)", **facts)
 
 
 @app.command("inspect")
@@ -104,8 +138,10 @@ def inspect_command(
     its last task failure, next wakeup, search attributes), no case data."""
     if not reason.strip():
         fail(
-            "--reason must say why you look at this case's workflow (it is recorded in the "
-            "access log)",
+            _(
+                "--reason must say why you look at this case's workflow (it is recorded in the "
+                "access log)"
+            ),
             as_json,
             ExitCode.USAGE,
             kind="usage",
@@ -143,11 +179,16 @@ def ready_command(
         {"ready": ready, "checks": checks},
         as_json,
         lambda d: console.print(
-            ("ready: " if d["ready"] else "not ready: ")
-            + ", ".join(f"{k} {v}" for k, v in d["checks"].items()),
+            _readiness(d["ready"], ", ".join(f"{k} {v}" for k, v in d["checks"].items())),
             highlight=False,
             soft_wrap=True,
         ),
     )
     if not ready:
         raise typer.Exit(ExitCode.REFUSED)
+
+
+def _readiness(ready: bool, checks: str) -> str:
+    if ready:
+        return _("ready: %(checks)s", checks=checks)
+    return _("not ready: %(checks)s", checks=checks)

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from casework.i18n import _
 from infrastructure.environment import EnvironmentProblem
 
 console = Console()
@@ -65,7 +66,8 @@ def _report(message: str, as_json: bool, kind: str, field: str | None) -> None:
         error = {"code": kind, "message": message, "field": field}
         sys.stdout.write(json.dumps({"ok": False, "error": error}, ensure_ascii=False) + "\n")
     # soft_wrap: one line however narrow the terminal (or 80 columns when not one)
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    label = escape(_("error:"))
+    err_console.print(f"[bold red]{label}[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def environment_failure(problem: EnvironmentProblem, as_json: bool) -> NoReturn:

@@ -7,6 +7,7 @@ from typing import Any
 import typer
 
 from casework.cli.output import fail
+from casework.i18n import _
 
 ParticipantOption = typer.Option(
     [],
@@ -34,6 +35,10 @@ def participants(values: list[str], as_json: bool, field: str) -> tuple[bool, di
         elif not colon and value:
             staff.append(value)
         else:
-            message = f"{field}: {value!r} is not client, staff:ID or circle:member-N"
+            message = _(
+                "%(field)s: %(value)s is not client, staff:ID or circle:member-N",
+                field=field,
+                value=repr(value),
+            )
             fail(message, as_json, kind="invalid", field=field)
     return client, {"staff": staff, "circle": circle}

@@ -11,20 +11,24 @@ from rich.table import Table
 from casework.cli.case_commands import read_structured
 from casework.cli.context import JsonOption, staff_call, staff_drive
 from casework.cli.output import console, emit
+from casework.i18n import _
 
 policy_app = typer.Typer(help="The agency's review and escalation policy.", no_args_is_help=True)
 
 
 def _render(data: dict[str, Any]) -> None:
-    table = Table("setting", "value", title=f"policy v{data['version']}")
+    table = Table(_("setting"), _("value"), title=_("policy v%(version)s", version=data["version"]))
     for risk, interval in data["review_interval"].items():
-        table.add_row(f"review interval ({risk})", interval)
-    table.add_row("grace period", data["review_grace"])
-    table.add_row("review spread (per case, from its id)", data.get("review_spread", "0s"))
+        table.add_row(_("review interval (%(risk)s)", risk=risk), interval)
+    table.add_row(_("grace period"), data["review_grace"])
+    table.add_row(_("review spread (per case, from its id)"), data.get("review_spread", "0s"))
     for n, step in enumerate(data["escalation_ladder"], start=1):
-        table.add_row(f"escalation level {n}", f"{step['notify']} after {step['after']}")
-    table.add_row("approval deadline", data["approval_deadline"])
-    table.add_row("referral reply deadline", data["referral_reply_deadline"])
+        table.add_row(
+            _("escalation level %(level)s", level=n),
+            _("%(who)s after %(after)s", who=step["notify"], after=step["after"]),
+        )
+    table.add_row(_("approval deadline"), data["approval_deadline"])
+    table.add_row(_("referral reply deadline"), data["referral_reply_deadline"])
     console.print(table)
 
 

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 import typer
 from pydantic import BaseModel
+from rich.markup import escape
 from rich.table import Table
 
 from casework.cli.api_client import api_path, pages
@@ -29,6 +30,7 @@ from casework.cli.context import (
 )
 from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail, run, stop_on_signals
+from casework.i18n import _, pgettext
 
 # The projector and `projections status|rebuild` import the projections (and asyncpg) when
 # they run; the queries read the API's rows with the read models' own row models (from
@@ -81,7 +83,11 @@ def _parse_day(value: str | None, option: str, as_json: bool) -> datetime | None
         return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
     except ValueError:
         fail(
-            f"{option}: expected a date as YYYY-MM-DD, got {value!r}",
+            _(
+                "%(option)s: expected a date as YYYY-MM-DD, got %(value)s",
+                option=option,
+                value=repr(value),
+            ),
             as_json,
             kind="invalid",
             field=option,
@@ -121,11 +127,18 @@ def status_command(as_json: bool = JsonOption) -> None:
     statuses = run(go())
     data = [{**s.model_dump(mode="json"), "state": s.state} for s in statuses]
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Projections",
-                ["projection", "state", "position", "lag (events)", "lag (s)", "updated"],
+                _("Projections"),
+                [
+                    _("projection"),
+                    _("state"),
+                    _("position"),
+                    _("lag (events)"),
+                    _("lag (s)"),
+                    _("updated"),
+                ],
                 [
                     [
                         s.name,
@@ -141,7 +154,8 @@ def status_command(as_json: bool = JsonOption) -> None:
         )
         for s in statuses:
             if s.last_error:
-                console.print(f"[bold red]{s.name} stopped:[/] {s.last_error}", highlight=False)
+                stopped = escape(_("%(name)s stopped:", name=s.name))
+                console.print(f"[bold red]{stopped}[/] {s.last_error}", highlight=False)
 
     emit({"projections": data}, as_json, render)
     if any(s.last_error for s in statuses):
@@ -206,7 +220,12 @@ def rebuild_command(
         as_json,
         lambda d: console.print(
             "\n".join(
-                f"rebuilt {r['name']}: {r['events']} events in {r['seconds']} s"
+                _(
+                    "rebuilt %(name)s: %(events)s events in %(seconds)s s",
+                    name=r["name"],
+                    events=r["events"],
+                    seconds=r["seconds"],
+                )
                 for r in d["rebuilt"]
             )
         ),
@@ -239,27 +258,27 @@ def caseload_command(
 
     rows = _listed("/api/v1/caseload", Caseload, as_json, **filters)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Caseload",
+                _("Caseload"),
                 [
-                    "team",
-                    "worker",
-                    "open",
-                    "crisis",
-                    "high",
-                    "medium",
-                    "low",
-                    "unassessed",
-                    "overdue reviews",
-                    "max days since contact",
-                    "never contacted",
+                    _("team"),
+                    _("worker"),
+                    pgettext("column", "open"),
+                    _("crisis"),
+                    _("high"),
+                    _("medium"),
+                    _("low"),
+                    _("unassessed"),
+                    _("overdue reviews"),
+                    _("max days since contact"),
+                    _("never contacted"),
                 ],
                 [
                     [
                         r.team,
-                        r.worker or f"({r.workers} workers)",
+                        r.worker or _("(%(count)s workers)", count=r.workers),
                         r.open_cases,
                         r.by_risk["crisis"],
                         r.by_risk["high"],
@@ -294,20 +313,20 @@ def approvals_command(
 
     rows = _listed("/api/v1/approvals", PendingApproval, as_json, kind=kind)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Pending approvals",
+                _("Pending approvals"),
                 [
-                    "requested",
-                    "waiting",
-                    "case",
-                    "client ref",
-                    "kind",
-                    "what",
-                    "requested by",
-                    "team",
-                    "you may decide",
+                    _("requested"),
+                    _("waiting"),
+                    _("case"),
+                    _("client ref"),
+                    _("kind"),
+                    _("what"),
+                    _("requested by"),
+                    _("team"),
+                    _("you may decide"),
                 ],
                 [
                     [
@@ -319,7 +338,7 @@ def approvals_command(
                         f"{r.plan_id} v{r.plan_version}" if r.kind == "plan" else r.closure_reason,
                         r.requested_by,
                         r.team,
-                        "yes" if r.can_decide else "",
+                        _("yes") if r.can_decide else "",
                     ]
                     for r in rows
                 ],
@@ -362,11 +381,11 @@ def referrals_command(
     )
     counts = _listed("/api/v1/referrals/by-provider", ReferralCount, as_json, provider=provider)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Referrals by provider",
-                ["provider", "status", "referrals", "longest wait"],
+                _("Referrals by provider"),
+                [_("provider"), _("status"), _("referrals"), _("longest wait")],
                 [
                     [c.provider_id, c.status, c.referrals, _hours(c.oldest_waiting_hours)]
                     for c in counts
@@ -375,8 +394,17 @@ def referrals_command(
         )
         console.print(
             _table(
-                "Referrals",
-                ["case", "referral", "provider", "service", "status", "made", "waiting", "worker"],
+                _("Referrals"),
+                [
+                    _("case"),
+                    _("referral"),
+                    _("provider"),
+                    _("service"),
+                    _("status"),
+                    _("made"),
+                    _("waiting"),
+                    _("worker"),
+                ],
                 [
                     [
                         r.case_id,
@@ -414,11 +442,20 @@ def reviews_command(
 
     rows = _listed("/api/v1/reviews", ReviewDue, as_json, **filters)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Reviews due",
-                ["due", "days overdue", "status", "case", "client ref", "risk", "worker", "team"],
+                _("Reviews due"),
+                [
+                    _("due"),
+                    _("days overdue"),
+                    _("status"),
+                    _("case"),
+                    _("client ref"),
+                    _("risk"),
+                    _("worker"),
+                    _("team"),
+                ],
                 [
                     [
                         r.due_on,
@@ -454,11 +491,20 @@ def escalations_command(
 
     rows = _listed("/api/v1/escalations", OpenEscalation, as_json, level=level)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Open escalations",
-                ["level", "to", "raised", "open for", "case", "reason", "worker", "team"],
+                _("Open escalations"),
+                [
+                    _("level"),
+                    _("to"),
+                    _("raised"),
+                    _("open for"),
+                    _("case"),
+                    _("reason"),
+                    _("worker"),
+                    _("team"),
+                ],
                 [
                     [
                         r.level,
@@ -482,9 +528,10 @@ def render_advocacy_and_feedback(d: dict[str, Any]) -> None:
     """Advocacy by barrier and outcome per team, and feedback by provider (issue 16)."""
     console.print(
         _table(
-            "Advocacy by barrier",
-            ["barrier", "team", "opened", "open", "resolved", "partly", "not resolved",
-             "withdrawn", "appealed", "won on appeal"],
+            _("Advocacy by barrier"),
+            [_("barrier"), _("team"), _("opened"), pgettext("column", "open"),
+             pgettext("column", "resolved"), _("partly"), pgettext("column", "not resolved"),
+             pgettext("column", "withdrawn"), _("appealed"), _("won on appeal")],
             [
                 [a["barrier"], a["team"], a["opened"], a["still_open"], a["resolved"],
                  a["partly_resolved"], a["not_resolved"], a["withdrawn"], a["appealed"],
@@ -495,8 +542,8 @@ def render_advocacy_and_feedback(d: dict[str, Any]) -> None:
     )  # fmt: skip
     console.print(
         _table(
-            "Client feedback by provider (lowest rated first)",
-            ["provider", "service", "ratings", "average", "poor (1-2)"],
+            _("Client feedback by provider (lowest rated first)"),
+            [_("provider"), _("service"), _("ratings"), _("average"), _("poor (1-2)")],
             [
                 [f["provider_id"], f["service_id"], f["ratings"], f["avg_rating"], f["poor"]]
                 for f in d.get("feedback", [])
@@ -506,8 +553,14 @@ def render_advocacy_and_feedback(d: dict[str, Any]) -> None:
     plans = d.get("plan_feedback") or {}
     if plans.get("ratings"):
         console.print(
-            f"Plans rated by clients: {plans['ratings']} (average {plans['avg_rating']}); "
-            f"agreed {plans['agrees']}, did not agree {plans['disagrees']}"
+            _(
+                "Plans rated by clients: %(ratings)s (average %(average)s); agreed %(agreed)s, "
+                "did not agree %(disagreed)s",
+                ratings=plans["ratings"],
+                average=plans["avg_rating"],
+                agreed=plans["agrees"],
+                disagreed=plans["disagrees"],
+            )
         )
 
 
@@ -541,8 +594,8 @@ def outcomes_command(
     def render(d: dict[str, Any]) -> None:
         console.print(
             _table(
-                "Goals evaluated",
-                ["domain", "team", "met", "partly met", "not met"],
+                _("Goals evaluated"),
+                [_("domain"), _("team"), _("met"), _("partly met"), _("not met")],
                 [
                     [g["domain"], g["team"], g["met"], g["partly_met"], g["not_met"]]
                     for g in d["goals"]
@@ -550,12 +603,18 @@ def outcomes_command(
             )
         )
         console.print(
-            _table("Closures", ["reason", "cases"], [[k, v] for k, v in d["closures"].items()])
+            _table(
+                _("Closures"), [_("reason"), _("cases")], [[k, v] for k, v in d["closures"].items()]
+            )
         )
         approval = d["plan_approval"]
         console.print(
-            f"Plans approved: {approval['approved']}; average time from submission to "
-            f"approval: {_hours(approval['avg_hours_to_approval']) or 'n/a'}"
+            _(
+                "Plans approved: %(approved)s; average time from submission to approval: "
+                "%(average)s",
+                approved=approval["approved"],
+                average=_hours(approval["avg_hours_to_approval"]) or _("n/a"),
+            )
         )
         render_advocacy_and_feedback(d)
 
@@ -583,11 +642,11 @@ def timeline_command(
 
     rows = _listed(path, TimelineEntry, as_json, headers=headers)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                f"Case {case_id}",
-                ["#", "when", "who", "role", "what"],
+                _("Case %(case)s", case=case_id),
+                [_("#"), _("when"), _("who"), _("role"), _("what")],
                 [
                     [r.stream_version, _day(r.occurred_at), r.actor_id, r.actor_role, r.description]
                     for r in rows
@@ -615,8 +674,10 @@ def summary_command(
         headers=read_headers(reason, break_glass),
     )
 
-    def render(_: Any) -> None:
-        table = Table("", "", show_header=False, title=f"Case {case_id}", title_justify="left")
+    def render(_data: Any) -> None:
+        table = Table(
+            "", "", show_header=False, title=_("Case %(case)s", case=case_id), title_justify="left"
+        )
         for key, value in summary.items():
             table.add_row(key.replace("_", " "), "" if value is None else str(value))
         console.print(table)
@@ -634,11 +695,19 @@ def overdue_command(as_json: bool = JsonOption) -> None:
     reviews = sorted(overdue, key=lambda r: r.due_at)
     escalations = sorted(open_escalations, key=lambda e: e.raised_at)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Overdue reviews",
-                ["due", "status", "grace until", "case", "worker", "team", "risk"],
+                _("Overdue reviews"),
+                [
+                    _("due"),
+                    _("status"),
+                    _("grace until"),
+                    _("case"),
+                    _("worker"),
+                    _("team"),
+                    _("risk"),
+                ],
                 [
                     [
                         f"{r.due_at:%Y-%m-%d %H:%M:%S}",
@@ -655,8 +724,8 @@ def overdue_command(as_json: bool = JsonOption) -> None:
         )
         console.print(
             _table(
-                "Open escalations",
-                ["raised", "level", "to", "case", "reason", "worker", "team"],
+                _("Open escalations"),
+                [_("raised"), _("level"), _("to"), _("case"), _("reason"), _("worker"), _("team")],
                 [
                     [
                         f"{e.raised_at:%Y-%m-%d %H:%M:%S}",
@@ -689,18 +758,26 @@ def transfers_command(
 
     rows = _listed("/api/v1/transfers", PendingTransfer, as_json)
 
-    def render(_: Any) -> None:
+    def render(_data: Any) -> None:
         console.print(
             _table(
-                "Transfers waiting for you",
-                ["requested", "case", "client ref", "from", "to", "requested by", "reason"],
+                _("Transfers waiting for you"),
+                [
+                    _("requested"),
+                    _("case"),
+                    _("client ref"),
+                    _("from"),
+                    _("to"),
+                    _("requested by"),
+                    _("reason"),
+                ],
                 [
                     [
                         _day(r.requested_at),
                         r.case_id,
                         r.client_ref,
                         f"{r.from_worker} ({r.from_team})",
-                        f"{r.to_worker or 'any caseworker'} ({r.to_team})",
+                        f"{r.to_worker or _('any caseworker')} ({r.to_team})",
                         r.requested_by,
                         r.reason,
                     ]

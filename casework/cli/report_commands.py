@@ -16,6 +16,7 @@ from rich.table import Table
 from casework.cli.context import JsonOption, settings_from_context, staff_call
 from casework.cli.exports import ColumnsOption, CsvOption, XlsxOption, exported
 from casework.cli.output import console, emit, fail, run
+from casework.i18n import _
 
 report_app = typer.Typer(help="Reports: KPI figures, and recomputing a report from the log.")
 
@@ -40,10 +41,8 @@ def figure_text(figure: dict[str, Any]) -> str:
 def render_report(d: dict[str, Any]) -> None:
     checkpoint = d["checkpoint"]
     table = Table(
-        "KPI", "month", "team", "worker", "subject", "n", "figure",
-        title=f"KPI report {d['first_month']} to {d['last_month']}"
-        + (f", team {d['team']}" if d.get("team") else "")
-        + (f", worker {d['worker']}" if d.get("worker") else ""),
+        _("KPI"), _("month"), _("team"), _("worker"), _("subject"), _("n"), _("figure"),
+        title=_report_title(d),
         title_justify="left",
     )  # fmt: skip
     for f in d["figures"]:
@@ -53,9 +52,32 @@ def render_report(d: dict[str, Any]) -> None:
         )  # fmt: skip
     console.print(table)
     console.print(
-        f"computed from the log as of checkpoint #{checkpoint['sequence']} (tree size "
-        f"{checkpoint['tree_size']}, root {checkpoint['root_hash']})"
+        _(
+            "computed from the log as of checkpoint #%(sequence)s (tree size %(size)s, root "
+            "%(root)s)",
+            sequence=checkpoint["sequence"],
+            size=checkpoint["tree_size"],
+            root=checkpoint["root_hash"],
+        )
     )
+
+
+def _report_title(d: dict[str, Any]) -> str:
+    """The report's title: its months, and the team or worker it is limited to."""
+    months = {"first": d["first_month"], "last": d["last_month"]}
+    team, worker = d.get("team"), d.get("worker")
+    if team and worker:
+        return _(
+            "KPI report %(first)s to %(last)s, team %(team)s, worker %(worker)s",
+            **months,
+            team=team,
+            worker=worker,
+        )
+    if team:
+        return _("KPI report %(first)s to %(last)s, team %(team)s", **months, team=team)
+    if worker:
+        return _("KPI report %(first)s to %(last)s, worker %(worker)s", **months, worker=worker)
+    return _("KPI report %(first)s to %(last)s", **months)
 
 
 @report_app.command("kpi")
@@ -77,7 +99,7 @@ def kpi_command(
     in the workbook's About sheet)."""
     params = {"since": since, "until": until, "team": team, "worker": worker}
     if output is not None and (csv is not None or xlsx is not None):
-        fail("--output: not with --csv or --xlsx", as_json, kind="invalid", field="--output")
+        fail(_("--output: not with --csv or --xlsx"), as_json, kind="invalid", field="--output")
     path = "/api/v1/reports/kpi"
     if exported(path, csv=csv, xlsx=xlsx, columns=columns, as_json=as_json, params=params):
         return
@@ -86,10 +108,19 @@ def kpi_command(
         try:
             output.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
         except OSError as exc:
-            fail(f"--output: cannot write {output}: {exc.strerror}", as_json, field="--output")
+            fail(
+                _(
+                    "%(option)s: cannot write %(path)s: %(reason)s",
+                    option="--output",
+                    path=output,
+                    reason=exc.strerror,
+                ),
+                as_json,
+                field="--output",
+            )
     emit(data, as_json, render_report)
     if output is not None and not as_json:
-        console.print(f"kept in {output}")
+        console.print(_("kept in %(path)s", path=output))
 
 
 @report_app.command("rebuild")
@@ -114,12 +145,24 @@ def rebuild_command(
     try:
         kept = KpiReport.model_validate_json(report.read_bytes())
     except OSError as exc:
-        fail(f"REPORT: cannot read {report}: {exc.strerror}", as_json, field="REPORT")
+        fail(
+            _("REPORT: cannot read %(path)s: %(reason)s", path=report, reason=exc.strerror),
+            as_json,
+            field="REPORT",
+        )
     except ValidationError as exc:
         problem = exc.errors()[0]
         where = ".".join(str(p) for p in problem["loc"]) or "(report)"
-        fail(f"REPORT: {report} is not a KPI report ({where}: {problem['msg']})", as_json,
-             field="REPORT")  # fmt: skip
+        fail(
+            _(
+                "REPORT: %(path)s is not a KPI report (%(where)s: %(problem)s)",
+                path=report,
+                where=where,
+                problem=problem["msg"],
+            ),
+            as_json,
+            field="REPORT",
+        )
 
     async def go() -> Any:
         dsn = database_url(settings)
@@ -136,6 +179,6 @@ def rebuild_command(
         result = run(go())
     except (RebuildRefused, CheckpointError) as exc:
         fail(str(exc), as_json, field="--as-of" if str(exc).startswith("--as-of") else "REPORT")
-    emit(result.to_json(), as_json, lambda _: console.print("\n".join(lines(result, kept))))
+    emit(result.to_json(), as_json, lambda _data: console.print("\n".join(lines(result, kept))))
     if not result.matches:
         raise typer.Exit(1)

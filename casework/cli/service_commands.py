@@ -16,6 +16,7 @@ import typer
 
 from casework.cli.context import JsonOption, settings_from_context
 from casework.cli.output import console, emit, fail, run
+from casework.i18n import _
 from infrastructure.environment import EnvironmentProblem, environment_problem_in
 from infrastructure.ports import port_taken
 from infrastructure.settings import Settings
@@ -82,10 +83,13 @@ def api_port_free(settings: Settings) -> None:
     """Refuse, before starting anything, an HTTP API port another program holds."""
     if settings.http_port and port_taken(settings.http_port, settings.http_host):
         raise EnvironmentProblem(
-            f"port {settings.http_port} (for the HTTP API on {settings.http_host}) is in use "
-            "by another program",
+            _(
+                "port %(port)s (for the HTTP API on %(host)s) is in use by another program",
+                port=settings.http_port,
+                host=settings.http_host,
+            ),
             "CASEWORK_HTTP_PORT",
-            "set CASEWORK_HTTP_PORT to a free port (0 leaves the API out of `casework up`)",
+            _("set CASEWORK_HTTP_PORT to a free port (0 leaves the API out of `casework up`)"),
         )
 
 
@@ -143,8 +147,13 @@ def worker_command(as_json: bool = JsonOption) -> None:
         },
         as_json,
         lambda d: console.print(
-            f"worker for task queue [bold]{d['task_queue']}[/] on Temporal "
-            f"{d['temporal_address']} and {d['database']} (Ctrl-C stops)"
+            _(
+                "worker for task queue %(queue)s on Temporal %(temporal)s and %(database)s "
+                "(Ctrl-C stops)",
+                queue=f"[bold]{d['task_queue']}[/]",
+                temporal=d["temporal_address"],
+                database=d["database"],
+            )
         ),
     )
     try:
@@ -152,7 +161,7 @@ def worker_command(as_json: bool = JsonOption) -> None:
     except (OSError, RuntimeError) as exc:
         if environment_problem_in(exc) is not None:
             raise  # starter.py: one line, exit code 3
-        fail(f"the worker could not run: {exc}", as_json)
+        fail(_("the worker could not run: %(error)s", error=exc), as_json)
 
 
 # --- casework setup -------------------------------------------------------------------
@@ -190,13 +199,16 @@ def setup_command(as_json: bool = JsonOption) -> None:
     except (OSError, RuntimeError) as exc:
         if environment_problem_in(exc) is not None:
             raise  # starter.py: one line, exit code 3
-        fail(f"setup failed: {exc}", as_json)
+        fail(_("setup failed: %(error)s", error=exc), as_json)
     emit(
         data,
         as_json,
         lambda d: console.print(
-            f"migrations applied: {len(d['migrations_applied'])}; "
-            f"search attributes added: {', '.join(d['search_attributes_added']) or 'none'}"
+            _(
+                "migrations applied: %(applied)s; search attributes added: %(added)s",
+                applied=len(d["migrations_applied"]),
+                added=", ".join(d["search_attributes_added"]) or _("none"),
+            )
         ),
     )
 
@@ -214,9 +226,14 @@ async def _codec_server(
             {"status": "ready", "url": server.url, "namespace": settings.temporal_namespace},
             as_json,
             lambda d: console.print(
-                f"codec server on [bold]{d['url']}[/] for namespace {d['namespace']} "
-                f"(Ctrl-C stops). Temporal UI: Data Encoder → {d['url']}, pass access "
-                f'token; CLI: --codec-endpoint {d["url"]} --codec-auth "Bearer <token>"'
+                _(
+                    "codec server on %(bold_url)s for namespace %(namespace)s (Ctrl-C stops). "
+                    "Temporal UI: Data Encoder → %(url)s, pass access token; CLI: "
+                    '--codec-endpoint %(url)s --codec-auth "Bearer <token>"',
+                    bold_url=f"[bold]{d['url']}[/]",
+                    url=d["url"],
+                    namespace=d["namespace"],
+                )
             ),
         )
 
@@ -254,9 +271,13 @@ def codec_server_command(
 
     if port and port_taken(port, host):
         raise EnvironmentProblem(
-            f"port {port} (for the codec server on {host}) is in use by another program",
+            _(
+                "port %(port)s (for the codec server on %(host)s) is in use by another program",
+                port=port,
+                host=host,
+            ),
             "--port",
-            "choose a free port with --port",
+            _("choose a free port with --port"),
         )
     settings = settings_from_context()
     require_keys(settings, (CODEC, MASTER, ORIGIN), "casework codec-server")
@@ -265,4 +286,4 @@ def codec_server_command(
     except (OSError, CodecError, ValueError) as exc:
         if environment_problem_in(exc) is not None:
             raise  # starter.py: one line, exit code 3
-        fail(f"the codec server could not run: {exc}", as_json)
+        fail(_("the codec server could not run: %(error)s", error=exc), as_json)

@@ -21,6 +21,7 @@ from casework.cli.api_client import (
     api_path,
     fail_with,
     forget_session,
+    language_header,
     refused_sign_in,
     save_session,
     stored_token,
@@ -29,13 +30,14 @@ from casework.cli.api_client import (
 )
 from casework.cli.context import JsonOption, settings_from_context, staff_call
 from casework.cli.output import console, emit, fail
+from casework.i18n import _
 
 app = typer.Typer()
 token_app = typer.Typer(help="Personal access tokens for scripts: create, list, revoke.")
 
 
 def _prompt_password() -> str:
-    value: str = typer.prompt("Password", hide_input=True, err=True)
+    value: str = typer.prompt(_("Password"), hide_input=True, err=True)
     return value
 
 
@@ -49,10 +51,10 @@ def _sign_in(staff_id: str, password: str, totp: str | None, ask: bool, as_json:
     url = f"{settings.api_base_url}/api/v1/sessions"
     try:
         with httpx.Client(timeout=timeout()) as client:
-            answer = client.post(url, json=body)
+            answer = client.post(url, json=body, headers=language_header())
             if answer.status_code == 401 and "second-factor" in answer.text and ask:
-                body["totp"] = typer.prompt("TOTP code", err=True).strip()
-                answer = client.post(url, json=body)
+                body["totp"] = typer.prompt(_("TOTP code"), err=True).strip()
+                answer = client.post(url, json=body, headers=language_header())
     except httpx.TransportError as exc:
         unreachable(settings, exc, as_json)
     if answer.status_code == 401:
@@ -83,7 +85,7 @@ def login_command(
         who = staff_call_as(session["token"], as_json)["staff_id"]
     else:
         if staff_id is None:
-            staff_id = typer.prompt("Staff id", err=True)
+            staff_id = typer.prompt(_("Staff id"), err=True)
         password = (
             typer.get_text_stream("stdin").readline().rstrip("\n")
             if password_stdin
@@ -101,8 +103,14 @@ def login_command(
         },
         as_json,
         lambda _d: console.print(
-            f"signed in to {settings.api_base_url} as [bold]{escape(who)}[/] "
-            f"(session kept in {path}; it ends after idle time or at {session['expires_at']})",
+            _(
+                "signed in to %(url)s as %(who)s (session kept in %(path)s; it ends after idle "
+                "time or at %(expires)s)",
+                url=settings.api_base_url,
+                who=f"[bold]{escape(who)}[/]",
+                path=path,
+                expires=session["expires_at"],
+            ),
             highlight=False,
         ),
     )
@@ -131,14 +139,16 @@ def _sso_session(as_json: bool) -> dict[str, Any]:
     client_id = settings.oidc_cli_client_id or settings.oidc_client_id
     if not settings.oidc_issuer or not client_id:
         fail(
-            "single sign-on is not configured here: set CASEWORK_OIDC_ISSUER and "
-            "CASEWORK_OIDC_CLI_CLIENT_ID (or sign in with your staff account)",
+            _(
+                "single sign-on is not configured here: set CASEWORK_OIDC_ISSUER and "
+                "CASEWORK_OIDC_CLI_CLIENT_ID (or sign in with your staff account)"
+            ),
             as_json,
         )
     try:
         id_token = sso_login(settings.oidc_issuer, client_id)
     except SsoLoginError as exc:
-        fail(f"single sign-on failed: {exc}", as_json)
+        fail(_("single sign-on failed: %(error)s", error=exc), as_json)
     answer = api(
         settings,
         "POST",
@@ -161,7 +171,7 @@ def logout_command(as_json: bool = JsonOption) -> None:
     emit(
         {"ok": True, "signed_out": removed},
         as_json,
-        lambda _d: console.print("signed out" if removed else "you were not signed in here"),
+        lambda _d: console.print(_("signed out") if removed else _("you were not signed in here")),
     )
 
 
@@ -173,9 +183,20 @@ def whoami_command(as_json: bool = JsonOption) -> None:
         data,
         as_json,
         lambda d: console.print(
-            f"[bold]{escape(d['staff_id'])}[/] ({d['role']}"
-            f"{', team ' + escape(d['team']) if d.get('team') else ''}), signed in by "
-            f"{d['method']}",
+            _(
+                "%(who)s (%(role)s, team %(team)s), signed in by %(method)s",
+                who=f"[bold]{escape(d['staff_id'])}[/]",
+                role=d["role"],
+                team=escape(d["team"]),
+                method=d["method"],
+            )
+            if d.get("team")
+            else _(
+                "%(who)s (%(role)s), signed in by %(method)s",
+                who=f"[bold]{escape(d['staff_id'])}[/]",
+                role=d["role"],
+                method=d["method"],
+            ),
             highlight=False,
         ),
     )
@@ -193,18 +214,28 @@ def create_token_command(
     """A personal access token for your scripts (shown once: keep it safe)."""
     match = _DURATION.match(expires.strip())
     if match is None:
-        fail(f"--expires: expected a number of days such as 30d, got {expires!r}", as_json)
+        fail(
+            _(
+                "--expires: expected a number of days such as 30d, got %(value)s",
+                value=repr(expires),
+            ),
+            as_json,
+        )
     body = {"name": name, "expires_in_days": int(match.group(1))}
     data = staff_call("POST", "/api/v1/tokens", as_json=as_json, body=body)
 
     def render(d: dict[str, Any]) -> None:
         console.print(
-            f"token [bold]{escape(d['name'])}[/] ({d['token_id']}), valid until "
-            f"{d['expires_at']}; shown only now:",
+            _(
+                "token %(name)s (%(id)s), valid until %(expires)s; shown only now:",
+                name=f"[bold]{escape(d['name'])}[/]",
+                id=d["token_id"],
+                expires=d["expires_at"],
+            ),
             highlight=False,
         )
         console.print(d["token"], highlight=False, soft_wrap=True)
-        console.print("Use it with: export CASEWORK_TOKEN=<token>", highlight=False)
+        console.print(_("Use it with: export CASEWORK_TOKEN=<token>"), highlight=False)
 
     emit(data, as_json, render)
 
@@ -215,7 +246,7 @@ def list_tokens_command(as_json: bool = JsonOption) -> None:
     rows = staff_call("GET", "/api/v1/tokens", as_json=as_json)
 
     def render(found: list[dict[str, Any]]) -> None:
-        table = Table("id", "name", "created", "expires", "last used", "revoked")
+        table = Table(_("id"), _("name"), _("created"), _("expires"), _("last used"), _("revoked"))
         for t in found:
             table.add_row(
                 t["token_id"], escape(t["name"]), t["created_at"], t["expires_at"],
@@ -233,4 +264,4 @@ def revoke_token_command(
 ) -> None:
     """Revoke one of your personal access tokens at once."""
     staff_call("DELETE", api_path("/api/v1/tokens/{}", token_id), as_json=as_json)
-    emit({"ok": True, "token_id": token_id}, as_json, lambda _d: console.print("revoked"))
+    emit({"ok": True, "token_id": token_id}, as_json, lambda _d: console.print(_("revoked")))

@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from casework.cli.output import console, run
+from casework.i18n import _
 from infrastructure.logs import get_logger
 
 DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
@@ -55,17 +56,25 @@ Show = Callable[[DeviceAuthorization], None]
 def show_on_console(device: DeviceAuthorization) -> None:
     """Tell the person where to go and which code to enter."""
     console.print(
-        f"To sign in, open [bold]{device.verification_uri}[/] and enter the code "
-        f"[bold]{device.user_code}[/]",
+        _(
+            "To sign in, open %(url)s and enter the code %(code)s",
+            url=f"[bold]{device.verification_uri}[/]",
+            code=f"[bold]{device.user_code}[/]",
+        ),
         highlight=False,
         soft_wrap=True,
     )
     if device.verification_uri_complete:
         console.print(
-            f"(or open {device.verification_uri_complete})", highlight=False, soft_wrap=True
+            _("(or open %(url)s)", url=device.verification_uri_complete),
+            highlight=False,
+            soft_wrap=True,
         )
     console.print(
-        f"Waiting for you to sign in (the code is valid for {device.expires_in // 60} min)...",
+        _(
+            "Waiting for you to sign in (the code is valid for %(minutes)s min)...",
+            minutes=device.expires_in // 60,
+        ),
         highlight=False,
         soft_wrap=True,
     )
@@ -103,25 +112,40 @@ async def _json(answer: httpx.Response, what: str) -> dict[str, Any]:
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise SsoLoginError(f"{what} answered HTTP {answer.status_code} without JSON")
+        raise SsoLoginError(
+            _(
+                "%(what)s answered HTTP %(status)s without JSON",
+                what=what,
+                status=answer.status_code,
+            )
+        )
     return body
 
 
 async def _discover(http: httpx.AsyncClient, issuer: str) -> dict[str, str]:
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     try:
-        document = await _json(await http.get(url), "the discovery document")
+        document = await _json(await http.get(url), _("the discovery document"))
     except httpx.HTTPError as exc:
-        raise SsoLoginError(f"the identity provider {issuer} cannot be reached: {exc}") from None
+        raise SsoLoginError(
+            _("the identity provider %(issuer)s cannot be reached: %(error)s", issuer=issuer,
+              error=exc)
+        ) from None  # fmt: skip
     if document.get("issuer") != issuer:
         raise SsoLoginError(
-            f"the discovery document names issuer {document.get('issuer')!r}, not {issuer!r}"
+            _(
+                "the discovery document names issuer %(named)s, not %(issuer)s",
+                named=repr(document.get("issuer")),
+                issuer=repr(issuer),
+            )
         )
     endpoints: dict[str, str] = {}
     for name in ("device_authorization_endpoint", "token_endpoint"):
         value = document.get(name)
         if not isinstance(value, str):
-            raise SsoLoginError(f"the identity provider offers no {name} (device flow)")
+            raise SsoLoginError(
+                _("the identity provider offers no %(endpoint)s (device flow)", endpoint=name)
+            )
         endpoints[name] = value
     return endpoints
 
@@ -133,13 +157,10 @@ async def _authorize_device(
     try:
         answer = await http.post(url, data={"client_id": client_id, "scope": scope})
     except httpx.HTTPError as exc:
-        raise SsoLoginError(f"the device authorization endpoint: {exc}") from None
-    body = await _json(answer, "the device authorization endpoint")
+        raise SsoLoginError(_("the device authorization endpoint: %(error)s", error=exc)) from None
+    body = await _json(answer, _("the device authorization endpoint"))
     if answer.status_code != 200:
-        raise SsoLoginError(
-            f"the identity provider refused the device flow: {body.get('error')} "
-            f"{body.get('error_description', '')}".strip()
-        )
+        raise SsoLoginError(_refused(body.get("error"), body))
     try:
         interval = int(body.get("interval", DEFAULT_INTERVAL))
         device = DeviceAuthorization(
@@ -151,7 +172,9 @@ async def _authorize_device(
         )
         device_code = str(body["device_code"])
     except (KeyError, TypeError, ValueError) as exc:
-        raise SsoLoginError(f"the device authorization answer lacks {exc}") from None
+        raise SsoLoginError(
+            _("the device authorization answer lacks %(field)s", field=exc)
+        ) from None
     return device, device_code
 
 
@@ -169,16 +192,16 @@ async def _poll(
     while True:
         await sleep(interval)
         if time.monotonic() > deadline:
-            raise SsoLoginError("the code expired before you signed in: run the login again")
+            raise SsoLoginError(_expired())
         try:
             answer = await http.post(url, data=form)
         except httpx.HTTPError as exc:
-            raise SsoLoginError(f"the token endpoint: {exc}") from None
-        body = await _json(answer, "the token endpoint")
+            raise SsoLoginError(_("the token endpoint: %(error)s", error=exc)) from None
+        body = await _json(answer, _("the token endpoint"))
         if answer.status_code == 200:
             token = body.get("id_token")
             if not isinstance(token, str):
-                raise SsoLoginError("the identity provider answered without an ID token")
+                raise SsoLoginError(_("the identity provider answered without an ID token"))
             return token
         error = body.get("error")
         if error == "authorization_pending":
@@ -188,10 +211,20 @@ async def _poll(
             log.info("sso_login.slow_down", interval=interval)
             continue
         if error == "access_denied":
-            raise SsoLoginError("the sign-in was refused at the identity provider")
+            raise SsoLoginError(_("the sign-in was refused at the identity provider"))
         if error == "expired_token":
-            raise SsoLoginError("the code expired before you signed in: run the login again")
-        raise SsoLoginError(
-            f"the identity provider refused the device flow: {error} "
-            f"{body.get('error_description', '')}".strip()
-        )
+            raise SsoLoginError(_expired())
+        raise SsoLoginError(_refused(error, body))
+
+
+def _expired() -> str:
+    return _("the code expired before you signed in: run the login again")
+
+
+def _refused(error: object, body: dict[str, Any]) -> str:
+    """The provider's refusal, its error code and description as it gave them."""
+    return _(
+        "the identity provider refused the device flow: %(error)s %(description)s",
+        error=error,
+        description=body.get("error_description", ""),
+    ).strip()

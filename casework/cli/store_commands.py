@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from casework.cli.context import JsonOption, call, settings_from_context
 from casework.cli.output import console, emit, run
+from casework.i18n import _
 
 # Operator commands: each imports the server side when it runs.
 
@@ -23,7 +25,7 @@ def migrate_command(as_json: bool = JsonOption) -> None:
         {"applied": applied},
         as_json,
         lambda d: console.print(
-            f"applied {len(d['applied'])} migration(s)"
+            _("applied %(count)s migration(s)", count=len(d["applied"]))
             + ("".join(f"\n  {v}" for v in d["applied"]))
         ),
     )
@@ -73,30 +75,47 @@ def verify_command(
         },
     }
 
-    def render(_: dict[str, object]) -> None:
+    def render(_data: dict[str, object]) -> None:
         if report.ok:
-            console.print(
-                f"[green]ok[/]: {chains.events} events in {chains.streams} streams, every hash "
-                f"chain intact; "
-                + (
-                    ""
-                    if report.origins is None
-                    else f"{report.origins.signed} with a valid origin proof, "
-                    f"{report.origins.before_proofs} from before origin proofs (covered by "
-                    "the first checkpoint); "
+            parts = [
+                _(
+                    "%(events)s events in %(streams)s streams, every hash chain intact",
+                    events=chains.events,
+                    streams=chains.streams,
                 )
-                + (
-                    ""
-                    if report.checkpoints is None
-                    else f"{report.checkpoints.checkpoints_reproduced} signed checkpoint(s) "
-                    f"reproduced ({report.checkpoints.notarised} events notarised); "
+            ]
+            if report.origins is not None:
+                parts.append(
+                    _(
+                        "%(signed)s with a valid origin proof, %(before)s from before origin "
+                        "proofs (covered by the first checkpoint)",
+                        signed=report.origins.signed,
+                        before=report.origins.before_proofs,
+                    )
                 )
-                + f"{report.open_cases} open case(s), "
-                f"{report.running_workflows} running workflow(s)"
-                + ("" if chains_only else "; read models equal a rebuild")
+            if report.checkpoints is not None:
+                parts.append(
+                    _(
+                        "%(reproduced)s signed checkpoint(s) reproduced (%(notarised)s events "
+                        "notarised)",
+                        reproduced=report.checkpoints.checkpoints_reproduced,
+                        notarised=report.checkpoints.notarised,
+                    )
+                )
+            parts.append(
+                _(
+                    "%(open)s open case(s), %(running)s running workflow(s)",
+                    open=report.open_cases,
+                    running=report.running_workflows,
+                )
             )
+            if not chains_only:
+                parts.append(_("read models equal a rebuild"))
+            label = escape(_("ok"))
+            console.print(f"[green]{label}[/]: " + "; ".join(parts))
             return
-        console.print(f"[bold red]{len(report.findings)} finding(s)[/]:")
+        found = escape(_("%(count)s finding(s)", count=len(report.findings)))
+        console.print(f"[bold red]{found}[/]:")
         for finding in report.findings:
             console.print(f"  - {finding}", highlight=False)
 

@@ -57,6 +57,7 @@ from casework.console.web import (
     redirect,
     sign_in_redirect,
 )
+from casework.i18n import _
 
 __all__ = ["install"]
 
@@ -91,9 +92,11 @@ def install(api: FastAPI) -> None:
         return page(
             request,
             "refused.html",
-            title="The form had expired",
-            message="The form was not sent from this console page (or the page is too old): "
-            "nothing was done. Go back, reload the page and send it again.",
+            title=_("The form had expired"),
+            message=_(
+                "The form was not sent from this console page (or the page is too old): "
+                "nothing was done. Go back, reload the page and send it again."
+            ),
             status_code=403,
         )
 

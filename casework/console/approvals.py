@@ -37,7 +37,17 @@ from application.read_models import PageRequest
 from cases.access import AccessDenied, CaseNotVisible
 from cases.actors import Actor
 from casework.console.case_page import Line, changes_since
-from casework.console.web import PREFIX, casework_of, check_csrf, page, redirect, signed_in
+from casework.console.web import (
+    PREFIX,
+    casework_of,
+    check_csrf,
+    not_for_your_role,
+    page,
+    redirect,
+    signed_in,
+    translated,
+)
+from casework.i18n import _
 from events.vocabulary import ApprovalKind
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -73,8 +83,7 @@ async def _inbox(
     try:
         waiting = await rm.approvals(app, actor, PageRequest(limit=rm.MAX_LIMIT))
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     # Each case's version in the log, read after the rows (the read model lags the log):
     # a decision on a row the case has since moved on from is refused, never misapplied.
     versions = await app.store.stream_versions([f"case-{a.case_id}" for a in waiting.items])
@@ -82,7 +91,7 @@ async def _inbox(
     return page(
         request,
         "approvals.html",
-        title="Approvals",
+        title=_("Approvals"),
         current="approvals",
         rows=[
             (a, a.requested_at + deadline, versions.get(f"case-{a.case_id}", 0))
@@ -135,31 +144,31 @@ async def decide(request: Request, case_id: str, approval_id: str) -> Response:
         changes = await _what_changed(app, actor, case_id, version)
         return await _inbox(
             request,
-            errors={key: "The case changed since this page was shown: nothing was sent."},
+            errors={key: _("The case changed since this page was shown: nothing was sent.")},
             status_code=409, typed=typed, changed={key: Changed(version, changes)},
         )  # fmt: skip
 
     if decision not in ("approve", "return"):
-        return await refused("Choose approve or return.", 422)
+        return await refused(_("Choose approve or return."), 422)
     if decision == "return" and not reasons:
-        return await refused("Say why you return it: the author will read it.", 422)
+        return await refused(_("Say why you return it: the author will read it."), 422)
     # Admitted by the command use case: the access table's APPROVE row (not a read
     # permission), each refusal recorded; out of scope reads as no such approval.
     admitted = await case_commands.admit(app, actor, case_id, "decide_approval")
     if isinstance(admitted, case_commands.NotPermitted):
-        return await refused(admitted.reason, 403)
+        return await refused(translated(admitted.reason), 403)
     if not isinstance(admitted, case_commands.Admitted):
-        return await refused("No such approval waiting for you.", 404)
+        return await refused(_("No such approval waiting for you."), 404)
     try:
         state = await (await app.cases()).state(case_id)
     except CaseNotFound:
-        return await refused("No such approval waiting for you.", 404)
+        return await refused(_("No such approval waiting for you."), 404)
     pending = next((a for a in state.approvals.values() if a.approval_id == approval_id), None)
     if pending is None:
         changes = await _what_changed(app, actor, case_id, version) if version >= 0 else []
         return await _inbox(
             request,
-            errors={key: "This approval is no longer waiting: the case changed meanwhile."},
+            errors={key: _("This approval is no longer waiting: the case changed meanwhile.")},
             status_code=409, typed=typed,
             changed={key: Changed(version, changes)} if changes else None,
         )  # fmt: skip
@@ -180,13 +189,13 @@ async def decide(request: Request, case_id: str, approval_id: str) -> Response:
         case case_commands.VersionConflict():
             return await conflict()
         case case_commands.NotFound():
-            return await refused("No such approval waiting for you.", 404)
+            return await refused(_("No such approval waiting for you."), 404)
         case case_commands.NotPermitted(reason=reason):
-            return await refused(reason, 403)
+            return await refused(translated(reason), 403)
         case (
             case_commands.RuleRefused(reason=reason)
             | case_commands.Rejected(text=reason)
             | case_commands.IdempotencyMismatch(reason=reason)
         ):
-            return await refused(reason, 409)
+            return await refused(translated(reason), 409)
     return redirect(f"{PREFIX}/approvals?done={decision}")

@@ -26,7 +26,15 @@ from application.consistency import verify_case_chain
 from application.exports import export_entries
 from application.read_models import AccessEntry, PageRequest
 from cases.access import QUERIES, AccessDenied, BreakGlassRefused, CaseNotVisible, Query
-from casework.console.web import PREFIX, casework_of, page, redirect, signed_in
+from casework.console.web import (
+    PREFIX,
+    casework_of,
+    not_for_your_role,
+    page,
+    redirect,
+    signed_in,
+)
+from casework.i18n import _
 from projections.base import decode
 from projections.timeline import describe
 
@@ -64,9 +72,8 @@ async def audit_home(request: Request, case: str = "") -> Response:
         glass = await rm.break_glass_entries(app, principal.actor, PageRequest(limit=50))
         exported = await export_entries(app, principal.actor, PageRequest(limit=20))
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
-    return page(request, "audit_home.html", title="Audit", current="audit",
+        return not_for_your_role(request, exc)
+    return page(request, "audit_home.html", title=_("Audit"), current="audit",
                 break_glass=glass.items, exports=exported.items)  # fmt: skip
 
 
@@ -80,11 +87,11 @@ async def audit_export(request: Request, case_id: str, personal: bool = True) ->
         valid = str(uuid.UUID(case_id))
         content = await export_case(app, principal.actor, valid, personal=personal)
     except (ValueError, CaseNotVisible):
-        return page(request, "refused.html", title="Case not found",
-                    message=f"No case {case_id} visible to you.", status_code=404)  # fmt: skip
+        return page(request, "refused.html", title=_("Case not found"),
+                    message=_("No case %(case)s visible to you.", case=case_id),
+                    status_code=404)  # fmt: skip
     except (AccessDenied, BreakGlassRefused) as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     return Response(
         content,
         media_type="application/json",
@@ -108,11 +115,11 @@ async def audit_case(request: Request, case_id: str) -> Response:
         events = await app.store.read_stream(f"case-{valid}")
         chain = await verify_case_chain(app, actor, valid)
     except (ValueError, CaseNotVisible):
-        return page(request, "refused.html", title="Case not found",
-                    message=f"No case {case_id} visible to you.", status_code=404)  # fmt: skip
+        return page(request, "refused.html", title=_("Case not found"),
+                    message=_("No case %(case)s visible to you.", case=case_id),
+                    status_code=404)  # fmt: skip
     except (AccessDenied, BreakGlassRefused) as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     lines = []
     for recorded in events:
         event = decode(recorded)
@@ -131,7 +138,7 @@ async def audit_case(request: Request, case_id: str) -> Response:
     return page(
         request,
         "audit.html",
-        title=f"Audit of case {valid[:8]}",
+        title=_("Audit of case %(case)s", case=valid[:8]),
         current="audit",
         case_id=valid,
         lines=lines,

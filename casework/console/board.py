@@ -16,7 +16,15 @@ from fastapi.responses import Response
 from application import board as board_use_case
 from application.read_models import OpenEscalation, ReviewDue
 from cases.access import AccessDenied
-from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
+from casework.console.web import (
+    PREFIX,
+    casework_of,
+    not_for_your_role,
+    now_of,
+    page,
+    signed_in,
+)
+from casework.i18n import _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -61,12 +69,11 @@ async def _board(request: Request, template: str) -> Response:
     try:
         teams = await board_teams(request)
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     return page(
         request,
         template,
-        title="Overdue and escalations",
+        title=_("Overdue and escalations"),
         current="board",
         teams=teams,
         refreshed=now_of(request),

@@ -26,7 +26,17 @@ from application.exports import Asker, Filters, Listing
 from application.read_models import CaseSummary, InvalidQuery, PageRequest
 from cases.access import AccessDenied
 from cases.actors import Actor
-from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
+from casework.console.client_language import languages_shown
+from casework.console.web import (
+    PREFIX,
+    casework_of,
+    not_for_your_role,
+    now_of,
+    page,
+    signed_in,
+    translated,
+)
+from casework.i18n import _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -64,7 +74,7 @@ async def caseload_rows(
             casework_of(request), request.state.principal.actor, now_of(request), risk, only
         )
     except InvalidQuery as exc:
-        return [], exc.message
+        return [], translated(exc.message)
     return rows, None
 
 
@@ -166,19 +176,19 @@ async def caseload(
     try:
         rows, problem = await caseload_rows(request, risk or None, only or None)
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     wanted = int(number) if number.isdigit() and len(number) < 7 else 0
     if wanted < 1:
-        problem, wanted = problem or "page: a whole number, 1 or more", 1
+        problem, wanted = problem or _("page: a whole number, 1 or more"), 1
     shown = Shown(min(max(wanted, 1), pages), len(rows), pages)
     return page(
         request,
         "caseload.html",
-        title="My caseload",
+        title=_("My caseload"),
         current="caseload",
         rows=rows[shown.first - 1 : shown.last],
+        languages=await languages_shown(casework_of(request), rows[shown.first - 1 : shown.last]),
         shown=shown,
         risk=risk,
         only=only,

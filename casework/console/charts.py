@@ -35,6 +35,10 @@ import pygal
 from markupsafe import Markup
 from pygal.style import Style
 
+from casework import i18n
+from casework.console.numbers import decimal_text
+from casework.i18n import _
+
 Kind = Literal["line", "bar", "hbar", "stacked"]
 
 CACHED_CHARTS = 512
@@ -104,13 +108,16 @@ class Chart:
     decimals: int = 1
     bounds: tuple[float, float] | None = None
     """The value axis's range, when it has a natural one (0–100 %, ratings 1–5)."""
+    language: str = i18n.DEFAULT
+    """The language its texts are in (its numbers' separators, its accessible name): part
+    of what the drawn SVG is kept by."""
 
     @property
     def dom_id(self) -> str:
         return f"chart-{self.key}"
 
     def shown(self, value: float) -> str:
-        return f"{value:.{self.decimals}f}"
+        return decimal_text(value, self.decimals, self.language)
 
 
 def _clean(chart: Chart) -> Any:
@@ -142,7 +149,10 @@ def _clean(chart: Chart) -> Any:
             title = ElementTree.Element("title")
             root.insert(0, title)
         title.set("id", f"{chart.dom_id}-title")
-        title.text = f"{chart.title} (chart; its figures are in the table beside it)"
+        with i18n.speaking(chart.language):
+            title.text = _(
+                "%(title)s (chart; its figures are in the table beside it)", title=chart.title
+            )
         return root
 
     return clean

@@ -58,6 +58,7 @@ from cases.access import (
 )
 from cases.actors import Actor
 from cases.client_matching import MAX_QUERY_CHARS, QueryRefused
+from casework.console.numbers import localized
 from casework.console.web import (
     PREFIX,
     casework_of,
@@ -68,25 +69,30 @@ from casework.console.web import (
     signed_in,
     templates,
 )
+from casework.i18n import N_, _
 from events.fields import Identifier, ShortText
 
 router = APIRouter(prefix=f"{PREFIX}/clients", include_in_schema=False)
 
 FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("q", "Name", "text"),
-    ("date_of_birth", "Date of birth", "date"),
-    ("phone", "Phone", "text"),
-    ("email", "Email", "text"),
-    ("identifier", "Identifier", "text"),
+    ("q", N_("Name"), "text"),
+    ("date_of_birth", N_("Date of birth"), "date"),
+    ("phone", N_("Phone"), "text"),
+    ("email", N_("Email"), "text"),
+    ("identifier", N_("Identifier"), "text"),
 )
-"""The search form's inputs (name, label, type): the names `QueryRefused.field` uses."""
+"""The search form's inputs (name, label, type): the names `QueryRefused.field` uses
+(the labels translated where the page shows them)."""
 
 SEARCHES_PER_MINUTE = 30
 """Searches a minute per staff member, as on the API (`app.state.console_client_search_
 limit` overrides it): a search reads clients' details, a script walking the index is
 stopped."""
 
-DONE = {"linked": "linked to", "unlinked": "no longer linked to"}
+DONE = {
+    "linked": N_("Recorded: %(ref)s linked to %(other)s."),
+    "unlinked": N_("Recorded: %(ref)s no longer linked to %(other)s."),
+}
 """The notice after a link form (`?done=…&other=<ref>`)."""
 
 _REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}")
@@ -107,6 +113,8 @@ def finds_clients(principal: Principal | None) -> bool:
 
 
 templates.env.globals["finds_clients"] = finds_clients
+templates.env.globals["figure"] = localized
+"""A number's English text in the page's language (`87.5` → `87,5`)."""
 
 
 # --- the search limit ------------------------------------------------------------------------
@@ -169,7 +177,7 @@ class Asked:
                 return date.fromisoformat(raw)
         except ValueError:
             pass
-        self.errors["date_of_birth"] = "date_of_birth: a date, as YYYY-MM-DD"
+        self.errors["date_of_birth"] = _("date_of_birth: a date, as YYYY-MM-DD")
         return None
 
 
@@ -208,9 +216,9 @@ def _may_break_glass(actor: Actor) -> bool:
 
 def _refused(request: Request, exc: Exception) -> Response:
     if isinstance(exc, BreakGlassRefused):
-        return page(request, "refused.html", title="Emergency access refused",
+        return page(request, "refused.html", title=_("Emergency access refused"),
                     message=str(exc), status_code=403)  # fmt: skip
-    return page(request, "refused.html", title="Not for your role", message=str(exc),
+    return page(request, "refused.html", title=_("Not for your role"), message=str(exc),
                 status_code=403)  # fmt: skip
 
 
@@ -231,7 +239,7 @@ def _results(
     return page(
         request,
         "clients.html",
-        title="Find a client",
+        title=_("Find a client"),
         fields=FIELDS,
         asked=asked,
         found=found or [],
@@ -257,8 +265,8 @@ async def _search(
     if wait:
         return _results(
             request, principal, asked, reason=break_glass or "", status_code=429,
-            form_error=f"At most {_searches(request).per_minute} searches a minute: "
-            f"try again in {wait} s.",
+            form_error=_("At most %(most)s searches a minute: try again in %(wait)s s.",
+                         most=_searches(request).per_minute, wait=wait),
         )  # fmt: skip
     try:
         candidates = await clients.search(
@@ -300,7 +308,7 @@ async def search_break_glass(request: Request) -> Response:
     reason = str(form.get("reason", "")).strip()
     if not reason:
         return _results(request, principal, asked, status_code=422,
-                        reason_error="Say why you must find this client.")  # fmt: skip
+                        reason_error=_("Say why you must find this client."))  # fmt: skip
     return await _search(request, principal, asked, break_glass=reason)
 
 
@@ -320,9 +328,12 @@ def not_found(request: Request, client_ref: str) -> Response:
     return page(
         request,
         "refused.html",
-        title="Client not found",
-        message=f"There is no client {client_ref} that you can see: no such reference, or "
-        "none of their cases is in your caseload.",
+        title=_("Client not found"),
+        message=_(
+            "There is no client %(ref)s that you can see: no such reference, or none "
+            "of their cases is in your caseload.",
+            ref=client_ref,
+        ),
         status_code=404,
     )
 
@@ -353,7 +364,7 @@ async def render_client(
     return page(
         request,
         "client.html",
-        title=f"Client {record.client_ref}",
+        title=_("Client %(ref)s", ref=record.client_ref),
         record=record,
         cases=_rows(actor, record.cases),
         break_glass=break_glass if record.break_glass else None,
@@ -361,7 +372,11 @@ async def render_client(
         may_link=actor.role in LINKERS and not break_glass,
         link_form=link_form or Filled(),
         unlink_form=unlink_form,
-        done=f"{DONE[done]} {other}" if done in DONE and _REF.fullmatch(other) else None,
+        done=(
+            _(DONE[done], ref=record.client_ref, other=other)
+            if done in DONE and _REF.fullmatch(other)
+            else None
+        ),
         status_code=status_code,
     )
 
@@ -380,9 +395,9 @@ async def client_break_glass(request: Request, client_ref: str) -> Response:
     check_csrf(request, form)
     reason = str(form.get("reason", "")).strip()
     if not reason:
-        return page(request, "refused.html", title="Emergency access refused",
-                    message="Say why you must open this client's record: search again and "
-                    "give your reason.", status_code=422)  # fmt: skip
+        return page(request, "refused.html", title=_("Emergency access refused"),
+                    message=_("Say why you must open this client's record: search again and "
+                              "give your reason."), status_code=422)  # fmt: skip
     return await render_client(request, principal, client_ref, break_glass=reason)
 
 
@@ -404,9 +419,9 @@ def _errors(exc: ValidationError) -> dict[str, str]:
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "reason"
         if name == "other_ref":
-            message = "a client reference: letters, digits and . _ @ - (at most 100)"
+            message = _("a client reference: letters, digits and . _ @ - (at most 100)")
         elif error["type"] == "string_too_short":
-            message = "say how it was established"
+            message = _("say how it was established")
         else:
             message = error["msg"]
         found.setdefault(name, f"{name}: {message}")
@@ -437,9 +452,10 @@ async def _link(
         )
 
     if actor.role not in LINKERS:
-        return page(request, "refused.html", title="Not permitted",
-                    message=f"{actor.staff_id} ({actor.role}) may not link clients: a "
-                    "supervisor or manager may.", status_code=403)  # fmt: skip
+        return page(request, "refused.html", title=_("Not permitted"),
+                    message=_("%(staff)s (%(role)s) may not link clients: a supervisor or "
+                              "manager may.", staff=actor.staff_id, role=actor.role),
+                    status_code=403)  # fmt: skip
     try:
         sent = (UnlinkForm if unlink else LinkForm).model_validate(typed)
     except ValidationError as exc:
@@ -447,14 +463,17 @@ async def _link(
         return await again(422)
     other = typed["other_ref"]
     if unlink and not _REF.fullmatch(other):
-        filled.errors = {"form": f"other_ref: no client {other} linked to {client_ref}"}
+        filled.errors = {
+            "form": _("other_ref: no client %(other)s linked to %(ref)s", other=other,
+                      ref=client_ref)
+        }  # fmt: skip
         return await again(409)
     try:
         await clients.link(
             casework_of(request), actor, client_ref, other, sent.reason, unlink=unlink
         )
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not permitted", message=str(exc),
+        return page(request, "refused.html", title=_("Not permitted"), message=str(exc),
                     status_code=403)  # fmt: skip
     except LinkRefused as exc:
         filled.errors = {exc.field if exc.field == "other_ref" else "form": str(exc)}

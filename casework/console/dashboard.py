@@ -36,8 +36,11 @@ from application.paging import InvalidQuery
 from application.reports.kpi import KpiReport, NoCheckpoint, ScopeRefused, kpi_report
 from cases.access import AccessDenied
 from cases.kpi import KPIS, Cell, Kpi, Unit, figure
+from casework import i18n
 from casework.console.charts import Chart, Kind, Series, stylesheet, svg
+from casework.console.numbers import decimal_text, whole
 from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
+from casework.i18n import N_, _, pgettext
 from events.fields import Identifier
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
@@ -45,6 +48,29 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 FIELDS = ("since", "until", "team", "worker")
 _IDENTIFIER: TypeAdapter[str] = TypeAdapter(Identifier)
 _LONGEST_MONTH = 7
+
+KPI_TITLES = (
+    N_("Referral to first contact"),
+    N_("Referral to assessment"),
+    N_("Referral to plan approval"),
+    N_("Case duration"),
+    N_("Reviews done on time (not lapsed)"),
+    N_("Escalations raised"),
+    N_("Escalation open until resolved"),
+    N_("Referrals accepted"),
+    N_("Referrals completed"),
+    N_("Goals met"),
+    N_("Plan actions done on time"),
+    N_("Advocacy concluded"),
+    N_("Client feedback rating"),
+)
+"""The KPIs' titles (`cases.kpi.KPIS`) as catalog entries: the page shows each in its
+language (`kpi_title`); tests/console/test_pages_spanish.py checks the two agree."""
+
+
+def kpi_title(kpi: Kpi) -> str:
+    """The KPI's title in the language of the moment."""
+    return i18n.raw_gettext(KPIS[kpi].title)
 
 
 # --- the form ----------------------------------------------------------------------------------
@@ -68,7 +94,7 @@ class Filters:
         """What the form's own checks refuse (the report checks the rest)."""
         for name in ("since", "until"):
             if len(getattr(self, name)) > _LONGEST_MONTH:
-                return InvalidQuery(name, "expected a month as YYYY-MM")
+                return InvalidQuery(name, _("expected a month as YYYY-MM"))
         for name in ("team", "worker"):
             value = getattr(self, name)
             if value:
@@ -76,7 +102,7 @@ class Filters:
                     _IDENTIFIER.validate_python(value)
                 except ValidationError:
                     return InvalidQuery(
-                        name, "letters, digits and . _ @ - only (at most 100), as in a staff id"
+                        name, _("letters, digits and . _ @ - only (at most 100), as in a staff id")
                     )
         return None
 
@@ -157,7 +183,9 @@ class Figures:
 
 
 def words(subject: str) -> str:
-    return subject.replace("_", " ") or "(none)"
+    """A subject (a domain, a barrier, an outcome …) as words in the page's language."""
+    text = subject.replace("_", " ")
+    return i18n.raw_gettext(text) if text else _("(none)")
 
 
 @dataclass(frozen=True)
@@ -165,7 +193,8 @@ class Reading:
     """How a KPI's (count, total) reads on the page."""
 
     axis: str
-    """The plotted figure's name and unit (the chart's axis, the table's column)."""
+    """The plotted figure's name and unit (the chart's axis, the table's column), marked
+    with `N_` and translated where shown."""
     value: Callable[[int, int], float | None]
     decimals: int
     bounds: tuple[float, float] | None = None
@@ -193,37 +222,42 @@ def _count(count: int, total: int) -> float | None:
 
 
 def _measured(count: int, total: int) -> str:
-    return str(count)
+    return whole(count)
 
 
 def _yes(count: int, total: int) -> str:
-    return str(total)
+    return whole(total)
 
 
 def _no(count: int, total: int) -> str:
-    return str(count - total)
+    return whole(count - total)
 
 
-DAYS = Reading("Mean, days", _days, 1, after=(("Measured", _measured),))
-RATINGS = Reading("Mean rating (1–5)", _rating, 2, (1.0, 5.0), after=(("Ratings", _measured),))
-COUNTED = Reading("Count", _count, 0)
+DAYS = Reading(N_("Mean, days"), _days, 1, after=((N_("Measured"), _measured),))
+RATINGS = Reading(
+    N_("Mean rating (1–5)"), _rating, 2, (1.0, 5.0), after=((N_("Ratings"), _measured),)
+)
+COUNTED = Reading(N_("Count"), _count, 0)
 PERCENT = Reading("%", _percent, 1, (0.0, 100.0))
 
 
 def on_time(no: str) -> Reading:
     """A rate of things done on time, `no` the word for the others ("Lapsed", "Late")."""
-    return Reading("% on time", _percent, 1, (0.0, 100.0), before=(("On time", _yes), (no, _no)))
+    return Reading(
+        N_("% on time"), _percent, 1, (0.0, 100.0), before=((N_("On time"), _yes), (no, _no))
+    )
 
 
 def _text(reading: Reading, value: float | None) -> str:
-    return "—" if value is None else f"{value:.{reading.decimals}f}"
+    return "—" if value is None else decimal_text(value, reading.decimals)
 
 
 def by_month(
     f: Figures, kpi: Kpi, kind: Kind, reading: Reading, about: str, title: str = ""
 ) -> Panel:
     """A KPI by month, a series (a line, a bar) per team."""
-    title = title or KPIS[kpi].title
+    title = title or kpi_title(kpi)
+    axis = i18n.raw_gettext(reading.axis)
     sums = f.summed(kpi, lambda c: (c.month, c.team))
     months, teams = f.months, f.teams
     rows = []
@@ -238,19 +272,21 @@ def by_month(
                 *(text(count, total) for _, text in reading.after),
             )
         )
-    head = ("Month", "Team", *(h for h, _ in reading.before), reading.axis,
-            *(h for h, _ in reading.after))  # fmt: skip
+    head = (_("Month"), _("Team"), *(i18n.raw_gettext(h) for h, _f in reading.before), axis,
+            *(i18n.raw_gettext(h) for h, _f in reading.after))  # fmt: skip
+    caption = _("%(title)s, by month and team", title=title)
     chart = Chart(
-        key=kpi.value.replace("_", "-"), title=f"{title}, by month and team", kind=kind,
-        labels=months, axis=reading.axis, decimals=reading.decimals, bounds=reading.bounds,
+        key=kpi.value.replace("_", "-"), title=caption, kind=kind,
+        labels=months, axis=axis, decimals=reading.decimals, bounds=reading.bounds,
         series=tuple(
             Series(team, tuple(_plotted(reading, sums.get((m, team))) for m in months))
             for team in teams
         ),
+        language=i18n.current(),
     )  # fmt: skip
     return Panel(
         key=chart.key, title=title, about=about,
-        table=Table(f"{title}, by month and team", head, 2, tuple(rows)),
+        table=Table(caption, head, 2, tuple(rows)),
         chart=chart if rows else None,
     )  # fmt: skip
 
@@ -274,25 +310,27 @@ def referrals_by_service(f: Figures) -> Panel:
         a = accepted.get((service,), (0, 0))
         d = completed.get((service,), (0, 0))
         rows.append(
-            (service, str(a[0]), str(a[1]), _text(share, _percent(*a)), str(d[0]), str(d[1]),
-             _text(share, _percent(*d)))
+            (service, whole(a[0]), whole(a[1]), _text(share, _percent(*a)), whole(d[0]),
+             whole(d[1]), _text(share, _percent(*d)))
         )  # fmt: skip
-    title = "Referrals accepted and completed, by provider and service"
+    title = _("Referrals accepted and completed, by provider and service")
     chart = Chart(
         key="referrals-by-service", title=title, kind="hbar", labels=tuple(services),
-        axis="% of referrals", decimals=1, bounds=(0.0, 100.0),
+        axis=_("% of referrals"), decimals=1, bounds=(0.0, 100.0),
         series=(
-            Series("% accepted", tuple(_plotted(share, accepted.get((s,))) for s in services)),
-            Series("% completed", tuple(_plotted(share, completed.get((s,))) for s in services)),
+            Series(_("% accepted"), tuple(_plotted(share, accepted.get((s,))) for s in services)),
+            Series(_("% completed"),
+                   tuple(_plotted(share, completed.get((s,))) for s in services)),
         ),
+        language=i18n.current(),
     )  # fmt: skip
-    head = ("Provider/service", "Replies", "Accepted", "% accepted", "Ended", "Completed",
-            "% completed")  # fmt: skip
+    head = (_("Provider/service"), _("Replies"), _("Accepted"), _("% accepted"),
+            pgettext("referrals", "Ended"), _("Completed"), _("% completed"))  # fmt: skip
     return Panel(
         key=chart.key, title=title,
-        about="Of the providers' replies, the share that accepted the referral; of the "
-        "referrals that ended (completed, declined or withdrawn), the share completed. "
-        "Over the whole period, every team shown.",
+        about=_("Of the providers' replies, the share that accepted the referral; of the "
+                "referrals that ended (completed, declined or withdrawn), the share completed. "
+                "Over the whole period, every team shown."),
         table=Table(title, head, 1, tuple(rows)), chart=chart if rows else None,
     )  # fmt: skip
 
@@ -303,22 +341,24 @@ def goals_by_domain(f: Figures) -> Panel:
     teams = f.teams
     share = PERCENT
     rows = tuple(
-        (words(d), t, str(total), str(count), _text(share, _percent(count, total)))
+        (words(d), t, whole(total), whole(count), _text(share, _percent(count, total)))
         for (d, t), (count, total) in sorted(sums.items())
     )
-    title = "Goals met, by domain"
+    title = _("Goals met, by domain")
     chart = Chart(
         key="goals-by-domain", title=title, kind="bar", labels=tuple(words(d) for d in domains),
-        axis="% of goals met", decimals=1, bounds=(0.0, 100.0),
+        axis=_("% of goals met"), decimals=1, bounds=(0.0, 100.0),
         series=tuple(
             Series(t, tuple(_plotted(share, sums.get((d, t))) for d in domains)) for t in teams
         ),
+        language=i18n.current(),
     )  # fmt: skip
+    head = (_("Domain"), _("Team"), _("Met"), _("Evaluated"), _("% met"))
     return Panel(
         key=chart.key, title=title,
-        about="Each goal evaluated in the period: the share met (partly met and not met count "
-        "as not met), by the goal's domain and team.",
-        table=Table(title, ("Domain", "Team", "Met", "Evaluated", "% met"), 2, rows),
+        about=_("Each goal evaluated in the period: the share met (partly met and not met "
+                "count as not met), by the goal's domain and team."),
+        table=Table(title, head, 2, rows),
         chart=chart if rows else None,
     )  # fmt: skip
 
@@ -327,53 +367,57 @@ def advocacy_by_barrier(f: Figures) -> Panel:
     sums = f.summed(Kpi.ADVOCACY_OUTCOME, lambda c: c.subject.partition("/")[::2])
     barriers = sorted({b for b, _ in sums})
     outcomes = sorted({o for _, o in sums})
-    rows = tuple((words(b), words(o), str(sums[(b, o)][0])) for b, o in sorted(sums))
-    title = "Advocacy concluded, by barrier and outcome"
+    rows = tuple((words(b), words(o), whole(sums[(b, o)][0])) for b, o in sorted(sums))
+    title = _("Advocacy concluded, by barrier and outcome")
     chart = Chart(
         key="advocacy-by-barrier", title=title, kind="stacked",
-        labels=tuple(words(b) for b in barriers), axis="Advocacy concluded", decimals=0,
+        labels=tuple(words(b) for b in barriers), axis=kpi_title(Kpi.ADVOCACY_OUTCOME),
+        decimals=0,
         series=tuple(
             Series(words(o), tuple(float(sums.get((b, o), (0, 0))[0]) for b in barriers))
             for o in outcomes
         ),
+        language=i18n.current(),
     )  # fmt: skip
     return Panel(
         key=chart.key, title=title,
-        about="Each advocacy concluded in the period, by what stood in the client's way and "
-        "how it ended: the systemic barriers the agency meets.",
-        table=Table(title, ("Barrier", "Outcome", "Concluded"), 2, rows),
+        about=_("Each advocacy concluded in the period, by what stood in the client's way "
+                "and how it ended: the systemic barriers the agency meets."),
+        table=Table(title, (_("Barrier"), _("Outcome"), _("Concluded")), 2, rows),
         chart=chart if rows else None,
     )  # fmt: skip
 
 
 def panels(report: KpiReport) -> list[Panel]:
-    """Every panel of the dashboard, in the page's order."""
+    """Every panel of the dashboard, in the page's order, in the language of the moment."""
     f = Figures.of(report)
     return [
         by_month(f, Kpi.REFERRAL_TO_FIRST_CONTACT, "line", DAYS,
-                 "Days from the referral in (the case's opening) to the first contact, each "
-                 "case counted in the month of that contact."),
+                 _("Days from the referral in (the case's opening) to the first contact, each "
+                   "case counted in the month of that contact.")),
         by_month(f, Kpi.REFERRAL_TO_ASSESSMENT, "line", DAYS,
-                 "Days from the referral in to the first assessment."),
+                 _("Days from the referral in to the first assessment.")),
         by_month(f, Kpi.REFERRAL_TO_PLAN_APPROVAL, "line", DAYS,
-                 "Days from the referral in to the supervisor's first approval of a plan."),
+                 _("Days from the referral in to the supervisor's first approval of a plan.")),
         by_month(f, Kpi.CASE_DURATION, "line", DAYS,
-                 "Days from the opening (or reopening) to the closure, in the month closed."),
-        by_month(f, Kpi.REVIEW_ON_TIME, "bar", on_time("Lapsed"),
-                 "Reviews due: done before they lapsed, or lapsed.",
-                 title="Reviews on time and lapsed"),
+                 _("Days from the opening (or reopening) to the closure, in the month "
+                   "closed.")),
+        by_month(f, Kpi.REVIEW_ON_TIME, "bar", on_time(N_("Lapsed")),
+                 _("Reviews due: done before they lapsed, or lapsed."),
+                 title=_("Reviews on time and lapsed")),
         by_month(f, Kpi.ESCALATION_RAISED, "bar", COUNTED,
-                 "Escalations raised (each once, whatever level it reached)."),
+                 _("Escalations raised (each once, whatever level it reached).")),
         by_month(f, Kpi.ESCALATION_OPEN_TIME, "line", DAYS,
-                 "Days each escalation stayed open until it was resolved, in the month "
-                 "resolved."),
+                 _("Days each escalation stayed open until it was resolved, in the month "
+                   "resolved.")),
         referrals_by_service(f),
         goals_by_domain(f),
-        by_month(f, Kpi.ACTION_ON_TIME, "line", on_time("Late"),
-                 "Plan actions completed: by their due date, or late."),
+        by_month(f, Kpi.ACTION_ON_TIME, "line", on_time(N_("Late")),
+                 _("Plan actions completed: by their due date, or late.")),
         advocacy_by_barrier(f),
         by_month(f, Kpi.FEEDBACK_RATING, "line", RATINGS,
-                 "The clients' ratings (1 poor to 5 excellent) of their plans and services."),
+                 _("The clients' ratings (1 poor to 5 excellent) of their plans and "
+                   "services.")),
     ]  # fmt: skip
 
 
@@ -384,7 +428,7 @@ def _refused(request: Request, filters: Filters, parameter: str, message: str,
              status_code: int) -> Response:  # fmt: skip
     field = parameter if parameter in FIELDS else ""
     return page(
-        request, "dashboard.html", title="KPI dashboard", current="dashboard",
+        request, "dashboard.html", title=_("KPI dashboard"), current="dashboard",
         filters=filters, errors={field: message}, status_code=status_code,
     )  # fmt: skip
 
@@ -407,16 +451,16 @@ async def _report(request: Request, filters: Filters) -> KpiReport | Response:
     except InvalidQuery as exc:
         return _refused(request, filters, exc.parameter, exc.message, 422)
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
+        return page(request, "refused.html", title=_("Not for your role"), message=str(exc),
                     status_code=403)  # fmt: skip
     except NoCheckpoint as exc:
         message = str(exc)
         heading = (
-            "No signed checkpoint yet" if message.startswith("no signed checkpoint")
-            else "The figures are not ready yet"
+            _("No signed checkpoint yet") if message.startswith("no signed checkpoint")
+            else _("The figures are not ready yet")
         )  # fmt: skip
         return page(
-            request, "dashboard.html", title="KPI dashboard", current="dashboard",
+            request, "dashboard.html", title=_("KPI dashboard"), current="dashboard",
             filters=filters, errors={}, unavailable=message, unavailable_title=heading,
             status_code=503,
         )  # fmt: skip
@@ -434,9 +478,10 @@ async def dashboard(request: Request) -> Response:
     drawn = await asyncio.to_thread(draw, [p.chart for p in shown if p.chart is not None])
     checkpoint: dict[str, Any] = report.checkpoint
     return page(
-        request, "dashboard.html", title="KPI dashboard", current="dashboard",
+        request, "dashboard.html", title=_("KPI dashboard"), current="dashboard",
         filters=filters, errors={}, report=report, panels=shown, drawn=drawn,
-        checkpoint=checkpoint, query=filters.query(),
+        checkpoint=checkpoint, tree_size=whole(int(checkpoint["tree_size"])),
+        query=filters.query(),
     )  # fmt: skip
 
 

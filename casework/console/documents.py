@@ -70,8 +70,10 @@ from cases.actors import Actor
 from cases.command_table import BY_UPDATE
 from cases.features.documents import KIND_NAMES, DocumentDetails, size_text
 from cases.state import CaseState, Document, PlanStatus
+from casework import i18n
 from casework.console.case_page import Conflict, changes_since, not_visible, render_case
 from casework.console.forms import ActionForm, Choice, Filled, Input, values_of
+from casework.console.numbers import localized
 from casework.console.web import (
     PREFIX,
     CsrfRefused,
@@ -82,6 +84,7 @@ from casework.console.web import (
     signed_in,
     templates,
 )
+from casework.i18n import N_, _
 from events.choices import DocumentKind
 from workflows.case import CommandResult
 
@@ -104,7 +107,40 @@ DETAIL_FIELDS = ("kind", "title", "goal_id", "referral_id", "conference_id")
 UPLOAD_FORM_FIELDS = 16
 """The most fields an upload form may carry (it has seven, and the file)."""
 
-CHOOSE_AGAIN = "Choose the file again: a file is not kept when its upload is not recorded."
+CHOOSE_AGAIN = N_("Choose the file again: a file is not kept when its upload is not recorded.")
+"""Translated where it is shown (`_(CHOOSE_AGAIN)`)."""
+
+WORDS = (
+    N_("identity document"),
+    N_("plan for signature"),
+    N_("document"),
+    N_("PDF"),
+    N_("JPEG image"),
+    N_("PNG image"),
+    N_("TIFF image (scans)"),
+    N_("WebP image"),
+    N_("HEIC image (phone photos)"),
+    N_("Word document"),
+    N_("OpenDocument text"),
+)
+"""The kinds' names (`cases.features.documents.KIND_NAMES`, those that are not the
+vocabulary's own words) and the types' (`application.documents.checks.ALLOWED_TYPES`)
+as catalog entries: the section shows each in the page's language (`shown`)."""
+
+
+def shown(name: str) -> str:
+    """A kind's or a type's name in the language of the moment."""
+    return i18n.raw_gettext(name) if name else name
+
+
+def size_shown(size: int) -> str:
+    """`size_text` (980 bytes, 12.3 KB, 4.5 MB) in the language of the moment."""
+    number, _sep, unit = size_text(size).partition(" ")
+    if unit == "bytes":
+        return _("%(size)s bytes", size=localized(number))
+    if unit == "KB":
+        return _("%(size)s KB", size=localized(number))
+    return _("%(size)s MB", size=localized(number))
 
 
 # --- the section on the case page ---------------------------------------------------------
@@ -174,44 +210,48 @@ def _goal_ids(state: CaseState) -> list[str]:
 def upload_form(state: CaseState) -> ActionForm:
     """The upload form's inputs but the file: what it is, its title, what it is about."""
     inputs = [
-        Input("kind", "What it is", "select",
-              (Choice("", "— choose —"), *(Choice(k.value, KIND_NAMES[k]) for k in DocumentKind))),
-        Input("title", "Title"),
+        Input("kind", _("What it is"), "select",
+              (Choice("", _("— choose —")),
+               *(Choice(k.value, shown(KIND_NAMES[k])) for k in DocumentKind))),
+        Input("title", _("Title")),
     ]  # fmt: skip
     goals = _goal_ids(state)
     if goals:
         inputs.append(
-            Input("goal_id", "The goal it is about", "select",
+            Input("goal_id", _("The goal it is about"), "select",
                   (Choice("", "—"), *(Choice(g, g) for g in goals)), optional=True)
         )  # fmt: skip
     referrals = tuple(
-        Choice(r.referral_id, f"{r.referral_id} to {r.provider_id}")
+        Choice(
+            r.referral_id,
+            _("%(referral)s to %(provider)s", referral=r.referral_id, provider=r.provider_id),
+        )
         for r in state.referrals.values()
     )
     if referrals:
         inputs.append(
-            Input("referral_id", "The referral it is about", "select",
+            Input("referral_id", _("The referral it is about"), "select",
                   (Choice("", "—"), *referrals), optional=True)
         )  # fmt: skip
     conferences = tuple(
-        Choice(c.conference_id, f"{c.conference_id}, {c.held_on}")
+        Choice(c.conference_id, f"{c.conference_id}, {i18n.format_day(c.held_on)}")
         for c in state.conferences.values()
     )
     if conferences:
         inputs.append(
-            Input("conference_id", "The case conference it is about", "select",
+            Input("conference_id", _("The case conference it is about"), "select",
                   (Choice("", "—"), *conferences), optional=True)
         )  # fmt: skip
-    return ActionForm(ATTACH, "Add a document", "Upload the document", tuple(inputs))
+    return ActionForm(ATTACH, _("Add a document"), _("Upload the document"), tuple(inputs))
 
 
 def _about(document: Document) -> str:
     parts = [
-        f"{label} {value}"
+        _(label, id=value)
         for label, value in (
-            ("goal", document.goal_id),
-            ("referral", document.referral_id),
-            ("conference", document.conference_id),
+            (N_("goal %(id)s"), document.goal_id),
+            (N_("referral %(id)s"), document.referral_id),
+            (N_("conference %(id)s"), document.conference_id),
         )
         if value
     ]
@@ -232,9 +272,9 @@ def documents_section(
     rows = [
         Row(
             document=d,
-            kind=KIND_NAMES.get(d.kind, str(d.kind)),
-            type=checks.ALLOWED_TYPES.get(d.media_type, d.media_type),
-            size=size_text(d.size),
+            kind=shown(KIND_NAMES.get(d.kind, str(d.kind))),
+            type=shown(checks.ALLOWED_TYPES.get(d.media_type, d.media_type)),
+            size=size_shown(d.size),
             about=_about(d),
             downloadable=d.readable and not state.forgotten,
         )
@@ -252,8 +292,8 @@ def documents_section(
         upload=upload_form(state) if may_attach else None,
         may_withdraw=may_withdraw,
         plan_ready=plan_ready,
-        largest=size_text(casework_of(request).settings.document_max_bytes),
-        types=", ".join(sorted(set(checks.ALLOWED_TYPES.values()))),
+        largest=size_shown(casework_of(request).settings.document_max_bytes),
+        types=", ".join(sorted({shown(t) for t in checks.ALLOWED_TYPES.values()})),
         unshown=_unshown(rows, offered, filled),
     )
 
@@ -278,7 +318,7 @@ def _refused(
     (the same as for no such case), or 403 with the access table's reason."""
     if isinstance(refusal, case_commands.NotFound):
         return not_visible(request, principal, case_id)
-    title = "Not for your role" if refusal.for_role else "Not permitted"
+    title = _("Not for your role") if refusal.for_role else _("Not permitted")
     return page(request, "refused.html", title=title, message=refusal.reason, status_code=403)
 
 
@@ -351,18 +391,18 @@ async def _attach_answer(
         case case_commands.NotFound() | case_commands.NotPermitted():
             return _refused(request, principal, case_id, answer)
         case UploadRefused(refusal=refusal):
-            filled.form_errors.append(f"{refusal.text}; nothing was kept")
+            filled.form_errors.append(_("%(refusal)s; nothing was kept", refusal=refusal.text))
             filled.errors.setdefault(refusal.field, []).append(refusal.reason)
             status = refusal.status
         case ScannerDown(reason=reason):
             filled.form_errors.append(
-                f"The virus scanner did not answer ({reason}); nothing was kept. "
-                "Try again in a few minutes."
-            )
+                _("The virus scanner did not answer (%(reason)s); nothing was kept. Try again "
+                  "in a few minutes.", reason=reason)
+            )  # fmt: skip
             status = 503
         case case_commands.VersionConflict():
             if FILE in names:
-                filled.form_errors.append(CHOOSE_AGAIN)
+                filled.form_errors.append(_(CHOOSE_AGAIN))
             return await _again(request, principal, case_id, form_name, filled, 409,
                                 seen_version=version)  # fmt: skip
         case case_commands.Invalid(error=error):
@@ -378,7 +418,7 @@ async def _attach_answer(
             _beside(filled, names, reason)
             status = 409
     if FILE in names and not filled.errors.get(FILE):
-        filled.errors[FILE] = [CHOOSE_AGAIN]
+        filled.errors[FILE] = [_(CHOOSE_AGAIN)]
     return await _again(request, principal, case_id, form_name, filled, status)
 
 
@@ -433,7 +473,7 @@ async def _upload(request: Request, principal: Principal, case_id: str, form: Fo
     filled = Filled(values=values_of(spec, form))
     version = _version(form)
     if version != state.stream_version:
-        filled.form_errors.append(CHOOSE_AGAIN)
+        filled.form_errors.append(_(CHOOSE_AGAIN))
         return await _again(request, principal, valid, ATTACH, filled, 409,
                             seen_version=version)  # fmt: skip
     details: dict[str, str] = {}
@@ -443,7 +483,7 @@ async def _upload(request: Request, principal: Principal, case_id: str, form: Fo
             details[name] = value
     sent = form.get(FILE)
     if not isinstance(sent, UploadFile) or not _file_name(sent):
-        filled.errors[FILE] = ["Choose the file to attach."]
+        filled.errors[FILE] = [_("Choose the file to attach.")]
         try:
             DocumentDetails.model_validate({**details, "filename": "file"})
         except ValidationError as exc:
@@ -500,7 +540,7 @@ async def withdraw(request: Request, case_id: str, document_id: str) -> Response
         return await _again(request, principal, valid, WITHDRAW, filled, 409,
                             seen_version=version)  # fmt: skip
     if not reason:
-        filled.errors["reason"] = ["Say why it is withdrawn."]
+        filled.errors["reason"] = [_("Say why it is withdrawn.")]
         return await _again(request, principal, valid, WITHDRAW, filled, 422)
     # application/documents `withdraw`: the command through `case_commands.send` (which
     # admits the caller again), then the document's bytes deleted.
@@ -550,9 +590,9 @@ async def download_in_emergency(request: Request, case_id: str, document_id: str
         return not_visible(request, principal, case_id)
     if not reason:
         return page(
-            request, "case_not_visible.html", title="Case not found", case_id=valid,
+            request, "case_not_visible.html", title=_("Case not found"), case_id=valid,
             may_break_glass=principal.actor.role in BREAK_GLASS_ROLES,
-            reason_error="Say why you must open this case.", status_code=422,
+            reason_error=_("Say why you must open this case."), status_code=422,
         )  # fmt: skip
     return await _download(request, principal, valid, document_id, break_glass=reason)
 
@@ -575,17 +615,17 @@ async def _download(
     except CaseNotVisible:
         return not_visible(request, principal, valid)
     except BreakGlassRefused as exc:
-        return page(request, "refused.html", title="Emergency access refused",
+        return page(request, "refused.html", title=_("Emergency access refused"),
                     message=str(exc), status_code=403)  # fmt: skip
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
+        return page(request, "refused.html", title=_("Not for your role"), message=str(exc),
                     status_code=403)  # fmt: skip
     except DocumentNotFound:
-        return page(request, "refused.html", title="No such document",
-                    message=f"The case has no document {document_id}.",
+        return page(request, "refused.html", title=_("No such document"),
+                    message=_("The case has no document %(document)s.", document=document_id),
                     status_code=404)  # fmt: skip
     except DocumentUnreadable as exc:
-        return page(request, "refused.html", title="Document gone", message=f"{exc}.",
+        return page(request, "refused.html", title=_("Document gone"), message=f"{exc}.",
                     status_code=410)  # fmt: skip
 
     return StreamingResponse(

@@ -31,6 +31,7 @@ from application.paging import InvalidQuery
 from cases.access import AccessDenied, BreakGlassRefused, CaseNotVisible
 from casework.console.caseload import OPEN_CASES
 from casework.console.web import PREFIX, casework_of, now_of, page, signed_in, templates
+from casework.i18n import _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -61,7 +62,10 @@ async def download(request: Request, name: str, format: str) -> Response:
     principal = await signed_in(request)
     listing = CONSOLE_LISTS.get(name) or exports.LISTS.get(name)
     if listing is None:
-        return _refused(request, "No such list", f"There is no list {name!r} to download.", 404)
+        return _refused(
+            request, _("No such list"),
+            _("There is no list %(name)s to download.", name=repr(name)), 404,
+        )  # fmt: skip
     given = dict(request.query_params)
     options = {k: given.pop(k) for k in OPTIONS if k in given}
     now = now_of(request)
@@ -71,13 +75,13 @@ async def download(request: Request, name: str, format: str) -> Response:
         export = await exports.start(asker, listing, filters, format, **options)
     except ValidationError as exc:
         named = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return _refused(request, "Not a filter of this list", named, 422)
+        return _refused(request, _("Not a filter of this list"), named, 422)
     except InvalidQuery as exc:
-        return _refused(request, "Cannot download this", str(exc), 422)
+        return _refused(request, _("Cannot download this"), str(exc), 422)
     except (AccessDenied, BreakGlassRefused) as exc:
-        return _refused(request, "Not for your role", str(exc), 403)
+        return _refused(request, _("Not for your role"), str(exc), 403)
     except CaseNotVisible:
-        return _refused(request, "Case not found", "No such case visible to you.", 404)
+        return _refused(request, _("Case not found"), _("No such case visible to you."), 404)
     return StreamingResponse(
         export.stream(), media_type=export.media_type, headers=export.headers()
     )

@@ -22,6 +22,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from casework import i18n
+from casework.i18n import N_, _, validation
+
 Kind = Literal["text", "textarea", "lines", "select", "checkboxes", "date", "number", "hidden"]
 
 
@@ -35,10 +38,21 @@ class Choice:
     label: str
 
 
-def enum_choices(values: Iterable[StrEnum], blank: str | None = "— choose —") -> tuple[Choice, ...]:
-    """A select's choices for an enum's values (`_` read as spaces), after a blank one."""
-    found = tuple(Choice(v.value, v.value.replace("_", " ")) for v in values)
-    return ((Choice("", blank),) if blank is not None else ()) + found
+CHOOSE = N_("— choose —")
+"""A select's blank first choice."""
+
+
+def words(value: StrEnum | str) -> str:
+    """A vocabulary value as words in the current language (`_` read as spaces; the
+    words are the vocabulary catalog's entries, as the pages' `words` filter shows them)."""
+    return i18n.raw_gettext(str(getattr(value, "value", value)).replace("_", " "))
+
+
+def enum_choices(values: Iterable[StrEnum], blank: str | None = CHOOSE) -> tuple[Choice, ...]:
+    """A select's choices for an enum's values as words in the current language, after a
+    blank one (`blank` is a marked string, translated here)."""
+    found = tuple(Choice(v.value, words(v)) for v in values)
+    return ((Choice("", i18n.raw_gettext(blank)),) if blank is not None else ()) + found
 
 
 @dataclass(frozen=True)
@@ -95,7 +109,7 @@ class Filled:
     def add(self, form: ActionForm, path: str, message: str) -> None:
         target = match_input(form, path)
         if target is None:
-            label = path or "form"
+            label = path or _("form")
             self.form_errors.append(f"{label}: {message}")
         else:
             self.errors.setdefault(target.name, []).append(message)
@@ -216,20 +230,22 @@ def match_input(form: ActionForm, path: str) -> Input | None:
 def add_validation_errors(
     filled: Filled, form: ActionForm, exc: ValidationError, maps: ListMaps
 ) -> None:
+    """The command model's errors beside their fields, in the current language
+    (casework/i18n/validation.py; in English pydantic's own words)."""
     for error in exc.errors():
         loc = tuple(p for p in error["loc"] if p not in ("actor", "expected_version"))
-        message = str(error["msg"]).removeprefix("Value error, ")
-        filled.add(form, error_path(loc, maps), message)
+        filled.add(form, error_path(loc, maps), validation.detail(error))
 
 
 def add_rule_refusal(filled: Filled, form: ActionForm, message: str) -> None:
     """A refusal of the case's rules (`field: reason`) beside its field when the form
-    has it, else above the form."""
+    has it, else above the form. The reason is looked up in the catalogs as it is (the
+    rules' words, when they are an entry), else shown as the rules wrote it."""
     head, sep, rest = message.partition(":")
     if sep and " " not in head.strip():
         name = head.strip()
         for item in form.inputs:
             if item.name == name or item.name.endswith("." + name):
-                filled.errors.setdefault(item.name, []).append(rest.strip())
+                filled.errors.setdefault(item.name, []).append(i18n.raw_gettext(rest.strip()))
                 return
-    filled.form_errors.append(message)
+    filled.form_errors.append(i18n.raw_gettext(message))

@@ -15,7 +15,15 @@ from application import actions
 from application.read_models import MAX_LIMIT, PageRequest
 from cases.access import AccessDenied
 from cases.actors import Role
-from casework.console.web import PREFIX, casework_of, now_of, page, signed_in
+from casework.console.web import (
+    PREFIX,
+    casework_of,
+    not_for_your_role,
+    now_of,
+    page,
+    signed_in,
+)
+from casework.i18n import _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -37,12 +45,11 @@ async def my_actions(request: Request) -> Response:
         )
         by_team = await actions.overdue_by_team(app, actor) if sees_teams else []
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     return page(
         request,
         "my_actions.html",
-        title="My actions this week",
+        title=_("My actions this week"),
         current="actions",
         mine=mine.items,
         overdue=overdue.items if overdue is not None else None,

@@ -16,7 +16,8 @@ from fastapi.responses import Response
 
 from application import read_models as rm
 from cases.access import AccessDenied
-from casework.console.web import PREFIX, casework_of, page, signed_in
+from casework.console.web import PREFIX, casework_of, not_for_your_role, page, signed_in, translated
+from casework.i18n import _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -36,15 +37,14 @@ async def outcomes_page(request: Request) -> Response:
     try:
         report = await rm.outcomes(casework_of(request), principal.actor, since=since, until=until)
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     except rm.InvalidQuery as exc:
-        return page(request, "refused.html", title="Outcomes", message=str(exc),
+        return page(request, "refused.html", title=_("Outcomes"), message=translated(str(exc)),
                     status_code=422)  # fmt: skip
     return page(
         request,
         "outcomes.html",
-        title="Outcomes",
+        title=_("Outcomes"),
         current="outcomes",
         report=report,
         since=since,

@@ -49,7 +49,9 @@ from casework.console.web import (
     set_session_cookie,
     sign_in_csrf,
     signed_in,
+    translated,
 )
+from casework.i18n import N_, _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 log = structlog.get_logger("casework.console.sign_in")
@@ -64,12 +66,17 @@ ATTEMPTS_PER_MINUTE = 10
 overrides it: a test whose browsers all come from 127.0.0.1)."""
 
 WHY = {
-    "ended": "Your session has ended (it timed out, or was signed out or revoked). "
-    "Sign in again to carry on.",
-    "signed-out": "You are signed out.",
-    "enrol": "Administrators must enrol a second factor (TOTP) before using the console: "
-    "run `casework login` and enrol, then sign in here with your code.",
+    "ended": N_(
+        "Your session has ended (it timed out, or was signed out or revoked). "
+        "Sign in again to carry on."
+    ),
+    "signed-out": N_("You are signed out."),
+    "enrol": N_(
+        "Administrators must enrol a second factor (TOTP) before using the console: "
+        "run `casework login` and enrol, then sign in here with your code."
+    ),
 }
+"""Why the sign-in page is shown (`?why=`), translated where it is shown."""
 
 
 class _Attempts:
@@ -121,7 +128,7 @@ def _form(
     response = page(
         request,
         "sign_in.html",
-        title="Sign in",
+        title=_("Sign in"),
         staff_id=staff_id,
         step=step,
         errors=errors or {},
@@ -141,7 +148,8 @@ def _form(
 
 @router.get("/sign-in")
 async def sign_in_page(request: Request, why: str = "", next: str = "") -> Response:
-    return _form(request, notice=WHY.get(why), next_path=_safe_next(next))
+    notice = _(WHY[why]) if why in WHY else None
+    return _form(request, notice=notice, next_path=_safe_next(next))
 
 
 @router.post("/sign-in")
@@ -156,17 +164,17 @@ async def sign_in(request: Request) -> Response:
         return _form(
             request,
             staff_id=staff_id,
-            errors={"form": "The form had expired: please sign in again."},
+            errors={"form": _("The form had expired: please sign in again.")},
             next_path=next_path,
             status_code=400,
         )
     errors: dict[str, str] = {}
     if not staff_id:
-        errors["staff_id"] = "Enter your staff id."
+        errors["staff_id"] = _("Enter your staff id.")
     if not password:
-        errors["password"] = "Enter your password."
+        errors["password"] = _("Enter your password.")
     if code is not None and not (len(code) == 6 and code.isdigit()):
-        errors["totp"] = "The code is the 6 digits your authenticator app shows."
+        errors["totp"] = _("The code is the 6 digits your authenticator app shows.")
     if errors:
         step = "totp" if "totp" in form else "password"
         return _form(
@@ -179,7 +187,7 @@ async def sign_in(request: Request) -> Response:
         return _form(
             request,
             staff_id=staff_id,
-            errors={"form": "Too many sign-in attempts from your address: wait a minute."},
+            errors={"form": _("Too many sign-in attempts from your address: wait a minute.")},
             next_path=next_path,
             status_code=429,
         )
@@ -191,14 +199,14 @@ async def sign_in(request: Request) -> Response:
         )  # fmt: skip
     except identity.AccountLocked as exc:
         return page(
-            request, "locked.html", title="Account locked", until=exc.until, status_code=423
+            request, "locked.html", title=_("Account locked"), until=exc.until, status_code=423
         )
     except identity.SecondFactorRequired:
         return _form(
             request,
             staff_id=staff_id,
             step="totp",
-            errors={"totp": "Enter the 6-digit code from your authenticator app."}
+            errors={"totp": _("Enter the 6-digit code from your authenticator app.")}
             if "totp" in form
             else {},
             next_path=next_path,
@@ -209,13 +217,13 @@ async def sign_in(request: Request) -> Response:
             request,
             staff_id=staff_id,
             step="totp" if code else "password",
-            errors={"form": str(exc).capitalize() + "."},
+            errors={"form": translated(str(exc)).capitalize() + "."},
             next_path=next_path,
             status_code=401,
         )
     if issued.enrolment_only:
         await identity.sign_out(app, issued.token, now=now)
-        return _form(request, notice=WHY["enrol"], status_code=403)
+        return _form(request, notice=_(WHY["enrol"]), status_code=403)
     member = await app.actor(staff_id)
     target = next_path or PATHS[HOME[member.role]]
     response = redirect(target)
@@ -263,12 +271,15 @@ def _sso_refused(
 
 def _unavailable(request: Request, exc: Exception, next_path: str | None) -> Response:
     log.warning("console.sso_unavailable", error=str(exc))
-    name = _provider_name(request) or "the sign-in provider"
+    name = _provider_name(request) or _("the sign-in provider")
     return _sso_refused(
         request,
-        title="Sign-in provider unavailable",
-        message=f"Casework cannot reach {name} at the moment, so nobody can sign in with it. "
-        "Try again in a few minutes, or sign in with your staff id and password.",
+        title=_("Sign-in provider unavailable"),
+        message=_(
+            "Casework cannot reach %(provider)s at the moment, so nobody can sign in with it. "
+            "Try again in a few minutes, or sign in with your staff id and password.",
+            provider=name,
+        ),
         status_code=503,
         next_path=next_path,
     )
@@ -277,9 +288,11 @@ def _unavailable(request: Request, exc: Exception, next_path: str | None) -> Res
 def _sso_off(request: Request) -> Response:
     return _sso_refused(
         request,
-        title="Single sign-on is off",
-        message="This Casework is not set up for single sign-on: sign in with your "
-        "staff id and password.",
+        title=_("Single sign-on is off"),
+        message=_(
+            "This Casework is not set up for single sign-on: sign in with your "
+            "staff id and password."
+        ),
         status_code=404,
     )
 
@@ -296,7 +309,7 @@ async def sso_start(request: Request, next: str = "") -> Response:
     if not _attempts(request).allow(address, now):
         return _form(
             request,
-            errors={"form": "Too many sign-in attempts from your address: wait a minute."},
+            errors={"form": _("Too many sign-in attempts from your address: wait a minute.")},
             next_path=next_path,
             status_code=429,
         )
@@ -322,17 +335,20 @@ async def sso_callback(request: Request) -> Response:
     if app.settings.oidc_issuer is None:
         return _sso_off(request)
     now = now_of(request)
-    name = _provider_name(request) or "the sign-in provider"
+    name = _provider_name(request) or _("the sign-in provider")
     query = request.query_params
     pending = await take_sign_in(app, request.cookies.get(SSO_COOKIE), now=now)
     if pending is None:
         log.info("console.sso_refused", reason="no pending sign-in")
         return _sso_refused(
             request,
-            title="Sign-in not recognised",
-            message=f"This answer from {name} does not belong to a sign-in started in this "
-            "browser in the last 10 minutes, or it was used already. Nobody was signed in: "
-            "start again.",
+            title=_("Sign-in not recognised"),
+            message=_(
+                "This answer from %(provider)s does not belong to a sign-in started in this "
+                "browser in the last 10 minutes, or it was used already. Nobody was signed "
+                "in: start again.",
+                provider=name,
+            ),
             status_code=400,
         )
     next_path = _safe_next(pending.next_path)
@@ -342,9 +358,12 @@ async def sso_callback(request: Request) -> Response:
         description = query.get("error_description", "")[:300]
         return _sso_refused(
             request,
-            title="Single sign-on did not finish",
-            message=f"{name[:1].upper()}{name[1:]} did not sign you in, so neither did "
-            "Casework. Start again, or sign in with your staff id and password.",
+            title=_("Single sign-on did not finish"),
+            message=_(
+                "%(provider)s did not sign you in, so neither did Casework. Start again, or "
+                "sign in with your staff id and password.",
+                provider=_capitalized(name),
+            ),
             detail=f"{error[:100]}: {description}" if description else error[:100],
             status_code=401,
             next_path=next_path,
@@ -368,7 +387,7 @@ async def sso_callback(request: Request) -> Response:
         log.info("console.sso_refused", reason=reason)
         title, message, status_code = _refusal(reason, name)
         return _sso_refused(
-            request, title=title, message=message, detail=reason[:1].upper() + reason[1:] + ".",
+            request, title=title, message=message, detail=_capitalized(translated(reason)) + ".",
             status_code=status_code, next_path=next_path,
         )  # fmt: skip
     member = await app.actor(issued.staff_id)
@@ -384,31 +403,46 @@ def _refusal(reason: str, provider: str) -> tuple[str, str, int]:
     """The title, message and status of a refused single sign-on, by its reason."""
     if reason.startswith("state:"):
         return (
-            "Sign-in not recognised",
-            "This answer does not match the sign-in this browser started last (was one "
-            "started again, in another tab?). Nobody was signed in: start again.",
+            _("Sign-in not recognised"),
+            _(
+                "This answer does not match the sign-in this browser started last (was one "
+                "started again, in another tab?). Nobody was signed in: start again."
+            ),
             400,
         )
     if "deactivated staff member" in reason:
         return (
-            "Account deactivated",
-            f"{provider[:1].upper()}{provider[1:]} knows you, but your Casework account is "
-            "deactivated, so you cannot sign in. Ask an administrator if this is a mistake.",
+            _("Account deactivated"),
+            _(
+                "%(provider)s knows you, but your Casework account is deactivated, so you "
+                "cannot sign in. Ask an administrator if this is a mistake.",
+                provider=_capitalized(provider),
+            ),
             403,
         )
     if "names no staff member" in reason or ("has no" in reason and "claim" in reason):
         return (
-            "No Casework account",
-            f"{provider[:1].upper()}{provider[1:]} signed you in, but no Casework staff "
-            "account is yours. Ask an administrator to add you to the staff directory.",
+            _("No Casework account"),
+            _(
+                "%(provider)s signed you in, but no Casework staff account is yours. Ask an "
+                "administrator to add you to the staff directory.",
+                provider=_capitalized(provider),
+            ),
             403,
         )
     return (
-        "Single sign-on refused",
-        "Casework could not verify this sign-in, so nobody was signed in. Start again, or "
-        "sign in with your staff id and password.",
+        _("Single sign-on refused"),
+        _(
+            "Casework could not verify this sign-in, so nobody was signed in. Start again, "
+            "or sign in with your staff id and password."
+        ),
         401,
     )
+
+
+def _capitalized(text: str) -> str:
+    """`text` with its first letter a capital (a provider's name opening a sentence)."""
+    return text[:1].upper() + text[1:]
 
 
 @router.post("/sign-out")

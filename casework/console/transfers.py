@@ -30,11 +30,21 @@ from application.transfers import TransferWaiting
 from cases.access import AccessDenied, Action, judged_location, may
 from cases.actors import Actor
 from cases.state import CaseState
-from casework.console.web import PREFIX, casework_of, check_csrf, page, redirect, signed_in
+from casework.console.web import (
+    PREFIX,
+    casework_of,
+    check_csrf,
+    not_for_your_role,
+    page,
+    redirect,
+    signed_in,
+    translated,
+)
+from casework.i18n import N_, _
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
-CHANGED = "The case changed since this page was shown: nothing was sent. Look again and answer."
+CHANGED = N_("The case changed since this page was shown: nothing was sent. Look again and answer.")
 
 
 @dataclass(frozen=True)
@@ -72,12 +82,11 @@ async def _inbox(
     try:
         rows = await waiting_for(request, actor)
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
-                    status_code=403)  # fmt: skip
+        return not_for_your_role(request, exc)
     return page(
         request,
         "transfers.html",
-        title="Transfers",
+        title=_("Transfers"),
         current="transfers",
         rows=rows,
         errors=errors or {},
@@ -110,22 +119,22 @@ async def answer(request: Request, case_id: str) -> Response:
         return await _inbox(request, actor, {case_id: message}, status, typed)
 
     if decision not in ("accept", "reject"):
-        return await refused("Choose accept or reject.", 422)
+        return await refused(_("Choose accept or reject."), 422)
     if decision == "reject" and reason is None:
-        return await refused("Say why you reject the transfer.", 422)
+        return await refused(_("Say why you reject the transfer."), 422)
     # Admitted by the command use case (the access table's transfer_reply row, from the
     # receiving side; each refusal recorded): a refused one reads as no such transfer.
     admitted = await case_commands.admit(app, actor, case_id, "reply_transfer")
     if not isinstance(admitted, case_commands.Admitted):
-        return await refused("No such transfer waiting for you.", 404)
+        return await refused(_("No such transfer waiting for you."), 404)
     try:
         state: CaseState | None = await (await app.cases()).state(case_id)
     except CaseNotFound:
         state = None
     if state is None or not _may_answer(actor, state, transfer_id):
-        return await refused("No such transfer waiting for you.", 404)
+        return await refused(_("No such transfer waiting for you."), 404)
     if not version.isdigit() or int(version) != state.stream_version:
-        return await refused(CHANGED, 409)
+        return await refused(_(CHANGED), 409)
     sent = {"accept": decision == "accept", "reason": reason}
     result = await case_commands.send(
         app, actor, case_id, "reply_transfer", sent, expected_version=int(version),
@@ -138,13 +147,13 @@ async def answer(request: Request, case_id: str) -> Response:
             )
             return await refused(message, 422)
         case case_commands.VersionConflict():
-            return await refused(CHANGED, 409)
+            return await refused(_(CHANGED), 409)
         case case_commands.NotFound() | case_commands.NotPermitted():
-            return await refused("No such transfer waiting for you.", 404)
+            return await refused(_("No such transfer waiting for you."), 404)
         case (
             case_commands.RuleRefused(reason=why)
             | case_commands.Rejected(text=why)
             | case_commands.IdempotencyMismatch(reason=why)
         ):
-            return await refused(why, 409)
+            return await refused(translated(why), 409)
     return redirect(f"{PREFIX}/transfers?done={decision}")

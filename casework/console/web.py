@@ -26,23 +26,25 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+import jinja2
+from babel.numbers import get_decimal_symbol
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from application import request_context
-from application.identity.preferences import language_of
-from casework import i18n
-from casework.i18n import N_
 from application.bootstrap import Casework
 from application.identity import NotAuthenticated, Principal, authenticate
 from application.identity.errors import SecondFactorEnrolmentRequired
+from application.identity.preferences import language_of
 from cases.actors import Role
+from casework import i18n
+from casework.i18n import N_
 
 PREFIX = "/console"
 SESSION_COOKIE = "casework_session"
@@ -63,12 +65,16 @@ CONSOLE_HEADERS = {
 }
 
 templates = Jinja2Templates(
-    directory=str(Path(__file__).parent / "templates"), extensions=["jinja2.ext.i18n"]
+    env=jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+    )
 )
 # Every page speaks the request's language (casework/i18n: the staff member's setting,
 # else the browser's Accept-Language): `{{ _("…") }}` and `{% trans %}` in templates.
 templates.env.install_gettext_callables(  # type: ignore[attr-defined]
-    i18n.raw_gettext, i18n.raw_ngettext, newstyle=True
+    i18n.raw_gettext, i18n.raw_ngettext, newstyle=True, pgettext=i18n.raw_pgettext
 )
 
 
@@ -84,10 +90,29 @@ def _words(value: object) -> str:
     return i18n.raw_gettext(text)
 
 
+def _decimal(value: float | int | None, digits: int | None = None) -> str:
+    """A measured figure (an average, hours) with the locale's decimal sign: the digits
+    the English page shows (`2.0`, `3.75`; `digits` fixes them), `2,0` in Spanish."""
+    if value is None:
+        return ""
+    text = str(value) if digits is None else f"{value:.{digits}f}"
+    language = i18n.current()
+    if language == i18n.DEFAULT:
+        return text
+    return text.replace(".", get_decimal_symbol(language))
+
+
+def translated(text: str) -> str:
+    """A message made by another layer (an access refusal, a rule's reason) in the
+    page's language when a catalog translates it, else as it came."""
+    return i18n.raw_gettext(text)
+
+
 templates.env.filters["when"] = _when
 templates.env.filters["words"] = _words
 templates.env.filters["day"] = lambda value: i18n.format_day(value)
 templates.env.filters["number"] = lambda value: i18n.format_number(value)
+templates.env.filters["decimal"] = _decimal
 
 
 class SignInNeeded(Exception):
@@ -233,7 +258,7 @@ def page(
             "prefix": PREFIX,
             "lang": i18n.current(),
             "dir": i18n.direction(),
-            "languages": [(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
+            "console_languages": [(code, i18n.language_name(code)) for code in i18n.LANGUAGES],
             "language_setting": getattr(request.state, "language_setting", None),
             **context,
         },
@@ -241,6 +266,18 @@ def page(
     )
     response.headers["Content-Language"] = i18n.current()
     return response
+
+
+def not_for_your_role(request: Request, exc: Exception) -> HTMLResponse:
+    """The page of a refusal by the access table (403), its reason in the page's
+    language when a catalog has it."""
+    return page(
+        request,
+        "refused.html",
+        title=i18n.gettext("Not for your role"),
+        message=translated(str(exc)),
+        status_code=403,
+    )
 
 
 def redirect(path: str) -> RedirectResponse:

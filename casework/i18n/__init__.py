@@ -56,8 +56,10 @@ __all__ = [
     "language_name",
     "negotiate",
     "ngettext",
+    "pgettext",
     "raw_gettext",
     "raw_ngettext",
+    "raw_pgettext",
     "speaking",
     "supported",
     "translations",
@@ -75,7 +77,7 @@ LANGUAGES: tuple[str, ...] = ("en", "es")
 _current: ContextVar[str] = ContextVar("casework_language", default=DEFAULT)
 
 
-def N_(message: str) -> str:  # noqa: N802 (gettext's conventional name)
+def N_(message: str) -> str:
     """Mark a string for the catalog without translating it now (a table made at
     import); translate it where it is shown with `_()`."""
     return message
@@ -171,7 +173,10 @@ def read_catalogs(language: str) -> list[tuple[Path, Catalog]]:
 def translations(language: str) -> Translations:
     """The language's catalogs merged into one (read once per process)."""
     merged = Catalog(locale=language, domain="messages")
-    for _path, catalog in read_catalogs(language):
+    catalogs = read_catalogs(language)
+    if catalogs:  # the files' Plural-Forms (CLDR's `es` counts three forms, the files two)
+        merged.mime_headers = catalogs[0][1].mime_headers
+    for _path, catalog in catalogs:
         for message in catalog:
             if message.id and message.string and not message.fuzzy:
                 merged[message.id] = message
@@ -198,6 +203,23 @@ def raw_gettext(message: str) -> str:
     return message if language == DEFAULT else translations(language).gettext(message)
 
 
+def pgettext(context: str, message: str, /, **params: object) -> str:
+    """`message` as used in `context` (a word with two senses: "open" as a case's
+    status and "open" as a column of counts), in the current language."""
+    language = _current.get()
+    text = (
+        message if language == DEFAULT else str(translations(language).pgettext(context, message))
+    )
+    return text % params if params else text
+
+
+def raw_pgettext(context: str, message: str) -> str:
+    language = _current.get()
+    if language == DEFAULT:
+        return message
+    return str(translations(language).pgettext(context, message))
+
+
 def raw_ngettext(singular: str, plural: str, n: int) -> str:
     language = _current.get()
     if language == DEFAULT:
@@ -219,19 +241,22 @@ def ngettext(singular: str, plural: str, n: int, /, **params: object) -> str:
 @cache
 def _locale(language: str) -> Locale:
     try:
-        return Locale.parse(language)
+        return Locale.parse(language.replace("_", "-"), sep="-")
     except (UnknownLocaleError, ValueError):
         return Locale.parse(DEFAULT)
 
 
 def direction(language: str | None = None) -> str:
     """`rtl` or `ltr`: the page's `dir` for the language."""
-    return "rtl" if _locale(language or _current.get()).character_order == "right-to-left" else "ltr"
+    return (
+        "rtl" if _locale(language or _current.get()).character_order == "right-to-left" else "ltr"
+    )
 
 
 def language_name(language: str) -> str:
     """The language's name in itself (`Español`): how a language picker lists it."""
-    name = _locale(language).get_display_name(language) or language
+    locale = _locale(language)
+    name = locale.get_display_name(locale) or language
     return name[:1].upper() + name[1:]
 
 
@@ -244,9 +269,10 @@ def format_when(value: datetime | None, language: str | None = None) -> str:
     moment = value.astimezone(UTC)
     if lang == DEFAULT:
         return moment.strftime("%Y-%m-%d %H:%M UTC")
-    return _format_datetime(moment, "medium", tzinfo=UTC, locale=_locale(lang)).rsplit(":", 1)[
-        0
-    ] + " UTC"
+    return (
+        _format_datetime(moment, "medium", tzinfo=UTC, locale=_locale(lang)).rsplit(":", 1)[0]
+        + " UTC"
+    )
 
 
 def format_day(value: date | None, language: str | None = None) -> str:

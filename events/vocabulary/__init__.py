@@ -84,10 +84,12 @@ from events.vocabulary.intake import (
     AssessmentRecorded,
     CaseOpened,
     ClientDetails,
+    ClientLanguageRecorded,
     ClientMatchesReviewed,
     ConsentRecorded,
     DomainNeed,
     DomainRating,
+    LanguageTag,
 )
 from events.vocabulary.lifecycle import (
     CaseAssigned,
@@ -197,7 +199,8 @@ CaseEvent = Annotated[
     | ReferralWithdrawn
     | DocumentAttached
     | DocumentWithdrawn
-    | ClientMatchesReviewed,
+    | ClientMatchesReviewed
+    | ClientLanguageRecorded,
     Field(discriminator="type"),
 ]
 """Every case event, discriminated on `type`."""
@@ -261,6 +264,7 @@ CASE_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     DocumentAttached,
     DocumentWithdrawn,
     ClientMatchesReviewed,
+    ClientLanguageRecorded,
 )
 
 __all__ = [
@@ -305,6 +309,7 @@ __all__ = [
     "ClientDetails",
     "ClientFeedbackRecorded",
     "ClientForgotten",
+    "ClientLanguageRecorded",
     "ClientMatchesReviewed",
     "ClientParticipation",
     "ClosureReason",
@@ -330,6 +335,7 @@ __all__ = [
     "GoalStatus",
     "GoalTerm",
     "GoalsEvaluated",
+    "LanguageTag",
     "NextStep",
     "Participants",
     "PlanActivated",

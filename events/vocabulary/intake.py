@@ -4,11 +4,12 @@ assessment of their needs across the domains (with the client's confidential det
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from events.choices import Domain, ReferralSource, SharedField
 from events.fields import (
@@ -21,6 +22,34 @@ from events.fields import (
 )
 from events.registry import DomainEvent
 from events.vocabulary.common import ClientContact, RiskLevel, _Part
+
+_LANGUAGE_TAG = re.compile(
+    r"^(?P<language>[a-z]{2,3})(?P<extlang>(?:-[a-z]{3}){0,3})"
+    r"(?:-(?P<script>[a-z]{4}))?(?:-(?P<region>[a-z]{2}|[0-9]{3}))?"
+    r"(?P<variants>(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*)$"
+)
+
+
+def _language_tag(value: str) -> str:
+    """A well-formed BCP 47 language tag (RFC 5646: language, extlang, script, region,
+    variants), in its canonical case: `es`, `pt-BR`, `zh-Hant-TW`, `ar`, `sgn-ase`.
+    An underscore is read as a hyphen (`pt_BR`); anything else is refused."""
+    found = _LANGUAGE_TAG.match(value.strip().replace("_", "-").lower())
+    if found is None:
+        raise ValueError(
+            "not a language tag (BCP 47): a language code such as es, pt-BR, ar or zh-Hant"
+        )
+    parts = [found["language"] + found["extlang"]]
+    if found["script"]:
+        parts.append(found["script"].title())
+    if found["region"]:
+        parts.append(found["region"].upper())
+    return "-".join(parts) + found["variants"]
+
+
+LanguageTag = Annotated[str, Field(min_length=2, max_length=35), AfterValidator(_language_tag)]
+"""A client's language as a BCP 47 tag (`es`, `pt-BR`, `ar`), checked and put in its
+canonical case at the edge, the field named in the error."""
 
 
 class ClientDetails(_Part):
@@ -35,6 +64,11 @@ class ClientDetails(_Part):
         default_factory=dict, max_length=10
     )
     notes: PersonalText = ""
+    preferred_language: Annotated[LanguageTag | None, PersonalField()] = None
+    """The language the client prefers to be served in (None: not recorded)."""
+    interpreter_needed: Annotated[bool | None, PersonalField()] = None
+    """Whether the client needs an interpreter (None: not recorded, read as no; optional
+    so that it reads as not recorded once the client is forgotten)."""
 
 
 class DomainRating(_Part):
@@ -71,6 +105,16 @@ class ClientMatchesReviewed(DomainEvent):
     candidates: list[Identifier] = Field(default_factory=list, max_length=50)
     hidden: int = Field(default=0, ge=0)
     decision: Literal["new_client"] = "new_client"
+
+
+class ClientLanguageRecorded(DomainEvent):
+    """The client's preferred language and interpreter need, recorded after the opening
+    (cases/features/client_language.py); they replace what the case held. Personal, as
+    in `ClientDetails`."""
+
+    type: Literal["ClientLanguageRecorded"] = "ClientLanguageRecorded"
+    preferred_language: Annotated[LanguageTag | None, PersonalField()] = None
+    interpreter_needed: Annotated[bool | None, PersonalField()] = None
 
 
 class ConsentRecorded(DomainEvent):

@@ -273,6 +273,9 @@ CELLS: dict[str, Cell] = {
     "withdraw_referral": Cell(
         Builder.referred, lambda: {"referral_id": "referral-1", "reason": "the client moved"}
     ),
+    "record_client_language": Cell(
+        Builder.opened, lambda: {"preferred_language": "es", "interpreter_needed": True}
+    ),
     "withdraw_document": Cell(
         Builder.with_document, lambda: {"document_id": "d0c1", "reason": "the wrong case"}
     ),

@@ -20,6 +20,10 @@ from cases.features.advocacy import (
     decide_conclude_advocacy,
     decide_open_advocacy,
 )
+from cases.features.client_language import (
+    RecordClientLanguage,
+    decide_record_client_language,
+)
 from cases.features.documents import (
     AttachDocument,
     WithdrawDocument,
@@ -100,6 +104,7 @@ UPDATE_NAMES = {
     WithdrawReferral: "withdraw_referral",
     AttachDocument: "attach_document",
     WithdrawDocument: "withdraw_document",
+    RecordClientLanguage: "record_client_language",
 }
 
 
@@ -207,6 +212,7 @@ RULES: dict[type[c.Command], Rule] = {
     WithdrawReferral: decide_withdraw_referral,
     AttachDocument: decide_attach_document,
     WithdrawDocument: decide_withdraw_document,
+    RecordClientLanguage: decide_record_client_language,
     c.AddCircleMember: circle.decide_add_member,
     c.UpdateCircleMember: circle.decide_update_member,
     c.RemoveCircleMember: circle.decide_remove_member,
@@ -335,6 +341,8 @@ COMMANDS: list[c.Command] = [
     c.ProviderReport(actor=ALICE, referral_id="referral-1", report="attended"),
     WithdrawReferral(actor=ALICE, referral_id="referral-1", reason="client moved"),
     WithdrawReferral(actor=ALICE, referral_id="referral-9", reason="client moved"),
+    RecordClientLanguage(actor=ALICE, preferred_language="es", interpreter_needed=True),
+    RecordClientLanguage(actor=ALICE),
     AttachDocument(
         actor=ALICE,
         document_id="d0c5",

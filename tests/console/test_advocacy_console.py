@@ -9,10 +9,12 @@ from datetime import timedelta
 from playwright.async_api import Page, expect
 
 from tests.console.conftest import PROVIDER, SERVICE, Stack
+from tests.console.test_case_page_layout import open_form
 from tests.console.test_case_work import open_from_caseload, recorded, submit
 
 
 async def fill(page: Page, action: str, values: dict[str, str]) -> None:
+    await open_form(page, action)
     for name, value in values.items():
         field = page.locator(f"form[action$='/do/{action}'] [name='{name}']")
         if await field.evaluate("e => e.tagName") == "SELECT":

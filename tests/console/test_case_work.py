@@ -14,6 +14,7 @@ from cases.policy import DEFAULT_POLICY, Policy
 from events.envelope import EventMetadata
 from events.vocabulary import PolicyApplied
 from tests.console.conftest import PROVIDER, SERVICE, WAIT_MS, Stack
+from tests.console.test_case_page_layout import open_form
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -31,6 +32,7 @@ async def open_from_caseload(page: Page, ref: str) -> None:
 
 
 async def submit(page: Page, action: str) -> None:
+    await open_form(page, action)
     await page.locator(f"form[action$='/do/{action}'] button[type=submit]").click()
 
 
@@ -48,6 +50,7 @@ async def test_a_whole_case_in_the_browser(stack: Stack) -> None:
     assert "Okonkwo" not in alice.url
 
     # Consent.
+    await open_form(alice, "record_consent")
     consent = alice.locator("form[action$='/do/record_consent']")
     await consent.get_by_label("name", exact=True).check()
     await consent.get_by_label("presenting needs").check()
@@ -56,6 +59,7 @@ async def test_a_whole_case_in_the_browser(stack: Stack) -> None:
     await recorded(alice, "record_consent")
 
     # An assessment, with a mistake first: a domain's notes without its rating.
+    await open_form(alice, "record_assessment")
     await alice.select_option("#record_assessment-assessment-domains-housing-rating", "3")
     await alice.fill("#record_assessment-assessment-domains-income-notes", "Benefits stopped")
     await alice.fill("#record_assessment-assessment-strengths", "Close to her sister")
@@ -76,6 +80,7 @@ async def test_a_whole_case_in_the_browser(stack: Stack) -> None:
     )
 
     # A plan in the client's own words.
+    await open_form(alice, "draft_plan")
     await alice.fill("#draft_plan-plan-goals-0-client-words", "I want a place of my own")
     await alice.fill("#draft_plan-plan-goals-0-objective", "Signed tenancy agreement")
     await alice.select_option("#draft_plan-plan-goals-0-domain", "housing")
@@ -110,6 +115,7 @@ async def test_a_whole_case_in_the_browser(stack: Stack) -> None:
     # The caseworker refers the client; the provider accepts.
     await alice.goto(f"/console/cases/{case_id}")
     await expect(plan).to_contain_text("Active plan")
+    await open_form(alice, "refer")
     await alice.select_option("#refer-provider-id", PROVIDER)
     await alice.select_option("#refer-service-id", SERVICE)
     await alice.select_option("#refer-goal-id", "goal-1")
@@ -137,6 +143,8 @@ async def test_two_browsers_conflict_and_nothing_typed_is_lost(stack: Stack) -> 
     for page in (alice, carol):
         await page.goto(f"/console/cases/{case_id}")
     # Both start typing a contact; alice sends hers first.
+    for page in (alice, carol):
+        await open_form(page, "log_contact")
     await alice.select_option("#log_contact-kind", "phone")
     await alice.fill("#log_contact-contact-date", contact_date)
     await submit(alice, "log_contact")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from playwright.async_api import expect
 
 from tests.console.conftest import Stack
+from tests.console.test_case_page_layout import open_form
 from tests.console.test_case_work import open_from_caseload, recorded, submit
 
 
@@ -22,6 +23,7 @@ async def test_a_circle_of_support_and_a_conference_in_the_browser(stack: Stack)
     await expect(circle).to_contain_text("No one recorded")
 
     # The client's sister joins the circle.
+    await open_form(alice, "add_circle_member")
     await alice.select_option("#add_circle_member-role", "family_member")
     await alice.fill("#add_circle_member-details-name", "Mona Okonkwo")
     await alice.fill("#add_circle_member-details-relationship", "older sister")
@@ -33,6 +35,7 @@ async def test_a_circle_of_support_and_a_conference_in_the_browser(stack: Stack)
 
     # The client consents to share the plan and conference decisions with her.
     consent = alice.locator("form[action$='/do/record_circle_consent']")
+    await open_form(alice, "record_circle_consent")
     await alice.select_option("#record_circle_consent-member-id", "member-1")
     await consent.get_by_label("plan", exact=True).check()
     await consent.get_by_label("conference decisions", exact=True).check()
@@ -42,6 +45,7 @@ async def test_a_circle_of_support_and_a_conference_in_the_browser(stack: Stack)
 
     # The plan revised with her and the supervisor taking part.
     plan_form = alice.locator("form[action$='/do/draft_plan']")
+    await open_form(alice, "draft_plan")
     await alice.select_option("#draft_plan-plan-participation-participated", "true")
     await alice.select_option("#draft_plan-plan-participation-agreed", "true")
     await alice.fill("#draft_plan-plan-participants-staff", "carol")
@@ -54,6 +58,7 @@ async def test_a_circle_of_support_and_a_conference_in_the_browser(stack: Stack)
 
     # A case conference she takes part in agrees an action for her.
     form = alice.locator("form[action$='/do/record_conference']")
+    await open_form(alice, "record_conference")
     await alice.fill("#record_conference-conference-held-on", state.opened_at.date().isoformat())
     await alice.select_option("#record_conference-conference-client-attended", "true")
     await alice.fill("#record_conference-conference-participants-staff", "alice\ncarol")
@@ -75,10 +80,12 @@ async def test_a_circle_of_support_and_a_conference_in_the_browser(stack: Stack)
 
     # Sharing within consent is recorded; beyond it, refused beside the form.
     share = alice.locator("form[action$='/do/share_with_circle']")
+    await open_form(alice, "share_with_circle")
     await alice.select_option("#share_with_circle-member-id", "member-1")
     await share.get_by_label("plan", exact=True).check()
     await submit(alice, "share_with_circle")
     await recorded(alice, "share_with_circle")
+    await open_form(alice, "share_with_circle")
     await alice.select_option("#share_with_circle-member-id", "member-1")
     await share.get_by_label("contact details", exact=True).check()
     await submit(alice, "share_with_circle")
@@ -89,14 +96,17 @@ async def test_a_circle_of_support_and_a_conference_in_the_browser(stack: Stack)
     assert [e.event_type for e in log].count("SharedWithCircleMember") == 1
 
     # To closure: the worker asks, the supervisor approves on the case page.
+    await open_form(alice, "request_closure")
     await alice.select_option("#request_closure-reason", "goals_met")
     await submit(alice, "request_closure")
     await recorded(alice, "request_closure")
     carol = await stack.signed_in("carol")
     await carol.goto(f"/console/cases/{case_id}")
+    await open_form(carol, "decide_approval")
     await carol.select_option("#decide_approval-approve", "true")
     await submit(carol, "decide_approval")
     await recorded(carol, "decide_approval")
+    await open_form(carol, "reopen")
     await expect(carol.locator("form[action$='/do/reopen']")).to_be_visible()
     assert (await stack.cases.state(case_id)).status.value == "closed"
     # The closed case still shows its circle and conference.

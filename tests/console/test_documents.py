@@ -94,6 +94,7 @@ async def test_a_caseworker_uploads_downloads_and_withdraws_a_document(stack: St
     case_id = await stack.open_case("CL-DOC-C1")
     alice = await stack.signed_in("alice")
     await alice.goto(f"/console/cases/{case_id}")
+    await alice.locator("details#documents > summary").click()  # closed: no documents yet
     await expect(alice.locator("section[aria-labelledby=documents-title]")).to_contain_text(
         "No documents on this case."
     )
@@ -152,6 +153,7 @@ async def test_a_file_of_a_type_a_case_does_not_keep_is_refused_and_nothing_kept
     case_id = await stack.open_case("CL-DOC-C2")
     alice = await stack.signed_in("alice")
     await alice.goto(f"/console/cases/{case_id}")
+    await alice.locator("details#documents > summary").click()  # closed: no documents yet
     version = await stack.app.store.stream_version(f"case-{case_id}")
     form = upload_form(alice)
 
@@ -258,6 +260,7 @@ async def test_the_plan_for_signature_needs_an_approved_plan(stack: Stack) -> No
 
     case_id = await stack.open_case_with_plan("CL-DOC-C5")
     await alice.goto(f"/console/cases/{case_id}")
+    await alice.locator("details#documents > summary").click()  # closed: no documents yet
     await button.click()
     await recorded(alice, "plan_for_signature")
     row = alice.locator("tr.document", has_text="for signature")

@@ -35,6 +35,7 @@ from application.case_client import CaseClient, CaseCommandRejected, CaseNotFoun
 from cases import commands as c
 from cases.command_table import TABLE
 from cases.evolve import fold
+from cases.features.client_language import RecordClientLanguage
 from cases.features.documents import AttachDocument, WithdrawDocument
 from cases.features.referral_withdrawal import WithdrawReferral
 from devtools.provider_simulator import ProviderSimulator
@@ -102,6 +103,14 @@ ENUM = [
     ("SQL", "phone' OR '1'='1"),
     ("a number", 12345),
     ("null", None),
+]
+LANGUAGE_TAG = [
+    ("a language's name", "Spanish"),
+    ("a trailing hyphen", "es-"),
+    ("36 characters", "es-" + "x" * 33),
+    ("a NUL byte", "es\x00"),
+    ("SQL", "es'; DROP TABLE events;--"),
+    ("a number", 12345),
 ]
 BOOL = [("a word", "perhaps"), ("a number", 12345), ("null", None), ("a list", [])]
 ACTOR_VALUES = [
@@ -485,6 +494,12 @@ SPECS: list[Spec] = [
         {"referral_id": IDENTIFIER, "reason": SHORT_TEXT},
     ),
     Spec(
+        "record_client_language",
+        RecordClientLanguage,
+        {"actor": ACTOR, "preferred_language": "pt-BR", "interpreter_needed": True},
+        {"preferred_language": LANGUAGE_TAG, "interpreter_needed": BOOL},
+    ),
+    Spec(
         "attach_document",
         AttachDocument,
         {
@@ -548,6 +563,8 @@ OPEN_CASE_FIELDS: dict[str, Values] = {
         ("11 identifiers", {**CLIENT, "identifiers": {f"id{i}": "x" for i in range(11)}}),
         ("a phone number with a NUL byte", {**CLIENT, "contact": {"phone": "555\x00"}}),
         ("no name", {k: v for k, v in CLIENT.items() if k != "name"}),
+        ("a language that is no tag", {**CLIENT, "preferred_language": "Spanish"}),
+        ("an interpreter need of 'perhaps'", {**CLIENT, "interpreter_needed": "perhaps"}),
     ],
     "referral_source": ENUM,
     "referring_agency": SHORT_TEXT[:4],

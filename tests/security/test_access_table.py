@@ -44,6 +44,10 @@ from cases.features.advocacy import (
     decide_conclude_advocacy,
     decide_open_advocacy,
 )
+from cases.features.client_language import (
+    RecordClientLanguage,
+    decide_record_client_language,
+)
 from cases.features.feedback import decide_feedback
 from cases.features.referral_withdrawal import WithdrawReferral, decide_withdraw_referral
 from cases.policy import DEFAULT_POLICY
@@ -447,6 +451,15 @@ COMMAND_CASES: dict[str, tuple[Action, Run]] = {
             referred,
             lambda st, a: decide_withdraw_referral(
                 st, WithdrawReferral(actor=a, referral_id="referral-1", reason="moved away")
+            ),
+        ),
+    ),
+    "record client language": (
+        Action.WORK,
+        on(
+            just_opened,
+            lambda st, a: decide_record_client_language(
+                st, RecordClientLanguage(actor=a, preferred_language="es", interpreter_needed=True)
             ),
         ),
     ),

@@ -163,6 +163,7 @@ EXPECTED_KEYS: dict[SharedField, set[str]] = {
     SharedField.ASSESSMENT_SUMMARY: {"risk_level", "needs"},
     SharedField.HEALTH: {"health_needs"},
     SharedField.FINANCIAL: {"financial_needs"},
+    SharedField.LANGUAGE: {"preferred_language", "interpreter_needed"},
 }
 ALWAYS = {"referral_id", "service_id", "goal_domain"}
 
