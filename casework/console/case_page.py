@@ -1,5 +1,14 @@
 """The case page: where the case stands, and every action the viewer may take as a form.
 
+The page is organised for work (issue 33): what needs attention first
+(cases/attention.py over the state and the page's clock), a compact summary with the
+client's preferred language, the navigation between the sections (the case and the
+client, plan and actions, referrals and advocacy, contacts and progress, circle and
+conferences, documents, timeline), each section's actions closed in a `<details>` until
+chosen (no script: the strict CSP is unchanged; `?open=<action>` renders one open, and
+a form sent back with an error or a conflict is open with what the person typed), and
+the timeline last, a page at a time.
+
 Reading the page is a read of the case's details: allowed by the access table and
 recorded in the access log (application/case_view `view_case`, as application/case_reads
 `read_case`), or refused with the same page whether the case does not exist or is out of
@@ -48,11 +57,13 @@ from cases.access import (
     CaseNotVisible,
 )
 from cases.actors import Actor
+from cases.attention import needs_attention
 from cases.command_table import BY_UPDATE
 from cases.evolve import fold
 from cases.state import CaseState
 from casework.console import circle_forms
 from casework.console.case_actions import forms_for
+from casework.console.client_language import language_label
 from casework.console.forms import (
     ActionForm,
     Filled,
@@ -65,10 +76,12 @@ from casework.console.web import (
     PREFIX,
     casework_of,
     check_csrf,
+    now_of,
     page,
     redirect,
     signed_in,
 )
+from casework.i18n import N_, _
 from directory import ResourceDirectory, load_resource_directory
 from events.fields import Identifier, LongText
 from events.vocabulary import SharedField
@@ -83,6 +96,64 @@ newer pages); the audit view shows every event with its hash."""
 
 TIMELINE_BEFORE = "timeline_before"
 """The query parameter naming the version the timeline's page ends before."""
+
+OPEN = "open"
+"""The query parameter naming the action whose form the page shows open."""
+
+ATTENTION_SHOWN = 6
+"""What needs attention, listed at the top; the rest behind a disclosure."""
+
+SECTION_OF: dict[str, str] = {
+    **dict.fromkeys(
+        ("draft_plan", "submit_plan", "add_action", "complete_action", "drop_action",
+         "reassign_action", "evaluate"),
+        "plan",
+    ),
+    **dict.fromkeys(
+        ("refer", "referral_reply", "withdraw_referral", "provider_report", "open_advocacy",
+         "advocacy_step", "conclude_advocacy"),
+        "referrals",
+    ),
+    **dict.fromkeys(("log_contact", "record_progress", "record_feedback", "record_note"),
+                    "contacts"),
+    **dict.fromkeys(
+        ("add_circle_member", "update_circle_member", "remove_circle_member",
+         "record_circle_consent", "share_with_circle", "record_conference"),
+        "circle",
+    ),
+}  # fmt: skip
+"""The page's section whose actions each form is listed with; any other form (the
+case's own: consent, assessment, assignment, hold, closure, approvals …) goes with the
+case and the client."""
+
+CASE_SECTION = "case"
+
+DOCUMENT_FORMS = frozenset({"attach_document", "withdraw_document", "plan_for_signature"})
+"""The documents' forms (casework/console/documents.py): the documents' part of the page
+is shown open when one of them is sent back or was just used, or the case has documents."""
+
+TITLES = {
+    "not_found": N_("Case not found"),
+    "glass_refused": N_("Emergency access refused"),
+    "role": N_("Not for your role"),
+    "not_permitted": N_("Not permitted"),
+}
+
+
+def _documents_open(
+    state: CaseState, asked: str, done: str | None, filled: dict[str, Filled]
+) -> bool:
+    """Whether the documents' part of the page is shown open."""
+    used = {asked, done or "", *filled}
+    return bool(state.documents) or asked == "documents" or bool(DOCUMENT_FORMS & used)
+
+
+def forms_by_section(forms: list[ActionForm]) -> dict[str, list[ActionForm]]:
+    """The forms grouped by the page's section they are listed in, in their order."""
+    grouped: dict[str, list[ActionForm]] = {}
+    for form in forms:
+        grouped.setdefault(SECTION_OF.get(form.action, CASE_SECTION), []).append(form)
+    return grouped
 
 
 class ReferForm(BaseModel):
@@ -134,7 +205,7 @@ def not_visible(request: Request, principal: Principal, case_id: str) -> Respons
     return page(
         request,
         "case_not_visible.html",
-        title="Case not found",
+        title=_(TITLES["not_found"]),
         case_id=case_id,
         may_break_glass=principal.actor.role in BREAK_GLASS_ROLES,
         status_code=404,
@@ -160,10 +231,10 @@ async def render_case(
     except CaseNotVisible:
         return not_visible(request, principal, case_id)
     except BreakGlassRefused as exc:
-        return page(request, "refused.html", title="Emergency access refused",
+        return page(request, "refused.html", title=_(TITLES["glass_refused"]),
                     message=str(exc), status_code=403)  # fmt: skip
     except AccessDenied as exc:
-        return page(request, "refused.html", title="Not for your role", message=str(exc),
+        return page(request, "refused.html", title=_(TITLES["role"]), message=str(exc),
                     status_code=403)  # fmt: skip
     # Independent reads, each on a connection of its own: the resource directory (for
     # the forms), the details of the events the page lists, one page of the timeline.
@@ -179,11 +250,18 @@ async def render_case(
     filled: dict[str, Filled] = {}
     if submitted is not None:
         filled[submitted[0]] = submitted[1]
+    asked = request.query_params.get(OPEN, "")
     return page(
         request,
         "case.html",
-        title=f"Case {state.client_ref}",
+        title=_("Case %(ref)s", ref=state.client_ref),
         current="caseload",
+        attention=needs_attention(state, now_of(request)),
+        attention_shown=ATTENTION_SHOWN,
+        forms_by_section=forms_by_section,
+        open_form=asked if any(f.action == asked for f in forms) else None,
+        documents_open=_documents_open(state, asked, request.query_params.get("done"), filled),
+        language_name=language_label,  # the client's language in the page's language
         state=state,
         case_id=case_id,
         details=details,
@@ -220,9 +298,9 @@ async def break_glass(request: Request, case_id: str) -> Response:
     reason = str(form.get("reason", "")).strip()
     if not reason:
         return page(
-            request, "case_not_visible.html", title="Case not found", case_id=valid,
+            request, "case_not_visible.html", title=_(TITLES["not_found"]), case_id=valid,
             may_break_glass=principal.actor.role in BREAK_GLASS_ROLES,
-            reason_error="Say why you must open this case.", status_code=422,
+            reason_error=_("Say why you must open this case."), status_code=422,
         )  # fmt: skip
     return await render_case(request, principal, valid, break_glass=reason)
 
@@ -234,7 +312,7 @@ def _refused_page(
     (the same as for a case that does not exist), or 403 naming the access table's reason."""
     if isinstance(refusal, case_commands.NotFound):
         return not_visible(request, principal, case_id)
-    title = "Not for your role" if refusal.for_role else "Not permitted"
+    title = _(TITLES["role"] if refusal.for_role else TITLES["not_permitted"])
     return page(request, "refused.html", title=title, message=refusal.reason, status_code=403)
 
 
@@ -269,7 +347,7 @@ async def act(request: Request, case_id: str, action: str) -> Response:
         return await _conflict(request, principal, valid, version, action, filled, shown,
                                still_offered=spec is not None)  # fmt: skip
     if spec is None:
-        filled = Filled(form_errors=["This action is not open to you on the case as it stands."])
+        filled = Filled(form_errors=[_("This action is not open to you on the case as it stands.")])
         return await render_case(request, principal, valid, submitted=(action, filled),
                                  status_code=409)  # fmt: skip
     filled = Filled(values=values_of(spec, form))
