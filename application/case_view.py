@@ -13,8 +13,9 @@ once it has may the page call the other two:
   event, never personal text), read through its primary key, so a page costs the same
   however long the case. A version the read model does not hold — events the projector
   has not reached yet, or an event type it keeps no line for — is read from the log
-  and described the same way (`projections.timeline.describe`), so the page shows
-  every event up to the state's version at once, never a gap.
+  and described the same way (`projections.timeline.said`), so the page shows
+  every event up to the state's version at once, never a gap. Each line carries its
+  message (cases/said.py), which the page says in its reader's language (`Line.shown`).
 * `case_details`: the events whose personal text the page shows (the latest
   assessment, contacts, progress, evaluations, provider reports, advocacy, the
   client's feedback), read from the log by type and opened by the cipher as every read
@@ -36,6 +37,7 @@ from application.bootstrap import Casework
 from application.case_client import CaseNotFound
 from application.case_reads import authorise
 from cases.actors import Actor
+from cases.said import Gettext, Ngettext, Said, render
 from cases.state import CaseState
 from events.envelope import RecordedEvent
 from events.registry import event_type_of
@@ -51,7 +53,7 @@ from events.vocabulary import (
     GoalsEvaluated,
     ProviderReportReceived,
 )
-from projections.timeline import describe, timeline_versions
+from projections.timeline import said, timeline_versions
 
 __all__ = [
     "AdvocacyEvent",
@@ -67,7 +69,9 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Line:
-    """One event as the page shows it: never personal text in `text`."""
+    """One event as the page shows it: never personal text in `text` (English) nor in
+    `said` (the same line as a message, cases/said.py; None for a read-model row
+    recorded before the messages were, which only knows its English)."""
 
     version: int
     type: str
@@ -75,6 +79,12 @@ class Line:
     actor: str
     role: str
     at: datetime
+    said: Said | None = None
+
+    def shown(self, gettext: Gettext, ngettext: Ngettext) -> str:
+        """The line in the language `gettext`/`ngettext` speak (the console passes
+        `casework.i18n.raw_gettext`/`raw_ngettext`: the page's language)."""
+        return self.text if self.said is None else render(self.said, gettext, ngettext)
 
 
 @dataclass(frozen=True)
@@ -175,11 +185,14 @@ async def _read(app: Casework, where: str, *args: object) -> list[RecordedEvent]
 
 def lines_of(app: Casework, events: Sequence[RecordedEvent]) -> list[Line]:
     """The timeline's line of each event of the log, in the given order."""
-    return [
-        Line(e.stream_version, e.event_type, describe(app.store.decode(e)),
-             e.metadata.actor_id, e.metadata.actor_role, e.occurred_at)
-        for e in events
-    ]  # fmt: skip
+    lines = []
+    for e in events:
+        message = said(app.store.decode(e))
+        lines.append(
+            Line(e.stream_version, e.event_type, render(message), e.metadata.actor_id,
+                 e.metadata.actor_role, e.occurred_at, message)
+        )  # fmt: skip
+    return lines
 
 
 async def timeline_page(
@@ -193,8 +206,9 @@ async def timeline_page(
     if last < 1:
         return TimelinePage([], version, 1, 0, size)
     found = {
-        e.stream_version: Line(e.stream_version, e.event_type, e.description, e.actor_id,
-                               e.actor_role, e.occurred_at)
+        e.entry.stream_version: Line(e.entry.stream_version, e.entry.event_type,
+                                     e.entry.description, e.entry.actor_id, e.entry.actor_role,
+                                     e.entry.occurred_at, e.said)
         for e in await timeline_versions(app.pool, case_id, first=first, last=last)
     }  # fmt: skip
     missing = [v for v in range(first, last + 1) if v not in found]

@@ -25,6 +25,7 @@ from cases import commands as c
 from cases import decide as rules
 from cases.access import Action
 from cases.policy import Policy
+from cases.said import Said
 from cases.scoring import Score
 from cases.state import CaseState
 from events.registry import DomainEvent
@@ -123,8 +124,8 @@ def stateful(rule: Callable[[CaseState, C], list[DomainEvent]]) -> Decide[C]:
 Fold = Callable[[CaseState, Any, str, datetime], None]
 """How an event changes the state: (state, event, actor id, when) → None, in place."""
 
-Describe = Callable[[Any], str]
-"""An event's line in the audit trail: never personal text."""
+Describe = Callable[[Any], Said]
+"""An event's line in the audit trail, as a message (cases/said.py): never personal text."""
 
 
 @dataclass(frozen=True)

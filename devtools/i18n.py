@@ -28,8 +28,9 @@ from casework.i18n import read_catalogs
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SOURCES = ("casework",)
-"""The directories whose marked strings people read (the console, the API, the CLI)."""
+SOURCES = ("casework", "cases", "projections")
+"""The directories whose marked strings people read (the console, the API, the CLI; the
+audit trail's lines, cases/said.py messages, in cases/ and projections/)."""
 
 SOURCE_FILES = ("starter.py",)
 """Single files outside them (the command line's entry point)."""
@@ -82,11 +83,19 @@ def vocabulary_words() -> dict[str, list[tuple[str, int]]]:
     return out
 
 
+def command_words() -> dict[str, list[tuple[str, int]]]:
+    """The case commands' names as the case page says what it recorded (`log_contact`
+    → "Recorded: log contact."), each a catalog entry."""
+    from cases.command_table import BY_UPDATE
+
+    return {update.replace("_", " "): [("cases/command_table.py", 0)] for update in BY_UPDATE}
+
+
 def extract(under: str | None = None) -> dict[str, Marked]:
     """Every marked string of `SOURCES` (or of the files under `under`), by msgid, and
     the vocabulary's words (`VOCABULARY_MODULES`)."""
     found: dict[str, Marked] = {}
-    for words, places in vocabulary_words().items():
+    for words, places in (vocabulary_words() | command_words()).items():
         if under and not any(p.startswith(under) for p, _ in places):
             continue
         found[words] = Marked(words, None, list(places))

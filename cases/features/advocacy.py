@@ -21,6 +21,7 @@ from cases import commands as c
 from cases.access import Action
 from cases.decide import CommandRejected, permit_open
 from cases.feature import CaseCommand, Feature, stateful
+from cases.said import N_, Said, Word, say
 from cases.state import Advocacy, CaseState, FoldError
 from events.registry import DomainEvent
 from events.vocabulary import (
@@ -156,33 +157,45 @@ def follow_up_due(
 # --- timeline lines (codes, ids and dates only) ----------------------------------------------
 
 
-def _words(code: str) -> str:
-    return code.replace("_", " ")
-
-
-def _opened_line(e: AdvocacyOpened) -> str:
-    return (
-        f"Advocacy {e.advocacy_id} opened with {e.organisation}: {_words(e.barrier)}, "
-        f"{_words(e.action)} (consent: {e.consent_by}); next step due "
-        f"{e.next_step_date.isoformat()}"
+def _opened_line(e: AdvocacyOpened) -> Said:
+    return say(
+        N_(
+            "Advocacy %(advocacy)s opened with %(organisation)s: %(barrier)s, %(action)s "
+            "(consent: %(consent)s); next step due %(day)s"
+        ),
+        advocacy=e.advocacy_id,
+        organisation=e.organisation,
+        barrier=Word(e.barrier),
+        action=Word(e.action),
+        consent=Word(e.consent_by),
+        day=e.next_step_date.isoformat(),
     )
 
 
-def _step_line(e: AdvocacyStepRecorded) -> str:
-    return (
-        f"Advocacy {e.advocacy_id} step {e.step}: {_words(e.action)}; next step due "
-        f"{e.next_step_date.isoformat()}"
+def _step_line(e: AdvocacyStepRecorded) -> Said:
+    return say(
+        N_("Advocacy %(advocacy)s step %(step)s: %(action)s; next step due %(day)s"),
+        advocacy=e.advocacy_id,
+        step=e.step,
+        action=Word(e.action),
+        day=e.next_step_date.isoformat(),
     )
 
 
-def _concluded_line(e: AdvocacyConcluded) -> str:
-    return f"Advocacy {e.advocacy_id} concluded: {_words(e.outcome)}"
+def _concluded_line(e: AdvocacyConcluded) -> Said:
+    return say(
+        N_("Advocacy %(advocacy)s concluded: %(outcome)s"),
+        advocacy=e.advocacy_id,
+        outcome=Word(e.outcome),
+    )
 
 
-def _follow_up_line(e: AdvocacyFollowUpDue) -> str:
-    return (
-        f"Advocacy {e.advocacy_id} needs a follow-up: step {e.step} was due "
-        f"{e.next_step_date.isoformat()}"
+def _follow_up_line(e: AdvocacyFollowUpDue) -> Said:
+    return say(
+        N_("Advocacy %(advocacy)s needs a follow-up: step %(step)s was due %(day)s"),
+        advocacy=e.advocacy_id,
+        step=e.step,
+        day=e.next_step_date.isoformat(),
     )
 
 

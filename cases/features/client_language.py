@@ -21,6 +21,7 @@ from cases import commands as c
 from cases.access import Action
 from cases.decide import CommandRejected, permit_open
 from cases.feature import CaseCommand, Feature, stateful
+from cases.said import N_, say
 from cases.state import CaseState
 from events.registry import DomainEvent
 from events.vocabulary import ClientLanguageRecorded, LanguageTag
@@ -72,5 +73,7 @@ FEATURE = Feature(
         ),
     ),
     folds={ClientLanguageRecorded: recorded},
-    timeline={ClientLanguageRecorded: lambda e: "Client's language and interpreter need recorded"},
+    timeline={
+        ClientLanguageRecorded: lambda e: say(N_("Client's language and interpreter need recorded"))
+    },
 )

@@ -25,6 +25,7 @@ from cases import commands as c
 from cases.access import Action
 from cases.decide import CommandRejected, permit_open
 from cases.feature import CaseCommand, Feature, stateful
+from cases.said import N_, Said, Word, say
 from cases.state import CaseState, Document, FoldError
 from events.fields import Identifier, ShortText
 from events.registry import DomainEvent
@@ -182,10 +183,22 @@ def size_text(size: int) -> str:
     return f"{size / 1_000_000:.1f} MB"
 
 
-def _attached_line(event: DocumentAttached) -> str:
-    return (
-        f"Document {event.document_id} attached ({KIND_NAMES[event.kind]}, "
-        f"{event.media_type}, {size_text(event.size)})"
+def _size_said(size: int) -> Said:
+    """`size_text` as a message (its unit translated)."""
+    if size < 1000:
+        return say(N_("%(size)s bytes"), size=size)
+    if size < 1_000_000:
+        return say(N_("%(size)s KB"), size=f"{size / 1000:.1f}")
+    return say(N_("%(size)s MB"), size=f"{size / 1_000_000:.1f}")
+
+
+def _attached_line(event: DocumentAttached) -> Said:
+    return say(
+        N_("Document %(document)s attached (%(kind)s, %(media_type)s, %(size)s)"),
+        document=event.document_id,
+        kind=Word(KIND_NAMES[event.kind]),
+        media_type=event.media_type,
+        size=_size_said(event.size),
     )
 
 
@@ -208,6 +221,8 @@ FEATURE = Feature(
     folds={DocumentAttached: attached, DocumentWithdrawn: withdrawn},
     timeline={
         DocumentAttached: _attached_line,
-        DocumentWithdrawn: lambda e: f"Document {e.document_id} withdrawn",
+        DocumentWithdrawn: lambda e: say(
+            N_("Document %(document)s withdrawn"), document=e.document_id
+        ),
     },
 )

@@ -17,6 +17,7 @@ from cases import commands as c
 from cases.access import Action
 from cases.decide import CommandRejected, permit_open
 from cases.feature import CaseCommand, Feature, stateful
+from cases.said import N_, Said, say
 from cases.state import CaseState
 from events.registry import DomainEvent
 from events.vocabulary import ClientFeedbackRecorded, FeedbackSubject
@@ -77,20 +78,36 @@ def recorded(state: CaseState, event: ClientFeedbackRecorded, actor_id: str, at:
     state.feedback += 1
 
 
-def _line(e: ClientFeedbackRecorded) -> str:
+_SUBJECTS = {
+    FeedbackSubject.SERVICE: N_("the service"),
+    FeedbackSubject.REFERRAL: N_("the referral"),
+    FeedbackSubject.PLAN: N_("the plan"),
+}
+
+_AGREES = {
+    None: N_("Client feedback %(feedback)s on %(about)s: rated %(rating)s/5"),
+    True: N_("Client feedback %(feedback)s on %(about)s: rated %(rating)s/5; agrees with it"),
+    False: N_(
+        "Client feedback %(feedback)s on %(about)s: rated %(rating)s/5; does not agree with it"
+    ),
+}
+
+
+def _line(e: ClientFeedbackRecorded) -> Said:
     """Ids, the subject, the rating and the agreement: never the client's words."""
-    about = f"the {e.subject}"
+    about: Said = say(_SUBJECTS[e.subject])
     if e.referral_id:
-        about += f" {e.referral_id}"
+        about = say("%(about)s %(referral)s", about=about, referral=e.referral_id)
     if e.provider_id:
-        about += f" ({e.provider_id}/{e.service_id})"
+        about = say(
+            "%(about)s (%(provider)s/%(service)s)",
+            about=about,
+            provider=e.provider_id,
+            service=str(e.service_id),
+        )
     if e.plan_version:
-        about += f" v{e.plan_version}"
-    agrees = {None: "", True: "; agrees with it", False: "; does not agree with it"}
-    return (
-        f"Client feedback {e.feedback_id} on {about}: rated {e.rating}/5"
-        + agrees[e.agrees_with_plan]
-    )
+        about = say("%(about)s v%(version)s", about=about, version=e.plan_version)
+    return say(_AGREES[e.agrees_with_plan], feedback=e.feedback_id, about=about, rating=e.rating)
 
 
 FEATURE = Feature(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from cases.feature import Feature
+from cases.said import N_, Said, Value, say
 from cases.state import CaseState
 from events.vocabulary import ClientMatchesReviewed
 
@@ -17,11 +18,20 @@ def reviewed(state: CaseState, event: ClientMatchesReviewed, actor_id: str, at: 
     """Nothing to fold: the record is the event (the audit trail shows it)."""
 
 
-def _line(event: ClientMatchesReviewed) -> str:
-    shown = ", ".join(event.candidates) or "none"
-    hidden = f"; {event.hidden} more outside the worker's scope" if event.hidden else ""
-    return (
-        f"Possible duplicates reviewed at intake (shown: {shown}{hidden}); a new client confirmed"
+def _line(event: ClientMatchesReviewed) -> Said:
+    shown: Value = tuple(event.candidates) if event.candidates else say(N_("none"))
+    if event.hidden:
+        return say(
+            N_(
+                "Possible duplicates reviewed at intake (shown: %(shown)s; %(hidden)s more "
+                "outside the worker's scope); a new client confirmed"
+            ),
+            shown=shown,
+            hidden=event.hidden,
+        )
+    return say(
+        N_("Possible duplicates reviewed at intake (shown: %(shown)s); a new client confirmed"),
+        shown=shown,
     )
 
 

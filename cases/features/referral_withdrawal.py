@@ -20,6 +20,7 @@ from cases import commands as c
 from cases.access import Action
 from cases.decide import CommandRejected, permit_open
 from cases.feature import CaseCommand, Feature, stateful
+from cases.said import N_, say
 from cases.state import CaseState, FoldError, ReferralStatus
 from events.fields import Identifier, ShortText
 from events.registry import DomainEvent
@@ -80,6 +81,10 @@ FEATURE = Feature(
         ),
     ),
     folds={ReferralWithdrawn: withdrawn},
-    timeline={ReferralWithdrawn: lambda e: f"Referral {e.referral_id} withdrawn"},
+    timeline={
+        ReferralWithdrawn: lambda e: say(
+            N_("Referral %(referral)s withdrawn"), referral=e.referral_id
+        )
+    },
     provider_notices={ReferralWithdrawn: "referral.withdrawn"},
 )
