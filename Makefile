@@ -38,8 +38,13 @@ typecheck: $(STAMP)
 
 # Both cores (pytest-xdist), each test file on one worker: its module fixtures (the
 # console's browser stack) are made once, and most tests wait on servers, not the CPU.
+# The run's temporary files live in a directory of its own: another pytest run on the
+# machine resets /tmp/pytest-of-<user> to mode 0700, which would lock the embedded
+# PostgreSQL's system user out of the data directories under it.
 test: $(STAMP) tools/node/node_modules/.installed lint typecheck system-packages
-	$(BIN)/pytest -q --durations=15 -n 2 --dist loadfile
+	@tmp=$$(mktemp -d -t casework-tests.XXXXXX); \
+	$(BIN)/pytest -q --durations=15 -n 2 --dist loadfile --basetemp=$$tmp/run; \
+	status=$$?; rm -rf $$tmp; exit $$status
 
 # System packages from Debian, installed when missing (waiting for another install's dpkg
 # lock): Chromium for the console's browser tests (Playwright's own download is not
@@ -69,6 +74,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/exports.py --quick --json
 	$(BIN)/python bench/dashboard.py --quick --json
 	$(BIN)/python bench/reports.py --quick --json
+	$(BIN)/python bench/hsds_import.py --quick --json
+	$(BIN)/python bench/webhooks.py --quick --json
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

@@ -29,15 +29,18 @@ from casework.cli import (
     client_record_commands,
     directory_commands,
     document_commands,
+    hsds_commands,
     key_commands,
     notary_commands,
     operator_commands,
     policy_commands,
+    portal_commands,
     projection_commands,
     report_commands,
     service_commands,
     session_commands,
     store_commands,
+    webhook_secret_commands,
 )
 from casework.cli.output import environment_failure
 from devtools import commands as development_commands
@@ -96,7 +99,12 @@ case_commands.case_app.add_typer(document_commands.document_app, name="document"
 app.add_typer(case_commands.case_app, name="case")
 app.add_typer(action_commands.actions_app, name="actions")
 app.add_typer(directory_commands.staff_app, name="staff")
+directory_commands.provider_app.add_typer(
+    webhook_secret_commands.webhook_secret_app, name="webhook-secret"
+)
 app.add_typer(directory_commands.provider_app, name="provider")
+app.add_typer(hsds_commands.directory_app, name="directory")
+app.add_typer(portal_commands.portal_app, name="portal")
 app.add_typer(projection_commands.projections_app, name="projections")
 app.add_typer(policy_commands.policy_app, name="policy")
 client_commands.client_app.registered_commands.extend(

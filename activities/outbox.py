@@ -6,17 +6,28 @@ nothing. The row is the recipient's in-app inbox entry; when the recipient has a
 webhook the row's document is POSTed to it with the key as `Idempotency-Key` and the
 row marked delivered. Sent again after a crash, rows already delivered are skipped and
 the receiver recognises a repeated key: each recipient acts on each notice once.
+
+Signed with the agency's secret (`CASEWORK_NOTIFY_WEBHOOK_SECRET`) when it is set:
+Standard Webhooks headers, ``webhook-id`` = the row's key (docs/providers.md).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from activities.webhooks import post_json
+from infrastructure.settings import Settings, get_settings
+
+
+def agency_signing(settings: Settings | None = None) -> list[str]:
+    """The agency's notification secret, when one is configured (else: unsigned)."""
+    secret = (settings or get_settings()).notify_webhook_secret
+    return [secret.get_secret_value()] if secret is not None else []
 
 
 @dataclass(frozen=True)
@@ -48,8 +59,12 @@ class Delivery:
     """`recipient: error`, the row kept undelivered with its attempts and last error."""
 
 
-async def record_and_deliver(pool: asyncpg.Pool, notices: list[Notice]) -> Delivery:
-    """Write the rows (once), then deliver each not yet delivered."""
+async def record_and_deliver(
+    pool: asyncpg.Pool, notices: list[Notice], *, signing: Sequence[str] | None = None
+) -> Delivery:
+    """Write the rows (once), then deliver each not yet delivered; signed with `signing`
+    (None: the agency's secret from the settings, if set)."""
+    secrets = agency_signing() if signing is None else list(signing)
     await pool.executemany(
         """INSERT INTO notification_outbox (key, case_id, escalation_id, level, recipient,
                notify_role, channel_url, document)
@@ -88,7 +103,10 @@ async def record_and_deliver(pool: asyncpg.Pool, notices: list[Notice]) -> Deliv
             continue
         try:
             await post_json(
-                row["channel_url"], json.loads(row["document"]), idempotency_key=notice.key
+                row["channel_url"],
+                json.loads(row["document"]),
+                idempotency_key=notice.key,
+                signing=secrets,
             )
         except Exception as exc:
             await pool.execute(

@@ -28,13 +28,25 @@ Guarantees:
 Once retries are exhausted the workflow receives an `ActivityError` whose cause is
 the last `ApplicationError`; it should record `ReferralDispatchFailed`.
 
+Signed: with `secrets` (activities/webhook_secrets.py) every request carries the
+Standard Webhooks headers, signed with each secret of the provider live at the time of
+the attempt (two during a rotation's overlap), ``webhook-id`` = the idempotency key (the
+same on every retry). The secrets are looked up here, by `provider_id`, so they never
+enter the workflow's history. A provider without a secret is sent unsigned requests.
+
+A referral whose channel is the provider's portal inbox (``…/portal/providers/<id>/inbox``)
+is not POSTed anywhere: the provider reads it in the portal (`DispatchReceipt.channel`
+is ``portal``), and notices about it likewise stay there.
+
 The provider's *reply* (accepted, declined with a reason, completed) is not part of
-this exchange: it comes back later as a signal or update on the case workflow.
+this exchange: it comes back later through the portal or a signed
+``POST /api/v1/providers/<id>/replies`` (application/provider_webhooks.py).
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import aiohttp
@@ -42,10 +54,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from temporalio import activity
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
+from yarl import URL
 
+from activities.webhook_secrets import ProviderSecrets
 from activities.webhooks import DEFAULT_TIMEOUT, post_json
 
 CHANNEL_WEBHOOK: Final = "webhook"
+CHANNEL_PORTAL: Final = "portal"
 
 RETRY_POLICY: Final = RetryPolicy(
     initial_interval=timedelta(seconds=1),
@@ -63,6 +78,15 @@ START_TO_CLOSE_TIMEOUT: Final = timedelta(seconds=30)
 def referral_idempotency_key(referral_id: str) -> str:
     """The idempotency key for a referral's dispatch: stable across every retry."""
     return f"referral-{referral_id}"
+
+
+def is_portal_channel(url: str, provider_id: str) -> bool:
+    """Whether `url` is `provider_id`'s portal inbox (directory/portal.portal_channel)."""
+    return URL(url).path.rstrip("/") == f"/portal/providers/{provider_id}/inbox"
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 class ReferralDispatch(BaseModel):
@@ -145,6 +169,8 @@ class ReferralActivities:
 
     `session` (optional) is a shared `aiohttp.ClientSession` for connection reuse;
     its owner closes it. `timeout_seconds` is the HTTP timeout of one attempt in seconds.
+    `secrets`: the providers' signing secrets (None: every request unsigned); `clock`
+    the time of each attempt (its signature's timestamp and which secrets are live).
     """
 
     def __init__(
@@ -152,13 +178,25 @@ class ReferralActivities:
         session: aiohttp.ClientSession | None = None,
         *,
         timeout_seconds: float = DEFAULT_TIMEOUT,
+        secrets: ProviderSecrets | None = None,
+        clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.session = session
         self.timeout_seconds = timeout_seconds
+        self.secrets = secrets
+        self.clock = clock
+
+    async def _signing(self, provider_id: str, at: datetime) -> list[str]:
+        if self.secrets is None:
+            return []
+        return await self.secrets.live(provider_id, at)
 
     @activity.defn(name="dispatch_referral")
     async def dispatch_referral(self, dispatch: ReferralDispatch) -> DispatchReceipt:
         attempt = activity.info().attempt
+        if is_portal_channel(dispatch.webhook_url, dispatch.provider_id):
+            return DispatchReceipt(attempts=attempt, channel=CHANNEL_PORTAL)
+        at = self.clock()
         try:
             reply = await post_json(
                 dispatch.webhook_url,
@@ -166,6 +204,8 @@ class ReferralActivities:
                 idempotency_key=dispatch.idempotency_key,
                 timeout_seconds=self.timeout_seconds,
                 session=self.session,
+                signing=await self._signing(dispatch.provider_id, at),
+                signed_at=at,
             )
         except ApplicationError as exc:
             # The attempt number travels with the failure, so the case records how many
@@ -190,11 +230,16 @@ class ReferralActivities:
     @activity.defn(name="tell_provider")
     async def tell_provider(self, notice: ProviderNotice) -> int:
         """POST a notice about a referral to its provider; the attempt that got through."""
+        if is_portal_channel(notice.webhook_url, notice.provider_id):
+            return activity.info().attempt
+        at = self.clock()
         await post_json(
             notice.webhook_url,
             notice.document(),
             idempotency_key=notice.idempotency_key,
             timeout_seconds=self.timeout_seconds,
             session=self.session,
+            signing=await self._signing(notice.provider_id, at),
+            signed_at=at,
         )
         return activity.info().attempt

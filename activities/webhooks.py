@@ -14,6 +14,10 @@ Guarantees:
 - The document is never logged (it holds personal data). Log lines name the
   receiver's host, the status, the idempotency key and the activity attempt.
 - Error messages never include the request or the response body either.
+- Signed (Standard Webhooks, infrastructure/webhook_signatures.py) when `signing`
+  holds secrets: ``webhook-id`` is `msg_id` (default: the idempotency key, so the
+  same on every retry), ``webhook-timestamp`` the attempt's time, and
+  ``webhook-signature`` one ``v1,`` signature per secret. Secrets are never logged.
 
 Outcomes:
 
@@ -51,9 +55,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import aiohttp
@@ -61,6 +65,8 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from yarl import URL
+
+from infrastructure.webhook_signatures import sign_headers
 
 WEBHOOK_TIMEOUT: Final = "WebhookTimeout"
 WEBHOOK_THROTTLED: Final = "WebhookThrottled"
@@ -111,6 +117,9 @@ async def post_json(
     timeout_seconds: float = DEFAULT_TIMEOUT,
     session: aiohttp.ClientSession | None = None,
     headers: Mapping[str, str] | None = None,
+    signing: Sequence[str] | None = None,
+    msg_id: str | None = None,
+    signed_at: datetime | None = None,
 ) -> WebhookReply:
     """POST `document` as JSON to `url` once and return the receiver's acknowledgement.
 
@@ -118,6 +127,8 @@ async def post_json(
     lets a long-lived caller reuse connections; without it a session is opened and
     closed for this one request. Extra `headers` (for example an authorisation
     token) are added, but cannot replace `Idempotency-Key` or `Content-Type`.
+    `signing`: the secrets to sign with (None or empty: unsigned); `msg_id` the
+    ``webhook-id`` (default `idempotency_key`); `signed_at` the timestamp (default now).
 
     Raises `ApplicationError` as described in the module docstring.
     """
@@ -141,11 +152,25 @@ async def post_json(
     request_headers = {"User-Agent": USER_AGENT, **(headers or {})}
     request_headers["Content-Type"] = "application/json"
     request_headers["Idempotency-Key"] = idempotency_key
+    if signing:
+        try:
+            request_headers.update(
+                sign_headers(
+                    signing, msg_id or idempotency_key, data, signed_at or datetime.now(UTC)
+                )
+            )
+        except ValueError:
+            raise ApplicationError(
+                "webhook id must be printable text without spaces",
+                type=WEBHOOK_INVALID_PAYLOAD,
+                non_retryable=True,
+            ) from None
 
     log = _log.bind(
         host=target.host,
         idempotency_key=idempotency_key,
         attempt=activity.info().attempt if activity.in_activity() else None,
+        signed=len(signing or ()),
     )
     started = time.monotonic()
     try:

@@ -88,6 +88,10 @@ class View(StrEnum):
     DOCUMENTS = "document list"
     DOCUMENT = "document get"
     """A document's bytes downloaded: recorded as `document get <document id>`."""
+    PORTAL_LIST = "portal list"
+    """A referral listed to its provider: recorded as `portal list <referral id>`."""
+    PORTAL_REFERRAL = "portal referral"
+    """One referral as its provider sees it: recorded as `portal referral <referral id>`."""
 
 
 VIEW_QUERY: dict[View, Query] = {
@@ -99,6 +103,8 @@ VIEW_QUERY: dict[View, Query] = {
     View.CASE_EXPORT: Query.CASE_EXPORT,
     View.DOCUMENTS: Query.DOCUMENTS,
     View.DOCUMENT: Query.DOCUMENTS,
+    View.PORTAL_LIST: Query.PROVIDER_REFERRALS,
+    View.PORTAL_REFERRAL: Query.PROVIDER_REFERRALS,
 }
 
 

@@ -15,6 +15,9 @@ itself. The steps, in order:
    caller it refuses who may not see the case gets `NotFound`, exactly as for a case that
    does not exist; one who may see it `NotPermitted` with the table's reason. Each
    refusal is recorded in the access log first (`command <update>`, not allowed).
+   A provider (the `referred` relation) is judged on the referral the command names,
+   from the workflow's state: another provider's referral, or none, is `NotFound`
+   (providers see no case, so nothing tells them it exists).
 2. **The command**: staff the command names are resolved in the staff directory (a
    field typed `Actor` is sent as a staff id; `Rejected` naming the field otherwise),
    the command's model validates the data (`Invalid`), and what it names must exist
@@ -162,8 +165,13 @@ async def _refused(app: Casework, actor: Actor, case_id: str, update: str) -> No
     await access_log.record(app.pool, actor, case_id, f"command {update}", allowed=False)
 
 
-async def admit(app: Casework, actor: Actor, case_id: str, update: str) -> Admitted | Admission:
-    """May `actor` send the command `update` to the case? Refusals are recorded."""
+async def admit(
+    app: Casework, actor: Actor, case_id: str, update: str, *, referral_id: str | None = None
+) -> Admitted | Admission:
+    """May `actor` send the command `update` to the case? Refusals are recorded.
+
+    `referral_id`: the referral the command is about, for a provider's admission (the
+    `referred` relation of the access table)."""
     try:
         uuid.UUID(case_id)
     except ValueError:
@@ -172,7 +180,20 @@ async def admit(app: Casework, actor: Actor, case_id: str, update: str) -> Admit
     if COMMANDS[action].get(actor.role) is None:
         await _refused(app, actor, case_id, update)
         return NotPermitted(f"{actor.staff_id} ({actor.role}) may not {action} cases", True)
-    if action is Action.TRANSFER_REPLY:  # judged from the receiving side: the workflow's
+    referral_provider: str | None = None
+    team: str
+    worker: str | None
+    if COMMANDS[action][actor.role] == "referred":  # a provider: judged on the referral
+        try:
+            state = await (await app.cases()).state(case_id)
+        except CaseNotFound:
+            await _refused(app, actor, case_id, update)
+            return NotFound(case_id)
+        location = CaseLocation(team=state.team, worker=state.assigned_worker)
+        team, worker = location.team, location.worker
+        referral = state.referrals.get(referral_id) if referral_id is not None else None
+        referral_provider = referral.provider_id if referral is not None else None
+    elif action is Action.TRANSFER_REPLY:  # judged from the receiving side: the workflow's
         try:
             state = await (await app.cases()).state(case_id)
         except CaseNotFound:
@@ -187,7 +208,7 @@ async def admit(app: Casework, actor: Actor, case_id: str, update: str) -> Admit
             return NotFound(case_id)
         location, (team, worker) = found, (found.team, found.worker)
     try:
-        check(actor, action, team=team, assigned_worker=worker)
+        check(actor, action, team=team, assigned_worker=worker, referral_provider=referral_provider)
     except TableRefused as exc:
         refusal = str(exc)
     else:
@@ -272,7 +293,10 @@ async def send(
     once the caller may send it); otherwise `admit` runs here.
     """
     if admitted is None:
-        answer = await admit(app, actor, case_id, update)
+        named = data.get("referral_id")
+        answer = await admit(
+            app, actor, case_id, update, referral_id=named if isinstance(named, str) else None
+        )
         if not isinstance(answer, Admitted):
             return answer
         admitted = answer

@@ -101,13 +101,17 @@ class NewTeam(_Request):
 
 
 class NewStaffMember(_Request):
-    """A new staff member (a caseworker or supervisor needs a team)."""
+    """A new staff member (a caseworker or supervisor needs a team; a provider member
+    the provider organisation it acts for, and no team)."""
 
     staff_id: Identifier
     display_name: ShortText
     role: StaffRole
     team: Identifier | None = None
     webhook_url: WebhookUrl | None = Field(None, description="Where notifications go.")
+    provider_id: Identifier | None = Field(
+        None, description="For the provider role: the provider (resource directory) it acts for."
+    )
 
 
 class StaffChange(_Change):
@@ -118,6 +122,7 @@ class StaffChange(_Change):
     role: StaffRole | None = None
     team: Identifier | None = None
     webhook_url: WebhookUrl | None = None
+    provider_id: Identifier | None = None
     reason: ShortText | None = Field(None, description="Why (recorded with the change).")
 
     _kept = field_validator("display_name", "role")(_required)
@@ -129,6 +134,7 @@ class StaffChange(_Change):
             "role": _given(self, "role"),
             "team": _given(self, "team"),
             "webhook_url": _given(self, "webhook_url"),
+            "provider_id": _given(self, "provider_id"),
             "reason": self.reason,
         }
 
@@ -248,8 +254,9 @@ async def add_team(app: Casework, actor: Actor, new: NewTeam) -> Team:
 
 async def add_staff(app: Casework, actor: Actor, new: NewStaffMember) -> StaffMember:
     return await directory.add_staff(
-        app.store, actor, new.staff_id, new.display_name, new.role, new.team, new.webhook_url
-    )
+        app.store, actor, new.staff_id, new.display_name, new.role, new.team, new.webhook_url,
+        provider_id=new.provider_id,
+    )  # fmt: skip
 
 
 async def change_staff(

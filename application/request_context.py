@@ -25,10 +25,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
-AuthMethod = Literal["password", "token", "oidc", "operator"]
+AuthMethod = Literal["password", "token", "oidc", "operator", "webhook"]
 """How the caller proved who they are: a password session, a personal access token, a
-single sign-on (OpenID Connect) session or token, or an operator command run directly
-on the servers (the operating-system user is recorded)."""
+single sign-on (OpenID Connect) session or token, an operator command run directly
+on the servers (the operating-system user is recorded), or a provider's signed reply
+(the credential id is its webhook-id; events/migrations/0011)."""
 
 AUTH_METHODS: tuple[str, ...] = get_args(AuthMethod)
 

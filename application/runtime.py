@@ -21,6 +21,7 @@ from activities.directory import DirectoryActivities
 from activities.notifications import NotificationActivities
 from activities.referrals import ReferralActivities
 from activities.store import StoreActivities
+from activities.webhook_secrets import ProviderSecrets, store_keyring
 from application.bootstrap import open_casework
 from events.store import EventStore
 from infrastructure import tracing
@@ -31,9 +32,16 @@ from workflows.case import CaseWorkflow
 WORKFLOWS: Sequence[type[Any]] = (CaseWorkflow,)
 
 
+def provider_secrets(store: EventStore) -> ProviderSecrets | None:
+    """The providers' signing secrets, opened with the store's master keyring (None for
+    a store without one: tests and tools, whose referrals then go unsigned)."""
+    keyring = store_keyring(store)
+    return None if keyring is None else ProviderSecrets(store.pool, keyring)
+
+
 def activities_for(store: EventStore) -> list[Any]:
     store_activities = StoreActivities(store)
-    referral_activities = ReferralActivities()
+    referral_activities = ReferralActivities(secrets=provider_secrets(store))
     notification_activities = NotificationActivities(store)
     directory_activities = DirectoryActivities(store)
     return [

@@ -19,14 +19,18 @@ Relations (the same words in both tables):
 * `team` — a member of the case's team (supervisors act for, and see, their team).
   For `transfer_reply` it is the receiving team;
 * `any` — every case of the agency (or, for queries that are not about one case, the
-  whole of what the query shows).
+  whole of what the query shows);
+* `referred` — the referral is to the actor's own provider organisation
+  (`Actor.provider_id`): a provider answers and sees only the referrals sent to them,
+  never a case (`check(..., referral_provider=)`; no case scope at all).
 
 A role missing from a row may not do it at all. In short: caseworkers work and see
 their own caseload; supervisors their team's cases and its approvals; managers every
 team; auditors read everything, history included, and change nothing; administrators
 keep the directories and the policy and erase clients, and see no case data; operators
 run the servers and may decode workflow payloads with the codec server, and read no
-case through Casework.
+case through Casework; providers (members of a provider organisation) see and answer
+only the referrals sent to their organisation, through the provider portal.
 
 Separation of duties is checked by the rules on top of this table (cases/decide.py):
 nobody approves or returns a plan they wrote or an approval they requested.
@@ -45,7 +49,7 @@ from typing import Literal
 from cases.actors import Actor, Role
 from cases.state import CaseState, PendingApproval
 
-Relation = Literal["assigned", "team", "any"]
+Relation = Literal["assigned", "team", "any", "referred"]
 
 ROLES: tuple[Role, ...] = tuple(Role)
 """The table's columns, in order."""
@@ -111,6 +115,7 @@ COMMANDS: dict[Action, dict[Role, Relation]] = {
         Role.SUPERVISOR: "team",
         Role.MANAGER: "any",
         Role.SYSTEM: "any",
+        Role.PROVIDER: "referred",
     },
     Action.NOTE: {Role.CASEWORKER: "team", Role.SUPERVISOR: "team", Role.MANAGER: "any"},
     Action.PLAN_ACTIONS: {
@@ -173,15 +178,31 @@ class NotPermitted(PermissionError):
     """The table refuses the command to this actor."""
 
 
-def check(actor: Actor, action: Action, *, team: str, assigned_worker: str | None) -> None:
+def check(
+    actor: Actor,
+    action: Action,
+    *,
+    team: str,
+    assigned_worker: str | None,
+    referral_provider: str | None = None,
+) -> None:
     """Raise NotPermitted (naming the actor, role and action) unless the table allows it.
 
-    `team` and `assigned_worker` are the case's (for TRANSFER_REPLY: the receiving ones).
+    `team` and `assigned_worker` are the case's (for TRANSFER_REPLY: the receiving ones);
+    `referral_provider` the provider of the referral the command is about (None: no
+    such referral, or a command about none), judged for the `referred` relation.
     """
     relation = COMMANDS[action].get(actor.role)
     if relation is None:
         raise NotPermitted(f"{actor.staff_id} ({actor.role}) may not {action} cases")
     if relation == "any":
+        return
+    if relation == "referred":
+        if actor.provider_id is None or actor.provider_id != referral_provider:
+            raise NotPermitted(
+                f"{actor.staff_id} ({actor.role} {actor.provider_id}) is not the provider "
+                "of this referral"
+            )
         return
     if actor.team != team:
         raise NotPermitted(
@@ -193,14 +214,35 @@ def check(actor: Actor, action: Action, *, team: str, assigned_worker: str | Non
         )
 
 
-def check_case(actor: Actor, action: Action, state: CaseState) -> None:
-    check(actor, action, team=state.team, assigned_worker=state.assigned_worker)
+def check_case(
+    actor: Actor, action: Action, state: CaseState, *, referral_provider: str | None = None
+) -> None:
+    check(
+        actor,
+        action,
+        team=state.team,
+        assigned_worker=state.assigned_worker,
+        referral_provider=referral_provider,
+    )
 
 
-def may(actor: Actor, action: Action, *, team: str, assigned_worker: str | None) -> bool:
+def may(
+    actor: Actor,
+    action: Action,
+    *,
+    team: str,
+    assigned_worker: str | None,
+    referral_provider: str | None = None,
+) -> bool:
     """`check` as a predicate."""
     try:
-        check(actor, action, team=team, assigned_worker=assigned_worker)
+        check(
+            actor,
+            action,
+            team=team,
+            assigned_worker=assigned_worker,
+            referral_provider=referral_provider,
+        )
     except NotPermitted:
         return False
     return True
@@ -302,6 +344,10 @@ class Query(StrEnum):
     managers and auditors; recorded in the access log."""
     DOCUMENTS = "documents"
     """A case's documents: the list and each download (`case document list|get`)."""
+    PROVIDER_REFERRALS = "provider_referrals"
+    """The referrals sent to one provider, each with only what the client consented to
+    share with it (the provider portal, `casework portal list|show`). Not a case data
+    query: a provider sees its referrals, never the case."""
 
 
 _CASE_DATA: dict[Role, Relation] = {
@@ -339,6 +385,12 @@ QUERIES: dict[Query, dict[Role, Relation]] = {
         Role.AUDITOR: "any",
         Role.SYSTEM: "any",
     },
+    Query.PROVIDER_REFERRALS: {
+        Role.PROVIDER: "referred",
+        Role.MANAGER: "any",
+        Role.AUDITOR: "any",
+        Role.SYSTEM: "any",
+    },
 }
 
 QUERY_NAMES: dict[Query, str] = {
@@ -358,6 +410,7 @@ QUERY_NAMES: dict[Query, str] = {
     Query.PAYLOADS: "workflow payloads, decrypted (the codec server)",
     Query.CASE_EXPORT: "a verifiable case file (`case export`)",
     Query.DOCUMENTS: "a case's documents (`case document list|get`)",
+    Query.PROVIDER_REFERRALS: "a provider's referrals, as shared with it (`portal list|show`)",
 }
 
 BREAK_GLASS_ROLES: frozenset[Role] = frozenset(
@@ -397,6 +450,10 @@ def query_relation(actor: Actor, query: Query) -> Relation:
         raise AccessDenied(
             f"{actor.staff_id} is an operator: operators run the servers and see no case data"
         )
+    if actor.role is Role.PROVIDER and query in CASE_DATA_QUERIES:
+        raise AccessDenied(
+            f"{actor.staff_id} is a provider: providers see only the referrals sent to them"
+        )
     raise AccessDenied(f"{actor.staff_id} ({actor.role}) may not read {QUERY_NAMES[query]}")
 
 
@@ -408,6 +465,8 @@ def sees(actor: Actor, relation: Relation, *, team: str, worker: str) -> bool:
     """
     if relation == "any":
         return True
+    if relation == "referred":  # a referral's provider sees no case
+        return False
     if relation == "team":
         return actor.team is not None and actor.team == team
     return actor.staff_id == worker
@@ -480,13 +539,24 @@ def reader_for(actor: Actor, decision: ReadDecision) -> Actor:
 
 # --- the table in the docs ---------------------------------------------------------------
 
-_LABELS: dict[Relation, str] = {"assigned": "own cases", "team": "own team", "any": "all"}
+_LABELS: dict[Relation, str] = {
+    "assigned": "own cases",
+    "team": "own team",
+    "any": "all",
+    "referred": "own referrals",
+}
 _TRANSFER_LABELS: dict[Relation, str] = {
     "assigned": "if receiving",
     "team": "receiving team",
     "any": "all",
+    "referred": "own referrals",
 }
-_QUERY_LABELS: dict[Relation, str] = {"assigned": "own caseload", "team": "own team", "any": "all"}
+_QUERY_LABELS: dict[Relation, str] = {
+    "assigned": "own caseload",
+    "team": "own team",
+    "any": "all",
+    "referred": "own referrals",
+}
 
 
 def _row(name: str, cells: dict[Role, Relation], labels: dict[Relation, str]) -> str:

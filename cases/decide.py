@@ -312,9 +312,24 @@ _REPLY_FROM = {
 }
 
 
+def _permit_provider_reply(state: CaseState, actor: Actor, referral_id: str) -> None:
+    """PROVIDER_REPLY on the referral: a provider only on a referral to its organisation
+    (defence in depth: admission already refused any other)."""
+    referral = state.referrals.get(referral_id)
+    try:
+        check_case(
+            actor,
+            Action.PROVIDER_REPLY,
+            state,
+            referral_provider=referral.provider_id if referral is not None else None,
+        )
+    except NotPermitted as exc:
+        raise CommandRejected(str(exc)) from None
+
+
 def decide_referral_reply(state: CaseState, cmd: c.ReferralReply) -> list[DomainEvent]:
     _require_open(state, "a referral reply")
-    _permit(state, cmd.actor, Action.PROVIDER_REPLY)
+    _permit_provider_reply(state, cmd.actor, cmd.referral_id)
     referral = state.referrals.get(cmd.referral_id)
     if referral is None:
         raise CommandRejected(f"referral_id: the case has no referral {cmd.referral_id}")
@@ -333,7 +348,7 @@ def decide_referral_reply(state: CaseState, cmd: c.ReferralReply) -> list[Domain
 
 def decide_provider_report(state: CaseState, cmd: c.ProviderReport) -> list[DomainEvent]:
     _require_open(state, "a provider report")
-    _permit(state, cmd.actor, Action.PROVIDER_REPLY)
+    _permit_provider_reply(state, cmd.actor, cmd.referral_id)
     if cmd.referral_id not in state.referrals:
         raise CommandRejected(f"referral_id: the case has no referral {cmd.referral_id}")
     return [ProviderReportReceived(referral_id=cmd.referral_id, report=cmd.report)]

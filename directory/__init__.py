@@ -32,6 +32,7 @@ from directory.rules import KEEP, Keep, require_admin
 from directory.service import (
     load_resource_directory,
     load_staff_directory,
+    remember_resources,
     resolve_actor,
 )
 from directory.staff import StaffDirectory, StaffMember, Team
@@ -87,6 +88,7 @@ __all__ = [
     "decide_withdraw_service",
     "load_resource_directory",
     "load_staff_directory",
+    "remember_resources",
     "require_admin",
     "resolve_actor",
     "withdraw_service",

@@ -21,6 +21,7 @@ from events.directory_events import (
     ProviderServiceAdded,
     ProviderServiceWithdrawn,
 )
+from events.hsds_events import ServiceProfile, ServiceProfileRecorded
 from events.registry import DomainEvent
 from events.vocabulary import Domain
 
@@ -35,6 +36,8 @@ class Service(BaseModel):
     domains: tuple[Domain, ...]
     active: bool = True
     withdrawal_reason: str | None = None
+    profile: ServiceProfile | None = None
+    """Its HSDS profile, for a service imported from the community's directory."""
 
 
 class Provider(BaseModel):
@@ -174,6 +177,23 @@ def _apply(providers: dict[str, Provider], event: DomainEvent) -> None:
             provider = providers[event.provider_id]
             services = tuple(
                 s.model_copy(update={"active": False, "withdrawal_reason": event.reason})
+                if s.service_id == event.service_id
+                else s
+                for s in provider.services
+            )
+            providers[event.provider_id] = provider.model_copy(update={"services": services})
+        case ServiceProfileRecorded():
+            provider = providers[event.provider_id]
+            profile = event.profile
+            services = tuple(
+                s.model_copy(
+                    update={
+                        "name": profile.name,
+                        "eligibility": profile.eligibility,
+                        "domains": tuple(profile.domains),
+                        "profile": profile,
+                    }
+                )
                 if s.service_id == event.service_id
                 else s
                 for s in provider.services

@@ -77,6 +77,15 @@ async def load_resource_directory(store: EventStore) -> ResourceDirectory:
     return directory
 
 
+def remember_resources(store: EventStore, directory: ResourceDirectory) -> None:
+    """Keep `directory` as the store's cached fold, if it is newer: a writer that folded
+    what it appended itself (a directory import of thousands of events) spares the next
+    reader reading and decoding them all again."""
+    entry = _cached(store)
+    if directory.version > entry.resources.version:
+        entry.resources = directory
+
+
 async def resolve_actor(store_or_pool: EventStore | asyncpg.Pool, staff_id: str) -> Actor:
     """The Actor for `--as STAFF_ID`; NotFound (a LookupError) if unknown or deactivated."""
     store = store_or_pool if isinstance(store_or_pool, EventStore) else EventStore(store_or_pool)

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from cases.actors import Actor, Role
 from directory.errors import NotFound
@@ -39,11 +39,19 @@ class StaffMember(BaseModel):
     role: StaffRole
     team: str | None = None
     webhook_url: str | None = None
+    provider_id: str | None = Field(default=None, exclude_if=lambda v: v is None)
+    """The provider organisation a provider member acts for (None for every other role:
+    then left out of the member's JSON, which stays as it was before providers)."""
     active: bool = True
     deactivation_reason: str | None = None
 
     def as_actor(self) -> Actor:
-        return Actor(staff_id=self.staff_id, role=Role(self.role.value), team=self.team)
+        return Actor(
+            staff_id=self.staff_id,
+            role=Role(self.role.value),
+            team=self.team,
+            provider_id=self.provider_id,
+        )
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,7 @@ def _apply(teams: dict[str, Team], members: dict[str, StaffMember], event: Domai
                 role=event.role,
                 team=event.team,
                 webhook_url=event.webhook_url,
+                provider_id=event.provider_id,
                 active=previous.active if previous else True,
                 deactivation_reason=previous.deactivation_reason if previous else None,
             )

@@ -8,7 +8,8 @@ admin), checks every rule and returns the event to append, or raises `NotPermitt
 from __future__ import annotations
 
 from cases.actors import Actor
-from directory.errors import Refused
+from directory.errors import NotFound, Refused
+from directory.resources import ResourceDirectory
 from directory.rules import KEEP, Keep, build, kept, require_admin
 from directory.staff import StaffDirectory, StaffMember
 from events.directory_events import (
@@ -36,6 +37,27 @@ def _check_team(directory: StaffDirectory, role: StaffRole, team: str | None) ->
         return
     if team not in directory.teams:
         raise Refused(f"team: no team {team!r} in the staff directory; add it first")
+
+
+def _check_provider(
+    providers: ResourceDirectory | None, role: StaffRole, provider_id: str | None
+) -> None:
+    """A provider member acts for an active provider of the resource directory (and only
+    a provider member names one; the event's validators say so too)."""
+    if role is not StaffRole.PROVIDER:
+        if provider_id is not None:
+            raise Refused(f"provider: only a provider member acts for a provider, not a {role}")
+        return
+    if provider_id is None:
+        raise Refused("provider: required for a provider member (--provider)")
+    if providers is None:
+        raise Refused("provider: the resource directory was not consulted")
+    try:
+        providers.provider(provider_id)
+    except NotFound:
+        raise Refused(
+            f"provider: no active provider {provider_id!r} in the resource directory"
+        ) from None
 
 
 def _check_new_id(directory: StaffDirectory, staff_id: str) -> None:
@@ -87,15 +109,21 @@ def decide_add_staff(
     role: StaffRole | str,
     team: str | None = None,
     webhook_url: str | None = None,
+    provider_id: str | None = None,
+    providers: ResourceDirectory | None = None,
 ) -> StaffMemberAdded:
+    """`providers`: the resource directory, consulted for a provider member's provider."""
     require_admin(actor, "add staff")
+    checked_role = _role(role)
+    _check_provider(providers, checked_role, provider_id)
     event = build(
         StaffMemberAdded,
         staff_id=staff_id,
         display_name=display_name,
-        role=_role(role),
+        role=checked_role,
         team=team,
         webhook_url=webhook_url,
+        provider_id=provider_id,
     )
     _check_new_id(directory, event.staff_id)
     _check_team(directory, event.role, event.team)
@@ -111,12 +139,21 @@ def decide_change_staff(
     role: StaffRole | str | Keep = KEEP,
     team: str | Keep | None = KEEP,
     webhook_url: str | Keep | None = KEEP,
+    provider_id: str | Keep | None = KEEP,
+    providers: ResourceDirectory | None = None,
     reason: str | None = None,
 ) -> StaffMemberChanged:
-    """A new profile for an active member; pass KEEP for what stays as it is."""
+    """A new profile for an active member; pass KEEP for what stays as it is (a member
+    leaving the provider role leaves their provider behind)."""
     require_admin(actor, "change staff")
     member = directory.active_member(staff_id)
     new_role = member.role if role is KEEP else _role(role)
+    if provider_id is KEEP:
+        new_provider = member.provider_id if new_role is StaffRole.PROVIDER else None
+    else:
+        new_provider = provider_id
+    if new_provider != member.provider_id or new_role is not member.role:
+        _check_provider(providers, new_role, new_provider)
     event = build(
         StaffMemberChanged,
         staff_id=staff_id,
@@ -124,6 +161,7 @@ def decide_change_staff(
         role=new_role,
         team=kept(team, member.team),
         webhook_url=kept(webhook_url, member.webhook_url),
+        provider_id=new_provider,
         reason=reason,
     )
     _check_team(directory, event.role, event.team)
@@ -132,6 +170,7 @@ def decide_change_staff(
         and event.role is member.role
         and event.team == member.team
         and event.webhook_url == member.webhook_url
+        and event.provider_id == member.provider_id
     )
     if unchanged:
         raise Refused(f"nothing to change for {staff_id}: the profile is already so")

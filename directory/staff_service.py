@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from cases.actors import Actor, Role
 from directory import staff_rules
+from directory.resources import ResourceDirectory
 from directory.rules import KEEP, Keep
-from directory.service import change_directory, load_staff_directory
+from directory.service import change_directory, load_resource_directory, load_staff_directory
 from directory.staff import StaffDirectory, StaffMember, Team
 from events.directory_events import STAFF_STREAM, StaffRole
 from events.store import EventStore
@@ -31,6 +32,11 @@ async def bootstrap_admin(
     return directory.member(staff_id)
 
 
+async def _providers(store: EventStore, provider_id: str | None) -> ResourceDirectory | None:
+    """The resource directory when a provider is named (a provider member's), else None."""
+    return None if provider_id is None else await load_resource_directory(store)
+
+
 async def add_team(store: EventStore, actor: Actor, team_id: str, name: str) -> Team:
     directory = await change_directory(
         store,
@@ -50,13 +56,16 @@ async def add_staff(
     role: StaffRole | str,
     team: str | None = None,
     webhook_url: str | None = None,
+    provider_id: str | None = None,
 ) -> StaffMember:
+    """Add a member; a provider member (`provider_id`) acts for an active provider."""
+    providers = await _providers(store, provider_id)
     directory = await change_directory(
         store,
         STAFF_STREAM,
         load_staff_directory,
         lambda d: staff_rules.decide_add_staff(
-            d, actor, staff_id, display_name, role, team, webhook_url
+            d, actor, staff_id, display_name, role, team, webhook_url, provider_id, providers
         ),
         actor,
     )
@@ -72,9 +81,11 @@ async def change_staff(
     role: StaffRole | str | Keep = KEEP,
     team: str | Keep | None = KEEP,
     webhook_url: str | Keep | None = KEEP,
+    provider_id: str | Keep | None = KEEP,
     reason: str | None = None,
 ) -> StaffMember:
-    """Change an active member's name, role, team or channel (KEEP: leave as is)."""
+    """Change an active member's name, role, team, channel or provider (KEEP: leave as is)."""
+    providers = await load_resource_directory(store)
     directory = await change_directory(
         store,
         STAFF_STREAM,
@@ -87,6 +98,8 @@ async def change_staff(
             role=role,
             team=team,
             webhook_url=webhook_url,
+            provider_id=provider_id,
+            providers=providers,
             reason=reason,
         ),
         actor,

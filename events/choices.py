@@ -158,6 +158,8 @@ class StaffRole(StrEnum):
     AUDITOR = "auditor"
     ADMIN = "admin"
     OPERATOR = "operator"
+    PROVIDER = "provider"
+    """A member of a provider organisation (the provider portal); has a provider, no team."""
 
 
 class ProviderCategory(StrEnum):

@@ -41,8 +41,10 @@ from pydantic import (
 from events.choices import ProviderCategory as ProviderCategory
 from events.choices import StaffRole as StaffRole
 from events.fields import Identifier, LongText, ShortText
+from events.hsds_events import HSDS_EVENT_MODELS, ServiceProfileRecorded
 from events.registry import DomainEvent
 from events.vocabulary import Domain
+from events.webhook_events import WEBHOOK_EVENT_MODELS
 
 STAFF_STREAM = "directory-staff"
 """The stream of the staff directory (teams and staff members)."""
@@ -146,6 +148,11 @@ class _StaffProfile(DomainEvent):
     team: Identifier | None = Field(default=None, validate_default=True)
     webhook_url: WebhookUrl | None = None
     """Where the engine notifies this member (tasks, escalations); none: no notices."""
+    provider_id: Identifier | None = Field(
+        default=None, validate_default=True, exclude_if=lambda v: v is None
+    )
+    """The provider organisation (resource directory) a provider member acts for; only
+    for the provider role (stored only when set: older events read unchanged)."""
 
     @field_validator("team")
     @classmethod
@@ -153,7 +160,19 @@ class _StaffProfile(DomainEvent):
         role = info.data.get("role")
         if team is None and role in TEAM_ROLES:
             raise ValueError(f"required for a {role}")
+        if team is not None and role == StaffRole.PROVIDER:
+            raise ValueError("a provider belongs to no team")
         return team
+
+    @field_validator("provider_id")
+    @classmethod
+    def _provider_for_providers(cls, provider_id: str | None, info: ValidationInfo) -> str | None:
+        role = info.data.get("role")
+        if provider_id is None and role == StaffRole.PROVIDER:
+            raise ValueError("required for a provider")
+        if provider_id is not None and role is not None and role != StaffRole.PROVIDER:
+            raise ValueError(f"only a provider has one, not a {role}")
+        return provider_id
 
 
 class TeamAdded(DomainEvent):
@@ -263,7 +282,7 @@ class ClientsUnlinked(DomainEvent):
 
 # --- staff accounts (stream account-<staff_id>) ---------------------------------------
 
-_SECRET_SHAPE = re.compile(r"cw[spi]_[A-Za-z0-9_-]{16,}")
+_SECRET_SHAPE = re.compile(r"cw[spi]_[A-Za-z0-9_-]{16,}|whsec_")
 
 
 def _no_secret(value: str) -> str:
@@ -391,6 +410,7 @@ ProviderEvent = (
     | ProviderDeactivated
     | ProviderServiceAdded
     | ProviderServiceWithdrawn
+    | ServiceProfileRecorded
 )
 """Every event of the resource directory stream."""
 
@@ -439,4 +459,6 @@ DIRECTORY_EVENT_MODELS: tuple[type[DomainEvent], ...] = (
     ClientsLinked,
     ClientsUnlinked,
     *ACCOUNT_EVENT_MODELS,
+    *HSDS_EVENT_MODELS,
+    *WEBHOOK_EVENT_MODELS,
 )

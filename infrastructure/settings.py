@@ -140,6 +140,53 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- signed webhooks (issue 34, docs/providers.md) -----------------------------------
+    webhook_tolerance: float = Field(
+        default=300.0,
+        alias="CASEWORK_WEBHOOK_TOLERANCE",
+        ge=1,
+        le=3600,
+        description=(
+            "Seconds a signed provider reply's webhook-timestamp may be from our clock; "
+            "older or newer is refused."
+        ),
+    )
+    notify_webhook_secret: SecretStr | None = Field(
+        default=None,
+        alias="CASEWORK_NOTIFY_WEBHOOK_SECRET",
+        description=(
+            "The agency's Standard Webhooks secret ('whsec_' + base64): when set, staff "
+            "notification webhooks are signed with it. Unset: sent unsigned."
+        ),
+    )
+
+    @field_validator("notify_webhook_secret")
+    @classmethod
+    def _whsec(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("whsec_"):
+            raise ValueError("must be a Standard Webhooks secret starting with whsec_")
+        return value
+
+    # --- the community's service directory (issue 34, docs/providers.md) ----------------
+    hsds_max_bytes: int = Field(
+        default=100_000_000,
+        alias="CASEWORK_HSDS_MAX_BYTES",
+        ge=1_000,
+        le=2_000_000_000,
+        description=(
+            "The largest HSDS package `casework directory import` sends and the API accepts "
+            "(bytes); a zipped CSV package may unpack to four times as much."
+        ),
+    )
+    public_url: str | None = Field(
+        default=None,
+        alias="CASEWORK_PUBLIC_URL",
+        description=(
+            "Casework's address as people and providers reach it (https://casework.example.org): "
+            "the base of each provider's portal inbox. Unset: the API's address."
+        ),
+    )
+
     # --- tamper evidence: the notary and its signed checkpoints (issue 17) ----------
     notary_database_url: str | None = Field(
         default=None,

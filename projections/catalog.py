@@ -12,6 +12,7 @@ from projections import (
     outcomes,
     referrals,
     reviews,
+    service_directory,
     timeline,
     transfers,
 )
@@ -32,6 +33,7 @@ def all_projections() -> list[Projection]:
         circle.PROJECTION,
         documents.PROJECTION,
         kpi.PROJECTION,
+        service_directory.PROJECTION,
     ]
 
 

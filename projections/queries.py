@@ -28,12 +28,15 @@ from projections.circle import CircleMemberRow, ConferenceRow, circle_members, c
 from projections.outcomes import outcomes
 from projections.referrals import (
     AWAITING_REPLY,
+    ProviderReferral,
     Referral,
     ReferralCount,
     referral_counts,
     referrals,
+    referrals_for_provider,
 )
 from projections.reviews import OpenEscalation, ReviewDue, escalations, reviews
+from projections.service_directory import DirectoryService, published_services, services
 from projections.timeline import TimelineEntry, timeline, timeline_versions
 from projections.transfers import PendingTransfer, pending_transfers
 
@@ -45,9 +48,11 @@ __all__ = [
     "Caseload",
     "CircleMemberRow",
     "ConferenceRow",
+    "DirectoryService",
     "OpenEscalation",
     "PendingApproval",
     "PendingTransfer",
+    "ProviderReferral",
     "Referral",
     "ReferralCount",
     "ReviewDue",
@@ -66,9 +71,12 @@ __all__ = [
     "overdue_actions_by_team",
     "pending_approvals",
     "pending_transfers",
+    "published_services",
     "referral_counts",
     "referrals",
+    "referrals_for_provider",
     "reviews",
+    "services",
     "timeline",
     "timeline_versions",
 ]

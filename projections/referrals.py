@@ -295,3 +295,58 @@ async def referral_counts(
         *args,
     )
     return [ReferralCount.model_validate(dict(r)) for r in rows]
+
+
+class ProviderReferral(BaseModel):
+    """A referral as its provider's list shows it: ids, service, status and dates; never
+    the case's team, worker or anything of the client (the portal's view adds what the
+    client consented to share, from the case itself)."""
+
+    case_id: str
+    referral_id: str
+    provider_id: str
+    service_id: str
+    status: str
+    made_at: datetime
+    dispatched_at: datetime | None
+    responded_at: datetime | None
+    completed_at: datetime | None
+    reports: int
+    updated_at: datetime
+
+
+async def referrals_for_provider(
+    pool: asyncpg.Pool,
+    provider_id: str,
+    *,
+    status: str | None = None,
+    limit: int = 500,
+    after: tuple[datetime, str, str] | None = None,
+) -> list[ProviderReferral]:
+    """The referrals sent to `provider_id`, newest first (`after` a row's (made_at,
+    case_id, referral_id): the rows that follow it).
+
+    No `case_summary` join and no case scope: a provider sees no case, only the referrals
+    to it, so the predicate is the provider id itself (the caller decides whose:
+    application/provider_portal.py, from the access table's `referred` relation)."""
+    args: list[object] = [provider_id, limit]
+    where = ["r.provider_id = $1"]
+    if status is not None:
+        args.append(status)
+        where.append(f"r.status = ${len(args)}")
+    if after is not None:
+        args.extend(after)
+        n = len(args)
+        where.append(f"(r.made_at, r.case_id, r.referral_id) < (${n - 2}, ${n - 1}, ${n})")
+    rows = await pool.fetch(
+        f"""SELECT r.case_id, r.referral_id, r.provider_id, r.service_id, r.status, r.made_at,
+                   r.dispatched_at, r.responded_at, r.completed_at, r.reports, r.updated_at
+              FROM referrals r
+             WHERE {" AND ".join(where)}
+             ORDER BY r.made_at DESC, r.case_id DESC, r.referral_id DESC
+             LIMIT $2""",
+        *args,
+    )
+    return [
+        ProviderReferral.model_validate({**dict(r), "case_id": str(r["case_id"])}) for r in rows
+    ]

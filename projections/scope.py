@@ -11,7 +11,10 @@ worker and team:
 * manager, auditor — every case (auditors read; the read side has no writes);
 * system — every case (the engine itself: escalation timers, operations jobs);
 * admin — no case data at all: administrators manage the staff and resource
-  directories. Case queries raise `AccessDenied` for them.
+  directories. Case queries raise `AccessDenied` for them;
+* provider — no case at all (case queries raise `AccessDenied`); the referrals sent to
+  its organisation are read by provider id (`projections.referrals.referrals_for_provider`),
+  never through this scope, which is nothing for them.
 
 A single case asked for by id that is outside the actor's scope is reported as "not
 found or not visible" (`CaseNotVisible`), so the answer does not reveal that it
@@ -98,6 +101,8 @@ def case_scope(actor: Actor, query: Query = Query.CASE_DETAILS) -> CaseScope:
     relation = query_relation(actor, query)
     if relation == "any":
         return CaseScope(everything=True)
+    if relation == "referred":  # a provider: its referrals, never a case (no case scope)
+        return CaseScope(nothing=True)
     if relation == "assigned":
         return CaseScope(worker=actor.staff_id)
     if actor.team is None:

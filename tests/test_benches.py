@@ -280,6 +280,40 @@ BENCHES: dict[str, Bench] = {
         ),
         timeout=180.0,
     ),
+    "hsds_import": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "first_import",
+                "noop_reimport",
+                "changed_reimport",
+                "baseline",
+                "ratio",
+                "fold",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=180.0,
+    ),
+    "webhooks": Bench(
+        keys=frozenset(
+            {
+                "benchmark",
+                "size",
+                "sizes",
+                "signatures",
+                "round_trip",
+                "load_average_at_start",
+                "seconds",
+                "machine",
+            }
+        ),
+        timeout=240.0,
+    ),
 }
 
 
@@ -453,6 +487,41 @@ def check(name: str, figures: dict[str, Any]) -> None:
         assert 0 < figures["report_ms"]["p50"] <= figures["report_ms"]["p99"]
         rebuild = figures["rebuild"]
         assert rebuild["matches"] is True and rebuild["seconds"] > 0 and rebuild["ratio"] > 0
+    elif name == "hsds_import":  # N services imported through the API, again, then changed
+        n = figures["sizes"]["services"]
+        first, noop = figures["first_import"], figures["noop_reimport"]
+        assert first["added"] == n and first["seconds"] > 0 and first["api_peak_rss_mib"] > 0
+        assert first["events_appended"] == figures["baseline"]["events"] > n
+        assert (noop["added"], noop["changed"], noop["unchanged"]) == (0, 0, n)
+        assert noop["events_appended"] == 0
+        changed = figures["changed_reimport"]
+        assert changed["changed"] == changed["events_appended"] == n // 10
+        assert figures["ratio"] == round(first["seconds"] / figures["baseline"]["seconds"], 3)
+        fold = figures["fold"]
+        assert fold["services"] == n and fold["events"] == figures["stream_events"]
+        assert 0 < fold["seconds_p50"] <= fold["seconds_max"]
+    elif name == "webhooks":  # signatures timed; signed replies against the staff's command
+        assert len(figures["signatures"]) == 4
+        for case in figures["signatures"].values():
+            for op in ("sign", "verify"):
+                side = case[op]
+                assert side["ours_us"] > 0 and side["library_us"] > 0 and side["raw_hmac_us"] > 0
+                assert side["ours_to_raw"] == round(side["ours_us"] / side["raw_hmac_us"], 3)
+        trip, replies = figures["round_trip"], figures["sizes"]["replies"]
+        for route in ("signed", "baseline_staff", "replayed"):
+            assert (
+                trip[route]["n"] == replies and 0 < trip[route]["p50_ms"] <= trip[route]["p99_ms"]
+            )
+        assert trip["ratio"] == round(
+            trip["signed"]["p50_ms"] / trip["baseline_staff"]["p50_ms"], 3
+        )
+        sent = replies + figures["sizes"]["warmup"]
+        assert trip["reports_in_log"] == 2 * sent
+        assert trip["webhook_log"] == {
+            "accepted referral.accepted": 1,
+            "accepted referral.progress": sent,
+            "refused replayed": replies,
+        }
 
 
 # Both forms for every bench: as a script, bench/ is first on sys.path; as a module, the

@@ -312,10 +312,22 @@ async def test_a_case_from_the_command_line(
             assert other.status_code == 422 and "Idempotency-Key" in other.text, other.text
         made = await sealed_store.read_stream(f"case-{case}")
         assert [e.event_type for e in made].count("ReferralMade") == 1
-        await jo(
-            "case", "referral-reply", case, "referral-1", "--outcome", "declined",
-            "--reason", "no bed tonight",
+        # Harbour Housing's intake worker answers in the provider portal: referral-1 (sent
+        # sharing no field, though she consented to two) shows nothing of her, and is
+        # declined with a reason.
+        hana = Cli(env, tmp_path / "hana")
+        await root(
+            "staff", "add", "hana", "--name", "Hana", "--role", "provider",
+            "--provider", "harbour-housing",
         )  # fmt: skip
+        await hana.join(root, "hana", "hana's own long passphrase")
+        shown = await hana("portal", "show", case, "referral-1")
+        assert shown["shared"] == {} and shown["service_id"] == "emergency-bed", shown
+        assert shown["actions"] == ["accept", "decline"], shown
+        declined = await hana(
+            "portal", "decline", case, "referral-1", "--reason", "no bed tonight"
+        )  # fmt: skip
+        assert declined["events"] == ["ReferralDeclined"], declined
         await jo(
             "case", "refer", case, "--provider", "harbour-housing", "--service",
             "emergency-bed", "--goal", "goal-housing", "--share", "name",

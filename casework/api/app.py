@@ -29,8 +29,11 @@ from casework.api import (
     clients,
     directory,
     documents,
+    hsds,
     policy,
+    portal,
     problems,
+    provider_webhooks,
     reads,
     reports,
     sessions,
@@ -70,6 +73,11 @@ UPLOAD_PATHS = re.compile(r"/(api/v1|console)/cases/[^/]+/documents")
 
 UPLOAD_ENVELOPE_BYTES = 64 * 1024
 """What a form's upload adds to the file (its fields and boundaries)."""
+
+
+def hsds_max_bytes(settings: Settings) -> int:
+    """The largest HSDS package an import takes (`CASEWORK_HSDS_MAX_BYTES`, 100 MB)."""
+    return settings.hsds_max_bytes
 
 
 def system_clock() -> datetime:
@@ -117,7 +125,10 @@ def create_api(
     api.add_middleware(
         BodyLimit,
         max_bytes=MAX_BODY_BYTES,
-        uploads=(UPLOAD_PATHS, settings.document_max_bytes + UPLOAD_ENVELOPE_BYTES),
+        uploads=[
+            (UPLOAD_PATHS, settings.document_max_bytes + UPLOAD_ENVELOPE_BYTES),
+            (re.compile(hsds.IMPORT_PATH), hsds_max_bytes(settings)),
+        ],
     )
     api.state.sign_in_limit = RateLimit()
     if casework is not None:
@@ -134,6 +145,9 @@ def create_api(
     api.include_router(client_records.router)
     api.include_router(transfers.router)
     api.include_router(reports.router)
+    api.include_router(hsds.router)
+    api.include_router(provider_webhooks.router)
+    api.include_router(portal.router)
     reads.install_refusals(api)
     install_console(api)
     # Outermost: the request's server span, which the Temporal client's and the

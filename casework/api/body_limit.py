@@ -16,6 +16,7 @@ already being read): `create_api` installs it innermost, so every route sees onl
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers
@@ -69,23 +70,27 @@ async def _answer(problem: Problem, scope: Scope, receive: Receive, send: Send) 
 
 class BodyLimit:
     """Refuse request bodies over `max_bytes`, or longer than their `Content-Length`;
-    `uploads`: the POST paths (a pattern) that take a file, with their own limit."""
+    `uploads`: the POST paths (patterns) that take a file, each with its own limit."""
 
     def __init__(
         self,
         app: ASGIApp,
         max_bytes: int,
-        uploads: tuple[re.Pattern[str], int] | None = None,
+        uploads: tuple[re.Pattern[str], int] | Sequence[tuple[re.Pattern[str], int]] = (),
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.uploads = uploads
+        # One (pattern, limit) pair, or several: the first whose pattern matches wins.
+        if len(uploads) == 2 and isinstance(uploads[0], re.Pattern):
+            uploads = [uploads]  # type: ignore[list-item]
+        self.uploads: list[tuple[re.Pattern[str], int]] = list(uploads)  # type: ignore[arg-type]
 
     def limit_for(self, scope: Scope) -> int:
-        if self.uploads is not None and scope.get("method") == "POST":
-            pattern, max_bytes = self.uploads
-            if pattern.fullmatch(scope.get("path", "")):
-                return max_bytes
+        if scope.get("method") == "POST":
+            path = scope.get("path", "")
+            for pattern, max_bytes in self.uploads:
+                if pattern.fullmatch(path):
+                    return max_bytes
         return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -75,6 +75,8 @@ def _either(value: T | None, clear: bool, option: str, as_json: bool) -> T | Kee
 
 def _member_line(m: StaffMember) -> str:
     team = _(", team %(team)s", team=m.team) if m.team else ""
+    if m.provider_id:
+        team = _(", for provider %(provider)s", provider=m.provider_id)
     state = "" if m.active else _deactivated(m.deactivation_reason)
     return f"[bold]{m.staff_id}[/] {escape(m.display_name)} — {m.role}{team}{state}"
 
@@ -174,9 +176,13 @@ def add_staff_command(
     role: StaffRole = typer.Option(..., "--role", help="The member's role."),
     team: str | None = typer.Option(None, "--team", help="Team (caseworkers, supervisors)."),
     webhook: str | None = typer.Option(None, "--webhook", help="Notification webhook URL."),
+    provider: str | None = typer.Option(
+        None, "--provider", help="The provider a provider member acts for (--role provider)."
+    ),
     as_json: bool = JsonOption,
 ) -> None:
-    """Add a staff member (a caseworker or supervisor needs --team)."""
+    """Add a staff member (a caseworker or supervisor needs --team; a provider member
+    --provider, the provider organisation it acts for in the provider portal)."""
     from directory import StaffMember
 
     body = {
@@ -186,6 +192,8 @@ def add_staff_command(
         "team": team,
         "webhook_url": webhook,
     }
+    if provider is not None:
+        body["provider_id"] = provider
     member = _staff_change("POST", "/api/v1/staff", StaffMember, as_json, body)
     emit(
         {"ok": True, "staff_member": member.model_dump(mode="json")},
@@ -203,10 +211,13 @@ def change_staff_command(
     no_team: bool = typer.Option(False, "--no-team", help="Leave every team."),
     webhook: str | None = typer.Option(None, "--webhook", help="New webhook URL."),
     no_webhook: bool = typer.Option(False, "--no-webhook", help="Remove the webhook."),
+    provider: str | None = typer.Option(
+        None, "--provider", help="The provider a provider member acts for."
+    ),
     reason: str | None = ReasonOption,
     as_json: bool = JsonOption,
 ) -> None:
-    """Change a member's name, role, team or notification webhook."""
+    """Change a member's name, role, team, notification webhook or provider."""
     from directory import KEEP, StaffMember
 
     body = _given(
@@ -214,6 +225,7 @@ def change_staff_command(
         role=KEEP if role is None else role.value,
         team=_either(team, no_team, "team", as_json),
         webhook_url=_either(webhook, no_webhook, "webhook", as_json),
+        provider_id=KEEP if provider is None else provider,
         reason=KEEP if reason is None else reason,
     )
     member = _staff_change(

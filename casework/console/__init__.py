@@ -17,6 +17,8 @@ administrators, served by the same application as the HTTP API (`install(api)` f
 | KPI dashboard: the signed KPI report as charts and tables | `dashboard.py`, `charts.py` |
 | directory and policy | `directory.py` |
 | the language picker (the staff member's setting) | `language.py` |
+| the provider portal (a provider's referrals and its answers) | `portal.py` |
+| a case's service finder: the directory by need, language, area, open now; refer | `services.py` |
 | every list page's "Download CSV" / "Download Excel" | `exports.py` |
 
 Session cookie, CSRF and security headers: `web.py`. See docs/console.md.
@@ -45,6 +47,8 @@ from casework.console import (
     language,
     my_actions,
     outcomes,
+    portal,
+    services,
     sign_in,
     transfers,
 )
@@ -78,6 +82,8 @@ def install(api: FastAPI) -> None:
     api.include_router(clients.router)
     api.include_router(exports.router)
     api.include_router(language.router)
+    api.include_router(portal.router)
+    api.include_router(services.router)
 
     @api.get("/", include_in_schema=False)
     async def root() -> Response:

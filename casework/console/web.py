@@ -110,6 +110,7 @@ def translated(text: str) -> str:
 
 templates.env.filters["when"] = _when
 templates.env.filters["words"] = _words
+templates.env.filters["said"] = lambda line: line.shown(i18n.raw_gettext, i18n.raw_ngettext)
 templates.env.filters["day"] = lambda value: i18n.format_day(value)
 templates.env.filters["number"] = lambda value: i18n.format_number(value)
 templates.env.filters["decimal"] = _decimal
@@ -200,9 +201,14 @@ NAV: tuple[tuple[str, str, frozenset[Role]], ...] = (
     ("board", N_("Overdue and escalations"), frozenset({Role.SUPERVISOR, Role.MANAGER})),
     ("transfers", N_("Transfers"), frozenset({Role.CASEWORKER, Role.SUPERVISOR, Role.MANAGER})),
     ("outcomes", N_("Outcomes"), frozenset({Role.SUPERVISOR, Role.MANAGER, Role.AUDITOR})),
-    ("dashboard", N_("KPI dashboard"), frozenset(Role) - {Role.ADMIN, Role.OPERATOR, Role.SYSTEM}),
+    (
+        "dashboard",
+        N_("KPI dashboard"),
+        frozenset(Role) - {Role.ADMIN, Role.OPERATOR, Role.SYSTEM, Role.PROVIDER},
+    ),
     ("audit", N_("Audit"), frozenset({Role.AUDITOR, Role.MANAGER})),
     ("directory", N_("Directory and policy"), frozenset(Role)),
+    ("portal", N_("Our referrals"), frozenset({Role.PROVIDER})),
 )
 
 HOME: dict[Role, str] = {
@@ -213,6 +219,7 @@ HOME: dict[Role, str] = {
     Role.ADMIN: "directory",
     Role.OPERATOR: "directory",
     Role.SYSTEM: "directory",
+    Role.PROVIDER: "portal",
 }
 
 PATHS = {
@@ -225,6 +232,7 @@ PATHS = {
     "dashboard": f"{PREFIX}/dashboard",
     "audit": f"{PREFIX}/audit",
     "directory": f"{PREFIX}/directory",
+    "portal": f"{PREFIX}/portal",
 }
 
 

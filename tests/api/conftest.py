@@ -24,7 +24,8 @@ from application import identity
 from application.bootstrap import Casework
 from cases.actors import Actor
 from casework.api.app import create_api
-from directory import add_staff, add_team, bootstrap_admin, resolve_actor
+from casework.api.ratelimit import RateLimit
+from directory import add_provider, add_staff, add_team, bootstrap_admin, resolve_actor
 from events.store import EventStore
 from infrastructure.settings import Settings
 from tests.workflows.conftest import case_harness
@@ -41,8 +42,15 @@ STAFF: tuple[tuple[str, str, str | None], ...] = (
     ("max", "manager", None),
     ("audrey", "auditor", None),
     ("olga", "operator", None),
+    ("pia", "provider", None),
+    ("otis", "provider", None),
 )
 """Besides `root`, the first administrator: (staff id, role, team)."""
+
+PROVIDERS: dict[str, str] = {"pia": "shelter-1", "otis": "pantry-2"}
+"""The provider members of STAFF and the provider each acts for: pia for shelter-1, the
+provider tests/cases/inputs.py `refer` sends referrals to ("provider of the referral"),
+otis for pantry-2 ("another provider")."""
 
 
 class Clock:
@@ -128,8 +136,16 @@ async def seed_staff(store: EventStore) -> None:
     admin = await resolve_actor(store, "root")
     for team_id in TEAMS:
         await add_team(store, admin, team_id, team_id.title())
+    for provider_id in PROVIDERS.values():
+        await add_provider(
+            store, admin, provider_id, provider_id.title(), "other",
+            f"https://{provider_id}.test/referrals",
+        )  # fmt: skip
     for staff_id, role, team in STAFF:
-        await add_staff(store, admin, staff_id, staff_id.title(), role, team)
+        await add_staff(
+            store, admin, staff_id, staff_id.title(), role, team,
+            provider_id=PROVIDERS.get(staff_id),
+        )  # fmt: skip
 
 
 @asynccontextmanager
@@ -141,6 +157,9 @@ async def serve(env: WorkflowEnvironment, store: EventStore) -> AsyncIterator[Ap
         app = Casework(settings, store.pool, store, _client=cases.client, _cases=cases)
         clock = Clock()
         server = create_api(settings, casework=app, clock=clock)
+        # Every seeded member signs in from the one test address at the one frozen time:
+        # a window that fits them all (the limit itself is tested in tests/api/test_api.py).
+        server.state.sign_in_limit = RateLimit(attempts=len(STAFF) + 1)
         transport = httpx.ASGITransport(app=server)
         async with httpx.AsyncClient(transport=transport, base_url="http://casework.test") as http:
             yield Api(http, app, clock)

@@ -57,7 +57,7 @@ from events.vocabulary import (
     ClosureReason,
     DocumentKind,
 )
-from tests.api.conftest import STAFF, Api
+from tests.api.conftest import PROVIDERS, STAFF, Api
 from tests.cases import advocacy_inputs, inputs
 from tests.projections.conftest import catch_up
 
@@ -74,8 +74,14 @@ PRINCIPALS: dict[str, str] = {
     "auditor": "audrey",
     "admin": "root",
     "operator": "olga",
+    "provider of the referral": "pia",
+    "another provider": "otis",
 }
-"""Who tries each cell. The cases are team north's, assigned to alice."""
+"""Who tries each cell. The cases are team north's, assigned to alice; their referral
+(referral-1) is to shelter-1, pia's provider."""
+
+REFERRAL_PROVIDER = "shelter-1"
+"""The provider of referral-1 of the cases built (tests/cases/inputs.py `refer`)."""
 
 TEAM, WORKER = "north", "alice"
 WAIT = 120.0
@@ -351,7 +357,7 @@ def expected_command(actor: Actor, update: str, cell: Cell) -> Outcome:
     if COMMANDS[action].get(actor.role) is None:
         return "forbidden"  # the role may never do it, whatever the case
     team, worker = cell.judged
-    if may(actor, action, team=team, assigned_worker=worker):
+    if may(actor, action, team=team, assigned_worker=worker, referral_provider=REFERRAL_PROVIDER):
         return "allowed"
     return "forbidden" if _sees(actor, Query.CASE_DETAILS, cell.seen) else "hidden"
 
@@ -389,6 +395,10 @@ PINNED: dict[tuple[str, str], Outcome] = {
     ("reply_transfer", "alice"): "allowed",  # the receiving worker
     ("reply_transfer", "erin"): "forbidden",  # the case's worker sees it, may not answer
     ("assign", "olga"): "forbidden",
+    ("referral_reply", "pia"): "allowed",  # the provider the referral was sent to
+    ("provider_report", "pia"): "allowed",
+    ("referral_reply", "otis"): "hidden",  # another provider: no such referral for them
+    ("log_contact", "pia"): "forbidden",  # providers do no case work
 }
 """Cells written out by hand: the derived walk must agree with them."""
 
@@ -407,7 +417,7 @@ def _actor(staff_id: str) -> Actor:
     if staff_id == "root":
         return Actor(staff_id="root", role=Role.ADMIN)
     _, role, team = next(s for s in STAFF if s[0] == staff_id)
-    return Actor(staff_id=staff_id, role=Role(role), team=team)
+    return Actor(staff_id=staff_id, role=Role(role), team=team, provider_id=PROVIDERS.get(staff_id))
 
 
 # --- through HTTP ---------------------------------------------------------------------------
@@ -508,9 +518,14 @@ class Walk:
     ) -> None:
         read = await self.api.http.get(f"/api/v1/cases/{case_id}", headers=self.headers[staff_id])
         if refused.status_code == 404:
-            # Same status, same problem as a read (and as a case that does not exist).
-            assert read.status_code == 404
-            assert _problem(refused) == _problem(read), (update, staff_id)
+            # Same status, same problem as a read (and as a case that does not exist);
+            # a provider reads no case at all (403, whatever the case), so for them only
+            # the case that does not exist compares.
+            if _actor(staff_id).role is not Role.PROVIDER:
+                assert read.status_code == 404
+                assert _problem(refused) == _problem(read), (update, staff_id)
+            else:
+                assert read.status_code == 403
             missing = str(uuid.uuid4())
             ghost = await self.api.http.post(
                 f"/api/v1/cases/{missing}/commands/{update}",

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from pydantic import BaseModel, ValidationError
@@ -32,12 +33,14 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from application.case_client import CaseClient, CaseCommandRejected, CaseNotFound
+from application.provider_portal import PortalAction
 from cases import commands as c
 from cases.command_table import TABLE
 from cases.evolve import fold
 from cases.features.client_language import RecordClientLanguage
 from cases.features.documents import AttachDocument, WithdrawDocument
 from cases.features.referral_withdrawal import WithdrawReferral
+from casework.api.portal import PortalAnswer
 from devtools.provider_simulator import ProviderSimulator
 from events.chain import verify_chains
 from events.store import EventStore
@@ -48,6 +51,8 @@ from events.vocabulary import (
     GoalStatus,
     NextStep,
 )
+from tests.api.conftest import serve
+from tests.api.test_role_table import Builder, channel  # noqa: F401 (a fixture)
 from tests.cases import advocacy_inputs, inputs
 from tests.cases.people import ALICE, CAROL, ERIN, MAX
 from tests.faults.conftest import FaultReport
@@ -836,3 +841,169 @@ async def test_hostile_input_on_every_command_is_refused_and_writes_nothing(
         }
     )
     assert not tally.violations, "\n".join(tally.violations[:40])
+
+
+# --- the provider portal's answers ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortalSpec:
+    """A provider's answer through the portal (`POST /api/v1/portal/referrals/{case_id}/
+    {referral_id}/{action}`, casework/api/portal.py `PortalAnswer`): its body's fields
+    spoiled one at a time, sent over HTTP by the referral's own provider."""
+
+    action: str
+    valid: dict[str, Json]
+    fields: dict[str, Values]
+
+
+PORTAL_SPECS: list[PortalSpec] = [
+    PortalSpec("accept", {"note": "a bed from Monday"}, {"note": LONG_TEXT}),
+    PortalSpec(
+        "decline",
+        {"reason": "no beds left", "note": ""},
+        {"reason": [*SHORT_TEXT, ("null", None)], "note": LONG_TEXT},
+    ),
+    PortalSpec(
+        "progress",
+        {"note": "moved in"},
+        {"note": [*LONG_TEXT, ("empty", ""), ("only blanks", "   ")]},
+    ),
+    PortalSpec("complete", {"note": "housed"}, {"note": LONG_TEXT}),
+]
+"""Every answer of the portal (application/provider_portal.py `PortalAction`)."""
+
+PORTAL_PATHS: dict[str, Values] = {
+    "referral_id": [
+        (label, v) for label, v in IDENTIFIER if isinstance(v, str) and v and "/" not in v
+    ],
+    "action": [("an unknown answer", "approve"), ("SQL", "accept' OR '1'='1")],
+}
+"""Spoiled parts of the answer's address (those a URL can carry as one segment)."""
+
+
+RULED_BY_THE_ANSWER = {
+    ("decline", "reason", "null"),
+    ("progress", "note", "empty"),
+    ("progress", "note", "only blanks"),
+}
+"""Well-formed bodies only the answer's rule refuses (a decline needs its reason, a
+progress report its text: application/provider_portal.py `act`)."""
+
+
+def test_every_portal_answer_is_spoiled() -> None:
+    assert {spec.action for spec in PORTAL_SPECS} == {a.value for a in PortalAction}
+
+
+def portal_mutations(spec: PortalSpec) -> Iterator[tuple[str, str, Json]]:
+    """(field, what is wrong, body) for every hostile value, plus the generic ones."""
+    for name, values in spec.fields.items():
+        for label, value in values:
+            yield name, label, {**spec.valid, name: value}
+    yield "admin_override", "an unknown field", {**spec.valid, "admin_override": True}
+    yield "actor", "an actor of its own", {**spec.valid, "actor": ACTOR}
+
+
+async def test_hostile_portal_answers_are_refused_and_write_nothing(
+    time_skipping_env: WorkflowEnvironment,
+    sealed_store: EventStore,
+    channel: str,  # noqa: F811 (the fixture)
+    fault_report: FaultReport,
+) -> None:
+    violations: list[str] = []
+    sent = edge_checked = 0
+    async with serve(time_skipping_env, sealed_store) as api:
+        builder = Builder(
+            cases=await api.app.cases(),
+            store=api.app.store,
+            manager=await api.actor("max"),
+            supervisor=await api.actor("carol"),
+            worker=await api.actor("alice"),
+            other_worker=await api.actor("erin"),
+            channel=channel,
+        )
+        case_id = await builder.referred()  # referral-1 to shelter-1, pia's provider
+        pia = await api.sign_in("pia")
+        base = f"/api/v1/portal/referrals/{case_id}/referral-1"
+        stream = f"case-{case_id}"
+        version_before = await sealed_store.stream_version(stream)
+        events_before = await sealed_store.pool.fetchval("SELECT count(*) FROM events")
+
+        async def refused(what: str, field: str, url: str, body: Json) -> None:
+            nonlocal sent
+            sent += 1
+            answer = await api.http.post(url, json=body, headers=pia)
+            if answer.status_code != 422:
+                violations.append(f"{what}: {answer.status_code} {answer.text[:200]}")
+                return
+            named = {e["field"] for e in answer.json().get("errors", [])}
+            if not any(field in n for n in named):
+                violations.append(f"{what}: refused naming {named}, not {field}")
+
+        # 1. The bodies, one field spoiled at a time, and bodies that are no object.
+        for spec in PORTAL_SPECS:
+            for field, label, body in portal_mutations(spec):
+                await refused(
+                    f"{spec.action}: {field} {label}", field, f"{base}/{spec.action}", body
+                )
+            for label, body in (("a list", [spec.valid]), ("a string", "accept"), ("a number", 1)):
+                await refused(
+                    f"{spec.action}: a body that is {label}", "", f"{base}/{spec.action}", body
+                )
+        # 2. The address: a hostile referral id, an unknown answer.
+        for label, value in PORTAL_PATHS["referral_id"]:
+            url = f"/api/v1/portal/referrals/{case_id}/{quote(value, safe='')}/accept"
+            await refused(f"referral_id {label}", "referral_id", url, {"note": ""})
+        for label, value in PORTAL_PATHS["action"]:
+            await refused(f"action {label}", "action", f"{base}/{quote(value, safe='')}", {})
+        # A case id that is no case: the same answer as another provider's referral.
+        for label, value in (("not a uuid", "not-a-uuid"), ("SQL", "x'; DROP TABLE events;--")):
+            sent += 1
+            answer = await api.http.post(
+                f"/api/v1/portal/referrals/{quote(value, safe='')}/referral-1/accept",
+                json={}, headers=pia,
+            )  # fmt: skip
+            if answer.status_code != 404:
+                violations.append(f"case_id {label}: {answer.status_code} {answer.text[:200]}")
+
+        # 3. The same bodies at the edge (the API's model of the answer).
+        for spec in PORTAL_SPECS:
+            PortalAnswer.model_validate(spec.valid)
+            for field, label, body in portal_mutations(spec):
+                if (spec.action, field, label) in RULED_BY_THE_ANSWER:
+                    continue  # well-formed: the answer's rule refuses it (above)
+                edge_checked += 1
+                try:
+                    PortalAnswer.model_validate(body)
+                except ValidationError as exc:
+                    named = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+                    if field not in named:
+                        violations.append(f"PortalAnswer.{field} {label}: error names {named}")
+                    continue
+                violations.append(f"PortalAnswer.{field} {label}: valid at the edge")
+
+        # Nothing of the above was written.
+        if await sealed_store.stream_version(stream) != version_before:
+            violations.append(f"{stream} moved from v{version_before}")
+        if await sealed_store.pool.fetchval("SELECT count(*) FROM events") != events_before:
+            violations.append("events were written by refused answers")
+
+        # 4. Legitimate text that looks hostile is accepted and stored byte for byte.
+        sql = "Robert'); DROP TABLE events;-- \\ % _ $1 ::text /* */ \"O'Brien\" ü漢字🙂"
+        accepted = await api.http.post(f"{base}/accept", json={"note": sql}, headers=pia)
+        if accepted.status_code != 200:
+            violations.append(f"a legitimate note refused: {accepted.text[:200]}")
+        log = await sealed_store.read_stream(stream)
+        if (log[-1].event_type, log[-1].data.get("note")) != ("ReferralAccepted", sql):
+            violations.append(f"legitimate text not stored verbatim: {log[-1].data!r}"[:300])
+        if (log[-1].metadata.actor_id, log[-1].metadata.actor_role) != ("pia", "provider"):
+            violations.append(f"the answer's actor: {log[-1].metadata!r}"[:300])
+
+    fault_report.record(
+        {
+            "portal answers sent": sent + 1,
+            "edge validations": edge_checked,
+            "invariant violations": len(violations),
+        }
+    )
+    assert not violations, "\n".join(violations[:40])

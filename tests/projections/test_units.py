@@ -21,6 +21,7 @@ from projections import (
     queries,
     referrals,
     reviews,
+    service_directory,
     timeline,
     transfers,
 )
@@ -39,6 +40,7 @@ UNITS: tuple[ModuleType, ...] = (
     circle,
     documents,
     kpi,
+    service_directory,
 )
 
 

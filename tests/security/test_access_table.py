@@ -88,7 +88,10 @@ ACTORS: dict[Role, Actor] = {
     Role.ADMIN: Actor(staff_id="root", role=Role.ADMIN),
     Role.OPERATOR: Actor(staff_id="otto", role=Role.OPERATOR),
     Role.SYSTEM: SYSTEM_ACTOR,
+    Role.PROVIDER: Actor(staff_id="pia", role=Role.PROVIDER, provider_id="shelter-1"),
 }
+OTHER_PROVIDER = Actor(staff_id="otis", role=Role.PROVIDER, provider_id="pantry-2")
+"""A provider the case's referral (to shelter-1, tests/cases/inputs.py `refer`) is not for."""
 
 
 class Position(StrEnum):
@@ -100,9 +103,15 @@ class Position(StrEnum):
     """The case is in another team."""
     AGENCY = "agency"
     """A team-less role (manager, auditor, admin, the engine) and a case of a team."""
+    REFERRED = "referred"
+    """A provider, and a case whose referral is to the provider's organisation."""
+    OTHER_PROVIDER = "other_provider"
+    """A provider, and a case whose referral is to another organisation."""
 
 
 def positions(role: Role) -> list[Position]:
+    if role is Role.PROVIDER:
+        return [Position.REFERRED, Position.OTHER_PROVIDER]
     if ACTORS[role].team is None:
         return [Position.AGENCY]
     return [Position.OWN, Position.TEAM, Position.OTHER]
@@ -114,6 +123,13 @@ class Subject:
 
     team: str
     worker: Actor
+    referral_provider: str = "shelter-1"
+    """The provider the case's referral (referral-1) is to."""
+
+
+def actor_at(role: Role, position: Position) -> Actor:
+    """Who stands in `position`: the role's actor, or for OTHER_PROVIDER another provider."""
+    return OTHER_PROVIDER if position is Position.OTHER_PROVIDER else ACTORS[role]
 
 
 def subject(actor: Actor, position: Position) -> Subject:
@@ -130,6 +146,8 @@ def allowed_by_table(relation: str | None, actor: Actor, s: Subject) -> bool:
         return False
     if relation == "any":
         return True
+    if relation == "referred":
+        return actor.provider_id is not None and actor.provider_id == s.referral_provider
     in_team = actor.team == s.team
     if relation == "team":
         return in_team
@@ -639,7 +657,7 @@ def test_every_command_is_walked() -> None:
 @pytest.mark.parametrize(("name", "role", "position"), command_cells())
 def test_command_cell(name: str, role: Role, position: Position) -> None:
     action, run = COMMAND_CASES[name]
-    actor = ACTORS[role]
+    actor = actor_at(role, position)
     s = subject(actor, position)
     expected = allowed_by_table(COMMANDS[action].get(role), actor, s)
     if expected:
@@ -712,7 +730,7 @@ def query_cells() -> list[Any]:
 
 @pytest.mark.parametrize(("query", "role", "position"), query_cells())
 def test_query_cell(query: Query, role: Role, position: Position) -> None:
-    actor = ACTORS[role]
+    actor = actor_at(role, position)
     s = subject(actor, position)
     relation = QUERIES[query].get(role)
     if relation is None:
@@ -768,7 +786,7 @@ async def test_the_sql_scope_is_the_python_scope(role: Role, pool: asyncpg.Pool)
     try:
         scope = case_scope(actor)
     except AccessDenied:
-        assert role in (Role.ADMIN, Role.OPERATOR)
+        assert role in (Role.ADMIN, Role.OPERATOR, Role.PROVIDER)
         return
     args: list[object] = []
     predicate = scope.sql("cs", args)
@@ -785,6 +803,36 @@ async def test_the_sql_scope_is_the_python_scope(role: Role, pool: asyncpg.Pool)
     assert {r["case_id"] for r in rows} == {
         case_id for case_id, team, worker in cases if scope.admits(team, worker)
     }
+
+
+def test_providers_answer_their_referrals_and_see_no_case() -> None:
+    """A provider is in one command row (its own referrals) and one query row, and its
+    case scope is nothing: pinned by hand, so the walk above cannot pass vacuously."""
+    pia = ACTORS[Role.PROVIDER]
+    assert {a for a, cells in COMMANDS.items() if Role.PROVIDER in cells} == {Action.PROVIDER_REPLY}
+    assert {q for q in Query if Role.PROVIDER in QUERIES[q]} == {
+        Query.DIRECTORIES,
+        Query.PROVIDER_REFERRALS,
+    }
+    s = Subject("north", Actor(staff_id="frank", role=Role.CASEWORKER, team="north"))
+    reply = c.ReferralReply(actor=pia, referral_id="referral-1", outcome="accepted")
+    assert rules.decide_referral_reply(referred(s), reply)
+    other = reply.model_copy(update={"actor": OTHER_PROVIDER})
+    with pytest.raises(rules.CommandRejected, match=r"otis .*is not the provider"):
+        rules.decide_referral_reply(referred(s), other)
+    missing = reply.model_copy(update={"referral_id": "referral-9"})
+    with pytest.raises(rules.CommandRejected, match=r"pia .*is not the provider"):
+        rules.decide_referral_reply(referred(s), missing)  # no such referral: not theirs
+    with pytest.raises(AccessDenied, match="providers see only the referrals sent to them"):
+        query_relation(pia, Query.CASE_DETAILS)
+    assert case_scope(pia, Query.PROVIDER_REFERRALS).sql("cs", []) == "FALSE"
+    with pytest.raises(ValueError, match="provider_id"):
+        Actor(staff_id="pia", role=Role.PROVIDER)
+    with pytest.raises(ValueError, match="provider_id"):
+        Actor(staff_id="alice", role=Role.CASEWORKER, team="north", provider_id="shelter-1")
+    # Other actors serialise as before (workflow histories stay byte-identical).
+    assert "provider_id" not in ACTORS[Role.CASEWORKER].model_dump_json()
+    assert '"provider_id":"shelter-1"' in pia.model_dump_json()
 
 
 # --- the document -------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from application.bootstrap import Casework
 from casework.api.app import create_api
 from casework.codec_server import CodecServer
 from devtools.provider_simulator import ProviderSimulator
+from directory import add_provider, add_staff, resolve_actor
 from events.store import EventStore
 from infrastructure.logs import configure_logging
 from infrastructure.settings import LogFormat, Settings
@@ -320,6 +321,18 @@ async def test_a_forgotten_clients_name_is_nowhere(
         "SELECT count(*) FROM client_index_terms WHERE client_ref = $1", CLIENT
     )
 
+    # The referral's provider reads it in its portal: the name she consented to share.
+    admin = await resolve_actor(store, "root")
+    await add_provider(
+        store, admin, "shelter-1", "Harbour Night Shelter", "housing", "https://shelter.test/r"
+    )
+    await add_staff(store, admin, "pia", "Pia", "provider", provider_id="shelter-1")
+    pia = await api.sign_in("pia")
+    portal = f"/api/v1/portal/referrals/{running}/referral-1"
+    shared = await api.http.get(portal, headers=pia)
+    assert shared.status_code == 200, shared.text
+    assert shared.json()["shared"]["name"] == NAME
+
     # The codec server, as an admin would point `temporal workflow show` at it.
     endpoint = CodecEndpoint(codec_server.url, root)
 
@@ -356,6 +369,12 @@ async def test_a_forgotten_clients_name_is_nowhere(
     assert shown["client"]["name"] == "[erased]"
     assert await cases.is_running(running)
     assert (await cases.handle(running).describe()).run_id != first_run
+
+    # The provider's portal: the referral still there, her details erased.
+    shared = await api.http.get(portal, headers=pia)
+    assert shared.status_code == 200, shared.text
+    assert shared.json()["shared"]["name"] == "[erased]"
+    assert [s for s in SECRETS if s in shared.text] == []
 
     # Her entries in the client index: none, and a search finds her no more.
     assert not await store.pool.fetchval(

@@ -56,9 +56,17 @@ POSITIONS: dict[tuple[Role, Position], str] = {
     (Role.AUDITOR, Position.AGENCY): "audrey",
     (Role.ADMIN, Position.AGENCY): "root",
     (Role.OPERATOR, Position.AGENCY): "olga",
+    (Role.PROVIDER, Position.REFERRED): "pia",
+    (Role.PROVIDER, Position.OTHER_PROVIDER): "otis",
 }
-"""Who stands where: the cases are team north's, assigned to alice. Not walked: the
-engine (it signs in nowhere) and a supervisor's own case (cases are a caseworker's)."""
+"""Who stands where: the cases are team north's, assigned to alice, their referral to
+pia's provider. Not walked: the engine (it signs in nowhere) and a supervisor's own case
+(cases are a caseworker's)."""
+
+PORTAL_ACTS = {"referral_reply": "accept", "provider_report": "progress"}
+"""A provider's console is the provider portal, not the case page: its answers to a
+referral go through the portal's forms (`POST /console/portal/{case}/{referral}/{act}`),
+the same `case_commands.send`; every other command is tried on the case page's route."""
 
 NO_CONSOLE_FORM = {"provider_report", "reassign_action"}
 """Commands the case page offers no form for (a provider's report comes by the API; an
@@ -141,7 +149,24 @@ class OnePath:
         answer = await self.walk.send(staff_id, case_id, update, body)
         return answer.status_code, await self.new_entries(case_id, staff_id, before)
 
+    async def by_portal(self, staff_id: str, case_id: str, update: str) -> tuple[int, Any]:
+        before = await self.last_id(case_id, staff_id)
+        token = self.walk.api.tokens[staff_id]
+        body = await self.walk.body(update, case_id)
+        fields = [("csrf", csrf_for_session(token)), ("note", body.get("report", ""))]
+        answer = await self.walk.api.http.post(
+            f"/console/portal/{case_id}/{body['referral_id']}/{PORTAL_ACTS[update]}",
+            content=urlencode(fields).encode(),
+            headers={
+                "Cookie": f"{SESSION_COOKIE}={token}",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+        )
+        return answer.status_code, await self.new_entries(case_id, staff_id, before)
+
     async def by_console(self, staff_id: str, case_id: str, update: str) -> tuple[int, Any]:
+        if _actor(staff_id).role is Role.PROVIDER and update in PORTAL_ACTS:
+            return await self.by_portal(staff_id, case_id, update)
         before = await self.last_id(case_id, staff_id)
         app = self.walk.api.app
         token = self.walk.api.tokens[staff_id]
@@ -199,7 +224,7 @@ async def test_every_command_answers_alike_through_the_api_and_the_console(
             if outcome == "allowed"
             else [(staff_id, role, team, f"command {update}", None, False, False)]
         )
-        if outcome == "allowed" and update in NO_CONSOLE_FORM:
+        if outcome == "allowed" and update in NO_CONSOLE_FORM and role != "provider":
             # The page re-rendered with the refusal is a read of the case, on record.
             console_status = 303 if console_status == 409 else console_status
             console_log = [e for e in console_log if e[4] != "case show"]
