@@ -116,122 +116,75 @@ FIXED = (
 )
 """The rules' fixed messages a caseworker meets most, translated by exact match."""
 
-CLOSED_WHAT = {
-    "a case conference": N_("a case conference"),
-    "a case note": N_("a case note"),
-    "a contact": N_("a contact"),
-    "a hold": N_("a hold"),
-    "a plan": N_("a plan"),
-    "a provider report": N_("a provider report"),
-    "a referral": N_("a referral"),
-    "a referral reply": N_("a referral reply"),
-    "a transfer": N_("a transfer"),
-    "a transfer reply": N_("a transfer reply"),
-    "adding an action": N_("adding an action"),
-    "adding to the circle of support": N_("adding to the circle of support"),
-    "an approval": N_("an approval"),
-    "an assessment": N_("an assessment"),
-    "an assignment": N_("an assignment"),
-    "an evaluation": N_("an evaluation"),
-    "attaching a document": N_("attaching a document"),
-    "closing": N_("closing"),
-    "completing an action": N_("completing an action"),
-    "dropping an action": N_("dropping an action"),
-    "goal progress": N_("goal progress"),
-    "reassigning an action": N_("reassigning an action"),
-    "recording consent": N_("recording consent"),
-    "removing from the circle of support": N_("removing from the circle of support"),
-    "resuming": N_("resuming"),
-    "sharing with the circle": N_("sharing with the circle"),
-    "submitting a plan": N_("submitting a plan"),
-    "the client's feedback": N_("the client's feedback"),
-    "updating the circle of support": N_("updating the circle of support"),
-    "withdrawing a document": N_("withdrawing a document"),
-    "withdrawing a referral": N_("withdrawing a referral"),
-}
+CLOSED_WHAT = (
+    N_("a case conference"),
+    N_("a case note"),
+    N_("a contact"),
+    N_("a hold"),
+    N_("a plan"),
+    N_("a provider report"),
+    N_("a referral"),
+    N_("a referral reply"),
+    N_("a transfer"),
+    N_("a transfer reply"),
+    N_("adding an action"),
+    N_("adding to the circle of support"),
+    N_("an approval"),
+    N_("an assessment"),
+    N_("an assignment"),
+    N_("an evaluation"),
+    N_("attaching a document"),
+    N_("closing"),
+    N_("completing an action"),
+    N_("dropping an action"),
+    N_("goal progress"),
+    N_("reassigning an action"),
+    N_("recording consent"),
+    N_("removing from the circle of support"),
+    N_("resuming"),
+    N_("sharing with the circle"),
+    N_("submitting a plan"),
+    N_("the client's feedback"),
+    N_("updating the circle of support"),
+    N_("withdrawing a document"),
+    N_("withdrawing a referral"),
+)
 """What a closed case refuses (cases/decide.py `_require_open`), as the rules name it."""
 
-SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(
-            r"expected_version: the case is at version (?P<current>\d+), not (?P<expected>\d+):"
-            r" it changed since you read it"
-        ),
+
+def _shape(msgid: str) -> re.Pattern[str]:
+    """The English message a catalog entry says, its `%(name)s` placeholders as named
+    groups (matched whole, so each part takes only what the words around it leave)."""
+    pieces = re.split(r"%\((\w+)\)s", msgid)
+    return re.compile(
+        "".join(re.escape(p) if n % 2 == 0 else f"(?P<{p}>.+?)" for n, p in enumerate(pieces))
+    )
+
+
+SHAPES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (_shape(msgid), msgid)
+    for msgid in (
         N_(
             "expected_version: the case is at version %(current)s, not %(expected)s: "
             "it changed since you read it"
         ),
-    ),
-    (
-        re.compile(r"the case is closed: (?P<what>.+) needs an open case \(reopen it first\)"),
         N_("the case is closed: %(what)s needs an open case (reopen it first)"),
-    ),
-    (
-        re.compile(r"(?P<staff_id>\S+) \((?P<role>[a-z_]+)\) may not (?P<action>[a-z_]+) cases"),
         N_("%(staff_id)s (%(role)s) may not %(action)s cases"),
-    ),
-    (
-        re.compile(
-            r"(?P<staff_id>\S+) \((?P<role>[a-z_]+), team (?P<team>\S+)\) is not in the "
-            r"case's team (?P<case_team>\S+)"
-        ),
         N_("%(staff_id)s (%(role)s, team %(team)s) is not in the case's team %(case_team)s"),
-    ),
-    (
-        re.compile(r"(?P<staff_id>\S+) is not the case's assigned worker \((?P<worker>.*)\)"),
         N_("%(staff_id)s is not the case's assigned worker (%(worker)s)"),
-    ),
-    (
-        re.compile(r"(?P<staff_id>\S+) \((?P<role>[a-z_]+)\) may not read (?P<what>.+)"),
         N_("%(staff_id)s (%(role)s) may not read %(what)s"),
-    ),
-    (
-        re.compile(r"case (?P<case_id>\S+) not found or not visible to you"),
         N_("case %(case_id)s not found or not visible to you"),
-    ),
-    (
-        re.compile(r"the session has ended \((?P<ended>.+)\): sign in again"),
         N_("the session has ended (%(ended)s): sign in again"),
-    ),
-    (
-        re.compile(r"not a cursor of (?P<query>.+): send back a next_cursor it answered"),
         N_("not a cursor of %(query)s: send back a next_cursor it answered"),
-    ),
-    (
-        re.compile(r"one of (?P<choices>[^']+), not (?P<value>'.*')"),
         N_("one of %(choices)s, not %(value)s"),
-    ),
-    (
-        re.compile(r"one of (?P<choices>[^']+)"),
         N_("one of %(choices)s"),
-    ),
-    (
-        re.compile(r"plan v(?P<version>\d+) is already waiting for approval"),
         N_("plan v%(version)s is already waiting for approval"),
-    ),
-    (
-        re.compile(
-            r"plan v(?P<version>\d+) is waiting for approval; it can be revised once it is "
-            r"returned"
-        ),
         N_("plan v%(version)s is waiting for approval; it can be revised once it is returned"),
-    ),
-    (
-        re.compile(r"(?P<goal>\S+) is not a goal of the active plan"),
         N_("%(goal)s is not a goal of the active plan"),
-    ),
-    (
-        re.compile(r"the case has no action (?P<action>\S+)"),
         N_("the case has no action %(action)s"),
-    ),
-    (
-        re.compile(r"the case is already on hold until (?P<until>.+)"),
         N_("the case is already on hold until %(until)s"),
-    ),
-    (
-        re.compile(r"no team (?P<team>'.*') in the staff directory"),
         N_("no team %(team)s in the staff directory"),
-    ),
+    )
 )
 """The rules' most frequent messages with variable parts: (their English shape, the
 catalog entry that says them with the parts as placeholders)."""
@@ -245,7 +198,7 @@ def _part(name: str, value: str) -> str:
     if name == "role":
         return i18n.raw_gettext(value.replace("_", " "))
     if name == "what" and value in CLOSED_WHAT:
-        return i18n.raw_gettext(CLOSED_WHAT[value])
+        return i18n.raw_gettext(value)
     return value
 
 
